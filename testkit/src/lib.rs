@@ -1,0 +1,369 @@
+//! Test support for the pidkit workspace. Not published.
+//!
+//! Everything here exists so that the tests of the real crates can use real
+//! processes without leaking them, fail instead of hanging, and exercise the
+//! sandboxes (seccomp filters, PID namespaces) that CI has as root.
+//!
+//! This crate holds no `unsafe`: seccomp filters are compiled and installed
+//! through `seccompiler`, namespaces are entered through util-linux `unshare`.
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, reason = "test support: a failed step must fail the test loudly")]
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Environment variable that tells a re-executed test binary which test body to run.
+pub const ISOLATED_ENV: &str = "PIDKIT_TESTKIT_ISOLATED";
+/// Environment variable naming the seccomp mode a re-executed test installs first
+/// (`enosys` or `eperm`).
+pub const SECCOMP_ENV: &str = "PIDKIT_TESTKIT_SECCOMP";
+
+/// True when running under CI (`CI=true`), where a missing capability must fail.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Reports a missing capability. Under CI this panics (the capability is expected
+/// there); elsewhere it prints why loudly and returns `false` so the caller can return.
+pub fn require(available: bool, what: &str) -> bool {
+    if available {
+        return true;
+    }
+    if in_ci() {
+        panic!("required capability missing under CI: {what}");
+    }
+    eprintln!("!!! SKIPPING (capability missing outside CI): {what}");
+    false
+}
+
+/// True when the process runs as root (uid 0).
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// A spawned child that is always killed (SIGKILL) and reaped when dropped.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Option<Child>,
+}
+
+impl ChildGuard {
+    /// Wraps an already spawned child.
+    pub fn new(child: Child) -> Self {
+        Self { child: Some(child) }
+    }
+
+    /// Spawns `cmd` and guards the child.
+    pub fn spawn(cmd: &mut Command) -> Self {
+        Self::new(cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}")))
+    }
+
+    /// The child's PID.
+    pub fn id(&self) -> u32 {
+        self.child().id()
+    }
+
+    /// The child.
+    pub fn child(&self) -> &Child {
+        self.child.as_ref().unwrap()
+    }
+
+    /// The child, mutably (to take its pipes).
+    pub fn child_mut(&mut self) -> &mut Child {
+        self.child.as_mut().unwrap()
+    }
+
+    /// Waits for the child (std's `wait`), leaving the guard with nothing to do.
+    pub fn wait(mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        child.wait().unwrap()
+    }
+
+    /// Takes the child out; the caller becomes responsible for reaping it.
+    pub fn into_inner(mut self) -> Child {
+        self.child.take().unwrap()
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Spawns `sleep 1000` (a harmless long-lived child), guarded.
+pub fn sleeper() -> ChildGuard {
+    ChildGuard::spawn(Command::new("sleep").arg("1000"))
+}
+
+/// Spawns `sh -c script`, guarded.
+pub fn sh(script: &str) -> ChildGuard {
+    ChildGuard::spawn(Command::new("sh").arg("-c").arg(script))
+}
+
+/// Aborts the whole test process if it is still alive after a deadline, so a hang
+/// fails CI instead of stalling it. Dropping the watchdog disarms it.
+#[derive(Debug)]
+pub struct Watchdog {
+    cancel: Option<mpsc::Sender<()>>,
+}
+
+/// Arms a watchdog named `name` for `limit`.
+pub fn watchdog(name: &str, limit: Duration) -> Watchdog {
+    let (tx, rx) = mpsc::channel::<()>();
+    let name = name.to_owned();
+    thread::Builder::new()
+        .name(format!("watchdog-{name}"))
+        .spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+                eprintln!("watchdog: test `{name}` still running after {limit:?}; aborting");
+                std::process::abort();
+            }
+        })
+        .unwrap();
+    Watchdog { cancel: Some(tx) }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(tx) = self.cancel.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Number of open file descriptors of this process (entries of `/proc/self/fd`,
+/// not counting the directory handle used to list them).
+pub fn open_fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count().saturating_sub(1)
+}
+
+/// Lists this process's open fds as `(fd, target)` pairs, for leak diagnostics.
+pub fn open_fds() -> Vec<(i32, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Ok(fd) = name.parse::<i32>() {
+            let target = std::fs::read_link(entry.path())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            out.push((fd, target));
+        }
+    }
+    out
+}
+
+/// How a seccomp filter makes the pidfd system calls fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeccompMode {
+    /// `ENOSYS`: what an old kernel says.
+    Enosys,
+    /// `EPERM`: what container runtimes' default profiles say.
+    Eperm,
+}
+
+impl SeccompMode {
+    /// The value used in [`SECCOMP_ENV`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enosys => "enosys",
+            Self::Eperm => "eperm",
+        }
+    }
+
+    /// Parses the value of [`SECCOMP_ENV`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "enosys" => Some(Self::Enosys),
+            "eperm" => Some(Self::Eperm),
+            _ => None,
+        }
+    }
+
+    fn errno(self) -> u32 {
+        match self {
+            Self::Enosys => libc::ENOSYS as u32,
+            Self::Eperm => libc::EPERM as u32,
+        }
+    }
+}
+
+const P_PIDFD: u64 = 3;
+
+/// Installs, on every thread of this process, a seccomp filter under which
+/// `pidfd_open`, `pidfd_send_signal`, `pidfd_getfd`, `waitid(P_PIDFD, ..)` and
+/// `clone3` fail with the mode's errno (`clone3` so that libc/std fall back to
+/// `clone`, which is what old kernels make them do). Everything else is allowed.
+/// The filter is inherited by children and kept across `exec`.
+pub fn install_pidfd_filter(mode: SeccompMode) -> io::Result<()> {
+    use seccompiler::{
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+        SeccompFilter, SeccompRule, TargetArch,
+    };
+    let err = |e: seccompiler::Error| io::Error::other(e.to_string());
+    let be = |e: seccompiler::BackendError| io::Error::other(e.to_string());
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    rules.insert(libc::SYS_pidfd_open, vec![]);
+    rules.insert(libc::SYS_pidfd_send_signal, vec![]);
+    rules.insert(libc::SYS_pidfd_getfd, vec![]);
+    rules.insert(libc::SYS_clone3, vec![]);
+    let cond = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, P_PIDFD)
+        .map_err(be)?;
+    rules.insert(libc::SYS_waitid, vec![SeccompRule::new(vec![cond]).map_err(be)?]);
+    let arch = if cfg!(target_arch = "aarch64") {
+        TargetArch::aarch64
+    } else if cfg!(target_arch = "riscv64") {
+        TargetArch::riscv64
+    } else {
+        TargetArch::x86_64
+    };
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(mode.errno()),
+        arch,
+    )
+    .map_err(be)?;
+    let prog: BpfProgram = filter.try_into().map_err(be)?;
+    seccompiler::apply_filter_all_threads(&prog).map_err(err)
+}
+
+/// If this process was started by [`run_isolated`] for a seccomp mode, installs
+/// that filter. Call at the start of every isolated body (done for you by
+/// [`run_isolated`]); harmless otherwise.
+pub fn install_requested_filter() {
+    if let Ok(v) = std::env::var(SECCOMP_ENV) {
+        let mode = SeccompMode::parse(&v).unwrap_or_else(|| panic!("bad {SECCOMP_ENV}={v}"));
+        install_pidfd_filter(mode).unwrap_or_else(|e| panic!("install seccomp filter: {e}"));
+    }
+}
+
+/// Where an isolated test body runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// A fresh process of the same test binary.
+    Process,
+    /// A fresh process with a seccomp filter on the pidfd system calls.
+    Seccomp(SeccompMode),
+    /// A fresh process that is PID 1 of a new PID namespace (with its own /proc),
+    /// entered through `unshare --pid --fork --mount-proc`. Needs root.
+    PidNamespace,
+    /// A new PID namespace and a seccomp filter.
+    PidNamespaceSeccomp(SeccompMode),
+}
+
+/// Runs `body` in a fresh process of the current test binary.
+///
+/// `test_name` must be the test's full name as the harness lists it (for a test
+/// at the top of an integration test file, just the function name). In the
+/// parent this re-executes the binary with `--exact test_name`, waits (at most
+/// `limit`, else the child is killed and the test fails) and panics with the
+/// child's output unless it succeeded. In the child it installs the requested
+/// seccomp filter and runs `body`.
+///
+/// Returns `false` (after printing why) only outside CI when the isolation is
+/// unavailable (a PID namespace without root); under CI that panics.
+pub fn run_isolated(test_name: &str, how: Isolation, limit: Duration, body: impl FnOnce()) -> bool {
+    if std::env::var(ISOLATED_ENV).is_ok_and(|v| v == test_name) {
+        install_requested_filter();
+        body();
+        return true;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd;
+    let ns = matches!(how, Isolation::PidNamespace | Isolation::PidNamespaceSeccomp(_));
+    if ns {
+        if !require(is_root(), "root, to create a PID namespace for a forced-PID-reuse test") {
+            return false;
+        }
+        cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).arg(&exe);
+    } else {
+        cmd = Command::new(&exe);
+    }
+    cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ISOLATED_ENV, test_name)
+        .env_remove(SECCOMP_ENV)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Isolation::Seccomp(m) | Isolation::PidNamespaceSeccomp(m) = how {
+        cmd.env(SECCOMP_ENV, m.as_str());
+    }
+    let (status, out) = run_with_limit(cmd, limit);
+    let text = format!(
+        "--- isolated `{test_name}` ({how:?}) stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(status.success(), "isolated test failed: {status}\n{text}");
+    // The harness prints "running 1 test" when the filter matched exactly one test.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "isolated run of `{test_name}` did not run exactly one test\n{text}"
+    );
+    true
+}
+
+/// Runs `cmd` to completion with a time limit; kills it (and fails) past the limit.
+pub fn run_with_limit(mut cmd: Command, limit: Duration) -> (ExitStatus, Output) {
+    let mut child = ChildGuard::spawn(&mut cmd);
+    let mut stdout = child.child_mut().stdout.take();
+    let mut stderr = child.child_mut().stderr.take();
+    let out_t = thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = s.read_to_end(&mut v);
+        }
+        v
+    });
+    let err_t = thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.read_to_end(&mut v);
+        }
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.child_mut().try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > limit {
+            drop(child);
+            panic!("{cmd:?} still running after {limit:?}; killed");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let _ = child.into_inner();
+    let output = Output { status, stdout: out_t.join().unwrap(), stderr: err_t.join().unwrap() };
+    (status, output)
+}
+
+/// Makes the next PID allocated in this PID namespace be `pid` by writing
+/// `pid - 1` to `/proc/sys/kernel/ns_last_pid`. Only reliable in a private PID
+/// namespace where nothing else forks concurrently; the caller must check the
+/// child got the PID.
+pub fn force_next_pid(pid: u32) -> io::Result<()> {
+    std::fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", pid - 1))
+}
+
+/// Spawns `cmd` so that it gets exactly `pid` (in a private PID namespace),
+/// retrying a few times if something else took the number first.
+pub fn spawn_with_pid(cmd: &mut Command, pid: u32) -> ChildGuard {
+    for _ in 0..20 {
+        force_next_pid(pid).unwrap();
+        let child = ChildGuard::spawn(cmd);
+        if child.id() == pid {
+            return child;
+        }
+    }
+    panic!("could not make a child get PID {pid} through ns_last_pid");
+}
