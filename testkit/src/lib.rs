@@ -367,3 +367,61 @@ pub fn spawn_with_pid(cmd: &mut Command, pid: u32) -> ChildGuard {
     }
     panic!("could not make a child get PID {pid} through ns_last_pid");
 }
+
+/// Installs the seccomp filter that `pidkit-seccomp-exec` (and so
+/// `cargo xtask test`'s sandbox modes) run the test suites under: like
+/// [`install_pidfd_filter`], `pidfd_open`, `pidfd_send_signal`, `pidfd_getfd` and
+/// `waitid(P_PIDFD, ..)` fail with the mode's errno, but `clone3` always fails
+/// with `ENOSYS`, as in Docker's default profile.
+///
+/// The difference matters in [`SeccompMode::Eperm`]: glibc's `posix_spawn` (and
+/// so `std::process::Command::spawn`) falls back from `clone3` to `clone` only on
+/// `ENOSYS`, so a filter that answers `clone3` with `EPERM` makes every spawn fail
+/// with `EPERM`, which no real container runtime does and no test could survive.
+/// In [`SeccompMode::Enosys`] this is the same filter as [`install_pidfd_filter`].
+pub fn install_sandbox_filter(mode: SeccompMode) -> io::Result<()> {
+    if mode == SeccompMode::Enosys {
+        return install_pidfd_filter(mode);
+    }
+    use seccompiler::{
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+        SeccompRule, TargetArch,
+    };
+    let err = |e: seccompiler::Error| io::Error::other(e.to_string());
+    let be = |e: seccompiler::BackendError| io::Error::other(e.to_string());
+    let arch = if cfg!(target_arch = "aarch64") {
+        TargetArch::aarch64
+    } else if cfg!(target_arch = "riscv64") {
+        TargetArch::riscv64
+    } else {
+        TargetArch::x86_64
+    };
+    // Two stacked filters, as seccompiler gives one errno per filter; for each
+    // call the kernel takes the most restrictive answer, so every listed call
+    // gets its filter's errno and everything else stays allowed.
+    let mut pidfd_rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    pidfd_rules.insert(libc::SYS_pidfd_open, vec![]);
+    pidfd_rules.insert(libc::SYS_pidfd_send_signal, vec![]);
+    pidfd_rules.insert(libc::SYS_pidfd_getfd, vec![]);
+    let cond =
+        SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, P_PIDFD).map_err(be)?;
+    pidfd_rules.insert(
+        libc::SYS_waitid,
+        vec![SeccompRule::new(vec![cond]).map_err(be)?],
+    );
+    let mut clone3_rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    clone3_rules.insert(libc::SYS_clone3, vec![]);
+    let clone3_errno = libc::ENOSYS as u32;
+    for (rules, errno) in [(clone3_rules, clone3_errno), (pidfd_rules, mode.errno())] {
+        let filter = SeccompFilter::new(
+            rules,
+            SeccompAction::Allow,
+            SeccompAction::Errno(errno),
+            arch,
+        )
+        .map_err(be)?;
+        let prog: BpfProgram = filter.try_into().map_err(be)?;
+        seccompiler::apply_filter_all_threads(&prog).map_err(err)?;
+    }
+    Ok(())
+}
