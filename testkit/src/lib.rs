@@ -342,7 +342,8 @@ pub fn run_with_limit(mut cmd: Command, limit: Duration) -> (ExitStatus, Output)
         }
         thread::sleep(Duration::from_millis(5));
     };
-    let _ = child.into_inner();
+    // Already reaped by try_wait; std caches the status, so this returns at once.
+    let _ = child.into_inner().wait();
     let output = Output { status, stdout: out_t.join().unwrap(), stderr: err_t.join().unwrap() };
     (status, output)
 }
@@ -424,4 +425,11 @@ pub fn install_sandbox_filter(mode: SeccompMode) -> io::Result<()> {
         seccompiler::apply_filter_all_threads(&prog).map_err(err)?;
     }
     Ok(())
+}
+
+/// The sandbox mode the whole test run is in, from `PIDKIT_SANDBOX`
+/// (`none`/unset, `enosys`, `eperm`), as set by `cargo xtask test` when it
+/// runs the suite under a seccomp filter on the pidfd system calls.
+pub fn sandbox() -> Option<SeccompMode> {
+    std::env::var("PIDKIT_SANDBOX").ok().and_then(|v| SeccompMode::parse(&v))
 }
