@@ -7,7 +7,10 @@
 //! This crate holds no `unsafe`: seccomp filters are compiled and installed
 //! through `seccompiler`, namespaces are entered through util-linux `unshare`.
 #![forbid(unsafe_code)]
-#![allow(clippy::unwrap_used, reason = "test support: a failed step must fail the test loudly")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test support: a failed step must fail the test loudly"
+)]
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -142,7 +145,10 @@ impl Drop for Watchdog {
 /// Number of open file descriptors of this process (entries of `/proc/self/fd`,
 /// not counting the directory handle used to list them).
 pub fn open_fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count().saturating_sub(1)
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .count()
+        .saturating_sub(1)
 }
 
 /// Lists this process's open fds as `(fd, target)` pairs, for leak diagnostics.
@@ -198,14 +204,15 @@ impl SeccompMode {
 const P_PIDFD: u64 = 3;
 
 /// Installs, on every thread of this process, a seccomp filter under which
-/// `pidfd_open`, `pidfd_send_signal`, `pidfd_getfd`, `waitid(P_PIDFD, ..)` and
-/// `clone3` fail with the mode's errno (`clone3` so that libc/std fall back to
-/// `clone`, which is what old kernels make them do). Everything else is allowed.
+/// `pidfd_open`, `pidfd_send_signal`, `pidfd_getfd` and `waitid(P_PIDFD, ..)`
+/// fail with the mode's errno. Everything else is allowed; `clone3` is left
+/// alone because libc falls back to `clone` only on `ENOSYS`, and pidkit never
+/// asks for `CLONE_PIDFD`.
 /// The filter is inherited by children and kept across `exec`.
 pub fn install_pidfd_filter(mode: SeccompMode) -> io::Result<()> {
     use seccompiler::{
-        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
-        SeccompFilter, SeccompRule, TargetArch,
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+        SeccompRule, TargetArch,
     };
     let err = |e: seccompiler::Error| io::Error::other(e.to_string());
     let be = |e: seccompiler::BackendError| io::Error::other(e.to_string());
@@ -213,10 +220,12 @@ pub fn install_pidfd_filter(mode: SeccompMode) -> io::Result<()> {
     rules.insert(libc::SYS_pidfd_open, vec![]);
     rules.insert(libc::SYS_pidfd_send_signal, vec![]);
     rules.insert(libc::SYS_pidfd_getfd, vec![]);
-    rules.insert(libc::SYS_clone3, vec![]);
-    let cond = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, P_PIDFD)
-        .map_err(be)?;
-    rules.insert(libc::SYS_waitid, vec![SeccompRule::new(vec![cond]).map_err(be)?]);
+    let cond =
+        SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, P_PIDFD).map_err(be)?;
+    rules.insert(
+        libc::SYS_waitid,
+        vec![SeccompRule::new(vec![cond]).map_err(be)?],
+    );
     let arch = if cfg!(target_arch = "aarch64") {
         TargetArch::aarch64
     } else if cfg!(target_arch = "riscv64") {
@@ -278,13 +287,20 @@ pub fn run_isolated(test_name: &str, how: Isolation, limit: Duration, body: impl
     }
     let exe = std::env::current_exe().unwrap();
     let mut cmd;
-    let ns = matches!(how, Isolation::PidNamespace | Isolation::PidNamespaceSeccomp(_));
+    let ns = matches!(
+        how,
+        Isolation::PidNamespace | Isolation::PidNamespaceSeccomp(_)
+    );
     if ns {
-        if !require(is_root(), "root, to create a PID namespace for a forced-PID-reuse test") {
+        if !require(
+            is_root(),
+            "root, to create a PID namespace for a forced-PID-reuse test",
+        ) {
             return false;
         }
         cmd = Command::new("unshare");
-        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).arg(&exe);
+        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+            .arg(&exe);
     } else {
         cmd = Command::new(&exe);
     }
@@ -344,7 +360,11 @@ pub fn run_with_limit(mut cmd: Command, limit: Duration) -> (ExitStatus, Output)
     };
     // Already reaped by try_wait; std caches the status, so this returns at once.
     let _ = child.into_inner().wait();
-    let output = Output { status, stdout: out_t.join().unwrap(), stderr: err_t.join().unwrap() };
+    let output = Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    };
     (status, output)
 }
 
@@ -431,5 +451,7 @@ pub fn install_sandbox_filter(mode: SeccompMode) -> io::Result<()> {
 /// (`none`/unset, `enosys`, `eperm`), as set by `cargo xtask test` when it
 /// runs the suite under a seccomp filter on the pidfd system calls.
 pub fn sandbox() -> Option<SeccompMode> {
-    std::env::var("PIDKIT_SANDBOX").ok().and_then(|v| SeccompMode::parse(&v))
+    std::env::var("PIDKIT_SANDBOX")
+        .ok()
+        .and_then(|v| SeccompMode::parse(&v))
 }

@@ -1,0 +1,204 @@
+//! The capability probe: which pidfd features this kernel and sandbox allow.
+
+use std::io;
+use std::sync::OnceLock;
+
+use crate::{OpenFlags, PidFd, Signal};
+
+/// Which pidfd features work here, as found by [`probe`].
+///
+/// "Works" means the call was made and behaved, not that the kernel version
+/// suggests it: a seccomp filter returning `ENOSYS` or `EPERM` makes a feature
+/// absent exactly like an old kernel does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Support {
+    /// `pidfd_open(2)` (Linux 5.3).
+    pub pidfd_open: bool,
+    /// `pidfd_send_signal(2)` (Linux 5.1).
+    pub send_signal: bool,
+    /// `waitid(P_PIDFD, ..)` (Linux 5.4).
+    pub waitid: bool,
+    /// `pidfd_getfd(2)` (Linux 5.6); probed on ourselves.
+    pub getfd: bool,
+    /// pidfds live on pidfs and their inode number is a unique, never reused
+    /// process id (Linux 6.9).
+    pub pidfs: bool,
+    /// The `PIDFD_GET_INFO` ioctl (Linux 6.13).
+    pub get_info: bool,
+    /// `PIDFD_INFO_EXIT`: the exit status of a reaped process through its
+    /// pidfd, for any holder (Linux 6.15). Found from the kernel release once
+    /// `get_info` works, since proving it would need a dead process.
+    pub info_exit: bool,
+    /// `PIDFD_THREAD` pidfds and thread-scoped signals (Linux 6.9).
+    pub thread: bool,
+    /// Signal scopes for `pidfd_send_signal` (`PIDFD_SIGNAL_*`, Linux 6.9).
+    pub signal_scope: bool,
+    /// Features hidden on purpose through `PIDKIT_HIDE_FEATURES` (for testing
+    /// the fallbacks), as given.
+    pub hidden: Vec<String>,
+    /// Why the core feature set is unusable, when it is (the first failing step).
+    pub reason: Option<String>,
+}
+
+impl Support {
+    /// The core set: open, signal and wait through pidfds all work. This is
+    /// Go's `checkPidfd`; without it the higher crates use their fallbacks.
+    pub fn usable(&self) -> bool {
+        self.pidfd_open && self.send_signal && self.waitid
+    }
+}
+
+/// Probes the pidfd features once and caches the answer; never panics.
+///
+/// The steps follow Go's `checkPidfd`: `pidfd_open` on ourselves,
+/// `waitid(P_PIDFD)` on ourselves must fail with `ECHILD` (we are not our own
+/// parent), and signal 0 to ourselves must succeed. Then the optional
+/// features are tried one by one. `ENOSYS` (old kernel, or seccomp) and
+/// `EPERM` (seccomp in container profiles) both mean "absent".
+///
+/// For tests of fallbacks, the environment variable `PIDKIT_HIDE_FEATURES`
+/// (comma separated: `pidfd`, `pidfs`, `get_info`, `info_exit`, `thread`)
+/// reports the named features absent; `pidfd` hides all of them.
+///
+/// ```
+/// let support = pidkit_pidfd::probe();
+/// if support.usable() {
+///     println!("pidfds work; pidfs ids: {}", support.pidfs);
+/// } else {
+///     println!("no pidfds here: {:?}", support.reason);
+/// }
+/// ```
+pub fn probe() -> &'static Support {
+    static SUPPORT: OnceLock<Support> = OnceLock::new();
+    SUPPORT.get_or_init(|| {
+        let hidden = hidden_features();
+        let mut s = run_probe();
+        apply_hidden(&mut s, &hidden);
+        s.hidden = hidden;
+        s
+    })
+}
+
+/// Runs the probe steps now, uncached and ignoring `PIDKIT_HIDE_FEATURES`.
+pub fn probe_uncached() -> Support {
+    run_probe()
+}
+
+fn hidden_features() -> Vec<String> {
+    std::env::var("PIDKIT_HIDE_FEATURES")
+        .unwrap_or_default()
+        .split(',')
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
+fn apply_hidden(s: &mut Support, hidden: &[String]) {
+    for f in hidden {
+        match f.as_str() {
+            "pidfd" => {
+                *s = Support {
+                    reason: Some("hidden by PIDKIT_HIDE_FEATURES".into()),
+                    ..Support::default()
+                }
+            }
+            "pidfs" => s.pidfs = false,
+            "get_info" => {
+                s.get_info = false;
+                s.info_exit = false;
+            }
+            "info_exit" => s.info_exit = false,
+            "thread" => {
+                s.thread = false;
+                s.signal_scope = false;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn absent(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSYS | libc::EPERM | libc::EACCES)
+    )
+}
+
+fn run_probe() -> Support {
+    let mut s = Support::default();
+    let me = std::process::id();
+    let fd = match PidFd::open(me) {
+        Ok(fd) => fd,
+        Err(e) => {
+            s.reason = Some(format!("pidfd_open on self: {e}"));
+            return s;
+        }
+    };
+    s.pidfd_open = true;
+
+    match fd.try_wait() {
+        Err(e) if e.raw_os_error() == Some(libc::ECHILD) => s.waitid = true,
+        Err(e) => s.reason = Some(format!("waitid(P_PIDFD) on self: {e}")),
+        Ok(_) => s.reason = Some("waitid(P_PIDFD) on self did not fail with ECHILD".into()),
+    }
+    match fd.send_signal(Signal::ZERO) {
+        Ok(()) => s.send_signal = true,
+        Err(e) => {
+            if s.reason.is_none() {
+                s.reason = Some(format!("pidfd_send_signal on self: {e}"));
+            }
+        }
+    }
+
+    s.getfd = match fd.get_fd(0) {
+        Ok(_) => true,
+        // No fd 0 is still an answer from a working syscall.
+        Err(e) => e.raw_os_error() == Some(libc::EBADF),
+    };
+    s.pidfs = matches!(fd.inode_id(), Ok(Some(_)));
+    match crate::sys::pidfd_get_info(fd.as_borrowed(), crate::sys::PIDFD_INFO_PID) {
+        Ok(_) => s.get_info = true,
+        Err(e) if absent(&e) => {}
+        Err(_) => {}
+    }
+    s.info_exit = s.get_info && kernel_at_least(6, 15);
+    s.thread = rustix::process::pidfd_open(
+        rustix::thread::gettid(),
+        rustix::process::PidfdFlags::from_bits_retain(OpenFlags::THREAD.bits()),
+    )
+    .is_ok();
+    s.signal_scope = fd
+        .send_signal_scoped(Signal::ZERO, crate::SignalScope::ThreadGroup)
+        .is_ok();
+    s
+}
+
+/// Whether the running kernel's release is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let uname = rustix::system::uname();
+    let release = uname.release().to_string_lossy();
+    parse_release(&release).is_some_and(|v| v >= (major, minor))
+}
+
+/// `"6.18.44-fc"` → `(6, 18)`.
+pub(crate) fn parse_release(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_parsing() {
+        assert_eq!(parse_release("6.18.44-fc-v669"), Some((6, 18)));
+        assert_eq!(parse_release("5.4.0"), Some((5, 4)));
+        assert_eq!(parse_release("6.9"), Some((6, 9)));
+        assert_eq!(parse_release("garbage"), None);
+        assert_eq!(parse_release(""), None);
+    }
+}
