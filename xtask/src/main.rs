@@ -1,1 +1,105 @@
-fn main() {}
+//! `cargo xtask`: the pidkit repository's tasks (tests, lints, packaging,
+//! benchmarks), written in Rust with std only. Run `cargo xtask help`.
+//!
+//! Every command xtask runs is printed first and has a time limit; past it the
+//! command's whole process tree is killed and the step fails, so CI never hangs.
+
+mod bench;
+mod exec;
+mod json;
+mod report;
+mod tasks;
+mod workspace;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+cargo xtask: repository tasks for pidkit
+
+USAGE:
+    cargo xtask <TASK> [OPTIONS]
+
+TASKS:
+    test        What CI runs (`.ci/run`). Steps, each timed, then a summary table
+                and a final line `xtask test: N passed, M failed`; exits non-zero
+                if any step failed (later steps still run):
+                  1. cargo fmt --all --check
+                  2. cargo clippy --workspace --all-targets -- -D warnings
+                  3. the test suite: cargo nextest run --workspace --all-targets
+                     (profile `ci` when CI=true; see .config/nextest.toml), or
+                     cargo test --workspace --all-targets without cargo-nextest;
+                     PIDKIT_SANDBOX=none
+                  4. cargo test --workspace --doc (nextest runs no doc tests)
+                  5. the test suite twice more under a seccomp filter on the
+                     pidfd system calls, with cargo's target runner set to
+                     `pidkit-seccomp-exec enosys|eperm` (testkit/src/bin) and
+                     PIDKIT_SANDBOX=enosys|eperm
+                  6. cargo doc --workspace --no-deps, RUSTDOCFLAGS=-D warnings
+                  7. cargo package of every publishable member, verified
+                     (--no-verify only when the registry is unreachable)
+                  8. with --fuzz: cargo test --release -- fuzz, PROPTEST_CASES=20000
+        --quick         skip steps 5 and 6
+        --no-sandbox    skip step 5
+        --fuzz          add step 8 (bounded to 20 minutes; PROPTEST_CASES from
+                        the environment wins)
+        --budget MIN    overall time budget in minutes (default 80); each
+                        command's own limit is cut to what remains
+
+    lint        Steps 1, 2 and 6 of `test`.     Option: --budget MIN
+
+    package     Step 7 of `test` alone.         Option: --budget MIN
+
+    bench       The signal- and exit-latency benchmark (issue 6): NOT IMPLEMENTED
+                YET; says so, prints no figures and exits with status 2.
+        --quick | --full    run length (default --quick)
+        --filter X          only benchmarks whose name contains X
+        --json              also print results as JSON
+        --criterion         run the criterion benches instead:
+                            cargo bench --workspace --benches [-- X]
+
+    help        This text.
+
+Every command is printed before it runs and has a time limit (15 minutes for a
+test step); past it its whole process tree is killed and the step fails.
+Environment: CI=true selects nextest's `ci` profile; CARGO_NET_OFFLINE=true packages
+with --no-verify.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((task, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let usage_error = |e: String| {
+        eprintln!("cargo xtask {task}: {e}\nRun `cargo xtask help` for usage.");
+        ExitCode::from(2)
+    };
+    match task.as_str() {
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        "test" => match tasks::parse_test_options(rest) {
+            Ok(o) => tasks::test(&o),
+            Err(e) => usage_error(e),
+        },
+        "lint" => match tasks::parse_budget_only("lint", rest) {
+            Ok(b) => tasks::lint(b),
+            Err(e) => usage_error(e),
+        },
+        "package" => match tasks::parse_budget_only("package", rest) {
+            Ok(b) => tasks::package_only(b),
+            Err(e) => usage_error(e),
+        },
+        "bench" => match bench::parse_options(rest) {
+            Ok(o) => bench::run(&o),
+            Err(e) => usage_error(e),
+        },
+        other => {
+            eprintln!("cargo xtask: unknown task `{other}`\n");
+            eprint!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

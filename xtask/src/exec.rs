@@ -1,0 +1,484 @@
+//! Running child commands: each one is printed before it runs, gets a time limit,
+//! and past that limit its whole process tree is terminated, then killed.
+//!
+//! std only, so signals are sent with the shell's `kill` builtin (`sh` exists on
+//! every Linux machine; procps' `kill` may not). The tree is found through
+//! `/proc/<pid>/stat` (parent PID), and every process is recorded with its start
+//! time, so the final SIGKILL never reaches a process that got a recycled PID.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a timed-out tree gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// A command to run, with the environment it adds and its time limit.
+#[derive(Debug, Clone)]
+pub(crate) struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    envs: Vec<(OsString, OsString)>,
+    timeout: Duration,
+    capture_stdout: bool,
+    capture_stderr: bool,
+}
+
+impl Cmd {
+    /// A command running `program`, with a default limit of 15 minutes.
+    pub(crate) fn new(program: impl AsRef<OsStr>) -> Cmd {
+        Cmd {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            envs: Vec::new(),
+            timeout: Duration::from_secs(15 * 60),
+            capture_stdout: false,
+            capture_stderr: false,
+        }
+    }
+
+    /// `cargo` with the given arguments.
+    pub(crate) fn cargo<I, S>(args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Cmd::new("cargo").args(args)
+    }
+
+    /// Adds one argument.
+    pub(crate) fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    pub(crate) fn args<I, S>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable for the child (later settings win).
+    pub(crate) fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
+        let key = key.as_ref().to_owned();
+        self.envs.retain(|(k, _)| *k != key);
+        self.envs.push((key, value.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets the time limit.
+    pub(crate) fn timeout(mut self, limit: Duration) -> Cmd {
+        self.timeout = limit;
+        self
+    }
+
+    /// The time limit.
+    pub(crate) fn limit(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Also keeps a copy of what the child writes to stdout (it is still shown).
+    pub(crate) fn capture_stdout(mut self) -> Cmd {
+        self.capture_stdout = true;
+        self
+    }
+
+    /// Also keeps a copy of what the child writes to stderr (it is still shown).
+    pub(crate) fn capture_stderr(mut self) -> Cmd {
+        self.capture_stderr = true;
+        self
+    }
+
+    /// The command as a shell line: the variables it sets, the program, the arguments.
+    pub(crate) fn display(&self) -> String {
+        let mut words: Vec<String> = self
+            .envs
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    k.to_string_lossy(),
+                    shell_quote(&v.to_string_lossy())
+                )
+            })
+            .collect();
+        words.push(shell_quote(&self.program.to_string_lossy()));
+        words.extend(self.args.iter().map(|a| shell_quote(&a.to_string_lossy())));
+        words.join(" ")
+    }
+}
+
+/// Quotes `word` for a POSIX shell when it needs quoting.
+pub(crate) fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// How a command ended.
+#[derive(Debug)]
+pub(crate) enum Finish {
+    /// It exited (or was killed by a signal it did not get from us).
+    Exited(ExitStatus),
+    /// It ran past its limit and its process tree was terminated.
+    TimedOut(Duration),
+    /// It could not be started.
+    SpawnFailed(io::Error),
+    /// It was not started, for the reason given.
+    NotRun(String),
+}
+
+impl Finish {
+    /// True for a zero exit status.
+    pub(crate) fn success(&self) -> bool {
+        matches!(self, Finish::Exited(st) if st.success())
+    }
+
+    /// A short human description of a failure (empty on success).
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Finish::Exited(st) if st.success() => String::new(),
+            Finish::Exited(st) => st.to_string(),
+            Finish::TimedOut(limit) => format!("timed out after {}s, killed", limit.as_secs()),
+            Finish::SpawnFailed(e) => format!("could not start: {e}"),
+            Finish::NotRun(why) => format!("not run: {why}"),
+        }
+    }
+}
+
+/// What a finished command left behind.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    /// How it ended.
+    pub(crate) finish: Finish,
+    /// Its stdout, when captured.
+    pub(crate) stdout: String,
+    /// Its stderr, when captured.
+    pub(crate) stderr: String,
+}
+
+/// Copies `from` to our stdout or stderr line by line, keeping a copy.
+fn tee(from: impl Read + Send + 'static, to_stderr: bool) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut kept = String::new();
+        let mut reader = BufReader::new(from);
+        let mut line = Vec::new();
+        while let Ok(n) = reader.read_until(b'\n', &mut line) {
+            if n == 0 {
+                break;
+            }
+            let _ = if to_stderr {
+                io::stderr().lock().write_all(&line)
+            } else {
+                io::stdout().lock().write_all(&line)
+            };
+            kept.push_str(&String::from_utf8_lossy(&line));
+            line.clear();
+        }
+        kept
+    })
+}
+
+/// Runs `cmd` (stdin closed, output shown as it comes), waiting at most its limit.
+/// Past the limit the child and every process below it get SIGTERM, and after a
+/// grace period SIGKILL.
+pub(crate) fn run(cmd: &Cmd) -> Outcome {
+    let mut command = Command::new(&cmd.program);
+    command.args(&cmd.args).stdin(Stdio::null());
+    for (k, v) in &cmd.envs {
+        command.env(k, v);
+    }
+    if cmd.capture_stdout {
+        command.stdout(Stdio::piped());
+    }
+    if cmd.capture_stderr {
+        command.stderr(Stdio::piped());
+    }
+    let _ = io::stdout().flush();
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome {
+                finish: Finish::SpawnFailed(e),
+                stdout: String::new(),
+                stderr: String::new(),
+            };
+        }
+    };
+    let pid = child.id();
+    let out_thread = child.stdout.take().map(|s| tee(s, false));
+    let err_thread = child.stderr.take().map(|s| tee(s, true));
+    let (tx, rx) = mpsc::channel();
+    // The waiter owns the child and reaps it; the main thread only watches the clock.
+    thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let finish = match rx.recv_timeout(cmd.timeout) {
+        Ok(Ok(status)) => Finish::Exited(status),
+        Ok(Err(e)) => Finish::SpawnFailed(e),
+        Err(_) => {
+            eprintln!(
+                "xtask: `{}` still running after {}s; terminating its process tree",
+                cmd.display(),
+                cmd.timeout.as_secs()
+            );
+            terminate_tree(pid, &rx);
+            Finish::TimedOut(cmd.timeout)
+        }
+    };
+    // The pipes close once every process holding them is gone; do not wait for
+    // stray holders forever.
+    let join = |t: Option<thread::JoinHandle<String>>| -> String {
+        let Some(t) = t else { return String::new() };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !t.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        if t.is_finished() {
+            t.join().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    Outcome {
+        finish,
+        stdout: join(out_thread),
+        stderr: join(err_thread),
+    }
+}
+
+/// SIGTERM to the tree below (and including) `root`, then after [`GRACE`] SIGKILL to
+/// every recorded member still alive with the same start time, and to anything
+/// that appeared below `root` meanwhile.
+fn terminate_tree(root: u32, waiter: &mpsc::Receiver<io::Result<ExitStatus>>) {
+    let mut known = process_tree(root);
+    send_signal("TERM", &known);
+    // Wait for the root to be reaped, or the grace period to pass.
+    let _ = waiter.recv_timeout(GRACE);
+    // Re-scan from every recorded member: children of those that died were
+    // reparented, but a member that still lives may have forked again.
+    let members: Vec<u32> = known.keys().copied().collect();
+    for pid in members {
+        for (p, start) in process_tree(pid) {
+            known.entry(p).or_insert(start);
+        }
+    }
+    let table = process_table();
+    let alive: BTreeMap<u32, u64> = known
+        .into_iter()
+        .filter(|(pid, start)| table.get(pid).is_some_and(|&(_, s)| s == *start))
+        .collect();
+    if !alive.is_empty() {
+        send_signal("KILL", &alive);
+    }
+    let _ = waiter.recv_timeout(GRACE);
+}
+
+/// Sends `signal` (a name such as `TERM`) to each PID, ignoring ones already gone.
+fn send_signal(signal: &str, pids: &BTreeMap<u32, u64>) {
+    if pids.is_empty() {
+        return;
+    }
+    let list: Vec<String> = pids.keys().map(u32::to_string).collect();
+    let script = format!("kill -s {signal} {} 2>/dev/null; exit 0", list.join(" "));
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .status();
+}
+
+/// `pid -> (parent pid, start time in clock ticks)` for every process visible in `/proc`.
+fn process_table() -> BTreeMap<u32, (u32, u64)> {
+    let mut table = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return table;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Let chains would need Rust 1.88; the workspace MSRV is 1.85.
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if let Some(fields) = parse_stat(&stat) {
+            table.insert(pid, fields);
+        }
+    }
+    table
+}
+
+/// `(parent pid, start time)` from the text of `/proc/<pid>/stat`. The command
+/// name (field 2) may hold spaces and parentheses, so fields are counted from
+/// the last `)`.
+pub(crate) fn parse_stat(stat: &str) -> Option<(u32, u64)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+    // rest starts at field 3 (state): ppid is field 4, starttime field 22.
+    let ppid = fields.get(1)?.parse().ok()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((ppid, start))
+}
+
+/// `root` and all its descendants, with their start times.
+fn process_tree(root: u32) -> BTreeMap<u32, u64> {
+    let table = process_table();
+    let mut tree = BTreeMap::new();
+    let Some(&(_, start)) = table.get(&root) else {
+        return tree;
+    };
+    tree.insert(root, start);
+    let mut frontier: BTreeSet<u32> = BTreeSet::from([root]);
+    while !frontier.is_empty() {
+        let mut next = BTreeSet::new();
+        for (&pid, &(ppid, start)) in &table {
+            if frontier.contains(&ppid) && tree.insert(pid, start).is_none() {
+                next.insert(pid);
+            }
+        }
+        frontier = next;
+    }
+    tree
+}
+
+/// Runs a short helper command to completion and returns its stdout, or `None`
+/// when it fails (used for probes such as `rustc -vV`; not printed).
+pub(crate) fn output_of(program: &str, args: &[&str], limit: Duration) -> Option<String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdout = child.stdout.take()?;
+    let reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(st)) if st.success() => reader.join().ok(),
+        Ok(_) => None,
+        Err(_) => {
+            terminate_tree(pid, &rx);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_survive_odd_command_names() {
+        let stat = "1234 (a b) c)) S 77 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 \
+                    1000 100 18446744073709551615";
+        assert_eq!(parse_stat(stat), Some((77, 98765)));
+        assert_eq!(parse_stat("garbage"), None);
+        assert_eq!(parse_stat("1 (x) S"), None);
+    }
+
+    #[test]
+    fn own_stat_parses_and_names_our_parent() {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let (ppid, _) = parse_stat(&stat).unwrap();
+        assert_eq!(ppid, std::os::unix::process::parent_id());
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("cargo"), "cargo");
+        assert_eq!(shell_quote("-D warnings"), "'-D warnings'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        let c = Cmd::cargo(["doc", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings");
+        assert_eq!(
+            c.display(),
+            "RUSTDOCFLAGS='-D warnings' cargo doc --no-deps"
+        );
+    }
+
+    #[test]
+    fn runs_and_reports_status() {
+        let ok = run(&Cmd::new("sh")
+            .args(["-c", "echo hi; echo err >&2"])
+            .capture_stdout());
+        assert!(ok.finish.success());
+        assert_eq!(ok.stdout, "hi\n");
+        let bad = run(&Cmd::new("sh").args(["-c", "exit 3"]));
+        assert!(!bad.finish.success());
+        assert!(
+            bad.finish.describe().contains('3'),
+            "{}",
+            bad.finish.describe()
+        );
+        let missing = run(&Cmd::new("/nonexistent/xtask-test-program"));
+        assert!(matches!(missing.finish, Finish::SpawnFailed(_)));
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_tree() {
+        // A shell that starts a grandchild ignoring SIGTERM, reports its PID, and waits.
+        let script = "sh -c 'trap \"\" TERM; echo $$; exec sleep 600' & wait";
+        let start = Instant::now();
+        let out = run(&Cmd::new("sh")
+            .args(["-c", script])
+            .timeout(Duration::from_millis(500))
+            .capture_stdout());
+        assert!(
+            matches!(out.finish, Finish::TimedOut(_)),
+            "{:?}",
+            out.finish
+        );
+        assert!(start.elapsed() < Duration::from_secs(20));
+        let grandchild: u32 = out.stdout.trim().parse().unwrap();
+        // Reaped by init (or a subreaper) soon after SIGKILL.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let alive = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| !s.contains(") Z ") && s.contains("(sleep)"))
+        };
+        while alive(grandchild) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            !alive(grandchild),
+            "grandchild {grandchild} survived the timeout"
+        );
+    }
+
+    #[test]
+    fn output_of_reads_stdout() {
+        let s = output_of("sh", &["-c", "echo 42"], Duration::from_secs(10));
+        assert_eq!(s.as_deref(), Some("42\n"));
+        assert_eq!(
+            output_of("sh", &["-c", "exit 1"], Duration::from_secs(10)),
+            None
+        );
+    }
+}

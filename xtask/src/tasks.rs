@@ -1,0 +1,498 @@
+//! `cargo xtask test`, `lint` and `package`: the steps and how they are combined.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::exec::Cmd;
+use crate::report::Report;
+use crate::workspace::{self, Metadata};
+
+const MIN: u64 = 60;
+/// Time limits per step (the task's overall budget can cut them further).
+const FMT_LIMIT: Duration = Duration::from_secs(5 * MIN);
+const CLIPPY_LIMIT: Duration = Duration::from_secs(20 * MIN);
+const TEST_LIMIT: Duration = Duration::from_secs(15 * MIN);
+const BUILD_LIMIT: Duration = Duration::from_secs(10 * MIN);
+const DOC_LIMIT: Duration = Duration::from_secs(15 * MIN);
+const PACKAGE_LIMIT: Duration = Duration::from_secs(20 * MIN);
+const FUZZ_LIMIT: Duration = Duration::from_secs(20 * MIN);
+
+/// Default overall budget of a task run: under CI's 90 minutes, with room to report.
+pub(crate) const DEFAULT_BUDGET: Duration = Duration::from_secs(80 * MIN);
+
+/// The environment variable that tells tests which sandbox they run in.
+pub(crate) const SANDBOX_ENV: &str = "PIDKIT_SANDBOX";
+/// The seccomp runner binary (in `testkit/src/bin/`).
+const RUNNER_BIN: &str = "pidkit-seccomp-exec";
+/// Default number of proptest cases per property in `--fuzz`.
+const FUZZ_CASES: &str = "20000";
+
+/// A seccomp sandbox mode of the test suite (see `pidkit-seccomp-exec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sandbox {
+    /// pidfd system calls fail with ENOSYS, as on a kernel without them.
+    Enosys,
+    /// pidfd system calls fail with EPERM, as under container seccomp profiles.
+    Eperm,
+}
+
+impl Sandbox {
+    fn name(self) -> &'static str {
+        match self {
+            Sandbox::Enosys => "enosys",
+            Sandbox::Eperm => "eperm",
+        }
+    }
+}
+
+/// Options of `cargo xtask test`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TestOptions {
+    /// Skip the sandbox modes and the doc build.
+    pub(crate) quick: bool,
+    /// Also run the fuzz (proptest) tests with many cases.
+    pub(crate) fuzz: bool,
+    /// Skip the sandbox modes.
+    pub(crate) no_sandbox: bool,
+    /// The overall time budget.
+    pub(crate) budget: Duration,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        TestOptions {
+            quick: false,
+            fuzz: false,
+            no_sandbox: false,
+            budget: DEFAULT_BUDGET,
+        }
+    }
+}
+
+/// Parses the options of `cargo xtask test`.
+pub(crate) fn parse_test_options(args: &[String]) -> Result<TestOptions, String> {
+    let mut o = TestOptions::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--fuzz" => o.fuzz = true,
+            "--no-sandbox" => o.no_sandbox = true,
+            "--budget" => {
+                let v = it.next().ok_or("--budget needs a number of minutes")?;
+                o.budget = parse_minutes(v)?;
+            }
+            other => return Err(format!("unknown option for `test`: {other}")),
+        }
+    }
+    Ok(o)
+}
+
+/// Parses the `--budget` option alone (for `lint` and `package`).
+pub(crate) fn parse_budget_only(task: &str, args: &[String]) -> Result<Duration, String> {
+    match args {
+        [] => Ok(DEFAULT_BUDGET),
+        [flag, v] if flag == "--budget" => parse_minutes(v),
+        [other, ..] => Err(format!("unknown option for `{task}`: {other}")),
+    }
+}
+
+fn parse_minutes(v: &str) -> Result<Duration, String> {
+    match v.parse::<u64>() {
+        Ok(m) if m > 0 => Ok(Duration::from_secs(m * MIN)),
+        _ => Err(format!("--budget: not a positive number of minutes: {v}")),
+    }
+}
+
+/// `cargo xtask test`.
+pub(crate) fn test(opts: &TestOptions) -> ExitCode {
+    let mut r = Report::new("test", opts.budget);
+    let nextest = workspace::nextest_version();
+    match &nextest {
+        Some(v) => println!("xtask test: using {v}"),
+        None if workspace::in_ci() => {
+            println!(
+                "xtask test: WARNING: cargo-nextest is not installed; falling back to cargo test"
+            )
+        }
+        None => println!("xtask test: cargo-nextest is not installed; using cargo test"),
+    }
+    let nextest = nextest.is_some();
+
+    fmt(&mut r);
+    clippy(&mut r);
+    tests(&mut r, nextest, None);
+    doctests(&mut r);
+
+    let sandbox_skip = if opts.quick {
+        Some("--quick")
+    } else if opts.no_sandbox {
+        Some("--no-sandbox")
+    } else {
+        None
+    };
+    match sandbox_skip {
+        Some(why) => {
+            for mode in [Sandbox::Enosys, Sandbox::Eperm] {
+                r.skip(&sandbox_step_name(nextest, mode), why);
+            }
+        }
+        None => {
+            let runner = build_runner(&mut r);
+            for mode in [Sandbox::Enosys, Sandbox::Eperm] {
+                match &runner {
+                    Some(path) => tests(&mut r, nextest, Some((mode, path))),
+                    None => {
+                        let name = sandbox_step_name(nextest, mode);
+                        let started = r.begin(&name);
+                        r.record(
+                            &name,
+                            started,
+                            Err("the seccomp runner did not build".into()),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    if opts.quick {
+        r.skip("doc", "--quick");
+    } else {
+        docs(&mut r);
+    }
+    package(&mut r);
+    if opts.fuzz {
+        fuzz(&mut r);
+    }
+    r.finish()
+}
+
+/// `cargo xtask lint`: formatting, clippy and the documentation build.
+pub(crate) fn lint(budget: Duration) -> ExitCode {
+    let mut r = Report::new("lint", budget);
+    fmt(&mut r);
+    clippy(&mut r);
+    docs(&mut r);
+    r.finish()
+}
+
+/// `cargo xtask package`: the packaging step alone.
+pub(crate) fn package_only(budget: Duration) -> ExitCode {
+    let mut r = Report::new("package", budget);
+    package(&mut r);
+    r.finish()
+}
+
+fn fmt(r: &mut Report) {
+    r.step(
+        "fmt",
+        Cmd::cargo(["fmt", "--all", "--check"]).timeout(FMT_LIMIT),
+    );
+}
+
+fn clippy(r: &mut Report) {
+    let cmd = Cmd::cargo([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    r.step("clippy", cmd.timeout(CLIPPY_LIMIT));
+}
+
+fn sandbox_step_name(nextest: bool, mode: Sandbox) -> String {
+    let tool = if nextest { "nextest" } else { "cargo test" };
+    format!("tests ({tool}, sandbox={})", mode.name())
+}
+
+/// The whole test suite except doc tests; in a sandbox mode every test binary
+/// runs under `pidkit-seccomp-exec MODE` as cargo's target runner.
+fn tests(r: &mut Report, nextest: bool, sandbox: Option<(Sandbox, &PathBuf)>) {
+    let mut cmd = if nextest {
+        let mut c = Cmd::cargo([
+            "nextest",
+            "run",
+            "--workspace",
+            "--all-targets",
+            "--no-fail-fast",
+        ]);
+        if workspace::in_ci() {
+            c = c.args(["--profile", "ci"]);
+        }
+        c
+    } else {
+        Cmd::cargo(["test", "--workspace", "--all-targets", "--no-fail-fast"])
+    };
+    cmd = cmd.timeout(TEST_LIMIT);
+    let name = match sandbox {
+        None => {
+            cmd = cmd.env(SANDBOX_ENV, "none");
+            format!("tests ({})", if nextest { "nextest" } else { "cargo test" })
+        }
+        Some((mode, runner)) => {
+            let name = sandbox_step_name(nextest, mode);
+            let triple = match workspace::host_triple() {
+                Ok(t) => t,
+                Err(e) => {
+                    let started = r.begin(&name);
+                    r.record(&name, started, Err(e));
+                    return;
+                }
+            };
+            let runner = format!("{} {}", runner.display(), mode.name());
+            cmd = cmd
+                .env(workspace::runner_env_var(&triple), runner)
+                .env(SANDBOX_ENV, mode.name());
+            name
+        }
+    };
+    r.step(&name, cmd);
+}
+
+/// Doc tests, which nextest does not run.
+fn doctests(r: &mut Report) {
+    let cmd = Cmd::cargo(["test", "--workspace", "--doc", "--no-fail-fast"]);
+    r.step(
+        "doc tests",
+        cmd.env(SANDBOX_ENV, "none").timeout(TEST_LIMIT),
+    );
+}
+
+/// Builds `pidkit-seccomp-exec` and returns its path.
+fn build_runner(r: &mut Report) -> Option<PathBuf> {
+    let name = "build seccomp runner";
+    let started = r.begin(name);
+    let meta = match workspace::metadata() {
+        Ok(m) => m,
+        Err(e) => {
+            r.record(name, started, Err(e));
+            return None;
+        }
+    };
+    let cmd = Cmd::cargo(["build", "--package", "pidkit-testkit", "--bin", RUNNER_BIN]);
+    let out = r.exec(cmd.timeout(BUILD_LIMIT));
+    if !out.finish.success() {
+        r.record(name, started, Err(out.finish.describe()));
+        return None;
+    }
+    let path = meta.target_dir.join("debug").join(RUNNER_BIN);
+    let result = if !path.is_file() {
+        Err(format!("built, but {} is missing", path.display()))
+    } else if path.to_string_lossy().chars().any(char::is_whitespace) {
+        // Cargo splits a runner given as one string on whitespace.
+        Err(format!(
+            "the runner path {} holds whitespace; use another target dir",
+            path.display()
+        ))
+    } else {
+        Ok(String::new())
+    };
+    let ok = result.is_ok();
+    r.record(name, started, result);
+    ok.then_some(path)
+}
+
+fn docs(r: &mut Report) {
+    let mut flags = std::env::var("RUSTDOCFLAGS").unwrap_or_default();
+    if !flags.is_empty() {
+        flags.push(' ');
+    }
+    flags.push_str("-D warnings");
+    let cmd = Cmd::cargo(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", flags);
+    r.step("doc", cmd.timeout(DOC_LIMIT));
+}
+
+/// Does `cargo package` stderr say that the registry could not be reached?
+fn registry_unreachable(stderr: &str) -> Option<&str> {
+    const SIGNS: [&str; 8] = [
+        "failed to query replaced source registry",
+        "failed to update registry",
+        "failed to download from",
+        "failed to get `",
+        "spurious network error",
+        "Could not resolve host",
+        "Couldn't resolve host",
+        "attempting to make an HTTP request, but --offline was specified",
+    ];
+    stderr
+        .lines()
+        .find(|l| SIGNS.iter().any(|s| l.contains(s)))
+        .map(str::trim)
+}
+
+/// `cargo package` of every publishable member, verified (each crate built from
+/// its packaged sources, dependents against their packaged siblings through
+/// cargo's local registry overlay); `--no-verify` only when the registry cannot
+/// be reached.
+fn package(r: &mut Report) {
+    let name = "package";
+    let started = r.begin(name);
+    let meta: Metadata = match workspace::metadata() {
+        Ok(m) => m,
+        Err(e) => {
+            r.record(name, started, Err(e));
+            return;
+        }
+    };
+    if meta.publishable.is_empty() {
+        r.record(
+            name,
+            started,
+            Err("no publishable package in the workspace".into()),
+        );
+        return;
+    }
+    println!(
+        "packaging {} (not packaged, publish = false: {})",
+        meta.publishable.join(", "),
+        if meta.unpublished.is_empty() {
+            "none".to_owned()
+        } else {
+            meta.unpublished.join(", ")
+        }
+    );
+    let mut cmd = Cmd::cargo(["package", "--allow-dirty"]).timeout(PACKAGE_LIMIT);
+    for p in &meta.publishable {
+        cmd = cmd.args(["--package", p]);
+    }
+    if workspace::offline() {
+        println!(
+            "CARGO_NET_OFFLINE is set: packaging with --no-verify (verifying needs the registry)"
+        );
+        let out = r.exec(cmd.arg("--no-verify"));
+        let result = if out.finish.success() {
+            Ok("not verified: offline".to_owned())
+        } else {
+            Err(out.finish.describe())
+        };
+        r.record(name, started, result);
+        return;
+    }
+    let out = r.exec(cmd.clone().capture_stderr());
+    if out.finish.success() {
+        r.record(name, started, Ok("verified".into()));
+        return;
+    }
+    let Some(sign) = registry_unreachable(&out.stderr) else {
+        r.record(name, started, Err(out.finish.describe()));
+        return;
+    };
+    println!("the registry could not be reached ({sign}); packaging again with --no-verify");
+    let again = r.exec(cmd.arg("--no-verify"));
+    let result = if again.finish.success() {
+        Ok("not verified: registry unreachable".to_owned())
+    } else {
+        Err(again.finish.describe())
+    };
+    r.record(name, started, result);
+}
+
+/// Sums the `N passed` counts of libtest's `test result:` lines.
+fn passed_count(libtest_stdout: &str) -> u64 {
+    libtest_stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("test result: "))
+        .filter_map(|l| l.split(". ").nth(1))
+        .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The proptest-based fuzz tests (names containing `fuzz`), in release mode with
+/// many cases, bounded in time.
+fn fuzz(r: &mut Report) {
+    let name = "fuzz";
+    let started = r.begin(name);
+    let cases = std::env::var("PROPTEST_CASES").unwrap_or_else(|_| FUZZ_CASES.to_owned());
+    let cmd = Cmd::cargo([
+        "test",
+        "--workspace",
+        "--release",
+        "--lib",
+        "--bins",
+        "--tests",
+    ])
+    .args(["--no-fail-fast", "--", "fuzz"])
+    .env("PROPTEST_CASES", &cases)
+    .env(SANDBOX_ENV, "none")
+    .timeout(FUZZ_LIMIT)
+    .capture_stdout();
+    let out = r.exec(cmd);
+    let ran = passed_count(&out.stdout);
+    let result = if !out.finish.success() {
+        Err(out.finish.describe())
+    } else if ran == 0 {
+        Err("no test whose name contains `fuzz` ran".to_owned())
+    } else {
+        Ok(format!("{ran} fuzz tests, PROPTEST_CASES={cases}"))
+    };
+    r.record(name, started, result);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn test_options() {
+        assert_eq!(parse_test_options(&[]).unwrap(), TestOptions::default());
+        let o = parse_test_options(&strings(&["--quick", "--fuzz", "--budget", "30"])).unwrap();
+        assert!(o.quick && o.fuzz && !o.no_sandbox);
+        assert_eq!(o.budget, Duration::from_secs(1800));
+        assert!(
+            parse_test_options(&strings(&["--no-sandbox"]))
+                .unwrap()
+                .no_sandbox
+        );
+        assert!(parse_test_options(&strings(&["--bogus"])).is_err());
+        assert!(parse_test_options(&strings(&["--budget"])).is_err());
+        assert!(parse_test_options(&strings(&["--budget", "0"])).is_err());
+        assert_eq!(parse_budget_only("lint", &[]).unwrap(), DEFAULT_BUDGET);
+        assert!(parse_budget_only("lint", &strings(&["--quick"])).is_err());
+    }
+
+    #[test]
+    fn libtest_counts() {
+        let out = "running 2 tests\ntest a::fuzz_x ... ok\n\
+                   test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 5 filtered out\n\
+                   test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 3 filtered out\n\
+                   test result: ok. 1 passed; 0 failed; 0 ignored\n";
+        assert_eq!(passed_count(out), 3);
+        assert_eq!(passed_count(""), 0);
+    }
+
+    #[test]
+    fn registry_signs() {
+        let err = "error: failed to verify package tarball\n\nCaused by:\n  \
+                   failed to query replaced source registry `crates-io`\n";
+        assert!(registry_unreachable(err).is_some());
+        assert!(registry_unreachable("error: expected `;`, found `}`").is_none());
+    }
+
+    /// In a sandbox mode every test binary must really run under the seccomp
+    /// runner: this fails when cargo or nextest ignored the target runner.
+    #[test]
+    fn sandbox_mode_is_in_effect() {
+        let mode = std::env::var(SANDBOX_ENV).unwrap_or_default();
+        if mode != "enosys" && mode != "eperm" {
+            return;
+        }
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let seccomp = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Seccomp:"))
+            .map(str::trim);
+        assert_eq!(
+            seccomp,
+            Some("2"),
+            "{SANDBOX_ENV}={mode} but no seccomp filter:\n{status}"
+        );
+    }
+}
