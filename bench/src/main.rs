@@ -1,0 +1,2 @@
+//! placeholder while the benchmark is written
+fn main() {}
