@@ -1,0 +1,444 @@
+//! Single-process behaviour of lock files: claims, reads, content, errors.
+//!
+//! Nothing in this binary spawns a process, so the tests may run in parallel:
+//! no forked child can hold a copy of a lock descriptor for a moment.
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed step must fail the test loudly"
+)]
+
+mod support;
+
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use pidkit_lockfile::{
+    Error, LOCK_FILE_MODE, LockFileRead, Op, create_exclusive, read_and_hold_lock_file,
+};
+use proptest::prelude::*;
+use support::{O_CLOEXEC, fd_flags, temp_lock, umask};
+
+fn expect_not_held(path: &Utf8Path) -> (pidkit_lockfile::LockFileGuard, String) {
+    match read_and_hold_lock_file(path).unwrap() {
+        LockFileRead::NotHeldByAnyProcess(guard, content) => (guard, content),
+        other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
+    }
+}
+
+fn expect_locked(path: &Utf8Path) -> String {
+    match read_and_hold_lock_file(path).unwrap() {
+        LockFileRead::LockedByOtherProcess { content, .. } => content,
+        other => panic!("expected LockedByOtherProcess, got {other:?}"),
+    }
+}
+
+#[test]
+fn claim_write_read_release() {
+    let (_dir, path) = temp_lock("a.lock");
+    let guard = create_exclusive(&path)
+        .unwrap()
+        .write_content("hello\n".into())
+        .unwrap();
+    assert_eq!(guard.path(), path);
+    assert_eq!(fs::read_to_string(&path).unwrap(), "hello\n");
+    assert_eq!(expect_locked(&path), "hello\n");
+    drop(guard);
+    let (_reader, content) = expect_not_held(&path);
+    assert_eq!(content, "hello\n");
+}
+
+#[test]
+fn second_claim_in_same_process_is_locked_and_leaves_bytes() {
+    let (_dir, path) = temp_lock("a.lock");
+    let _guard = create_exclusive(&path)
+        .unwrap()
+        .write_content("holder content".into())
+        .unwrap();
+    let before = fs::metadata(&path).unwrap();
+    let err = create_exclusive(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::Locked { path: p } if p == &path),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("lock file {path} is locked by another holder")
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), "holder content");
+    let after = fs::metadata(&path).unwrap();
+    assert_eq!(
+        (before.len(), before.mtime(), before.mtime_nsec()),
+        (after.len(), after.mtime(), after.mtime_nsec())
+    );
+}
+
+#[test]
+fn unwritten_claim_keeps_old_content_and_blocks_others() {
+    let (_dir, path) = temp_lock("a.lock");
+    fs::write(&path, "previous").unwrap();
+    let unwritten = create_exclusive(&path).unwrap();
+    assert_eq!(unwritten.path(), path);
+    assert_eq!(fs::read_to_string(&path).unwrap(), "previous");
+    assert_eq!(expect_locked(&path), "previous");
+    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    drop(unwritten);
+    assert_eq!(fs::read_to_string(&path).unwrap(), "previous");
+    let _claim = create_exclusive(&path).unwrap();
+}
+
+#[test]
+fn rewrite_replaces_longer_content_entirely() {
+    let (_dir, path) = temp_lock("a.lock");
+    fs::write(&path, "a much longer previous content\n").unwrap();
+    let _guard = create_exclusive(&path)
+        .unwrap()
+        .write_content("short".into())
+        .unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), "short");
+}
+
+#[test]
+fn read_of_missing_file_creates_nothing() {
+    let (dir, path) = temp_lock("missing.lock");
+    assert!(matches!(
+        read_and_hold_lock_file(&path).unwrap(),
+        LockFileRead::NotExist
+    ));
+    assert!(!path.exists());
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    // A missing parent directory is also "nothing there".
+    let deeper = path.join("below.lock");
+    assert!(matches!(
+        read_and_hold_lock_file(&deeper).unwrap(),
+        LockFileRead::NotExist
+    ));
+}
+
+#[test]
+fn reader_guard_blocks_claims_until_dropped() {
+    let (_dir, path) = temp_lock("a.lock");
+    drop(
+        create_exclusive(&path)
+            .unwrap()
+            .write_content("old".into())
+            .unwrap(),
+    );
+    let (reader, content) = expect_not_held(&path);
+    assert_eq!(content, "old");
+    assert_eq!(reader.path(), path);
+    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    assert_eq!(expect_locked(&path), "old");
+    drop(reader);
+    drop(create_exclusive(&path).unwrap());
+}
+
+#[test]
+fn dropping_never_unlinks() {
+    let (_dir, path) = temp_lock("a.lock");
+    drop(create_exclusive(&path).unwrap());
+    assert!(
+        path.exists(),
+        "dropping an unwritten claim removed the file"
+    );
+    drop(
+        create_exclusive(&path)
+            .unwrap()
+            .write_content("x".into())
+            .unwrap(),
+    );
+    assert!(path.exists(), "dropping a guard removed the file");
+    let (reader, _) = expect_not_held(&path);
+    drop(reader);
+    assert!(path.exists(), "dropping a reader guard removed the file");
+    assert_eq!(fs::read_to_string(&path).unwrap(), "x");
+}
+
+#[test]
+fn new_file_mode_is_0644_minus_umask_and_fds_are_cloexec() {
+    let (_dir, path) = temp_lock("a.lock");
+    let guard = create_exclusive(&path)
+        .unwrap()
+        .write_content("x".into())
+        .unwrap();
+    let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(LOCK_FILE_MODE, 0o644);
+    assert_eq!(mode, LOCK_FILE_MODE & !umask());
+    let me = std::process::id();
+    assert_ne!(
+        fd_flags(me, guard.as_raw_fd()) & O_CLOEXEC,
+        0,
+        "claim fd is not O_CLOEXEC"
+    );
+    let (reader_guard, _) = {
+        drop(guard);
+        expect_not_held(&path)
+    };
+    assert_ne!(
+        fd_flags(me, reader_guard.as_raw_fd()) & O_CLOEXEC,
+        0,
+        "reader fd is not O_CLOEXEC"
+    );
+    reader_guard.keep_across_exec().unwrap();
+    assert_eq!(
+        fd_flags(me, reader_guard.as_raw_fd()) & O_CLOEXEC,
+        0,
+        "keep_across_exec left O_CLOEXEC"
+    );
+    // The existing file's mode is left alone.
+    drop(reader_guard);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    drop(
+        create_exclusive(&path)
+            .unwrap()
+            .write_content("y".into())
+            .unwrap(),
+    );
+    assert_eq!(
+        fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
+}
+
+#[test]
+fn guard_derefs_to_the_locked_file() {
+    let (_dir, path) = temp_lock("a.lock");
+    let guard = create_exclusive(&path)
+        .unwrap()
+        .write_content("12345".into())
+        .unwrap();
+    assert_eq!(guard.metadata().unwrap().len(), 5);
+    assert_eq!(
+        guard.metadata().unwrap().ino(),
+        fs::metadata(&path).unwrap().ino()
+    );
+}
+
+#[test]
+fn non_utf8_content_is_an_error_naming_the_path() {
+    let (_dir, path) = temp_lock("a.lock");
+    fs::write(&path, [b'1', 0xff, 0xfe, b'\n']).unwrap();
+    let err = read_and_hold_lock_file(&path).unwrap_err();
+    match &err {
+        Error::NotUtf8 { path: p, content } => {
+            assert_eq!(p, &path);
+            assert_eq!(content, &[b'1', 0xff, 0xfe, b'\n']);
+        }
+        other => panic!("expected NotUtf8, got {other:?}"),
+    }
+    assert!(err.to_string().contains(path.as_str()), "{err}");
+    // The failed read released the lock it took.
+    drop(create_exclusive(&path).unwrap());
+}
+
+#[test]
+fn long_content_is_read_completely() {
+    let (_dir, path) = temp_lock("a.lock");
+    for len in [0, 1, 127, 128, 129, 255, 256, 257, 1000, 70_000] {
+        let content: String = (0..len)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        let guard = create_exclusive(&path)
+            .unwrap()
+            .write_content(content.clone())
+            .unwrap();
+        assert_eq!(expect_locked(&path), content, "length {len}");
+        drop(guard);
+        let (_g, read_back) = expect_not_held(&path);
+        assert_eq!(read_back, content, "length {len}");
+    }
+}
+
+#[test]
+fn naive_truncating_open_empties_the_holders_file_but_create_exclusive_does_not() {
+    let (_dir, path) = temp_lock("a.lock");
+    let _holder = create_exclusive(&path)
+        .unwrap()
+        .write_content("holder\n".into())
+        .unwrap();
+
+    // The fixed claim: fails, and the content is intact.
+    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    assert_eq!(fs::read_to_string(&path).unwrap(), "holder\n");
+
+    // The bug: open with O_TRUNC first, lock afterwards. The lock attempt fails,
+    // but the holder's content is already gone.
+    let naive = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    let got_lock = fs4::fs_std::FileExt::try_lock_exclusive(&naive).unwrap();
+    assert!(!got_lock);
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        "",
+        "the naive open did not truncate?"
+    );
+}
+
+#[test]
+fn directory_is_a_clear_error() {
+    let (dir, _) = temp_lock("unused");
+    let path = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+    let err = create_exclusive(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::IsDirectory { path: p } if p == &path),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), format!("lock file {path} is a directory"));
+    let err = read_and_hold_lock_file(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::IsDirectory { path: p } if p == &path),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn symlink_is_refused_and_its_target_untouched() {
+    let (dir, path) = temp_lock("link.lock");
+    let target = dir.path().join("target");
+    fs::write(&target, "target content").unwrap();
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    let err = create_exclusive(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::Symlink { path: p } if p == &path),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("is a symlink"), "{err}");
+    assert!(err.to_string().contains(path.as_str()), "{err}");
+    let err = read_and_hold_lock_file(&path).unwrap_err();
+    assert!(matches!(&err, Error::Symlink { .. }), "{err:?}");
+    assert_eq!(fs::read_to_string(&target).unwrap(), "target content");
+
+    // A dangling symlink must not create its target either.
+    let dangling = Utf8PathBuf::try_from(dir.path().join("dangling.lock")).unwrap();
+    let nowhere = dir.path().join("nowhere");
+    std::os::unix::fs::symlink(&nowhere, &dangling).unwrap();
+    assert!(matches!(
+        create_exclusive(&dangling),
+        Err(Error::Symlink { .. })
+    ));
+    assert!(!nowhere.exists());
+}
+
+#[test]
+fn missing_parent_is_a_clear_error() {
+    let (_dir, base) = temp_lock("no-such-dir");
+    let path = base.join("a.lock");
+    let err = create_exclusive(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::MissingParent { path: p } if p == &path),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("cannot create lock file {path}: its parent directory does not exist")
+    );
+    assert!(!base.exists());
+}
+
+#[test]
+fn fifo_is_rejected_without_hanging() {
+    let _watchdog = testkit::watchdog(
+        "fifo_is_rejected_without_hanging",
+        std::time::Duration::from_secs(20),
+    );
+    let (_dir, path) = temp_lock("fifo.lock");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path.as_std_path(),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    let err = read_and_hold_lock_file(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::NotRegularFile { path: p } if p == &path),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn sticky_world_writable_directory_with_foreign_file() {
+    if !testkit::require(testkit::is_root(), "root, to give a file to another user") {
+        return;
+    }
+    let (dir, _) = temp_lock("unused");
+    let sticky = dir.path().join("sticky");
+    fs::create_dir(&sticky).unwrap();
+    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+    let path = Utf8PathBuf::try_from(sticky.join("a.lock")).unwrap();
+    fs::write(&path, "planted").unwrap();
+    std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+
+    let protected = fs::read_to_string("/proc/sys/fs/protected_regular")
+        .map(|s| s.trim() != "0")
+        .unwrap_or(false);
+    match create_exclusive(&path) {
+        Err(err) if protected => {
+            assert!(
+                matches!(&err, Error::ProtectedBySticky { path: p, owner_uid: 65534 } if p == &path),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains(path.as_str()), "{err}");
+            assert!(err.to_string().contains("sticky"), "{err}");
+        }
+        Ok(claim) if !protected => drop(claim),
+        other => panic!("protected_regular={protected}, got {other:?}"),
+    }
+    assert_eq!(fs::read_to_string(&path).unwrap(), "planted");
+    // Reading does not use O_CREAT, so it is never refused for this reason.
+    let (_guard, content) = match read_and_hold_lock_file(&path).unwrap() {
+        LockFileRead::NotHeldByAnyProcess(guard, content) => (guard, content),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(content, "planted");
+}
+
+#[test]
+fn errors_name_the_path_and_the_step() {
+    let err = Error::Io {
+        path: "/run/x.lock".into(),
+        op: Op::Write,
+        source: std::io::Error::from_raw_os_error(28),
+    };
+    assert_eq!(err.to_string(), "cannot write lock file /run/x.lock");
+    assert_eq!(
+        std::error::Error::source(&err).unwrap().to_string(),
+        std::io::Error::from_raw_os_error(28).to_string()
+    );
+    let err = Error::ReadOnlyFilesystem {
+        path: "/ro/x.lock".into(),
+        op: Op::Open,
+    };
+    assert_eq!(
+        err.to_string(),
+        "cannot open lock file /ro/x.lock: read-only file system"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Whatever was written is read back exactly, by holders and by readers,
+    /// and a failed claim in between changes nothing.
+    #[test]
+    fn content_round_trips(first in ".{0,300}", second in "[a-z0-9\n ]{0,40}") {
+        let (_dir, path) = temp_lock("p.lock");
+        let guard = create_exclusive(&path).unwrap().write_content(first.clone()).unwrap();
+        let locked = matches!(create_exclusive(&path), Err(Error::Locked { .. }));
+        prop_assert!(locked);
+        prop_assert_eq!(expect_locked(&path), first.clone());
+        drop(guard);
+        let guard = create_exclusive(&path).unwrap().write_content(second.clone()).unwrap();
+        prop_assert_eq!(fs::read_to_string(&path).unwrap(), second.clone());
+        drop(guard);
+        let (_g, content) = expect_not_held(&path);
+        prop_assert_eq!(content, second);
+    }
+}

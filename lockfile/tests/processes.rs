@@ -1,0 +1,393 @@
+//! Lock files across processes, `exec`, mount namespaces and file systems that fail.
+//!
+//! Every test here takes [`support::serial`]: the tests spawn processes, and a
+//! process forked while another test drops a guard would hold a copy of that
+//! lock descriptor until it `exec`s.
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed step must fail the test loudly"
+)]
+
+mod support;
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use pidkit_lockfile::{
+    Error, LockFileGuard, LockFileRead, Op, UnwrittenLockFile, create_exclusive,
+    read_and_hold_lock_file,
+};
+use support::{Helper, comm, process_holds_flock, serial, temp_lock, wait_until};
+use testkit::{Isolation, watchdog};
+
+const HELPER: &str = "role_helper";
+
+fn unescape(s: &str) -> String {
+    s.replace("\\n", "\n")
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\n', "\\n")
+}
+
+/// The body of helper processes (does nothing in a normal test run).
+///
+/// Commands: `claim <path> <content>`, `lock <path>`, `write <content>`,
+/// `read <path>`, `keep`, `drop`, `exec <program> <args..>`.
+#[test]
+fn role_helper() {
+    if std::env::var(support::ROLE_ENV).is_err() {
+        return;
+    }
+    let mut unwritten: Option<UnwrittenLockFile> = None;
+    let mut guards: Vec<LockFileGuard> = Vec::new();
+    support::reply("ready");
+    for line in support::commands() {
+        let (cmd, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        let answer = match cmd {
+            "claim" => {
+                let (path, content) = rest.split_once(' ').unwrap_or((rest, ""));
+                match create_exclusive(Utf8Path::new(path))
+                    .and_then(|u| u.write_content(unescape(content)))
+                {
+                    Ok(g) => {
+                        guards.push(g);
+                        "ok".to_owned()
+                    }
+                    Err(e) => format!("err {e:?}"),
+                }
+            }
+            "lock" => match create_exclusive(Utf8Path::new(rest)) {
+                Ok(u) => {
+                    unwritten = Some(u);
+                    "ok".to_owned()
+                }
+                Err(e) => format!("err {e:?}"),
+            },
+            "write" => match unwritten.take().unwrap().write_content(unescape(rest)) {
+                Ok(g) => {
+                    guards.push(g);
+                    "ok".to_owned()
+                }
+                Err(e) => format!("err {e:?}"),
+            },
+            "read" => match read_and_hold_lock_file(Utf8Path::new(rest)) {
+                Ok(LockFileRead::NotExist) => "notexist".to_owned(),
+                Ok(LockFileRead::NotHeldByAnyProcess(g, content)) => {
+                    guards.push(g);
+                    format!("notheld {}", escape(&content))
+                }
+                Ok(LockFileRead::LockedByOtherProcess { content, .. }) => {
+                    format!("locked {}", escape(&content))
+                }
+                Err(e) => format!("err {e:?}"),
+            },
+            "keep" => {
+                for g in &guards {
+                    g.keep_across_exec().unwrap();
+                }
+                "ok".to_owned()
+            }
+            "drop" => {
+                guards.clear();
+                unwritten = None;
+                "ok".to_owned()
+            }
+            "exec" => {
+                let mut words = rest.split(' ');
+                let program = words.next().unwrap();
+                let err = Command::new(program).args(words).exec();
+                format!("err exec: {err}")
+            }
+            other => format!("err unknown command {other}"),
+        };
+        support::reply(&answer);
+    }
+}
+
+fn read_locked(path: &Utf8Path) -> String {
+    match read_and_hold_lock_file(path).unwrap() {
+        LockFileRead::LockedByOtherProcess { content, .. } => content,
+        other => panic!("expected LockedByOtherProcess, got {other:?}"),
+    }
+}
+
+fn read_not_held(path: &Utf8Path) -> String {
+    match read_and_hold_lock_file(path).unwrap() {
+        LockFileRead::NotHeldByAnyProcess(_guard, content) => content,
+        other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
+    }
+}
+
+#[test]
+fn lock_held_by_another_process_is_reported_without_blocking() {
+    let _serial = serial();
+    let _wd = watchdog("lock_held_by_another_process", Duration::from_secs(30));
+    let (_dir, path) = temp_lock("a.lock");
+    let mut helper = Helper::spawn(HELPER, "holder");
+    assert_eq!(helper.call(&format!("claim {path} held\\n")), "ok");
+
+    let err = create_exclusive(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::Locked { path: p } if p == &path),
+        "{err:?}"
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), "held\n");
+    assert_eq!(read_locked(&path), "held\n");
+
+    assert_eq!(helper.call("drop"), "ok");
+    assert_eq!(read_not_held(&path), "held\n");
+    assert!(path.exists());
+}
+
+#[test]
+fn a_process_that_dies_releases_its_lock() {
+    let _serial = serial();
+    let _wd = watchdog(
+        "a_process_that_dies_releases_its_lock",
+        Duration::from_secs(30),
+    );
+    let (_dir, path) = temp_lock("a.lock");
+    let mut helper = Helper::spawn(HELPER, "holder");
+    assert_eq!(helper.call(&format!("claim {path} dead-man")), "ok");
+    assert_eq!(read_locked(&path), "dead-man");
+    helper.kill(); // SIGKILL and reap
+    assert_eq!(read_not_held(&path), "dead-man");
+    let guard = create_exclusive(&path)
+        .unwrap()
+        .write_content("next".into())
+        .unwrap();
+    drop(guard);
+    assert_eq!(fs::read_to_string(&path).unwrap(), "next");
+}
+
+#[test]
+fn unwritten_claim_in_another_process_shows_old_content_as_locked() {
+    let _serial = serial();
+    let _wd = watchdog(
+        "unwritten_claim_in_another_process",
+        Duration::from_secs(30),
+    );
+    let (_dir, path) = temp_lock("a.lock");
+    fs::write(&path, "previous").unwrap();
+    let mut helper = Helper::spawn(HELPER, "holder");
+    assert_eq!(helper.call(&format!("lock {path}")), "ok");
+    assert_eq!(read_locked(&path), "previous");
+    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    assert_eq!(helper.call("write current"), "ok");
+    assert_eq!(read_locked(&path), "current");
+    // And the helper, reading through a second open, sees its own lock as someone else's.
+    assert_eq!(helper.call(&format!("read {path}")), "locked current");
+}
+
+#[test]
+fn reader_in_another_process_holds_the_lock_it_found_free() {
+    let _serial = serial();
+    let _wd = watchdog("reader_in_another_process", Duration::from_secs(30));
+    let (_dir, path) = temp_lock("a.lock");
+    drop(
+        create_exclusive(&path)
+            .unwrap()
+            .write_content("stale".into())
+            .unwrap(),
+    );
+    let mut helper = Helper::spawn(HELPER, "holder");
+    assert_eq!(helper.call(&format!("read {path}")), "notheld stale");
+    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    assert_eq!(helper.call("drop"), "ok");
+    drop(create_exclusive(&path).unwrap());
+}
+
+#[test]
+fn keep_across_exec_keeps_the_lock_in_the_execed_program() {
+    let _serial = serial();
+    let _wd = watchdog("keep_across_exec_keeps_the_lock", Duration::from_secs(30));
+    let (_dir, path) = temp_lock("daemon.lock");
+    let mut helper = Helper::spawn(HELPER, "holder");
+    let pid = helper.pid();
+    assert_eq!(helper.call(&format!("claim {path} daemon")), "ok");
+    assert_eq!(helper.call("keep"), "ok");
+    helper.send("exec sleep 1000");
+    wait_until(|| comm(pid).as_deref() == Some("sleep"));
+
+    // `sleep` knows nothing about locks, yet it holds this one.
+    assert!(
+        process_holds_flock(pid, &path),
+        "the exec'd program does not hold the flock"
+    );
+    assert_eq!(read_locked(&path), "daemon");
+    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+
+    helper.kill();
+    assert_eq!(read_not_held(&path), "daemon");
+}
+
+#[test]
+fn without_keep_across_exec_the_lock_ends_at_exec() {
+    let _serial = serial();
+    let _wd = watchdog("without_keep_across_exec", Duration::from_secs(30));
+    let (_dir, path) = temp_lock("daemon.lock");
+    let mut helper = Helper::spawn(HELPER, "holder");
+    let pid = helper.pid();
+    assert_eq!(helper.call(&format!("claim {path} daemon")), "ok");
+    helper.send("exec sleep 1000");
+    wait_until(|| comm(pid).as_deref() == Some("sleep"));
+    // The close-on-exec descriptor is closed by the exec; the kernel releases the
+    // lock on the way back to user space, so wait for that (the watchdog bounds it).
+    wait_until(|| {
+        matches!(
+            read_and_hold_lock_file(&path).unwrap(),
+            LockFileRead::NotHeldByAnyProcess(..)
+        )
+    });
+    assert_eq!(
+        comm(pid).as_deref(),
+        Some("sleep"),
+        "the exec'd program should still run"
+    );
+    assert!(!process_holds_flock(pid, &path));
+    drop(create_exclusive(&path).unwrap());
+    helper.kill();
+}
+
+#[test]
+fn no_descriptor_leaks_on_any_path() {
+    let _serial = serial();
+    testkit::run_isolated(
+        "no_descriptor_leaks_on_any_path",
+        Isolation::Process,
+        Duration::from_secs(60),
+        || {
+            let (dir, path) = temp_lock("a.lock");
+            let dir_path = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+            let link = Utf8PathBuf::try_from(dir.path().join("link")).unwrap();
+            std::os::unix::fs::symlink(&path, &link).unwrap();
+            let before = testkit::open_fd_count();
+            for _ in 0..50 {
+                let guard = create_exclusive(&path)
+                    .unwrap()
+                    .write_content("x".into())
+                    .unwrap();
+                let _ = create_exclusive(&path).unwrap_err();
+                let _ = read_and_hold_lock_file(&path).unwrap();
+                drop(guard);
+                drop(create_exclusive(&path).unwrap());
+                let _ = read_and_hold_lock_file(&path).unwrap();
+                let _ = create_exclusive(&dir_path).unwrap_err();
+                let _ = read_and_hold_lock_file(&dir_path).unwrap_err();
+                let _ = create_exclusive(&link).unwrap_err();
+                let _ = create_exclusive(&path.join("x")).unwrap_err();
+                let _ = read_and_hold_lock_file(&dir_path.join("missing")).unwrap();
+            }
+            let after = testkit::open_fd_count();
+            assert_eq!(
+                before,
+                after,
+                "descriptors leaked: {:?}",
+                testkit::open_fds()
+            );
+        },
+    );
+}
+
+#[test]
+fn bare_file_name_syncs_the_current_directory() {
+    let _serial = serial();
+    testkit::run_isolated(
+        "bare_file_name_syncs_the_current_directory",
+        Isolation::Process,
+        Duration::from_secs(60),
+        || {
+            let dir = tempfile::tempdir().unwrap();
+            std::env::set_current_dir(dir.path()).unwrap();
+            let guard = create_exclusive(Utf8Path::new("bare.lock"))
+                .unwrap()
+                .write_content("x".into())
+                .unwrap();
+            assert_eq!(guard.path(), "bare.lock");
+            assert_eq!(
+                fs::read_to_string(dir.path().join("bare.lock")).unwrap(),
+                "x"
+            );
+        },
+    );
+}
+
+#[test]
+fn read_only_file_system_is_a_clear_error() {
+    let _serial = serial();
+    support::run_in_mount_namespace("read_only_file_system_is_a_clear_error", || {
+        let dir = tempfile::tempdir().unwrap();
+        let mnt = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+
+        // An empty read-only file system: nothing can be created.
+        support::mount(&["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mnt.as_str()]);
+        let path = mnt.join("new.lock");
+        let err = create_exclusive(&path).unwrap_err();
+        assert!(
+            matches!(&err, Error::ReadOnlyFilesystem { path: p, op: Op::Open } if p == &path),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("cannot open lock file {path}: read-only file system")
+        );
+        assert!(matches!(
+            read_and_hold_lock_file(&path).unwrap(),
+            LockFileRead::NotExist
+        ));
+        support::mount(&["-o", "remount,rw", mnt.as_str()]);
+
+        // An existing lock file on a file system remounted read-only.
+        let path = mnt.join("existing.lock");
+        drop(
+            create_exclusive(&path)
+                .unwrap()
+                .write_content("old".into())
+                .unwrap(),
+        );
+        support::mount(&["-o", "remount,ro", mnt.as_str()]);
+        let err = create_exclusive(&path).unwrap_err();
+        assert!(
+            matches!(&err, Error::ReadOnlyFilesystem { op: Op::Open, .. }),
+            "{err:?}"
+        );
+        // Reading needs no write access, and flock works on a read-only file system.
+        assert_eq!(read_not_held(&path), "old");
+        support::umount(&mnt);
+    });
+}
+
+#[test]
+fn failed_write_releases_the_lock_and_names_the_step() {
+    let _serial = serial();
+    support::run_in_mount_namespace("failed_write_releases_the_lock_and_names_the_step", || {
+        let dir = tempfile::tempdir().unwrap();
+        let mnt = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+        support::mount(&["-t", "tmpfs", "-o", "size=8k", "tmpfs", mnt.as_str()]);
+        let path = mnt.join("full.lock");
+        drop(create_exclusive(&path).unwrap());
+        // Fill the file system.
+        let filler = vec![b'f'; 1 << 20];
+        let _ = fs::write(mnt.join("filler"), &filler);
+
+        let big = "x".repeat(1 << 20);
+        let err = create_exclusive(&path)
+            .unwrap()
+            .write_content(big)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Io { path: p, op: Op::Write, .. } if p == &path),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), format!("cannot write lock file {path}"));
+        let source = std::error::Error::source(&err).unwrap();
+        assert!(source.to_string().contains("No space left"), "{source}");
+        // The lock went with the failure.
+        drop(create_exclusive(&path).unwrap());
+        support::umount(&mnt);
+    });
+}
