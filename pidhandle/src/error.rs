@@ -1,0 +1,158 @@
+//! The crate's [`Error`].
+
+use std::fmt;
+use std::io;
+
+/// Everything that can go wrong with a [`PidHandle`](crate::PidHandle).
+///
+/// A process that is gone is [`Error::NoSuchProcess`]; a process that exists
+/// but may not be signalled by us is [`Error::PermissionDenied`] (never
+/// reported as "dead"). Text that is not a handle is [`Error::Parse`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The pinned process is gone (reaped, or never existed when the handle
+    /// was made), even if its PID now names another process.
+    #[error("no such process: pid {pid}")]
+    NoSuchProcess {
+        /// The PID the handle was made for.
+        pid: u32,
+    },
+    /// The process exists but we may not signal it (`EPERM`).
+    #[error("permission denied signalling pid {pid}")]
+    PermissionDenied {
+        /// The PID the handle was made for.
+        pid: u32,
+    },
+    /// PID 0, or a PID above `i32::MAX`: no single process has it.
+    #[error("invalid pid {pid}: must be in 1..={max}", max = i32::MAX)]
+    InvalidPid {
+        /// The rejected number.
+        pid: u32,
+    },
+    /// The text is not a serialized handle this version understands.
+    #[error("invalid process handle text {}: {reason}", Abbrev(input))]
+    Parse {
+        /// The text as given (the message shows at most its first 100
+        /// characters, escaped).
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The operation cannot be done safely here: a serialized handle whose
+    /// only identity is a pidfs id, restored where pidfs ids cannot be read
+    /// (no pidfd, or a kernel before 6.9); or a real-time signal on the
+    /// fallback path. Never answered with an unverified handle or kill.
+    #[error("unsupported for pid {pid}: {reason}")]
+    Unsupported {
+        /// The PID concerned.
+        pid: u32,
+        /// Why it cannot be done.
+        reason: String,
+    },
+    /// [`PidHandle::from_pidfd`](crate::PidHandle::from_pidfd) was given a
+    /// pidfd of another process than the PID it was told.
+    #[error("the pidfd refers to pid {actual}, not pid {pid}")]
+    PidMismatch {
+        /// The PID the caller named.
+        pid: u32,
+        /// The PID the pidfd refers to.
+        actual: u32,
+    },
+    /// The handle was closed with [`PidHandle::close`](crate::PidHandle::close).
+    #[error("the process handle is closed")]
+    Closed,
+    /// Any other I/O failure (reading `/proc`, an unexpected errno); the
+    /// message names the pid or path involved.
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Shows at most the first 100 characters of a text, escaped.
+struct Abbrev<'a>(&'a str);
+
+impl fmt::Display for Abbrev<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 100;
+        let total = self.0.chars().count();
+        if total <= SHOWN {
+            write!(f, "{:?}", self.0)
+        } else {
+            let head: String = self.0.chars().take(SHOWN).collect();
+            write!(f, "{head:?}... ({total} characters)")
+        }
+    }
+}
+
+/// An `io::Error` that keeps the kind and the original error as its source,
+/// with a message naming what was being done.
+pub(crate) fn io_context(what: impl Into<String>, source: io::Error) -> Error {
+    #[derive(Debug)]
+    struct Context {
+        what: String,
+        source: io::Error,
+    }
+    impl fmt::Display for Context {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{}: {}", self.what, self.source)
+        }
+    }
+    impl std::error::Error for Context {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+    let kind = source.kind();
+    Error::Io(io::Error::new(
+        kind,
+        Context {
+            what: what.into(),
+            source,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_lowercase_and_name_the_subject() {
+        let cases: Vec<(Error, &str)> = vec![
+            (Error::NoSuchProcess { pid: 7 }, "no such process: pid 7"),
+            (
+                Error::PermissionDenied { pid: 7 },
+                "permission denied signalling pid 7",
+            ),
+            (
+                Error::InvalidPid { pid: 0 },
+                "invalid pid 0: must be in 1..=2147483647",
+            ),
+            (
+                Error::Parse {
+                    input: "x\0".into(),
+                    reason: "bad".into(),
+                },
+                "invalid process handle text \"x\\0\": bad",
+            ),
+            (Error::Closed, "the process handle is closed"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
+        }
+        let long = "a".repeat(1000);
+        let msg = Error::Parse {
+            input: long,
+            reason: "too long".into(),
+        }
+        .to_string();
+        assert!(msg.contains("(1000 characters)"), "{msg}");
+        assert!(msg.len() < 200, "{msg}");
+        let e = io_context(
+            "reading /proc/5/stat",
+            io::Error::from(io::ErrorKind::InvalidData),
+        );
+        assert!(e.to_string().contains("/proc/5/stat"), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+    }
+}

@@ -1,0 +1,457 @@
+//! [`Identity`] and [`BootId`]: what a handle records about its process, and
+//! the versioned text form.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::Error;
+
+/// The fixed start of every serialized handle.
+pub(crate) const PREFIX: &str = "pidkit-pid";
+/// The only text version this library writes and reads.
+pub(crate) const VERSION: &str = "v1";
+/// Longer than any valid v1 text (the longest is 124 bytes).
+const MAX_LEN: usize = 160;
+
+/// The boot id of a running kernel (`/proc/sys/kernel/random/boot_id`), a
+/// random UUID chosen at every boot.
+///
+/// A handle records it so that text saved before a reboot never matches a
+/// process after it (PIDs, start ticks and pidfs ids all start over).
+/// Displayed as a canonical lowercase UUID.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BootId(u128);
+
+impl BootId {
+    /// The boot id of the running kernel, read once per process and cached.
+    pub fn current() -> Result<BootId, Error> {
+        crate::proc::boot_id()
+    }
+
+    /// The id as a 128-bit number.
+    pub const fn as_u128(self) -> u128 {
+        self.0
+    }
+
+    /// Parses a canonical lowercase UUID (`8-4-4-4-12` hex digits).
+    pub(crate) fn parse_canonical(s: &str) -> Option<BootId> {
+        let b = s.as_bytes();
+        if b.len() != 36 {
+            return None;
+        }
+        let mut v: u128 = 0;
+        for (i, &c) in b.iter().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                if c != b'-' {
+                    return None;
+                }
+                continue;
+            }
+            let d = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                _ => return None,
+            };
+            v = (v << 4) | u128::from(d);
+        }
+        Some(BootId(v))
+    }
+}
+
+impl fmt::Display for BootId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        write!(
+            f,
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            (v >> 96) as u32,
+            (v >> 80) as u16,
+            (v >> 64) as u16,
+            (v >> 48) as u16,
+            v & 0xffff_ffff_ffff
+        )
+    }
+}
+
+impl fmt::Debug for BootId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BootId({self})")
+    }
+}
+
+/// What a [`PidHandle`](crate::PidHandle) knows about its process: the PID
+/// and the facts that tell this process apart from any other that has, had or
+/// will have the same PID.
+///
+/// Pure data: parsing and printing an `Identity` make no system calls.
+/// Its [`Display`](fmt::Display) is the handle's text form, one line:
+///
+/// ```text
+/// pidkit-pid:v1:pid=1234:boot=0f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8e90:pidfs=4711
+/// pidkit-pid:v1:pid=1234:boot=0f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8e90:start=98765
+/// pidkit-pid:v1:pid=1234:gone
+/// ```
+///
+/// - `pid`: decimal, `1..=2147483647`.
+/// - `boot`: the [`BootId`] when the handle was made.
+/// - `pidfs`: the pidfs inode id of the process (Linux 6.9+), unique among
+///   all processes of one boot. When present it is the whole identity check.
+/// - `start`: the process start time in clock ticks since boot
+///   (`/proc/<pid>/stat` field 22), recorded where there is no pidfs id.
+///   Ticks since boot do not move when the wall clock is set.
+/// - `gone`: the handle was made for a PID that had no process; it restores
+///   to a handle that is gone forever.
+///
+/// The parser is strict, so that every identity has exactly one text: fixed
+/// prefix and version, fields in this order, none repeated or unknown,
+/// decimal numbers without sign, spaces or leading zeros, and at least one of
+/// `pidfs` and `start` after `boot`. Anything else, including bare PIDs and
+/// podman's `no-proc` / `start-time:` / `name-to-handle:` forms and other
+/// versions, is [`Error::Parse`] naming the input and what is wrong.
+///
+/// ```
+/// use pidkit_pidhandle::Identity;
+///
+/// let text = "pidkit-pid:v1:pid=1234:boot=0f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8e90:start=98765";
+/// let id: Identity = text.parse()?;
+/// assert_eq!(id.pid(), 1234);
+/// assert_eq!(id.start_ticks(), Some(98765));
+/// assert_eq!(id.pidfs_id(), None);
+/// assert_eq!(id.to_string(), text);
+///
+/// assert!("1234".parse::<Identity>().is_err());
+/// assert!("pidkit-pid:v2:pid=1234:gone".parse::<Identity>().is_err());
+/// # Ok::<(), pidkit_pidhandle::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Identity {
+    pid: u32,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Kind {
+    /// No process had the PID when the handle was made.
+    Gone,
+    /// A process, with the facts that identify it.
+    Live {
+        boot: BootId,
+        pidfs: Option<u64>,
+        start: Option<u64>,
+    },
+}
+
+impl Identity {
+    /// The identity of "no process": what a handle made for a free PID
+    /// records.
+    pub(crate) fn gone(pid: u32) -> Identity {
+        Identity {
+            pid,
+            kind: Kind::Gone,
+        }
+    }
+
+    /// A live identity; at least one of `pidfs` and `start` must be `Some`.
+    pub(crate) fn live(pid: u32, boot: BootId, pidfs: Option<u64>, start: Option<u64>) -> Identity {
+        debug_assert!(pidfs.is_some() || start.is_some());
+        Identity {
+            pid,
+            kind: Kind::Live { boot, pidfs, start },
+        }
+    }
+
+    /// The PID.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Whether this records that no process had the PID (the `gone` form).
+    pub fn is_gone(&self) -> bool {
+        matches!(self.kind, Kind::Gone)
+    }
+
+    /// The boot id of the kernel the process ran under (`None` for the
+    /// `gone` form).
+    pub fn boot_id(&self) -> Option<BootId> {
+        match self.kind {
+            Kind::Live { boot, .. } => Some(boot),
+            Kind::Gone => None,
+        }
+    }
+
+    /// The pidfs inode id, when one was recorded.
+    pub fn pidfs_id(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Live { pidfs, .. } => pidfs,
+            Kind::Gone => None,
+        }
+    }
+
+    /// The start time in clock ticks since boot, when one was recorded.
+    pub fn start_ticks(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Live { start, .. } => start,
+            Kind::Gone => None,
+        }
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{PREFIX}:{VERSION}:pid={}", self.pid)?;
+        match self.kind {
+            Kind::Gone => f.write_str(":gone"),
+            Kind::Live { boot, pidfs, start } => {
+                write!(f, ":boot={boot}")?;
+                if let Some(ino) = pidfs {
+                    write!(f, ":pidfs={ino}")?;
+                }
+                if let Some(ticks) = start {
+                    write!(f, ":start={ticks}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl FromStr for Identity {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse(s).map_err(|reason| Error::Parse {
+            input: s.to_owned(),
+            reason,
+        })
+    }
+}
+
+/// A canonical unsigned decimal: digits only, no sign, no leading zero.
+fn number(field: &str, value: &str) -> Result<u64, String> {
+    if value.is_empty() {
+        return Err(format!("`{field}=` has no value"));
+    }
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "`{field}={value}` is not an unsigned decimal number"
+        ));
+    }
+    if value.len() > 1 && value.starts_with('0') {
+        return Err(format!("`{field}={value}` has a leading zero"));
+    }
+    value
+        .parse::<u64>()
+        .map_err(|_| format!("`{field}={value}` is out of range"))
+}
+
+fn parse(s: &str) -> Result<Identity, String> {
+    if s.is_empty() {
+        return Err("empty input".into());
+    }
+    if s.len() > MAX_LEN {
+        return Err(format!(
+            "{} bytes is longer than any valid handle ({MAX_LEN})",
+            s.len()
+        ));
+    }
+    if let Some((i, c)) = s.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "{c:?} at byte {i}: a handle is printable ascii without spaces"
+        ));
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "a bare pid carries no identity; expected `{PREFIX}:{VERSION}:pid=..`"
+        ));
+    }
+    if s == "no-proc" || s.starts_with("start-time:") || s.starts_with("name-to-handle:") {
+        return Err("podman's pidhandle form is not accepted: it cannot be verified here".into());
+    }
+    let mut fields = s.split(':');
+    let prefix = fields.next().unwrap_or_default();
+    if prefix != PREFIX {
+        return Err(format!("expected the prefix `{PREFIX}:`"));
+    }
+    match fields.next() {
+        None => return Err("truncated: no version".into()),
+        Some(VERSION) => {}
+        Some(v) if v.starts_with('v') => {
+            return Err(format!(
+                "unsupported version `{v}` (this library reads {VERSION})"
+            ));
+        }
+        Some(v) => return Err(format!("expected the version `{VERSION}`, found `{v}`")),
+    }
+    let pid = match fields.next() {
+        None => return Err("truncated: no `pid=` field".into()),
+        Some(f) => match f.strip_prefix("pid=") {
+            Some(v) => number("pid", v)?,
+            None => return Err(format!("expected a `pid=` field, found `{f}`")),
+        },
+    };
+    let pid = match u32::try_from(pid) {
+        Ok(p) if p >= 1 && p <= i32::MAX as u32 => p,
+        _ => return Err(format!("pid {pid} is not in 1..={}", i32::MAX)),
+    };
+    let boot = match fields.next() {
+        None => return Err("truncated: expected `boot=` or `gone` after the pid".into()),
+        Some("gone") => {
+            if let Some(f) = fields.next() {
+                return Err(format!("unexpected field `{f}` after `gone`"));
+            }
+            return Ok(Identity::gone(pid));
+        }
+        Some(f) => match f.strip_prefix("boot=") {
+            Some(v) => BootId::parse_canonical(v)
+                .ok_or_else(|| format!("`boot={v}` is not a canonical lowercase uuid"))?,
+            None => {
+                return Err(format!(
+                    "expected a `boot=` field or `gone` after the pid, found `{f}`"
+                ));
+            }
+        },
+    };
+    // The optional fields, each at most once and in this order.
+    const ORDER: [&str; 2] = ["pidfs", "start"];
+    let mut values: [Option<u64>; 2] = [None, None];
+    let mut next_slot = 0;
+    for f in fields {
+        let (name, value) = f.split_once('=').unwrap_or((f, ""));
+        let Some(slot) = ORDER.iter().position(|n| *n == name) else {
+            return Err(if f.is_empty() {
+                "empty field".into()
+            } else {
+                format!("unknown field `{f}`")
+            });
+        };
+        if !f.contains('=') {
+            return Err(format!("field `{name}` has no `=`"));
+        }
+        if slot < next_slot {
+            return Err(format!("field `{name}` is repeated or out of order"));
+        }
+        values[slot] = Some(number(name, value)?);
+        next_slot = slot + 1;
+    }
+    let [pidfs, start] = values;
+    if pidfs.is_none() && start.is_none() {
+        return Err("no identity: expected `pidfs=` or `start=` after `boot=`".into());
+    }
+    Ok(Identity::live(pid, boot, pidfs, start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const BOOT: &str = "0f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8e90";
+
+    #[test]
+    fn boot_id_round_trips_and_is_strict() {
+        let b = BootId::parse_canonical(BOOT).unwrap();
+        assert_eq!(b.to_string(), BOOT);
+        assert_eq!(
+            BootId::parse_canonical("00000000-0000-0000-0000-000000000000")
+                .unwrap()
+                .as_u128(),
+            0
+        );
+        for bad in [
+            "",
+            "0F3C9A5E-6B1D-4E0A-9A43-2F5B7C1D8E90",
+            "0f3c9a5e6b1d4e0a9a432f5b7c1d8e90",
+            "0f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8e9",
+            "0f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8e900",
+            "0f3c9a5e_6b1d-4e0a-9a43-2f5b7c1d8e90",
+            "0f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8eg0",
+            "{f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8e9}",
+        ] {
+            assert_eq!(BootId::parse_canonical(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_form_round_trips() {
+        for text in [
+            format!("pidkit-pid:v1:pid=1:boot={BOOT}:pidfs=0"),
+            format!("pidkit-pid:v1:pid=2147483647:boot={BOOT}:start=18446744073709551615"),
+            format!("pidkit-pid:v1:pid=42:boot={BOOT}:pidfs=7:start=9"),
+            "pidkit-pid:v1:pid=42:gone".to_owned(),
+        ] {
+            let id: Identity = text.parse().unwrap();
+            assert_eq!(id.to_string(), text);
+        }
+    }
+
+    fn arb_identity() -> impl Strategy<Value = Identity> {
+        let pid = 1u32..=i32::MAX as u32;
+        prop_oneof![
+            pid.clone().prop_map(Identity::gone),
+            (
+                pid,
+                any::<u128>(),
+                proptest::option::of(any::<u64>()),
+                any::<u64>(),
+                0..3u8
+            )
+                .prop_map(|(pid, boot, pidfs, start, which)| {
+                    let boot = BootId(boot);
+                    match (which, pidfs) {
+                        (0, Some(ino)) => Identity::live(pid, boot, Some(ino), None),
+                        (1, p) => Identity::live(pid, boot, p, Some(start)),
+                        _ => Identity::live(pid, boot, None, Some(start)),
+                    }
+                }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn parse_inverts_display(id in arb_identity()) {
+            let text = id.to_string();
+            prop_assert!(text.len() <= MAX_LEN);
+            prop_assert_eq!(text.parse::<Identity>().unwrap(), id);
+        }
+
+        /// The parser is injective: whatever it accepts prints back exactly,
+        /// so two different texts never mean the same identity, and a text
+        /// that differs from a valid one is either an error or a different
+        /// identity.
+        #[test]
+        fn accepted_text_is_canonical(text in "(?s).{0,200}") {
+            match text.parse::<Identity>() {
+                Ok(id) => prop_assert_eq!(id.to_string(), text),
+                Err(Error::Parse { input, reason }) => {
+                    prop_assert_eq!(input, text);
+                    prop_assert!(!reason.is_empty());
+                }
+                Err(e) => prop_assert!(false, "not a parse error: {e}"),
+            }
+        }
+
+        #[test]
+        fn near_valid_text_is_canonical(
+            id in arb_identity(),
+            pos in any::<prop::sample::Index>(),
+            c in prop::char::range(' ', '~'),
+            op in 0..3u8,
+        ) {
+            let text = id.to_string();
+            let mut chars: Vec<char> = text.chars().collect();
+            let i = pos.index(chars.len() + 1);
+            match op {
+                0 if i < chars.len() => chars[i] = c,
+                1 if i < chars.len() => { chars.remove(i); }
+                _ => chars.insert(i, c),
+            }
+            let mutated: String = chars.into_iter().collect();
+            if let Ok(other) = mutated.parse::<Identity>() {
+                prop_assert_eq!(other.to_string(), mutated.clone());
+                if mutated != text {
+                    prop_assert_ne!(other, id);
+                }
+            }
+        }
+    }
+}
