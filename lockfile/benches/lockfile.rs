@@ -1,0 +1,160 @@
+//! Claim+drop and read of a lock file, against the raw system-call sequences
+//! measured in the same run. `cargo bench -p pidkit-lockfile`.
+//!
+//! The files live in a temporary directory under `PIDKIT_BENCH_DIR` if set,
+//! else under the system temporary directory. On a disk-backed file system
+//! the two `fsync`s dominate a claim; on tmpfs (`PIDKIT_BENCH_DIR=/dev/shm`)
+//! the figures show the system-call overhead alone.
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented items"
+)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark that fails should stop loudly"
+)]
+
+use std::fs::{File, OpenOptions};
+use std::hint::black_box;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use camino::Utf8PathBuf;
+use criterion::{Criterion, criterion_group, criterion_main};
+use fs4::fs_std::FileExt as _;
+use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file};
+
+const CONTENT: &str = "1234567\n";
+
+fn bench_dir() -> tempfile::TempDir {
+    match std::env::var_os("PIDKIT_BENCH_DIR") {
+        Some(dir) => tempfile::tempdir_in(dir).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    }
+}
+
+fn raw_open_for_claim(path: &Path) -> File {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .unwrap()
+}
+
+/// open, flock, ftruncate, pwrite, fsync, close.
+fn raw_claim(path: &Path) {
+    let f = raw_open_for_claim(path);
+    assert!(f.try_lock_exclusive().unwrap());
+    f.set_len(0).unwrap();
+    f.write_all_at(CONTENT.as_bytes(), 0).unwrap();
+    f.sync_all().unwrap();
+}
+
+/// The same, plus open+fsync+close of the parent directory (what the library does).
+fn raw_claim_dir_sync(path: &Path, dir: &Path) {
+    raw_claim(path);
+    File::open(dir).unwrap().sync_all().unwrap();
+}
+
+/// open, flock (try), pread, close; returns whether the lock was free.
+fn raw_read(path: &Path) -> bool {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)
+        .unwrap();
+    let locked = f.try_lock_exclusive().unwrap();
+    let mut buf = [0u8; 128];
+    let n = f.read_at(&mut buf, 0).unwrap();
+    black_box(std::str::from_utf8(&buf[..n]).unwrap());
+    locked
+}
+
+fn claim(c: &mut Criterion) {
+    let dir = bench_dir();
+    let path = Utf8PathBuf::try_from(dir.path().join("claim.lock")).unwrap();
+    let raw_path = dir.path().join("raw.lock");
+    let mut g = c.benchmark_group("lockfile claim+drop");
+    g.bench_function("raw open+flock+ftruncate+pwrite+fsync+close", |b| {
+        b.iter(|| raw_claim(black_box(&raw_path)))
+    });
+    g.bench_function("raw ... + fsync(parent dir)", |b| {
+        b.iter(|| raw_claim_dir_sync(black_box(&raw_path), dir.path()))
+    });
+    g.bench_function("create_exclusive+write_content+drop", |b| {
+        b.iter(|| {
+            let guard = create_exclusive(black_box(&path))
+                .unwrap()
+                .write_content(CONTENT.to_owned())
+                .unwrap();
+            drop(black_box(guard));
+        })
+    });
+    g.finish();
+}
+
+fn read(c: &mut Criterion) {
+    let dir = bench_dir();
+    let path = Utf8PathBuf::try_from(dir.path().join("read.lock")).unwrap();
+    let raw_path = dir.path().join("raw.lock");
+    drop(
+        create_exclusive(&path)
+            .unwrap()
+            .write_content(CONTENT.to_owned())
+            .unwrap(),
+    );
+    raw_claim(&raw_path);
+
+    let mut g = c.benchmark_group("lockfile read (free)");
+    g.bench_function("raw open+flock+pread+close", |b| {
+        b.iter(|| assert!(raw_read(black_box(&raw_path))))
+    });
+    g.bench_function("read_and_hold_lock_file", |b| {
+        b.iter(
+            || match read_and_hold_lock_file(black_box(&path)).unwrap() {
+                LockFileRead::NotHeldByAnyProcess(guard, content) => {
+                    black_box((guard, content));
+                }
+                other => panic!("expected a free lock, got {other:?}"),
+            },
+        )
+    });
+    g.finish();
+
+    let _holder = create_exclusive(&path).unwrap();
+    let raw_holder = raw_open_for_claim(&raw_path);
+    assert!(raw_holder.try_lock_exclusive().unwrap());
+    let mut g = c.benchmark_group("lockfile read (held)");
+    g.bench_function("raw open+flock+pread+close", |b| {
+        b.iter(|| assert!(!raw_read(black_box(&raw_path))))
+    });
+    g.bench_function("read_and_hold_lock_file", |b| {
+        b.iter(
+            || match read_and_hold_lock_file(black_box(&path)).unwrap() {
+                LockFileRead::LockedByOtherProcess {
+                    not_locked_file,
+                    content,
+                } => {
+                    black_box((not_locked_file, content));
+                }
+                other => panic!("expected a held lock, got {other:?}"),
+            },
+        )
+    });
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1500))
+        .sample_size(50)
+}
+
+criterion_group! { name = benches; config = config(); targets = claim, read }
+criterion_main!(benches);
