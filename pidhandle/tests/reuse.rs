@@ -1,0 +1,300 @@
+//! PID reuse forced for real (private PID namespaces, `ns_last_pid`), the
+//! Go #67641 race (signalling through a closed and reused fd number), and fd
+//! leaks.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed step must fail the test loudly"
+)]
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{LIMIT, assert_gone, assert_no_such_process, pidfd_path, run_isolated_env};
+use pidkit_pidhandle::{Error, PidFd, PidHandle, Signal, State, probe};
+use testkit::{ChildGuard, Isolation, SeccompMode, sleeper, watchdog};
+
+const ROUNDS: usize = 100;
+
+/// Field 22 of `/proc/<pid>/stat` for a `sleep` process.
+fn sleep_start_ticks(pid: u32) -> u64 {
+    common::start_ticks_known_comm(pid, "sleep")
+}
+
+/// Spawns `sleep` with exactly `pid` (asserted). Where start ticks are the
+/// identity, B must also start in a later clock tick than A did: two
+/// processes that got the same PID within one tick (10 ms) cannot be told
+/// apart by start ticks, the limit the crate documents. Respawns until so.
+fn spawn_b(pid: u32, a_ticks: Option<u64>) -> ChildGuard {
+    loop {
+        let b = testkit::spawn_with_pid(Command::new("sleep").arg("1000"), pid);
+        assert_eq!(b.id(), pid, "B did not get A's PID");
+        match a_ticks {
+            Some(t) if sleep_start_ticks(pid) == t => {
+                drop(b);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            _ => return b,
+        }
+    }
+}
+
+/// The forced-reuse rounds, for whichever path this process takes.
+fn reuse_body(expect_pidfd: bool) {
+    let _w = watchdog("reuse", LIMIT);
+    assert_eq!(
+        pidfd_path(),
+        expect_pidfd && testkit::sandbox().is_none(),
+        "{:?}",
+        probe()
+    );
+    assert_eq!(std::process::id(), 1, "not PID 1 of a new namespace");
+    for round in 0..ROUNDS {
+        let a = sleeper();
+        let pid = a.id();
+        let held = PidHandle::from_child(a.child()).unwrap();
+        assert_eq!(held.pidfd().is_some(), pidfd_path());
+        let text = held.to_string();
+        let restored_early: PidHandle = text.parse().unwrap();
+        assert_eq!(restored_early.state().unwrap(), State::Running);
+        let a_ticks = held.identity().start_ticks();
+
+        held.kill(Signal::KILL).unwrap();
+        assert_eq!(a.wait().signal(), Some(9), "round {round}");
+
+        // B gets A's number on purpose.
+        let b = spawn_b(pid, a_ticks);
+
+        // Neither the handle held across the reuse, nor one restored before
+        // it, nor one restored after it may signal B.
+        let restored_late: PidHandle = text.parse().unwrap();
+        for (what, h) in [
+            ("held", &held),
+            ("restored before reuse", &restored_early),
+            ("restored after reuse", &restored_late),
+        ] {
+            assert_eq!(h.state().unwrap(), State::Gone, "round {round}: {what}");
+            assert!(!h.is_alive().unwrap(), "round {round}: {what}");
+            assert_no_such_process(h.kill(Signal::ZERO), pid);
+            assert_no_such_process(h.kill(Signal::KILL), pid);
+            assert_no_such_process(h.kill(Signal::TERM), pid);
+        }
+        assert!(restored_late.to_string().ends_with(":gone"));
+
+        // B is untouched: its own fresh handle works, and when we end it
+        // with SIGUSR2 that is the signal it dies of (a stray SIGKILL or
+        // SIGTERM above would have won).
+        let fresh = PidHandle::from_child(b.child()).unwrap();
+        assert_ne!(fresh.to_string(), text, "round {round}");
+        assert_eq!(fresh.state().unwrap(), State::Running, "round {round}");
+        let fresh_restored: PidHandle = fresh.to_string().parse().unwrap();
+        fresh_restored.kill(Signal::USR2).unwrap();
+        assert_eq!(
+            b.wait().signal(),
+            Some(Signal::USR2.as_raw()),
+            "round {round}: B was hit by a stale handle"
+        );
+
+        // A handle made for a free PID stays gone when the PID is taken.
+        if round % 10 == 0 {
+            let free = pid + 100;
+            let ghost = PidHandle::new(free).unwrap();
+            assert_gone(&ghost);
+            let ghost_text = ghost.to_string();
+            let c = spawn_b(free, None);
+            assert_gone(&ghost);
+            assert_gone(&ghost_text.parse::<PidHandle>().unwrap());
+            PidHandle::from_child(c.child())
+                .unwrap()
+                .kill(Signal::USR2)
+                .unwrap();
+            assert_eq!(c.wait().signal(), Some(Signal::USR2.as_raw()));
+        }
+    }
+}
+
+#[test]
+fn forced_pid_reuse_pidfd() {
+    testkit::run_isolated(
+        "forced_pid_reuse_pidfd",
+        Isolation::PidNamespace,
+        LIMIT,
+        || reuse_body(true),
+    );
+}
+
+#[test]
+fn forced_pid_reuse_pidfd_without_pidfs() {
+    run_isolated_env(
+        "forced_pid_reuse_pidfd_without_pidfs",
+        true,
+        &[("PIDKIT_HIDE_FEATURES", "pidfs")],
+        || {
+            assert!(!probe().pidfs);
+            reuse_body(true);
+        },
+    );
+}
+
+#[test]
+fn forced_pid_reuse_fallback_enosys() {
+    testkit::run_isolated(
+        "forced_pid_reuse_fallback_enosys",
+        Isolation::PidNamespaceSeccomp(SeccompMode::Enosys),
+        LIMIT,
+        || reuse_body(false),
+    );
+}
+
+#[test]
+fn forced_pid_reuse_fallback_eperm() {
+    testkit::run_isolated(
+        "forced_pid_reuse_fallback_eperm",
+        Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
+        LIMIT,
+        || reuse_body(false),
+    );
+}
+
+/// Go #67641: many threads signal through clones of a handle to a reaped
+/// process while other threads drop clones and open and close pidfds of a
+/// live decoy, so that fd numbers are reused all the time. If any kill went
+/// through a closed-and-reused fd number it would hit the decoy. Every kill
+/// must be `NoSuchProcess`, and the decoy must die of our final signal only.
+fn concurrent_body() {
+    let _w = watchdog("concurrent", LIMIT);
+    let decoy = sleeper();
+    let decoy_pid = decoy.id();
+    let victim = sleeper();
+    let h = PidHandle::from_child(victim.child()).unwrap();
+    h.kill(Signal::KILL).unwrap();
+    victim.wait();
+
+    let stop = AtomicBool::new(false);
+    let kills = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    // Fresh fds, mostly pidfds of the decoy where they exist.
+                    if pidfd_path() {
+                        drop(PidFd::open(decoy_pid).unwrap());
+                        let d = PidHandle::new(decoy_pid).unwrap();
+                        drop(d.clone());
+                        drop(d);
+                    } else {
+                        drop(std::fs::File::open("/dev/null").unwrap());
+                    }
+                }
+            });
+        }
+        let killers: Vec<_> = (0..4)
+            .map(|t| {
+                let (h, kills) = (&h, &kills);
+                s.spawn(move || {
+                    for i in 0..5_000 {
+                        let mut c = match (t + i) % 3 {
+                            0 => h.clone(),
+                            1 => h.try_clone().unwrap(),
+                            _ => h.to_string().parse().unwrap(),
+                        };
+                        match c.kill(Signal::KILL) {
+                            Err(Error::NoSuchProcess { .. }) => {}
+                            other => panic!("kill through a dead handle gave {other:?}"),
+                        }
+                        assert!(matches!(
+                            h.kill(Signal::KILL),
+                            Err(Error::NoSuchProcess { .. })
+                        ));
+                        if i % 2 == 0 {
+                            c.close().unwrap();
+                            assert!(matches!(c.kill(Signal::KILL), Err(Error::Closed)));
+                        }
+                        drop(c);
+                        kills.fetch_add(2, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for k in killers {
+            k.join().unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(kills.load(Ordering::Relaxed), 4 * 5_000 * 2);
+    let d = PidHandle::from_child(decoy.child()).unwrap();
+    assert_eq!(d.state().unwrap(), State::Running, "the decoy was hit");
+    d.kill(Signal::USR2).unwrap();
+    assert_eq!(decoy.wait().signal(), Some(Signal::USR2.as_raw()));
+}
+
+#[test]
+fn concurrent_kills_never_use_a_reused_fd_number() {
+    concurrent_body();
+}
+
+#[test]
+fn concurrent_kills_never_use_a_reused_fd_number_fallback() {
+    testkit::run_isolated(
+        "concurrent_kills_never_use_a_reused_fd_number_fallback",
+        Isolation::Seccomp(SeccompMode::Enosys),
+        LIMIT,
+        concurrent_body,
+    );
+}
+
+/// Making, restoring, cloning and dropping many handles (live and gone)
+/// leaves the open-fd count where it was. Runs in its own process so other
+/// tests' fds do not disturb the count.
+fn leak_body() {
+    let _w = watchdog("leak", LIMIT);
+    let child = sleeper();
+    let pid = child.id();
+    let gone = common::free_pid();
+    // Warm up the caches (probe, boot id) before counting.
+    let text = PidHandle::new(pid).unwrap().to_string();
+    let gone_text = PidHandle::new(gone).unwrap().to_string();
+    let before = testkit::open_fd_count();
+    for i in 0..10_000 {
+        let h = PidHandle::new(pid).unwrap();
+        let r: PidHandle = text.parse().unwrap();
+        let g: PidHandle = gone_text.parse().unwrap();
+        let n = PidHandle::new(gone).unwrap();
+        if i % 10 == 0 {
+            let mut c = r.try_clone().unwrap();
+            let _shared = h.clone();
+            c.close().unwrap();
+        }
+        r.kill(Signal::ZERO).unwrap();
+        drop((h, r, g, n));
+    }
+    // A reaped process's handles release their fds too.
+    let dying = sleeper();
+    let handles: Vec<PidHandle> = (0..1000)
+        .map(|_| PidHandle::from_child(dying.child()).unwrap())
+        .collect();
+    handles[0].kill(Signal::KILL).unwrap();
+    dying.wait();
+    drop(handles);
+    let after = testkit::open_fd_count();
+    assert_eq!(before, after, "fds leaked: {:?}", testkit::open_fds());
+}
+
+#[test]
+fn no_fd_leaks() {
+    testkit::run_isolated("no_fd_leaks", Isolation::Process, LIMIT, leak_body);
+}
+
+#[test]
+fn no_fd_leaks_fallback() {
+    testkit::run_isolated(
+        "no_fd_leaks_fallback",
+        Isolation::Seccomp(SeccompMode::Eperm),
+        LIMIT,
+        leak_body,
+    );
+}
