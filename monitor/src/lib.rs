@@ -1,1 +1,116 @@
-//! placeholder
+//! A process monitor for Linux: start processes, learn of their exits, with
+//! exits never lost, never delivered twice and never stolen.
+//!
+//! This is go-runc's `ProcessMonitor` (`start`, `start_locked`, `wait`,
+//! `Exit { timestamp, pid, status }`) with containerd's process surface (an
+//! exit fd for event loops, the exit status or "not exited yet", signals,
+//! the PID, re-attaching after a restart), built on pidfds.
+//!
+//! What it adds over `pidkit-pidfd` (and over `std::process::Child`):
+//!
+//! - **One reaper thread for many processes.** A [`Monitor`] keeps the pidfds
+//!   of all its processes in one epoll set, watched by one thread, and reaps
+//!   each child with `waitid(P_PIDFD)` as it becomes readable: exactly that
+//!   child, never another process's (no `waitpid(-1)`), and none missed,
+//!   even one that exits before it is registered. No thread per child.
+//! - **Exits recorded once, read by anyone.** [`Process::wait`] returns the
+//!   same [`Exit`] every time, from any thread; a waiting thread reaps its
+//!   own child itself when it gets there before the reaper, which saves the
+//!   hand-over wake-up. Processes nobody waits for are reaped anyway: no
+//!   zombies.
+//! - **Statuses that mean something.** [`Exit::status`] is a std
+//!   `ExitStatus` with the exit code or the signal and core-dump flag;
+//!   [`Exit::code`] folds it into the shell's `128 + signal`. Never go-runc's
+//!   -1, never a fabricated 0 on a second wait, never 255 for a signal death.
+//! - **Signals that cannot hit a recycled PID.** [`Process::kill`] goes
+//!   through the pidfd and is serialised with reaping: after the exit it is
+//!   an error, never a signal to whatever process got the number.
+//! - **`start_locked`** keeps the spawning thread alive until the child is
+//!   reaped, so `PR_SET_PDEATHSIG` children survive the caller's thread
+//!   (golang/go#27505).
+//! - **An exit fd** for any event loop ([`Process::exit_fd`]; see the
+//!   `tokio_exit_fd` example for tokio's `AsyncFd`).
+//! - **Re-attaching** to a process that is not our child ([`Monitor::adopt`]),
+//!   with its exit status on Linux 6.15+ (`PIDFD_INFO_EXIT`).
+//! - **A fallback without pidfds** (old kernels, seccomp profiles that
+//!   refuse them): one watcher thread per running child, with the same
+//!   guarantees ([`Backend::ThreadPerChild`]).
+//!
+//! # Limitations
+//!
+//! - Linux only; other targets fail to compile with a clear message.
+//! - Like std, the monitor assumes nobody else in the process reaps its
+//!   children: no `waitpid(-1)` loops, no `SIGCHLD` set to `SIG_IGN`
+//!   (which makes the kernel reap them). If it happens anyway, the exit is
+//!   still seen, and its status is recovered from `PIDFD_INFO_EXIT` on Linux
+//!   6.15+; otherwise `wait` fails with [`Error::ReapedElsewhere`]. Also,
+//!   a child reaped elsewhere *before* the monitor opened its pidfd (a
+//!   window of microseconds after the spawn) could have had its PID reused.
+//! - An adopted process's status exists only once its parent has reaped it
+//!   (the kernel records it then), and only on Linux 6.15+; before 6.15
+//!   `wait` fails with [`Error::StatusUnavailable`] after the exit.
+//! - Without pidfds ([`Backend::ThreadPerChild`]): a thread per running
+//!   child, one more wake-up per exit, [`Process::exit_fd`] is a pipe that
+//!   becomes readable when the exit has been recorded (not at the exit
+//!   itself), `kill` sends only the named signals 1–31, and
+//!   [`Monitor::adopt`] is unavailable (a non-child cannot be watched
+//!   without a pidfd).
+//! - [`Monitor::start_locked`] costs one thread per child while it runs.
+//! - Dropping a [`Monitor`] or a [`Process`] does not kill anything; a
+//!   dropped monitor's reaper thread keeps running until its last process
+//!   has exited and been reaped.
+//! - [`Exit::timestamp`] is the wall clock at the moment the exit was
+//!   recorded, not the moment the process died.
+//!
+//! # Example
+//!
+//! ```
+//! use pidkit_monitor::{Monitor, Signal};
+//! use std::io::Read;
+//! use std::process::{Command, Stdio};
+//! use std::time::Duration;
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let monitor = Monitor::global();
+//!
+//! // An exit code.
+//! let p = monitor.start(Command::new("sh").args(["-c", "exit 7"]))?;
+//! assert_eq!(p.wait()?.code(), 7);
+//!
+//! // A signal: 128 + 9, and killing again is an error, not a stray signal.
+//! let p = monitor.start(&mut Command::new("sleep").arg("1000"))?;
+//! assert_eq!(p.wait_timeout(Duration::from_millis(10))?, None);
+//! p.kill(Signal::KILL)?;
+//! let exit = p.wait()?;
+//! assert_eq!((exit.code(), exit.signal()), (137, Some(Signal::KILL)));
+//! assert!(p.kill(Signal::KILL).is_err());
+//!
+//! // Pipes belong to the caller: drain them, then wait.
+//! let mut p = monitor.start(Command::new("echo").arg("hello").stdout(Stdio::piped()))?;
+//! let mut out = String::new();
+//! p.stdout().expect("piped").read_to_string(&mut out)?;
+//! assert_eq!(out, "hello\n");
+//! assert!(p.wait()?.success());
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "pidkit-monitor supports Linux only: it is built on pidfds and Linux wait semantics"
+);
+
+mod entry;
+mod error;
+mod exit;
+mod monitor;
+mod process;
+mod reaper;
+
+pub use error::Error;
+pub use exit::Exit;
+pub use monitor::{Backend, Monitor, ProcessMonitor};
+pub use pidkit_pidfd::Signal;
+pub use process::Process;

@@ -1,0 +1,405 @@
+//! One watched process: its set-once outcome and the reaping protocol.
+//!
+//! Every path that reaps (the epoll reaper, a waiting caller, a
+//! `start_locked` thread, a fallback watcher thread) does so while holding the
+//! entry's mutex, and only after checking that no outcome is recorded yet; the
+//! first one records the [`Outcome`], the others find it. `kill` holds the same
+//! mutex, so it can never run between "reaped" and "recorded".
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use pidkit_pidfd::{PidFd, Signal, probe};
+use rustix::io::Errno;
+use rustix::process::{Pid, WaitId, WaitIdOptions, WaitOptions};
+
+use crate::error::Error;
+use crate::exit::Exit;
+
+/// Whose process it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Our child: we reap it with `waitid`.
+    Child,
+    /// Someone else's child ([`Monitor::adopt`](crate::Monitor::adopt)): we
+    /// see its exit through the pidfd and its status through
+    /// `PIDFD_INFO_EXIT`.
+    Adopted,
+}
+
+/// How the exit is noticed.
+#[derive(Debug)]
+pub(crate) enum Watch {
+    /// Through the pidfd, readable once the process exited.
+    Pidfd(PidFd),
+    /// Without a pidfd (the fallback): a watcher thread blocks in
+    /// `waitid(P_PID, WNOWAIT)`. The read end becomes readable (EOF) when the
+    /// outcome is recorded, because the write end is then closed.
+    Pipe {
+        read: OwnedFd,
+        write: Mutex<Option<OwnedFd>>,
+    },
+}
+
+/// What finally became of the process. Set once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Outcome {
+    Exited(Exit),
+    /// An adopted process exited; the kernel does not tell its status.
+    StatusUnavailable,
+    /// Our child was reaped by someone else and its status is gone.
+    ReapedElsewhere,
+}
+
+/// Whether [`Entry::resolve`] settled the outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    Done,
+    NotYet,
+}
+
+/// Shortest and longest pause between two attempts to learn a status that
+/// is not there yet (an adopted process whose parent has not reaped it).
+pub(crate) const RETRY_MIN: Duration = Duration::from_millis(1);
+pub(crate) const RETRY_MAX: Duration = Duration::from_millis(100);
+
+/// One watched process.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pid: u32,
+    kind: Kind,
+    watch: Watch,
+    outcome: Mutex<Option<Outcome>>,
+    cond: Condvar,
+}
+
+impl Entry {
+    pub(crate) fn new(pid: u32, kind: Kind, watch: Watch) -> Entry {
+        Entry {
+            pid,
+            kind,
+            watch,
+            outcome: Mutex::new(None),
+            cond: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub(crate) fn pidfd(&self) -> Option<&PidFd> {
+        match &self.watch {
+            Watch::Pidfd(fd) => Some(fd),
+            Watch::Pipe { .. } => None,
+        }
+    }
+
+    pub(crate) fn exit_fd(&self) -> BorrowedFd<'_> {
+        match &self.watch {
+            Watch::Pidfd(fd) => fd.as_fd(),
+            Watch::Pipe { read, .. } => read.as_fd(),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Option<Outcome>> {
+        self.outcome.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record(&self, slot: &mut Option<Outcome>, outcome: Outcome) {
+        *slot = Some(outcome);
+        self.cond.notify_all();
+        if let Watch::Pipe { write, .. } = &self.watch {
+            // Closing the write end makes the exit fd readable.
+            drop(write.lock().unwrap_or_else(PoisonError::into_inner).take());
+        }
+    }
+
+    fn exited(&self, slot: &mut Option<Outcome>, status: std::process::ExitStatus) {
+        let exit = Exit {
+            timestamp: SystemTime::now(),
+            pid: self.pid,
+            status,
+        };
+        self.record(slot, Outcome::Exited(exit));
+    }
+
+    /// Turns an outcome into what `wait` answers.
+    pub(crate) fn answer(&self, outcome: Outcome) -> io::Result<Exit> {
+        match outcome {
+            Outcome::Exited(exit) => Ok(exit),
+            Outcome::StatusUnavailable => Err(Error::StatusUnavailable { pid: self.pid }.into()),
+            Outcome::ReapedElsewhere => Err(Error::ReapedElsewhere { pid: self.pid }.into()),
+        }
+    }
+
+    /// Tries, without blocking, to settle the outcome. Must be called with
+    /// the entry's lock held (`slot` is the guarded value). `exited`: the
+    /// caller knows the process has exited (its pidfd polled readable).
+    ///
+    /// For a [`Watch::Pipe`] entry only its watcher thread may call this with
+    /// the child possibly exited: it is the only reaper of that entry (see
+    /// [`Entry::watch_until_done`]).
+    pub(crate) fn resolve(&self, slot: &mut Option<Outcome>, exited: bool) -> io::Result<Step> {
+        if slot.is_some() {
+            return Ok(Step::Done);
+        }
+        match (&self.watch, self.kind) {
+            (Watch::Pidfd(fd), Kind::Child) => match fd.try_wait() {
+                Ok(Some(status)) => {
+                    self.exited(slot, status);
+                    Ok(Step::Done)
+                }
+                Ok(None) => Ok(Step::NotYet),
+                // Not (or no longer) our child although no outcome is
+                // recorded: someone else reaped it. The kernel may still
+                // have its status for pidfd holders.
+                Err(e) if e.raw_os_error() == Some(Errno::CHILD.raw_os_error()) => {
+                    self.resolve_by_info(fd, slot, true)
+                }
+                Err(e) => Err(e),
+            },
+            (Watch::Pidfd(fd), Kind::Adopted) => self.resolve_by_info(fd, slot, exited),
+            (Watch::Pipe { .. }, _) => {
+                let pid = raw_pid(self.pid)?;
+                match rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
+                    Ok(Some((_, st))) => {
+                        use std::os::unix::process::ExitStatusExt;
+                        self.exited(slot, std::process::ExitStatus::from_raw(st.as_raw()));
+                        Ok(Step::Done)
+                    }
+                    Ok(None) => Ok(Step::NotYet),
+                    Err(Errno::CHILD) => {
+                        self.record(slot, Outcome::ReapedElsewhere);
+                        Ok(Step::Done)
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    /// The status of a process we cannot (or can no longer) reap: from
+    /// `PIDFD_INFO_EXIT`, which the kernel fills in when the process's parent
+    /// reaps it (Linux 6.15+).
+    fn resolve_by_info(
+        &self,
+        fd: &PidFd,
+        slot: &mut Option<Outcome>,
+        exited: bool,
+    ) -> io::Result<Step> {
+        if !(exited || fd.has_exited()?) {
+            return Ok(Step::NotYet);
+        }
+        let unknown = match self.kind {
+            Kind::Child => Outcome::ReapedElsewhere,
+            Kind::Adopted => Outcome::StatusUnavailable,
+        };
+        if !probe().info_exit {
+            self.record(slot, unknown);
+            return Ok(Step::Done);
+        }
+        match fd.info() {
+            Ok(info) => match info.exit_status {
+                Some(status) => {
+                    self.exited(slot, status);
+                    Ok(Step::Done)
+                }
+                // Exited, but its parent has not reaped it yet.
+                None => Ok(Step::NotYet),
+            },
+            // Reaped and the kernel kept nothing for us.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.record(slot, unknown);
+                Ok(Step::Done)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The outcome if it is settled, trying once without blocking to settle
+    /// it (reaping the child if it has exited).
+    pub(crate) fn try_outcome(&self) -> io::Result<Option<Outcome>> {
+        let mut slot = self.lock();
+        if slot.is_none() && matches!(self.watch, Watch::Pidfd(_)) {
+            // A fallback entry is reaped only by its watcher thread.
+            self.resolve(&mut slot, false)?;
+        }
+        Ok(*slot)
+    }
+
+    /// Blocks until the outcome is settled or `deadline` passes
+    /// (`Ok(None)`).
+    pub(crate) fn wait_deadline(&self, deadline: Option<Instant>) -> io::Result<Option<Outcome>> {
+        let slot = self.lock();
+        if let Some(outcome) = *slot {
+            return Ok(Some(outcome));
+        }
+        match &self.watch {
+            Watch::Pidfd(fd) => {
+                drop(slot);
+                // Wait for the exit on the pidfd ourselves and reap it
+                // ourselves: handing it over from the reaper thread would
+                // cost one more wake-up.
+                if !fd.wait_exited(remaining(deadline))? {
+                    return Ok(None);
+                }
+                let mut slot = self.lock();
+                if self.resolve(&mut slot, true)? == Step::Done {
+                    return Ok(*slot);
+                }
+                // Exited, but no status yet (an adopted process whose parent
+                // has not reaped it): look again with a growing pause.
+                let mut pause = RETRY_MIN;
+                loop {
+                    let wait = match remaining(deadline) {
+                        Some(left) if left.is_zero() => return Ok(None),
+                        Some(left) => left.min(pause),
+                        None => pause,
+                    };
+                    slot = self
+                        .cond
+                        .wait_timeout(slot, wait)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                    if self.resolve(&mut slot, true)? == Step::Done {
+                        return Ok(*slot);
+                    }
+                    pause = (pause * 2).min(RETRY_MAX);
+                }
+            }
+            Watch::Pipe { .. } => {
+                // The watcher thread reaps and notifies.
+                let mut slot = slot;
+                loop {
+                    if let Some(outcome) = *slot {
+                        return Ok(Some(outcome));
+                    }
+                    slot = match remaining(deadline) {
+                        None => self.cond.wait(slot).unwrap_or_else(PoisonError::into_inner),
+                        Some(left) if left.is_zero() => return Ok(None),
+                        Some(left) => {
+                            self.cond
+                                .wait_timeout(slot, left)
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .0
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    /// Blocks until the outcome is settled, whatever it takes: the body of a
+    /// watcher thread (fallback children, `start_locked` threads, processes
+    /// the epoll reaper could not take). Never returns an error; transient
+    /// failures are retried with a growing pause.
+    pub(crate) fn watch_until_done(&self) {
+        let mut pause = RETRY_MIN;
+        loop {
+            let settled = match &self.watch {
+                Watch::Pidfd(_) => matches!(self.wait_deadline(None), Ok(Some(_))),
+                Watch::Pipe { .. } => self.reap_pid_blocking(),
+            };
+            if settled {
+                return;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(RETRY_MAX);
+        }
+    }
+
+    /// Fallback: waits without reaping (`waitid(P_PID, WEXITED | WNOWAIT)`,
+    /// so the PID stays ours), then reaps under the lock. Only the entry's
+    /// watcher thread calls this, so the PID it waits on is always our
+    /// unreaped child, never a recycled number.
+    fn reap_pid_blocking(&self) -> bool {
+        let Ok(pid) = raw_pid(self.pid) else {
+            return false;
+        };
+        loop {
+            match rustix::process::waitid(
+                WaitId::Pid(pid),
+                WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+            ) {
+                // Exited; or not our child any more (ECHILD), which `resolve`
+                // records as reaped elsewhere.
+                Ok(_) | Err(Errno::CHILD) => break,
+                Err(Errno::INTR) => continue,
+                Err(_) => return false,
+            }
+        }
+        let mut slot = self.lock();
+        matches!(self.resolve(&mut slot, true), Ok(Step::Done))
+    }
+
+    /// Sends `signal`, unless the exit has been recorded. Serialised with
+    /// reaping by the entry's lock.
+    pub(crate) fn kill(&self, signal: Signal) -> io::Result<()> {
+        let slot = self.lock();
+        if slot.is_some() {
+            return Err(Error::Exited { pid: self.pid }.into());
+        }
+        match &self.watch {
+            Watch::Pidfd(fd) => fd.send_signal(signal).map_err(|e| {
+                if e.kind() == io::ErrorKind::NotFound {
+                    // Reaped by someone else meanwhile: the pidfd refuses,
+                    // whatever now has the number.
+                    Error::Exited { pid: self.pid }.into()
+                } else {
+                    Error::Io {
+                        pid: self.pid,
+                        op: "pidfd_send_signal",
+                        source: e,
+                    }
+                    .into()
+                }
+            }),
+            Watch::Pipe { .. } => {
+                // Our child, not reaped (only the watcher thread reaps, and
+                // it records the exit under this lock in the same step): its
+                // PID cannot have been reused, so kill(2) reaches it.
+                let pid = raw_pid(self.pid)?;
+                let result = if signal == Signal::ZERO {
+                    rustix::process::test_kill_process(pid)
+                } else {
+                    let Some(sig) = rustix::process::Signal::from_named_raw(signal.as_raw()) else {
+                        return Err(Error::SignalUnsupported {
+                            pid: self.pid,
+                            signal,
+                        }
+                        .into());
+                    };
+                    rustix::process::kill_process(pid, sig)
+                };
+                result.map_err(|e| match e {
+                    Errno::SRCH => Error::Exited { pid: self.pid }.into(),
+                    e => Error::Io {
+                        pid: self.pid,
+                        op: "kill",
+                        source: e.into(),
+                    }
+                    .into(),
+                })
+            }
+        }
+    }
+}
+
+fn raw_pid(pid: u32) -> io::Result<Pid> {
+    pidkit_pidfd::check_pid(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid pid {pid}")))
+}
+
+/// Time left until `deadline` (zero once passed); `None` for no deadline.
+pub(crate) fn remaining(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}

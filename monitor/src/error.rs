@@ -1,0 +1,164 @@
+//! The crate's [`Error`]: what goes inside the [`io::Error`]s the monitor returns.
+
+use std::io;
+
+use pidkit_pidfd::Signal;
+
+/// Why a monitor operation failed.
+///
+/// The public methods return [`io::Result`] (like `std::process` and go-runc),
+/// with an [`io::ErrorKind`] that says the broad class. The precise reason is
+/// one of these variants, carried inside the [`io::Error`]; get it back with
+/// [`Error::from_io`]:
+///
+/// ```
+/// use pidkit_monitor::{Error, Monitor};
+/// use std::process::Command;
+///
+/// let err = Monitor::global()
+///     .start(&mut Command::new("/nonexistent/program"))
+///     .unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+/// assert!(matches!(Error::from_io(&err), Some(Error::Spawn { .. })));
+/// assert!(err.to_string().contains("/nonexistent/program"), "{err}");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The command could not be started (missing binary, permission,
+    /// resource limits). Nothing was spawned and no exit will ever be
+    /// delivered for it. Kind: the kind of `source`.
+    #[error("cannot start {program:?}: {source}")]
+    Spawn {
+        /// The program as given to the `Command`.
+        program: String,
+        /// What `std::process::Command::spawn` said.
+        #[source]
+        source: io::Error,
+    },
+    /// The process has exited and its exit was recorded; it can no longer be
+    /// signalled (its PID may already name another process). Kind:
+    /// [`io::ErrorKind::NotFound`].
+    #[error("process {pid} has exited")]
+    Exited {
+        /// The process's PID.
+        pid: u32,
+    },
+    /// The handle given to [`Monitor::adopt`](crate::Monitor::adopt) refers to
+    /// a process that is already gone (reaped, recycled or never existed), so
+    /// there is nothing to watch. Kind: [`io::ErrorKind::NotFound`].
+    #[error("process {pid} is gone; there is nothing to watch")]
+    Gone {
+        /// The handle's PID.
+        pid: u32,
+    },
+    /// An adopted process (not our child) has exited, but this kernel does not
+    /// give its exit status to a non-parent (`PIDFD_INFO_EXIT` needs Linux
+    /// 6.15). Kind: [`io::ErrorKind::Unsupported`].
+    #[error(
+        "process {pid} exited; its exit status is not available to a non-parent on this kernel"
+    )]
+    StatusUnavailable {
+        /// The process's PID.
+        pid: u32,
+    },
+    /// Our child was reaped by someone else in this process (a
+    /// `waitpid(-1)` elsewhere, or `SIGCHLD` set to `SIG_IGN`), and the kernel
+    /// did not keep its status for us. Kind: [`io::ErrorKind::Other`].
+    #[error(
+        "process {pid} was reaped outside the monitor (waitpid(-1) or SIGCHLD ignored); its exit status is lost"
+    )]
+    ReapedElsewhere {
+        /// The process's PID.
+        pid: u32,
+    },
+    /// A process that is not our child can only be watched through a pidfd,
+    /// and there is none (pidfds unavailable, or the handle holds none).
+    /// Kind: [`io::ErrorKind::Unsupported`].
+    #[error("cannot watch process {pid}: it is not our child and no pidfd is available for it")]
+    NoPidfd {
+        /// The handle's PID.
+        pid: u32,
+    },
+    /// Without pidfds the monitor signals with `kill(2)`, which (without
+    /// `unsafe`) it can only do for the named signals 1–31, not real-time
+    /// ones. Kind: [`io::ErrorKind::Unsupported`].
+    #[error(
+        "cannot send {signal} to process {pid} without pidfds: only named signals are supported"
+    )]
+    SignalUnsupported {
+        /// The process's PID.
+        pid: u32,
+        /// The refused signal.
+        signal: Signal,
+    },
+    /// The [`Monitor`](crate::Monitor) was asked for its epoll backend where
+    /// pidfds do not work. Kind: [`io::ErrorKind::Unsupported`].
+    #[error("the epoll backend needs pidfds, which are unavailable here: {reason}")]
+    BackendUnavailable {
+        /// Why, from `pidkit_pidfd::probe()`.
+        reason: String,
+    },
+    /// The process handle given to [`Monitor::adopt`](crate::Monitor::adopt)
+    /// failed. Kind: mapped from the handle's error.
+    #[error("process {pid}: {source}")]
+    Handle {
+        /// The handle's PID.
+        pid: u32,
+        /// The handle's error.
+        #[source]
+        source: pidkit_pidhandle::Error,
+    },
+    /// A system call failed. Kind: the kind of `source`.
+    #[error("process {pid}: {op}: {source}")]
+    Io {
+        /// The process's PID.
+        pid: u32,
+        /// What was being done.
+        op: &'static str,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// The [`io::ErrorKind`] this error is returned under.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Spawn { source, .. } | Error::Io { source, .. } => source.kind(),
+            Error::Exited { .. } | Error::Gone { .. } => io::ErrorKind::NotFound,
+            Error::StatusUnavailable { .. }
+            | Error::NoPidfd { .. }
+            | Error::SignalUnsupported { .. }
+            | Error::BackendUnavailable { .. } => io::ErrorKind::Unsupported,
+            Error::ReapedElsewhere { .. } => io::ErrorKind::Other,
+            Error::Handle { source, .. } => handle_error_kind(source),
+        }
+    }
+
+    /// The monitor's error inside an [`io::Error`] returned by this crate, if
+    /// it is one.
+    pub fn from_io(err: &io::Error) -> Option<&Error> {
+        err.get_ref().and_then(|e| e.downcast_ref::<Error>())
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        io::Error::new(e.kind(), e)
+    }
+}
+
+fn handle_error_kind(e: &pidkit_pidhandle::Error) -> io::ErrorKind {
+    use pidkit_pidhandle::Error as H;
+    match e {
+        H::NoSuchProcess { .. } => io::ErrorKind::NotFound,
+        H::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
+        H::Unsupported { .. } => io::ErrorKind::Unsupported,
+        H::Parse { .. } => io::ErrorKind::InvalidData,
+        H::InvalidPid { .. } | H::PidMismatch { .. } | H::Closed => io::ErrorKind::InvalidInput,
+        H::Io(io) => io.kind(),
+        _ => io::ErrorKind::Other,
+    }
+}

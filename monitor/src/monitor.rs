@@ -1,0 +1,428 @@
+//! [`Monitor`], [`ProcessMonitor`] and [`Backend`].
+
+use std::fmt;
+use std::io;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, mpsc};
+
+use pidkit_pidfd::{PidFd, probe};
+use pidkit_pidhandle::{PidHandle, State};
+use rustix::pipe::{PipeFlags, pipe_with};
+
+use crate::entry::{Entry, Kind, Watch};
+use crate::error::Error;
+use crate::exit::Exit;
+use crate::process::Process;
+use crate::reaper::Shared;
+
+/// Stack of a fallback watcher thread: it only blocks in `waitid` and takes a
+/// lock.
+const WATCH_STACK: usize = 64 * 1024;
+/// Stack of a `start_locked` thread: it also runs `Command::spawn`.
+const LOCKED_STACK: usize = 256 * 1024;
+
+/// go-runc's `ProcessMonitor`: starts processes and reports their exits.
+///
+/// Implemented by [`Monitor`]. The trait exists so that code can take
+/// "something that starts and waits for processes" and be given a test
+/// double; a custom monitor must keep the contract below.
+pub trait ProcessMonitor: Send + Sync {
+    /// Spawns `cmd` and starts watching the child. A spawn failure (missing
+    /// binary, permission) is an error, and no exit is ever delivered for it.
+    fn start(&self, cmd: &mut Command) -> io::Result<Process>;
+
+    /// Like [`ProcessMonitor::start`], but the child is spawned from a
+    /// dedicated thread that lives until the child is reaped, so a child
+    /// that set `PR_SET_PDEATHSIG` is not killed when the calling thread
+    /// exits (golang/go#27505).
+    fn start_locked(&self, cmd: &mut Command) -> io::Result<Process>;
+
+    /// Waits for `process` to exit: the same [`Exit`] every time it is
+    /// called, from any thread, before or after the exit.
+    fn wait(&self, process: &Process) -> io::Result<Exit>;
+}
+
+/// How a [`Monitor`] learns of exits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// One reaper thread per monitor with the pidfds of all its processes
+    /// in one epoll set. Needs pidfds (Linux 5.4+, not blocked by seccomp).
+    Epoll,
+    /// The fallback without pidfds: one watcher thread per running child,
+    /// blocked in `waitid(P_PID, WEXITED | WNOWAIT)` (go-runc's model).
+    /// Costs a thread (a 64 KiB stack, of which a few pages are touched) per
+    /// running child, and one more wake-up per exit (the watcher hands the
+    /// exit to the waiting thread).
+    ThreadPerChild,
+}
+
+/// The default [`ProcessMonitor`]: exits are never lost, never delivered
+/// twice, never stolen.
+///
+/// With the [`Backend::Epoll`] backend (wherever pidfds work) one reaper
+/// thread watches the pidfds of every process of the monitor in one epoll
+/// set and reaps each child with `waitid(P_PIDFD)` as it exits: exactly the
+/// child that became readable, never another one. Without pidfds the
+/// monitor falls back to [`Backend::ThreadPerChild`].
+///
+/// Dropping a `Monitor` does not kill or abandon its processes: their
+/// [`Process`] values keep working, and the reaper thread keeps running
+/// until the last of them has been reaped, then ends.
+pub struct Monitor {
+    inner: Launcher,
+}
+
+/// What a launch needs; cloned into `start_locked` threads.
+#[derive(Clone, Debug)]
+struct Launcher {
+    /// The epoll reaper, or `None` for [`Backend::ThreadPerChild`].
+    shared: Option<Arc<Shared>>,
+    /// Fallback watcher threads still running.
+    watchers: Arc<AtomicUsize>,
+}
+
+impl Monitor {
+    /// A monitor with its own reaper: [`Backend::Epoll`] where pidfds work
+    /// (`pidkit_pidfd::probe().usable()`), else [`Backend::ThreadPerChild`].
+    ///
+    /// Fails only if the epoll set, its wake-up eventfd or the reaper thread
+    /// cannot be created (file descriptor or thread limits).
+    pub fn new() -> io::Result<Monitor> {
+        if probe().usable() {
+            Monitor::with_backend(Backend::Epoll)
+        } else {
+            Monitor::with_backend(Backend::ThreadPerChild)
+        }
+    }
+
+    /// A monitor with the given backend. [`Backend::Epoll`] fails with
+    /// [`io::ErrorKind::Unsupported`] where pidfds do not work;
+    /// [`Backend::ThreadPerChild`] always works (and is how the fallback can
+    /// be used or measured on a kernel that has pidfds).
+    pub fn with_backend(backend: Backend) -> io::Result<Monitor> {
+        let shared = match backend {
+            Backend::Epoll => {
+                let support = probe();
+                if !support.usable() {
+                    return Err(Error::BackendUnavailable {
+                        reason: support
+                            .reason
+                            .clone()
+                            .unwrap_or_else(|| "pidfds are unusable".into()),
+                    }
+                    .into());
+                }
+                Some(Shared::start()?)
+            }
+            Backend::ThreadPerChild => None,
+        };
+        Ok(Monitor {
+            inner: Launcher {
+                shared,
+                watchers: Arc::new(AtomicUsize::new(0)),
+            },
+        })
+    }
+
+    /// The process-wide monitor (go-runc's package-level `Monitor`), created
+    /// on first use with [`Monitor::new`] and never dropped. If that fails
+    /// (descriptor or thread limits at that moment) it is a
+    /// [`Backend::ThreadPerChild`] monitor, which needs no resources up front.
+    pub fn global() -> &'static Monitor {
+        static GLOBAL: OnceLock<Monitor> = OnceLock::new();
+        GLOBAL.get_or_init(|| {
+            Monitor::new().unwrap_or_else(|_| Monitor {
+                inner: Launcher {
+                    shared: None,
+                    watchers: Arc::new(AtomicUsize::new(0)),
+                },
+            })
+        })
+    }
+
+    /// Which backend this monitor uses.
+    pub fn backend(&self) -> Backend {
+        if self.inner.shared.is_some() {
+            Backend::Epoll
+        } else {
+            Backend::ThreadPerChild
+        }
+    }
+
+    /// How many processes the monitor is watching: started or adopted and
+    /// not yet settled and cleaned up. Drops back as exits are reaped, even
+    /// for processes nobody waits for.
+    pub fn watched(&self) -> usize {
+        self.inner.shared.as_ref().map_or(0, |s| s.watched())
+            + self.inner.watchers.load(Ordering::SeqCst)
+    }
+
+    /// Spawns `cmd` and watches the child.
+    ///
+    /// The child is spawned with `Command::spawn`, its pidfd opened at once
+    /// (race-free: std never reaps a child except in `wait`, so its PID
+    /// cannot be reused meanwhile), its pipes moved into the [`Process`], and
+    /// its pidfd handed to the reaper. A child that exits before that is
+    /// still caught: an already-readable pidfd is reported when added.
+    ///
+    /// # Errors
+    ///
+    /// A spawn failure is [`Error::Spawn`], with the kind of std's error
+    /// (`NotFound` for a missing binary, `PermissionDenied`, ...); nothing
+    /// was started and no exit will ever be delivered. If the child cannot be
+    /// watched (no descriptor for its exit fd, no thread for the fallback)
+    /// it is killed and reaped, and the error returned.
+    pub fn start(&self, cmd: &mut Command) -> io::Result<Process> {
+        self.inner.launch(cmd, false).map(|(p, _)| p)
+    }
+
+    /// Like [`Monitor::start`], but spawns from a dedicated thread that lives
+    /// until the child is reaped, so a child that asked for
+    /// `PR_SET_PDEATHSIG` (the kernel signals it when the *thread* that
+    /// forked it exits) is not killed when the calling thread retires
+    /// (golang/go#27505).
+    ///
+    /// Cost: one thread (256 KiB stack, mostly untouched) per such child for
+    /// as long as it runs. The thread waits on the child's pidfd and reaps it
+    /// itself (or, in the fallback, is the child's watcher thread).
+    ///
+    /// `cmd` is moved to that thread for the spawn and put back before this
+    /// returns, so it can be inspected or reused as after `start`.
+    pub fn start_locked(&self, cmd: &mut Command) -> io::Result<Process> {
+        let (cmd_tx, cmd_rx) = mpsc::sync_channel::<Command>(1);
+        let (res_tx, res_rx) = mpsc::sync_channel::<(Command, io::Result<Process>)>(1);
+        let launcher = self.inner.clone();
+        std::thread::Builder::new()
+            .name("pidkit-locked".into())
+            .stack_size(LOCKED_STACK)
+            .spawn(move || {
+                let Ok(mut cmd) = cmd_rx.recv() else {
+                    return;
+                };
+                let result = launcher.launch(&mut cmd, true);
+                let entry = result
+                    .as_ref()
+                    .ok()
+                    .map(|(p, registered)| (Arc::clone(&p.entry), *registered));
+                let watchers = Arc::clone(&launcher.watchers);
+                drop(launcher);
+                if let Some((_, false)) = entry {
+                    // Not with the reaper: this thread is its only watcher.
+                    watchers.fetch_add(1, Ordering::SeqCst);
+                }
+                // The caller waits for this message; if it were gone, the
+                // child would still be reaped below.
+                let _ = res_tx.send((cmd, result.map(|(p, _)| p)));
+                if let Some((entry, registered)) = entry {
+                    // This thread is the child's parent thread: stay alive
+                    // until the child has been reaped.
+                    entry.watch_until_done();
+                    drop(entry);
+                    if !registered {
+                        watchers.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
+            })?;
+        // The thread exists: lend it the command.
+        let owned = std::mem::replace(cmd, Command::new(""));
+        if let Err(mpsc::SendError(owned)) = cmd_tx.send(owned) {
+            *cmd = owned;
+            return Err(io::Error::other(
+                "the start_locked thread ended before spawning",
+            ));
+        }
+        match res_rx.recv() {
+            Ok((owned, result)) => {
+                *cmd = owned;
+                result
+            }
+            Err(_) => Err(io::Error::other(
+                "the start_locked thread ended before reporting the spawn",
+            )),
+        }
+    }
+
+    /// Waits for `process` (same as [`Process::wait`]).
+    pub fn wait(&self, process: &Process) -> io::Result<Exit> {
+        process.wait()
+    }
+
+    /// Watches a process that is not our child, given a handle to it: a
+    /// restarted supervisor re-attaching to what it started before
+    /// (containerd's `loadProcess`).
+    ///
+    /// The exit is seen through the handle's pidfd (duplicated; the handle
+    /// is dropped). Its status comes from `PIDFD_INFO_EXIT` (Linux 6.15+),
+    /// which the kernel fills in when the process's *parent* reaps it; so
+    /// [`Process::wait`] returns once the process has exited *and* been
+    /// reaped by its parent, and [`Process::exit_fd`] becomes readable at the
+    /// exit itself. On an older kernel (or with `PIDKIT_HIDE_FEATURES=info_exit`)
+    /// `wait` fails, after the exit, with [`io::ErrorKind::Unsupported`]
+    /// ([`Error::StatusUnavailable`]: "process N exited; its exit status is
+    /// not available to a non-parent on this kernel"): an error rather than
+    /// an `Exit` with a made-up status. The [`Exit::pid`] is the handle's
+    /// PID.
+    ///
+    /// A handle to one of our own children is watched and reaped like a
+    /// started one.
+    ///
+    /// # Errors
+    ///
+    /// - A handle whose process is already gone: [`Error::Gone`]
+    ///   ([`io::ErrorKind::NotFound`]); there is nothing left to watch.
+    /// - A handle without a pidfd (pidfds unavailable): [`Error::NoPidfd`]
+    ///   ([`io::ErrorKind::Unsupported`]); a non-child cannot be watched
+    ///   without one.
+    pub fn adopt(&self, handle: PidHandle) -> io::Result<Process> {
+        let pid = handle.pid();
+        match handle.state() {
+            Ok(State::Gone) => return Err(Error::Gone { pid }.into()),
+            Ok(_) => {}
+            Err(source) => return Err(Error::Handle { pid, source }.into()),
+        }
+        let Some(fd) = handle.pidfd() else {
+            return Err(Error::NoPidfd { pid }.into());
+        };
+        let fd = fd.try_clone().map_err(|source| Error::Io {
+            pid,
+            op: "duplicate the pidfd",
+            source,
+        })?;
+        drop(handle);
+        // `waitid(WNOHANG | WNOWAIT)` succeeds only on our own child.
+        let kind = if fd.peek_exit().is_ok() {
+            Kind::Child
+        } else {
+            Kind::Adopted
+        };
+        let entry = Arc::new(Entry::new(pid, kind, Watch::Pidfd(fd)));
+        self.inner.watch(&entry, false)?;
+        Ok(Process::new(entry, None, None, None))
+    }
+}
+
+impl Launcher {
+    /// Spawns in the current thread and watches the child. `own_thread`:
+    /// the caller is a dedicated thread that will run
+    /// [`Entry::watch_until_done`] itself, so no watcher thread is needed.
+    /// Also says whether the reaper took the child.
+    fn launch(&self, cmd: &mut Command, own_thread: bool) -> io::Result<(Process, bool)> {
+        let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+            program: cmd.get_program().to_string_lossy().into_owned(),
+            source,
+        })?;
+        let pid = child.id();
+        let watch = match self.shared.as_ref().map(|_| PidFd::from_child(&child)) {
+            Some(Ok(fd)) => Watch::Pidfd(fd),
+            // No pidfd backend, or no pidfd for this child (descriptor
+            // limit): the exit pipe and a watcher thread.
+            _ => match pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK) {
+                Ok((read, write)) => Watch::Pipe {
+                    read,
+                    write: std::sync::Mutex::new(Some(write)),
+                },
+                Err(e) => {
+                    kill_and_reap(&mut child);
+                    return Err(Error::Io {
+                        pid,
+                        op: "create the exit pipe",
+                        source: e.into(),
+                    }
+                    .into());
+                }
+            },
+        };
+        let entry = Arc::new(Entry::new(pid, Kind::Child, watch));
+        let registered = match self.watch(&entry, own_thread) {
+            Ok(registered) => registered,
+            Err(e) => {
+                kill_and_reap(&mut child);
+                return Err(e);
+            }
+        };
+        let (stdin, stdout, stderr) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        // Dropping a std Child neither kills nor reaps it.
+        drop(child);
+        Ok((Process::new(entry, stdin, stdout, stderr), registered))
+    }
+
+    /// Hands `entry` to the reaper (`Ok(true)`), or to a watcher thread.
+    /// With `own_thread`, a pidfd entry is still registered (the reaper
+    /// cleans up) but no watcher thread is started.
+    fn watch(&self, entry: &Arc<Entry>, own_thread: bool) -> io::Result<bool> {
+        if let (Some(shared), Some(_)) = (&self.shared, entry.pidfd()) {
+            if shared.register(entry).is_ok() {
+                return Ok(true);
+            }
+            // The epoll set refused (watch limit): a thread instead.
+        }
+        if own_thread {
+            return Ok(false);
+        }
+        let watchers = Arc::clone(&self.watchers);
+        watchers.fetch_add(1, Ordering::SeqCst);
+        let for_thread = Arc::clone(entry);
+        let counter = Arc::clone(&watchers);
+        let spawned = std::thread::Builder::new()
+            .name("pidkit-watch".into())
+            .stack_size(WATCH_STACK)
+            .spawn(move || {
+                for_thread.watch_until_done();
+                drop(for_thread);
+                counter.fetch_sub(1, Ordering::SeqCst);
+            });
+        match spawned {
+            Ok(_) => Ok(false),
+            Err(source) => {
+                watchers.fetch_sub(1, Ordering::SeqCst);
+                Err(Error::Io {
+                    pid: entry.pid(),
+                    op: "start a watcher thread",
+                    source,
+                }
+                .into())
+            }
+        }
+    }
+}
+
+/// Error path before anyone watches the child: do not leave it running
+/// unwatched or as a zombie.
+fn kill_and_reap(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl ProcessMonitor for Monitor {
+    fn start(&self, cmd: &mut Command) -> io::Result<Process> {
+        Monitor::start(self, cmd)
+    }
+
+    fn start_locked(&self, cmd: &mut Command) -> io::Result<Process> {
+        Monitor::start_locked(self, cmd)
+    }
+
+    fn wait(&self, process: &Process) -> io::Result<Exit> {
+        Monitor::wait(self, process)
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        if let Some(shared) = &self.inner.shared {
+            shared.close();
+        }
+    }
+}
+
+impl fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Monitor")
+            .field("backend", &self.backend())
+            .field("watched", &self.watched())
+            .finish()
+    }
+}

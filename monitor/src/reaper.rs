@@ -1,0 +1,319 @@
+//! The epoll reaper: one thread per [`Monitor`](crate::Monitor) that watches
+//! the pidfds of all its processes.
+//!
+//! Invariants:
+//! - A process's pidfd is in the epoll set only while its entry is in the
+//!   table, and the table holds an `Arc` of the entry; so the pidfd is always
+//!   removed from the set (`EPOLL_CTL_DEL`) before its last close. A stale
+//!   event for a reused fd number cannot happen.
+//! - The epoll data is a token, not the fd number; the table maps tokens to
+//!   entries.
+//! - Epoll is level-triggered: a pidfd that is readable when it is added (a
+//!   child that exited before registration) is reported at once.
+//! - Only the reaper removes entries from the table.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rustix::event::epoll;
+use rustix::event::{EventfdFlags, eventfd};
+use rustix::io::Errno;
+
+use crate::entry::{Entry, RETRY_MAX, RETRY_MIN, Step};
+
+/// The token of the wake-up eventfd.
+const WAKE: u64 = 0;
+/// Stack of the reaper thread: it only makes system calls.
+const REAPER_STACK: usize = 256 * 1024;
+
+/// What the monitor and its reaper thread share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    epoll: std::os::fd::OwnedFd,
+    wake: std::os::fd::OwnedFd,
+    table: Mutex<HashMap<u64, Arc<Entry>>>,
+    next_token: AtomicU64,
+    closing: AtomicBool,
+}
+
+impl Shared {
+    /// Creates the epoll set and starts the reaper thread.
+    pub(crate) fn start() -> io::Result<Arc<Shared>> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        epoll::add(
+            &epoll,
+            &wake,
+            epoll::EventData::new_u64(WAKE),
+            epoll::EventFlags::IN,
+        )?;
+        let shared = Arc::new(Shared {
+            epoll,
+            wake,
+            table: Mutex::new(HashMap::new()),
+            next_token: AtomicU64::new(WAKE + 1),
+            closing: AtomicBool::new(false),
+        });
+        let for_thread = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("pidkit-reaper".into())
+            .stack_size(REAPER_STACK)
+            .spawn(move || run(&for_thread))?;
+        Ok(shared)
+    }
+
+    fn table(&self) -> MutexGuard<'_, HashMap<u64, Arc<Entry>>> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a pidfd entry to the table and the epoll set.
+    pub(crate) fn register(&self, entry: &Arc<Entry>) -> io::Result<()> {
+        let Some(fd) = entry.pidfd() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "only pidfd entries can be registered with the reaper",
+            ));
+        };
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        // Table first: the reaper must find the entry when the event comes.
+        self.table().insert(token, Arc::clone(entry));
+        if let Err(e) = epoll::add(
+            &self.epoll,
+            fd,
+            epoll::EventData::new_u64(token),
+            epoll::EventFlags::IN,
+        ) {
+            self.table().remove(&token);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// How many processes are registered and not yet cleaned up.
+    pub(crate) fn watched(&self) -> usize {
+        self.table().len()
+    }
+
+    /// The monitor is gone: the reaper stops once every registered process
+    /// has been reaped.
+    pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+    }
+
+    /// Settles the entry of `token` if it can, and cleans up after it.
+    fn service(&self, token: u64, in_epoll: bool, timers: &mut Timers, now: Instant) {
+        let Some(entry) = self.table().get(&token).cloned() else {
+            return;
+        };
+        let step = {
+            let mut slot = entry.lock();
+            entry.resolve(&mut slot, true)
+        };
+        if in_epoll {
+            if let Some(fd) = entry.pidfd() {
+                // Removed before the entry can be dropped (it is still in
+                // the table, and `entry` is an Arc of it).
+                let _ = epoll::delete(&self.epoll, fd);
+            }
+        }
+        match step {
+            Ok(Step::Done) => {
+                timers.forget(token);
+                self.table().remove(&token);
+            }
+            // Exited, but no status yet (an adopted process whose parent has
+            // not reaped it), or a transient error: look again later, off
+            // the epoll set so the level-triggered event does not spin.
+            Ok(Step::NotYet) | Err(_) => timers.schedule(token, now),
+        }
+    }
+}
+
+/// The reaper loop.
+fn run(shared: &Shared) {
+    let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
+    let mut timers = Timers::default();
+    loop {
+        let timeout = timers.next_deadline().map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            rustix::time::Timespec {
+                tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
+                tv_nsec: i64::from(left.subsec_nanos()),
+            }
+        });
+        events.clear();
+        match epoll::wait(
+            &shared.epoll,
+            rustix::buffer::spare_capacity(&mut events),
+            timeout.as_ref(),
+        ) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(_) => std::thread::sleep(RETRY_MAX),
+        }
+        let now = Instant::now();
+        for event in &events {
+            let token = event.data.u64();
+            if token == WAKE {
+                let mut buf = [0u8; 8];
+                let _ = rustix::io::read(&shared.wake, &mut buf);
+            } else {
+                shared.service(token, true, &mut timers, now);
+            }
+        }
+        for token in timers.due(now) {
+            shared.service(token, false, &mut timers, now);
+        }
+        if shared.closing.load(Ordering::SeqCst) && shared.table().is_empty() {
+            return;
+        }
+    }
+}
+
+/// Retry timers of the entries that are off the epoll set, waiting for a
+/// status: each token has one deadline, and its pause doubles from
+/// [`RETRY_MIN`] up to [`RETRY_MAX`] on every reschedule.
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    queue: BTreeSet<(Instant, u64)>,
+    /// token → (deadline in `queue`, if queued; current pause)
+    state: HashMap<u64, (Option<Instant>, Duration)>,
+}
+
+impl Timers {
+    /// (Re)schedules `token`: after [`RETRY_MIN`] the first time, after twice
+    /// the previous pause (at most [`RETRY_MAX`]) afterwards.
+    pub(crate) fn schedule(&mut self, token: u64, now: Instant) {
+        let pause = match self.state.get(&token) {
+            Some((queued, pause)) => {
+                if let Some(at) = queued {
+                    self.queue.remove(&(*at, token));
+                }
+                (*pause * 2).min(RETRY_MAX)
+            }
+            None => RETRY_MIN,
+        };
+        let at = now + pause;
+        self.queue.insert((at, token));
+        self.state.insert(token, (Some(at), pause));
+    }
+
+    /// Removes and returns the tokens whose deadline is at or before `now`,
+    /// earliest first. They keep their pause for the next [`Timers::schedule`].
+    pub(crate) fn due(&mut self, now: Instant) -> Vec<u64> {
+        let mut out = Vec::new();
+        while let Some(&(at, token)) = self.queue.first() {
+            if at > now {
+                break;
+            }
+            self.queue.pop_first();
+            if let Some(s) = self.state.get_mut(&token) {
+                s.0 = None;
+            }
+            out.push(token);
+        }
+        out
+    }
+
+    /// Drops everything about `token`.
+    pub(crate) fn forget(&mut self, token: u64) {
+        if let Some((Some(at), _)) = self.state.remove(&token) {
+            self.queue.remove(&(at, token));
+        }
+    }
+
+    /// The earliest deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.queue.first().map(|(at, _)| *at)
+    }
+
+    #[cfg(test)]
+    fn pause(&self, token: u64) -> Option<Duration> {
+        self.state.get(&token).map(|s| s.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Schedule(u64),
+        Forget(u64),
+        Advance(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u64..6).prop_map(Op::Schedule),
+            (0u64..6).prop_map(Op::Forget),
+            (0u64..250).prop_map(Op::Advance),
+        ]
+    }
+
+    proptest! {
+        /// Against a simple model: every scheduled token comes out of `due`
+        /// exactly once, not before its deadline, in deadline order, unless
+        /// it was forgotten or rescheduled first; pauses double up to the cap.
+        #[test]
+        fn timers_match_model(ops in proptest::collection::vec(op(), 0..60)) {
+            let start = Instant::now();
+            let mut now = start;
+            let mut t = Timers::default();
+            // token -> (deadline, pause)
+            let mut model: HashMap<u64, (Option<Instant>, Duration)> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Schedule(tok) => {
+                        let pause = model.get(&tok).map_or(RETRY_MIN, |(_, p)| (*p * 2).min(RETRY_MAX));
+                        model.insert(tok, (Some(now + pause), pause));
+                        t.schedule(tok, now);
+                        prop_assert_eq!(t.pause(tok), Some(pause));
+                    }
+                    Op::Forget(tok) => {
+                        model.remove(&tok);
+                        t.forget(tok);
+                        prop_assert_eq!(t.pause(tok), None);
+                    }
+                    Op::Advance(ms) => {
+                        now += Duration::from_millis(ms);
+                        let got = t.due(now);
+                        let mut want: Vec<(Instant, u64)> = model
+                            .iter()
+                            .filter_map(|(tok, (at, _))| at.filter(|a| *a <= now).map(|a| (a, *tok)))
+                            .collect();
+                        want.sort();
+                        for (_, tok) in &want {
+                            if let Some(s) = model.get_mut(tok) {
+                                s.0 = None;
+                            }
+                        }
+                        prop_assert_eq!(got, want.into_iter().map(|(_, tok)| tok).collect::<Vec<_>>());
+                    }
+                }
+                let next = model.values().filter_map(|(at, _)| *at).min();
+                prop_assert_eq!(t.next_deadline(), next);
+            }
+        }
+    }
+
+    #[test]
+    fn pause_doubles_to_the_cap() {
+        let now = Instant::now();
+        let mut t = Timers::default();
+        let mut last = Duration::ZERO;
+        for _ in 0..20 {
+            t.schedule(7, now);
+            let p = t.pause(7).unwrap();
+            assert!(p >= last && p <= RETRY_MAX);
+            last = p;
+        }
+        assert_eq!(last, RETRY_MAX);
+        assert_eq!(t.queue.len(), 1, "rescheduling replaces the deadline");
+    }
+}
