@@ -1,0 +1,339 @@
+//! Single-process behaviour of pidfiles: content, reads, errors, the parser.
+//!
+//! Nothing here spawns a process, so the tests may run in parallel. A second
+//! open of a file in the same process is a separate `flock` holder, which is
+//! what these tests use as "someone else"; the kernel records this process's
+//! PID for it, so verification treats it like another process with our PID.
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed step must fail the test loudly"
+)]
+
+mod support;
+
+use std::fs::{self, OpenOptions};
+use std::time::Duration;
+
+use camino::Utf8Path;
+use pidkit_lockfile::create_exclusive;
+use pidkit_pidfile::{
+    DEFAULT_CLAIM_WAIT, Error, PidFileRead, State, claim_for_current_process, parse_pid, read,
+    read_with_wait,
+};
+use proptest::prelude::*;
+use support::temp_lock;
+
+fn me() -> u32 {
+    std::process::id()
+}
+
+fn owner_pid(path: &Utf8Path) -> u32 {
+    match read(path).unwrap() {
+        PidFileRead::LockedByOtherProcess(owner) => owner.pid(),
+        other => panic!("expected LockedByOtherProcess, got {other:?}"),
+    }
+}
+
+#[test]
+fn claim_writes_pid_and_newline_and_read_verifies_it() {
+    let (_dir, path) = temp_lock("a.pid");
+    let guard = claim_for_current_process(&path).unwrap();
+    assert_eq!(guard.path(), path);
+    assert_eq!(fs::read_to_string(&path).unwrap(), format!("{}\n", me()));
+    match read(&path).unwrap() {
+        PidFileRead::LockedByOtherProcess(owner) => {
+            assert_eq!(owner.pid(), me());
+            assert_eq!(owner.path(), path);
+            let handle = owner.handle().unwrap();
+            assert_eq!(handle.pid(), me());
+            assert_eq!(handle.state().unwrap(), State::Running);
+            owner.signal(pidkit_pidfile::Signal::ZERO).unwrap();
+        }
+        other => panic!("expected LockedByOtherProcess, got {other:?}"),
+    }
+}
+
+#[test]
+fn second_claim_is_already_claimed_with_the_holders_pid_and_leaves_the_file() {
+    let (_dir, path) = temp_lock("a.pid");
+    let _guard = claim_for_current_process(&path).unwrap();
+    let before = fs::read(&path).unwrap();
+    let err = claim_for_current_process(&path).unwrap_err();
+    match &err {
+        Error::AlreadyClaimed { path: p, pid } => {
+            assert_eq!(p, &path);
+            assert_eq!(*pid, Some(me()));
+        }
+        other => panic!("expected AlreadyClaimed, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        format!("pidfile {path} is already claimed by pid {}", me())
+    );
+    assert_eq!(fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn missing_file_reads_as_not_exist_and_is_not_created() {
+    let (dir, path) = temp_lock("a.pid");
+    assert!(matches!(read(&path).unwrap(), PidFileRead::NotExist));
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn released_pidfile_is_stale_and_stays_on_disk() {
+    let (_dir, path) = temp_lock("a.pid");
+    drop(claim_for_current_process(&path).unwrap());
+    assert!(path.exists(), "dropping the guard removed the pidfile");
+    let guard = match read(&path).unwrap() {
+        PidFileRead::NotHeldByAnyProcess(guard) => guard,
+        other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
+    };
+    // The reader now holds the lock: claims fail until it lets go.
+    assert!(matches!(
+        claim_for_current_process(&path),
+        Err(Error::AlreadyClaimed { .. })
+    ));
+    drop(guard);
+    assert!(
+        path.exists(),
+        "dropping the reader's guard removed the pidfile"
+    );
+    drop(claim_for_current_process(&path).unwrap());
+}
+
+#[test]
+fn stale_content_is_never_parsed() {
+    let (_dir, path) = temp_lock("a.pid");
+    for junk in ["", "0", "-5", "garbage", "99999999999"] {
+        fs::write(&path, junk).unwrap();
+        assert!(
+            matches!(read(&path).unwrap(), PidFileRead::NotHeldByAnyProcess(_)),
+            "{junk:?}"
+        );
+    }
+}
+
+#[test]
+fn surrounding_whitespace_is_tolerated() {
+    let (_dir, path) = temp_lock("a.pid");
+    let _holder = create_exclusive(&path)
+        .unwrap()
+        .write_content(format!(" \t{}  \n\n", me()))
+        .unwrap();
+    assert_eq!(owner_pid(&path), me());
+}
+
+#[test]
+fn bad_content_of_a_held_file_names_path_and_content() {
+    let (_dir, path) = temp_lock("a.pid");
+    for junk in [
+        "",
+        "\n",
+        "0\n",
+        "-1\n",
+        "+5",
+        "2147483648\n",
+        "99999999999999999999999",
+        "12abc",
+        "1 2",
+        "pid=5",
+    ] {
+        let holder = create_exclusive(&path)
+            .unwrap()
+            .write_content(junk.to_owned())
+            .unwrap();
+        let err = read_with_wait(&path, Duration::ZERO).unwrap_err();
+        match &err {
+            Error::BadContent { path: p, content } => {
+                assert_eq!(p, &path);
+                assert_eq!(content, junk);
+            }
+            other => panic!("{junk:?}: expected BadContent, got {other:?}"),
+        }
+        assert!(err.to_string().contains(path.as_str()), "{err}");
+        assert!(err.to_string().contains(&format!("{:?}", junk)), "{err}");
+        drop(holder);
+    }
+    // With the default wait too (it waits DEFAULT_CLAIM_WAIT for a fix first).
+    let _holder = create_exclusive(&path)
+        .unwrap()
+        .write_content("junk".into())
+        .unwrap();
+    assert!(matches!(read(&path), Err(Error::BadContent { .. })));
+}
+
+#[test]
+fn content_naming_another_pid_than_the_lock_holder_is_not_an_owner() {
+    let (_dir, path) = temp_lock("a.pid");
+    // PID 1 exists, but it does not hold this lock: we do.
+    let _holder = create_exclusive(&path)
+        .unwrap()
+        .write_content("1\n".into())
+        .unwrap();
+    for wait in [Duration::ZERO, DEFAULT_CLAIM_WAIT] {
+        let err = read_with_wait(&path, wait).unwrap_err();
+        match &err {
+            Error::ClaimInProgress {
+                path: p,
+                lock_pid,
+                content,
+            } => {
+                assert_eq!(p, &path);
+                assert_eq!(*lock_pid, me());
+                assert_eq!(content, "1\n");
+            }
+            other => panic!("expected ClaimInProgress, got {other:?}"),
+        }
+        assert!(
+            err.to_string().contains(&format!("locked by pid {}", me())),
+            "{err}"
+        );
+    }
+    // And a claim reports the holder as unknown rather than as PID 1.
+    assert!(matches!(
+        claim_for_current_process(&path),
+        Err(Error::AlreadyClaimed { pid: None, .. })
+    ));
+}
+
+#[test]
+fn claim_in_progress_in_this_process_resolves_once_written() {
+    let (_dir, path) = temp_lock("a.pid");
+    fs::write(&path, "1\n").unwrap(); // the previous holder's PID
+    let unwritten = create_exclusive(&path).unwrap();
+    assert!(matches!(
+        read_with_wait(&path, Duration::ZERO),
+        Err(Error::ClaimInProgress { lock_pid, .. }) if lock_pid == me()
+    ));
+    let _guard = unwritten.write_content(format!("{}\n", me())).unwrap();
+    assert_eq!(owner_pid(&path), me());
+}
+
+#[test]
+fn file_errors_come_through_from_the_lock_file() {
+    let (dir, path) = temp_lock("a.pid");
+    let target = dir.path().join("elsewhere");
+    fs::write(&target, "1\n").unwrap();
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    let err = claim_for_current_process(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::Lock(pidkit_lockfile::Error::Symlink { .. })),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("is a symlink"), "{err}");
+    assert_eq!(err.path(), path);
+    assert!(matches!(
+        read(&path),
+        Err(Error::Lock(pidkit_lockfile::Error::Symlink { .. }))
+    ));
+    assert_eq!(fs::read_to_string(&target).unwrap(), "1\n");
+
+    let missing = path.parent().unwrap().join("no/such/dir.pid");
+    assert!(matches!(
+        claim_for_current_process(&missing),
+        Err(Error::Lock(pidkit_lockfile::Error::MissingParent { .. }))
+    ));
+
+    let not_utf8 = path.parent().unwrap().join("bytes.pid");
+    fs::write(&not_utf8, [0xff, 0xfe]).unwrap();
+    assert!(matches!(
+        read(&not_utf8),
+        Err(Error::Lock(pidkit_lockfile::Error::NotUtf8 { .. }))
+    ));
+}
+
+#[test]
+fn naive_truncating_claim_empties_the_pidfile_but_ours_does_not() {
+    let (_dir, path) = temp_lock("a.pid");
+    let _holder = claim_for_current_process(&path).unwrap();
+    let content = format!("{}\n", me());
+
+    assert!(matches!(
+        claim_for_current_process(&path),
+        Err(Error::AlreadyClaimed { .. })
+    ));
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        content,
+        "a failed claim changed the file"
+    );
+
+    // neon's bug: open with O_TRUNC, then try the lock.
+    let naive = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    assert!(!fs4::fs_std::FileExt::try_lock_exclusive(&naive).unwrap());
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        "",
+        "the naive claim should have emptied it"
+    );
+    // A reader now finds a held pidfile with no PID in it.
+    assert!(matches!(
+        read_with_wait(&path, Duration::ZERO),
+        Err(Error::BadContent { .. })
+    ));
+}
+
+/// The reference rule, written independently of `parse_pid`.
+fn oracle(content: &str) -> Option<u32> {
+    let t = content.trim_matches(|c: char| c.is_ascii_whitespace());
+    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let significant = t.trim_start_matches('0');
+    if significant.len() > 10 {
+        return None;
+    }
+    let value: u64 = if significant.is_empty() {
+        0
+    } else {
+        significant.parse().unwrap()
+    };
+    (1..=i32::MAX as u64)
+        .contains(&value)
+        .then_some(value as u32)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn parse_pid_never_panics(s in any::<String>()) {
+        let _ = parse_pid(&s);
+    }
+
+    #[test]
+    fn parse_pid_agrees_with_the_rule(s in any::<String>()) {
+        prop_assert_eq!(parse_pid(&s), oracle(&s));
+    }
+
+    #[test]
+    fn parse_pid_on_pid_like_text(
+        pre in "[ \t\n\r]{0,3}",
+        sign in prop::sample::select(vec!["", "", "", "-", "+"]),
+        digits in "[0-9]{1,12}",
+        post in "[ \t\n\r\x0c]{0,3}",
+    ) {
+        let s = format!("{pre}{sign}{digits}{post}");
+        prop_assert_eq!(parse_pid(&s), oracle(&s));
+        if sign.is_empty() {
+            if let Ok(v) = digits.parse::<u64>() {
+                let valid = (1..=i32::MAX as u64).contains(&v);
+                prop_assert_eq!(parse_pid(&s), valid.then_some(v as u32));
+            }
+        } else {
+            prop_assert_eq!(parse_pid(&s), None);
+        }
+    }
+
+    #[test]
+    fn parse_pid_boundaries(v in prop_oneof![0u64..=16, (i32::MAX as u64 - 8)..=(i32::MAX as u64 + 8), (u32::MAX as u64 - 4)..=(u32::MAX as u64 + 4)]) {
+        let expected = (1..=i32::MAX as u64).contains(&v).then_some(v as u32);
+        prop_assert_eq!(parse_pid(&format!("{v}\n")), expected);
+    }
+}

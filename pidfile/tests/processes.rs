@@ -1,0 +1,595 @@
+//! Pidfiles across real processes: holders that die, claims caught half-way,
+//! racing claimers, forced PID reuse, and a model-based test of many actors.
+//!
+//! Every test takes [`support::serial`]: a process forked by another test
+//! thread would hold a copy of our lock descriptors until it `exec`s.
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed step must fail the test loudly"
+)]
+
+mod support;
+
+use std::cell::{Cell, RefCell};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use pidkit_lockfile::{UnwrittenLockFile, create_exclusive};
+use pidkit_pidfile::{
+    Error, PidFileGuard, PidFileRead, Signal, State, claim_for_current_process, read,
+    read_with_wait,
+};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use support::{Helper, comm, serial, temp_lock, wait_until};
+use testkit::{Isolation, watchdog};
+
+const HELPER: &str = "role_helper";
+
+fn mono_ns() -> u128 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec as u128 * 1_000_000_000 + t.tv_nsec as u128
+}
+
+/// Describes a read the way the helper protocol does.
+fn describe_read(result: Result<PidFileRead, Error>, guards: &mut Vec<PidFileGuard>) -> String {
+    match result {
+        Ok(PidFileRead::NotExist) => "notexist".to_owned(),
+        Ok(PidFileRead::NotHeldByAnyProcess(guard)) => {
+            guards.push(guard);
+            "notheld".to_owned()
+        }
+        Ok(PidFileRead::LockedByOtherProcess(owner)) => match owner.handle() {
+            Ok(handle) => format!("owner {} handle {}", owner.pid(), handle.pid()),
+            Err(e) => format!("owner {} handle-err {e:?}", owner.pid()),
+        },
+        Err(Error::ClaimInProgress { lock_pid, .. }) => format!("claiminprogress {lock_pid}"),
+        Err(e) => format!("err {e:?}"),
+    }
+}
+
+/// The body of helper processes (does nothing in a normal test run).
+///
+/// Commands: `claim <path>`, `lockraw <path>` (lock without writing),
+/// `writepid` (finish that claim), `read <path> <wait-ms>`, `keep`, `drop`,
+/// `exec <program> <args..>`, `race <path> <wins> <max-attempts> <log> <go-file>`.
+#[test]
+fn role_helper() {
+    if std::env::var(support::ROLE_ENV).is_err() {
+        return;
+    }
+    let me = std::process::id();
+    let mut unwritten: Option<UnwrittenLockFile> = None;
+    let mut raw_guards = Vec::new();
+    let mut guards: Vec<PidFileGuard> = Vec::new();
+    support::reply("ready");
+    for line in support::commands() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let answer = match words[..] {
+            ["claim", path] => match claim_for_current_process(Utf8Path::new(path)) {
+                Ok(guard) => {
+                    guards.push(guard);
+                    "ok".to_owned()
+                }
+                Err(Error::AlreadyClaimed { pid: Some(pid), .. }) => format!("already {pid}"),
+                Err(Error::AlreadyClaimed { pid: None, .. }) => "already none".to_owned(),
+                Err(e) => format!("err {e:?}"),
+            },
+            ["lockraw", path] => match create_exclusive(Utf8Path::new(path)) {
+                Ok(u) => {
+                    unwritten = Some(u);
+                    "ok".to_owned()
+                }
+                Err(e) => format!("err {e:?}"),
+            },
+            ["writepid"] => {
+                let u = unwritten.take().unwrap();
+                match u.write_content(format!("{me}\n")) {
+                    Ok(g) => {
+                        raw_guards.push(g);
+                        "ok".to_owned()
+                    }
+                    Err(e) => format!("err {e:?}"),
+                }
+            }
+            ["read", path, wait_ms] => {
+                let wait = Duration::from_millis(wait_ms.parse().unwrap());
+                describe_read(read_with_wait(Utf8Path::new(path), wait), &mut guards)
+            }
+            ["keep"] => {
+                for g in &guards {
+                    g.keep_across_exec().unwrap();
+                }
+                "ok".to_owned()
+            }
+            ["drop"] => {
+                guards.clear();
+                raw_guards.clear();
+                unwritten = None;
+                "ok".to_owned()
+            }
+            ["exec", program, ref args @ ..] => {
+                let err = Command::new(program).args(args).exec();
+                format!("err exec: {err}")
+            }
+            ["race", path, wins, max_attempts, log, go] => race(
+                Utf8Path::new(path),
+                wins.parse().unwrap(),
+                max_attempts.parse().unwrap(),
+                log,
+                go,
+            ),
+            _ => format!("err unknown command {line}"),
+        };
+        support::reply(&answer);
+    }
+}
+
+/// One racer: says `armed`, waits for the `go` file, then claims until it has
+/// won `wins` times (at most `max_attempts` attempts). Each time it wins, it
+/// checks that it is the verified owner and that the file holds its PID, and
+/// appends its tenure (monotonic start and end, both inside the claim) to the
+/// shared log with one `O_APPEND` write.
+fn race(path: &Utf8Path, wins: u32, max_attempts: u32, log: &str, go: &str) -> String {
+    let me = std::process::id();
+    let mut log = OpenOptions::new().append(true).open(log).unwrap();
+    support::reply("armed");
+    wait_until(|| Utf8Path::new(go).exists());
+    let (mut claims, mut losses, mut wrong) = (0u32, 0u32, Vec::new());
+    while claims < wins && claims + losses < max_attempts {
+        match claim_for_current_process(path) {
+            Ok(guard) => {
+                let start = mono_ns();
+                match read_with_wait(path, Duration::ZERO) {
+                    Ok(PidFileRead::LockedByOtherProcess(owner)) if owner.pid() == me => {}
+                    other => wrong.push(format!("holder read {other:?}")),
+                }
+                if fs::read_to_string(path).unwrap() != format!("{me}\n") {
+                    wrong.push("content is not our pid while we hold the lock".to_owned());
+                }
+                std::thread::yield_now();
+                let end = mono_ns();
+                log.write_all(format!("{me} {start} {end}\n").as_bytes())
+                    .unwrap();
+                drop(guard);
+                claims += 1;
+                // Give the others a chance before trying again.
+                std::thread::yield_now();
+            }
+            Err(Error::AlreadyClaimed { pid, .. }) => {
+                if pid == Some(me) {
+                    wrong.push("AlreadyClaimed named ourselves".to_owned());
+                }
+                losses += 1;
+                std::thread::yield_now();
+            }
+            Err(e) => wrong.push(format!("claim failed: {e:?}")),
+        }
+    }
+    format!("done {claims} {losses} {}", wrong.join("; "))
+}
+
+fn expect_owner(path: &Utf8Path) -> pidkit_pidfile::Owner {
+    match read(path).unwrap() {
+        PidFileRead::LockedByOtherProcess(owner) => owner,
+        other => panic!("expected LockedByOtherProcess, got {other:?}"),
+    }
+}
+
+#[test]
+fn claim_against_a_live_holder_reports_its_pid_and_a_verified_handle() {
+    let _serial = serial();
+    let _wd = watchdog("claim_against_a_live_holder", Duration::from_secs(30));
+    let (_dir, path) = temp_lock("svc.pid");
+    let mut helper = Helper::spawn(HELPER, "holder");
+    assert_eq!(helper.call(&format!("claim {path}")), "ok");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{}\n", helper.pid())
+    );
+
+    let err = claim_for_current_process(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::AlreadyClaimed { path: p, pid: Some(pid) } if p == &path && *pid == helper.pid()),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("pidfile {path} is already claimed by pid {}", helper.pid())
+    );
+
+    let owner = expect_owner(&path);
+    assert_eq!(owner.pid(), helper.pid());
+    let handle = owner.handle().unwrap();
+    assert_eq!(handle.pid(), helper.pid());
+    assert_eq!(handle.state().unwrap(), State::Running);
+    // The helper's own second open sees itself as the holder too.
+    assert_eq!(
+        helper.call(&format!("read {path} 0")),
+        format!("owner {0} handle {0}", helper.pid())
+    );
+}
+
+#[test]
+fn holder_killed_by_sigkill_frees_the_pidfile() {
+    let _serial = serial();
+    let _wd = watchdog("holder_killed_by_sigkill", Duration::from_secs(30));
+    let (_dir, path) = temp_lock("svc.pid");
+    let mut helper = Helper::spawn(HELPER, "holder");
+    let dead_pid = helper.pid();
+    assert_eq!(helper.call(&format!("claim {path}")), "ok");
+    let owner = expect_owner(&path);
+    assert_eq!(owner.pid(), dead_pid);
+
+    helper.kill(); // SIGKILL, then reaped
+
+    // The owner read before the kill no longer yields a handle.
+    assert!(
+        matches!(owner.handle(), Err(Error::HolderGone { pid, .. }) if pid == dead_pid),
+        "{:?}",
+        owner.handle()
+    );
+    assert!(owner.signal(Signal::TERM).is_err());
+    // The file still names the dead process, but nobody holds it.
+    assert_eq!(fs::read_to_string(&path).unwrap(), format!("{dead_pid}\n"));
+    match read(&path).unwrap() {
+        PidFileRead::NotHeldByAnyProcess(guard) => drop(guard),
+        other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
+    }
+    let _guard = claim_for_current_process(&path).unwrap();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{}\n", std::process::id())
+    );
+}
+
+#[test]
+fn a_claim_caught_between_lock_and_write_never_reports_the_previous_pid() {
+    let _serial = serial();
+    let _wd = watchdog(
+        "a_claim_caught_between_lock_and_write",
+        Duration::from_secs(60),
+    );
+    let (_dir, path) = temp_lock("svc.pid");
+    // The previous holder's PID, left in the file: a live process that does
+    // not hold the lock (the worst case: signalling it would hit it).
+    let previous = testkit::sleeper();
+    fs::write(&path, format!("{}\n", previous.id())).unwrap();
+
+    let mut claimer = Helper::spawn(HELPER, "claimer");
+    assert_eq!(claimer.call(&format!("lockraw {path}")), "ok");
+    // The content is still the previous PID, and the file is locked.
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{}\n", previous.id())
+    );
+
+    for wait in [Duration::ZERO, pidkit_pidfile::DEFAULT_CLAIM_WAIT] {
+        match read_with_wait(&path, wait) {
+            Err(Error::ClaimInProgress {
+                lock_pid, content, ..
+            }) => {
+                assert_eq!(lock_pid, claimer.pid());
+                assert_eq!(content, format!("{}\n", previous.id()));
+            }
+            other => panic!("expected ClaimInProgress, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        claim_for_current_process(&path),
+        Err(Error::AlreadyClaimed { pid: None, .. })
+    ));
+
+    // A reader that is still waiting when the claimer writes gets the claimer.
+    let reader = {
+        let path = path.clone();
+        std::thread::spawn(move || read_with_wait(&path, Duration::from_secs(20)))
+    };
+    std::thread::sleep(Duration::from_millis(30)); // let the reader start waiting
+    assert_eq!(claimer.call("writepid"), "ok");
+    match reader.join().unwrap() {
+        Ok(PidFileRead::LockedByOtherProcess(owner)) => {
+            assert_eq!(owner.pid(), claimer.pid());
+            assert_eq!(owner.handle().unwrap().pid(), claimer.pid());
+        }
+        other => panic!("expected the claimer as owner, got {other:?}"),
+    }
+    assert_eq!(expect_owner(&path).pid(), claimer.pid());
+}
+
+#[test]
+fn daemon_pattern_keep_across_exec() {
+    let _serial = serial();
+    let _wd = watchdog("daemon_pattern_keep_across_exec", Duration::from_secs(30));
+    let (_dir, path) = temp_lock("daemon.pid");
+    let mut helper = Helper::spawn(HELPER, "launcher");
+    let pid = helper.pid();
+    assert_eq!(helper.call(&format!("claim {path}")), "ok");
+    assert_eq!(helper.call("keep"), "ok");
+    helper.send("exec sleep 1000");
+    wait_until(|| comm(pid).as_deref() == Some("sleep"));
+
+    // The exec'd program keeps the PID and the lock.
+    assert!(support::process_holds_flock(pid, &path));
+    let owner = expect_owner(&path);
+    assert_eq!(owner.pid(), pid);
+    owner.signal(Signal::KILL).unwrap();
+    let status = helper.into_child().wait();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    assert!(matches!(
+        read(&path).unwrap(),
+        PidFileRead::NotHeldByAnyProcess(_)
+    ));
+}
+
+#[test]
+fn racing_claimers_never_overlap() {
+    const RACERS: usize = 6;
+    const WINS: u32 = 40;
+    const MAX_ATTEMPTS: u32 = 200_000;
+    let _serial = serial();
+    let _wd = watchdog("racing_claimers_never_overlap", Duration::from_secs(120));
+    let (dir, path) = temp_lock("race.pid");
+    let log = dir.path().join("tenures.log");
+    let go = dir.path().join("go");
+    fs::write(&log, "").unwrap();
+    let mut racers: Vec<Helper> = (0..RACERS)
+        .map(|_| Helper::spawn(HELPER, "racer"))
+        .collect();
+    for racer in &mut racers {
+        racer.send(&format!(
+            "race {path} {WINS} {MAX_ATTEMPTS} {} {}",
+            log.display(),
+            go.display()
+        ));
+    }
+    for racer in &mut racers {
+        assert_eq!(racer.recv(), "armed");
+    }
+    fs::write(&go, "").unwrap();
+    let (mut total_claims, mut total_losses) = (0, 0);
+    for racer in &mut racers {
+        let reply = racer.recv();
+        let mut words = reply.splitn(4, ' ');
+        assert_eq!(words.next(), Some("done"), "{reply}");
+        let claims: u32 = words.next().unwrap().parse().unwrap();
+        let losses: u32 = words.next().unwrap().parse().unwrap();
+        let wrong = words.next().unwrap_or("");
+        assert!(wrong.is_empty(), "racer {} saw: {wrong}", racer.pid());
+        assert_eq!(claims, WINS, "racer {} ran out of attempts", racer.pid());
+        total_claims += claims;
+        total_losses += losses;
+    }
+    drop(racers);
+    assert!(total_losses > 0, "the racers never contended");
+
+    let mut tenures: Vec<(u128, u128, u32)> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[0].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(tenures.len(), total_claims as usize);
+    tenures.sort();
+    let mut overlaps = Vec::new();
+    let mut latest_end: Option<(u128, u32)> = None;
+    for &(start, end, pid) in &tenures {
+        assert!(start <= end);
+        if let Some((prev_end, prev_pid)) = latest_end {
+            if start < prev_end {
+                overlaps.push((prev_pid, pid, prev_end - start));
+            }
+        }
+        if latest_end.is_none_or(|(e, _)| end > e) {
+            latest_end = Some((end, pid));
+        }
+    }
+    assert_eq!(
+        overlaps.len(),
+        0,
+        "overlapping tenures (pid, pid, ns): {overlaps:?}"
+    );
+    let distinct: std::collections::BTreeSet<u32> = tenures.iter().map(|t| t.2).collect();
+    assert_eq!(distinct.len(), RACERS);
+    eprintln!("{total_claims} tenures, {total_losses} lost claims, {RACERS} racers, 0 overlaps");
+}
+
+#[test]
+fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
+    let _serial = serial();
+    testkit::run_isolated(
+        "forced_pid_reuse_never_yields_a_handle_to_the_newcomer",
+        Isolation::PidNamespace,
+        Duration::from_secs(60),
+        || {
+            let _wd = watchdog("forced_pid_reuse (isolated)", Duration::from_secs(50));
+            let (_dir, path) = temp_lock("svc.pid");
+            let mut holder = Helper::spawn(HELPER, "holder");
+            let pid = holder.pid();
+            assert_eq!(holder.call(&format!("claim {path}")), "ok");
+            let owner = expect_owner(&path);
+            assert_eq!(owner.pid(), pid);
+
+            // The holder dies and is reaped; a newcomer gets its PID.
+            holder.kill();
+            let mut newcomer = testkit::spawn_with_pid(Command::new("sleep").arg("1000"), pid);
+            assert_eq!(
+                newcomer.id(),
+                pid,
+                "the newcomer did not get the holder's PID"
+            );
+
+            match owner.handle() {
+                Err(Error::HolderGone { pid: p, .. }) => assert_eq!(p, pid),
+                Ok(handle) => {
+                    assert_eq!(
+                        handle.state().unwrap(),
+                        State::Gone,
+                        "a live handle to the newcomer"
+                    )
+                }
+                Err(other) => panic!("expected HolderGone, got {other:?}"),
+            }
+            assert!(owner.signal(Signal::KILL).is_err());
+            // The newcomer was not touched.
+            assert!(
+                newcomer.child_mut().try_wait().unwrap().is_none(),
+                "the newcomer died"
+            );
+            assert_eq!(comm(pid).as_deref(), Some("sleep"));
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let state = stat.rsplit(") ").next().unwrap().chars().next().unwrap();
+            assert!(
+                matches!(state, 'R' | 'S'),
+                "the newcomer was stopped or killed: {stat}"
+            );
+            assert!(matches!(
+                read(&path).unwrap(),
+                PidFileRead::NotHeldByAnyProcess(_)
+            ));
+        },
+    );
+}
+
+/// What the model knows about one actor's hold on the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hold {
+    Claimed,
+    ReadGuard,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Claim(usize),
+    Read(usize),
+    Drop(usize),
+    Crash(usize),
+}
+
+const ACTORS: usize = 3;
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let actor = 0..ACTORS;
+    prop_oneof![
+        4 => actor.clone().prop_map(Op::Claim),
+        4 => actor.clone().prop_map(Op::Read),
+        3 => actor.clone().prop_map(Op::Drop),
+        1 => actor.prop_map(Op::Crash),
+    ]
+}
+
+/// Model-based test: claim/read/drop/crash sequences over three actor
+/// processes, each answer compared with what a simple model predicts.
+#[test]
+fn model_of_claims_reads_drops_and_crashes_across_processes() {
+    let _serial = serial();
+    let _wd = watchdog("model_of_claims", Duration::from_secs(300));
+    let (dir, _) = temp_lock("unused");
+    let actors: RefCell<Vec<Helper>> = RefCell::new(
+        (0..ACTORS)
+            .map(|_| Helper::spawn(HELPER, "actor"))
+            .collect(),
+    );
+    let case = Cell::new(0u32);
+    let mut runner = TestRunner::new(Config {
+        cases: 40,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&prop::collection::vec(op_strategy(), 1..24), |ops| {
+        case.set(case.get() + 1);
+        let path =
+            Utf8PathBuf::try_from(dir.path().join(format!("model-{}.pid", case.get()))).unwrap();
+        let mut actors = actors.borrow_mut();
+        for actor in actors.iter_mut() {
+            assert_eq!(actor.call("drop"), "ok");
+        }
+        // The model: does the file exist, whose PID it holds, who holds the lock.
+        let mut exists = false;
+        let mut content: Option<u32> = None;
+        let mut holder: Option<(usize, Hold)> = None;
+        for (step, op) in ops.iter().enumerate() {
+            let ctx = format!("step {step} {op:?} of {ops:?}");
+            match *op {
+                Op::Claim(a) => {
+                    let pid = actors[a].pid();
+                    let expected = match holder {
+                        Some((b, _)) => {
+                            let holder_pid = actors[b].pid();
+                            if content == Some(holder_pid) {
+                                format!("already {holder_pid}")
+                            } else {
+                                "already none".to_owned()
+                            }
+                        }
+                        None => {
+                            holder = Some((a, Hold::Claimed));
+                            exists = true;
+                            content = Some(pid);
+                            "ok".to_owned()
+                        }
+                    };
+                    prop_assert_eq!(
+                        actors[a].call(&format!("claim {path}")),
+                        expected,
+                        "{}",
+                        ctx
+                    );
+                }
+                Op::Read(a) => {
+                    let expected = match holder {
+                        _ if !exists => "notexist".to_owned(),
+                        None => {
+                            holder = Some((a, Hold::ReadGuard));
+                            "notheld".to_owned()
+                        }
+                        Some((b, _)) => {
+                            let holder_pid = actors[b].pid();
+                            if content == Some(holder_pid) {
+                                format!("owner {holder_pid} handle {holder_pid}")
+                            } else {
+                                format!("claiminprogress {holder_pid}")
+                            }
+                        }
+                    };
+                    prop_assert_eq!(
+                        actors[a].call(&format!("read {path} 0")),
+                        expected,
+                        "{}",
+                        ctx
+                    );
+                }
+                Op::Drop(a) => {
+                    if holder.is_some_and(|(b, _)| b == a) {
+                        holder = None;
+                    }
+                    prop_assert_eq!(actors[a].call("drop"), "ok", "{}", ctx);
+                }
+                Op::Crash(a) => {
+                    if holder.is_some_and(|(b, _)| b == a) {
+                        holder = None;
+                    }
+                    let fresh = Helper::spawn(HELPER, "actor");
+                    std::mem::replace(&mut actors[a], fresh).kill();
+                }
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}

@@ -1,0 +1,148 @@
+//! Helpers shared by the integration tests of this crate: helper processes
+//! (the test binary re-executed in a "role") and small utilities.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test support: a failed step must fail the test loudly"
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use testkit::ChildGuard;
+
+/// Set (to the role name) in a helper process started by [`Helper::spawn`].
+pub(crate) const ROLE_ENV: &str = "PIDKIT_PIDFILE_TEST_ROLE";
+/// Prefix of the protocol lines a helper prints (the test harness prints its own lines too).
+const MARK: &str = "@@ ";
+
+/// Tests in a binary that spawns processes take this, so that no other test
+/// thread forks (and so briefly duplicates our lock descriptors) while they run.
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A temporary directory and a lock file path inside it.
+pub(crate) fn temp_lock(name: &str) -> (tempfile::TempDir, Utf8PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::try_from(dir.path().join(name)).unwrap();
+    (dir, path)
+}
+
+/// True if process `pid` has a descriptor that holds a `flock` on the file at `path`
+/// (per the `lock:` lines of `/proc/<pid>/fdinfo`).
+pub(crate) fn process_holds_flock(pid: u32, path: &Utf8Path) -> bool {
+    let ino = std::fs::metadata(path).unwrap().ino();
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        std::fs::read_to_string(entry.path()).is_ok_and(|info| {
+            info.lines().any(|l| {
+                l.starts_with("lock:")
+                    && l.contains("FLOCK")
+                    && l.split_whitespace()
+                        .any(|f| f.rsplit(':').next() == Some(&ino.to_string()))
+            })
+        })
+    })
+}
+
+/// The command name of process `pid`, if it exists.
+pub(crate) fn comm(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// Polls `cond` every millisecond until it holds. Bounded by the caller's watchdog.
+pub(crate) fn wait_until(mut cond: impl FnMut() -> bool) {
+    while !cond() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A helper process: this test binary re-executed to run only `test_name`, with
+/// [`ROLE_ENV`] set, talking a line protocol on stdin/stdout.
+#[derive(Debug)]
+pub(crate) struct Helper {
+    child: ChildGuard,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Helper {
+    /// Starts the helper and waits for its `ready` line.
+    pub(crate) fn spawn(test_name: &str, role: &str) -> Helper {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROLE_ENV, role)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut child = ChildGuard::spawn(&mut cmd);
+        let stdin = child.child_mut().stdin.take().unwrap();
+        let stdout = BufReader::new(child.child_mut().stdout.take().unwrap());
+        let mut helper = Helper {
+            child,
+            stdin,
+            stdout,
+        };
+        assert_eq!(helper.recv(), "ready");
+        helper
+    }
+
+    /// The helper's PID.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next protocol line (without the marker).
+    pub(crate) fn recv(&mut self) -> String {
+        loop {
+            let mut line = String::new();
+            let n = self.stdout.read_line(&mut line).unwrap();
+            assert!(n > 0, "helper {} closed its stdout", self.pid());
+            // The harness may have printed "test name ... " on the same line.
+            if let Some(at) = line.find(MARK) {
+                return line[at + MARK.len()..].trim_end_matches('\n').to_owned();
+            }
+        }
+    }
+
+    /// Sends one command line and returns the reply.
+    pub(crate) fn call(&mut self, command: &str) -> String {
+        self.send(command);
+        self.recv()
+    }
+
+    /// Sends one command line without waiting for a reply.
+    pub(crate) fn send(&mut self, command: &str) {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// SIGKILLs and reaps the helper.
+    pub(crate) fn kill(self) {
+        drop(self.child);
+    }
+
+    /// Gives up the guard (the caller reaps).
+    pub(crate) fn into_child(self) -> ChildGuard {
+        self.child
+    }
+}
+
+/// In a helper: prints one protocol line.
+pub(crate) fn reply(line: &str) {
+    println!("{MARK}{line}");
+}
+
+/// In a helper: the command lines from stdin, until it closes.
+pub(crate) fn commands() -> impl Iterator<Item = String> {
+    std::io::stdin().lines().map_while(Result::ok)
+}
