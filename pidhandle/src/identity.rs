@@ -244,7 +244,63 @@ fn number(field: &str, value: &str) -> Result<u64, String> {
         .map_err(|_| format!("`{field}={value}` is out of range"))
 }
 
+/// The whole parser: the fast path for well-formed text, and the
+/// diagnosing one (which also decides every input the fast path declines).
 fn parse(s: &str) -> Result<Identity, String> {
+    match parse_fast(s.as_bytes()) {
+        Some(id) => Ok(id),
+        None => parse_diagnosing(s),
+    }
+}
+
+/// Takes a canonical decimal (no leading zero, at most 20 digits, fits u64)
+/// from the front of `b`; returns it and the rest.
+fn take_number(b: &[u8]) -> Option<(u64, &[u8])> {
+    let len = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if len == 0 || len > 20 || (len > 1 && b[0] == b'0') {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in &b[..len] {
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some((v, &b[len..]))
+}
+
+/// Accepts exactly the well-formed texts, quickly; `None` for anything
+/// else, which [`parse_diagnosing`] then explains. Both accept the same set
+/// (a unit test checks this on arbitrary and near-valid inputs).
+fn parse_fast(b: &[u8]) -> Option<Identity> {
+    let b = b.strip_prefix(b"pidkit-pid:v1:pid=")?;
+    let (pid, b) = take_number(b)?;
+    let pid = u32::try_from(pid)
+        .ok()
+        .filter(|p| (1..=i32::MAX as u32).contains(p))?;
+    if b == b":gone" {
+        return Some(Identity::gone(pid));
+    }
+    let b = b.strip_prefix(b":boot=")?;
+    let boot = BootId::parse_canonical(std::str::from_utf8(b.get(..36)?).ok()?)?;
+    let mut b = &b[36..];
+    let mut pidfs = None;
+    if let Some(rest) = b.strip_prefix(b":pidfs=") {
+        let (v, rest) = take_number(rest)?;
+        pidfs = Some(v);
+        b = rest;
+    }
+    let mut start = None;
+    if let Some(rest) = b.strip_prefix(b":start=") {
+        let (v, rest) = take_number(rest)?;
+        start = Some(v);
+        b = rest;
+    }
+    if !b.is_empty() || (pidfs.is_none() && start.is_none()) {
+        return None;
+    }
+    Some(Identity::live(pid, boot, pidfs, start))
+}
+
+fn parse_diagnosing(s: &str) -> Result<Identity, String> {
     if s.is_empty() {
         return Err("empty input".into());
     }
@@ -406,7 +462,37 @@ mod tests {
         ]
     }
 
+    /// The fast path and the diagnosing parser accept the same texts.
+    fn agree(text: &str) -> Result<(), TestCaseError> {
+        let fast = parse_fast(text.as_bytes());
+        let slow = parse_diagnosing(text).ok();
+        prop_assert_eq!(fast, slow, "{:?}", text);
+        Ok(())
+    }
+
     proptest! {
+        #[test]
+        fn fast_and_diagnosing_parsers_agree(
+            id in arb_identity(),
+            text in "(?s).{0,200}",
+            pos in any::<prop::sample::Index>(),
+            c in prop::char::range(' ', '~'),
+        ) {
+            agree(&text)?;
+            let valid = id.to_string();
+            agree(&valid)?;
+            let mut chars: Vec<char> = valid.chars().collect();
+            let i = pos.index(chars.len());
+            let mut replaced = chars.clone();
+            replaced[i] = c;
+            agree(&replaced.into_iter().collect::<String>())?;
+            chars.insert(i, c);
+            agree(&chars.iter().collect::<String>())?;
+            chars.remove(i);
+            chars.remove(i);
+            agree(&chars.into_iter().collect::<String>())?;
+        }
+
         #[test]
         fn parse_inverts_display(id in arb_identity()) {
             let text = id.to_string();

@@ -60,6 +60,13 @@
 //!   call, the handle pins the new one. Use [`PidHandle::from_child`] for
 //!   children, and text or [`PidHandle::from_pidfd`] to carry a handle on.
 //! - The text form is meaningful in the PID namespace it was written in.
+//! - Where start ticks are the identity (no pidfs ids: kernels before 6.9,
+//!   or the fallback), two processes that got the same PID within one clock
+//!   tick (`CLK_TCK`, 10 ms) cannot be told apart: text restored after such
+//!   a reuse verifies as the newer process. A held handle with a pidfd is
+//!   not affected, and pidfs ids have no such limit.
+//! - A thread id that is not a process id gives a gone handle with pidfds;
+//!   in the fallback it pins the thread's process.
 //! - The fallback path keeps the race described above, and cannot send
 //!   real-time signals ([`Error::Unsupported`]).
 //! - Text whose only identity is a pidfs id cannot be verified where pidfs ids
@@ -238,6 +245,43 @@ fn ticks_behind(pid: u32, fd: &PidFd) -> Result<Option<u64>, Error> {
     }
 }
 
+/// Whether the pidfd polls readable (the process exited), without waiting.
+///
+/// A direct `poll` with a zero timeout: [`PidFd::has_exited`] goes through
+/// the general deadline logic of `wait_exited`, which costs more than the
+/// system call here.
+#[inline]
+fn has_exited(pid: u32, fd: &PidFd) -> Result<bool, Error> {
+    use rustix::event::{PollFd, PollFlags};
+    let zero = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    loop {
+        let mut fds = [PollFd::new(fd, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&zero)) {
+            Ok(0) => return Ok(false),
+            Ok(_) => {
+                let rev = fds[0].revents();
+                if rev.contains(PollFlags::NVAL) {
+                    return Err(io_context(
+                        format!("polling the pidfd of pid {pid}"),
+                        rustix::io::Errno::BADF.into(),
+                    ));
+                }
+                return Ok(rev.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR));
+            }
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                return Err(io_context(
+                    format!("polling the pidfd of pid {pid}"),
+                    e.into(),
+                ));
+            }
+        }
+    }
+}
+
 impl PidHandle {
     fn gone(pid: u32) -> PidHandle {
         PidHandle {
@@ -357,13 +401,13 @@ impl PidHandle {
             let Some(fd) = open_pidfd(pid)? else {
                 return Ok(Self::gone(pid));
             };
-            let same = match (identity.pidfs_id(), pidfs_id(pid, &fd)?) {
-                (Some(want), Some(have)) => want == have,
-                (_, have) => match identity.start_ticks() {
+            // The pidfs id is the whole check when both sides have one;
+            // else the start ticks, read after the open.
+            let same = match identity.pidfs_id() {
+                Some(want) if probe().pidfs => pidfs_id(pid, &fd)? == Some(want),
+                _ => match identity.start_ticks() {
                     Some(want) => ticks_behind(pid, &fd)? == Some(want),
-                    None => {
-                        return Err(Self::unverifiable(pid, have.is_none()));
-                    }
+                    None => return Err(Self::unverifiable(pid)),
                 },
             };
             if !same {
@@ -384,21 +428,19 @@ impl PidHandle {
                     ..live
                 }),
                 Some(_) => Ok(Self::gone(pid)),
-                None => Err(Self::unverifiable(pid, true)),
+                None => Err(Self::unverifiable(pid)),
             }
         }
     }
 
-    fn unverifiable(pid: u32, no_pidfs: bool) -> Error {
+    /// The error for text whose only identity is a pidfs id, where pidfs ids
+    /// cannot be read.
+    fn unverifiable(pid: u32) -> Error {
         Error::Unsupported {
             pid,
-            reason: if no_pidfs {
-                "the handle's only identity is a pidfs id, and pidfs ids cannot be read here \
-                 (no pidfd, or a kernel before 6.9)"
-                    .into()
-            } else {
-                "the handle has no identity this kernel can check".into()
-            },
+            reason: "the handle's only identity is a pidfs id, and pidfs ids cannot be read \
+                     here (no pidfd, or a kernel before 6.9)"
+                .into(),
         }
     }
 
@@ -485,10 +527,7 @@ impl PidHandle {
         let pid = self.pid();
         match &self.pin {
             Pin::Fd(fd) => {
-                let exited = fd
-                    .has_exited()
-                    .map_err(|e| io_context(format!("polling the pidfd of pid {pid}"), e))?;
-                if !exited {
+                if !has_exited(pid, fd)? {
                     return Ok(State::Running);
                 }
                 match fd.send_signal(Signal::ZERO) {
@@ -592,7 +631,10 @@ impl PidHandle {
 
 impl fmt::Display for PidHandle {
     /// The text form of the handle's [`Identity`]: one versioned line that
-    /// [`FromStr`](std::str::FromStr) restores.
+    /// [`FromStr`](std::str::FromStr) restores. A handle that was made or
+    /// restored for a process that was already gone writes the `gone` form
+    /// (`pidkit-pid:v1:pid=N:gone`), which restores to a gone handle forever.
+    /// Closing a handle does not change its text.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.id, f)
     }
