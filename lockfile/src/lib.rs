@@ -98,7 +98,6 @@
 //! # }
 //! ```
 #![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(not(target_os = "linux"))]
 compile_error!(
@@ -460,8 +459,13 @@ impl UnwrittenLockFile {
     /// nobody holds the lock any more, readers treat it as stale.
     pub fn write_content(self, content: String) -> Result<LockFileGuard, Error> {
         let UnwrittenLockFile { file, path } = self;
-        file.set_len(0)
-            .map_err(|e| classify(&path, Op::Truncate, e))?;
+        if let Err(e) = file.set_len(0) {
+            // A FIFO or a device can be opened and locked, but not truncated.
+            if file.metadata().is_ok_and(|m| !m.file_type().is_file()) {
+                return Err(Error::NotRegularFile { path });
+            }
+            return Err(classify(&path, Op::Truncate, e));
+        }
         file.write_all_at(content.as_bytes(), 0)
             .map_err(|e| classify(&path, Op::Write, e))?;
         file.sync_all()

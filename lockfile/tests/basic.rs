@@ -342,7 +342,7 @@ fn missing_parent_is_a_clear_error() {
 }
 
 #[test]
-fn fifo_is_rejected_without_hanging() {
+fn fifo_is_rejected_without_hanging_or_writing() {
     let _watchdog = testkit::watchdog(
         "fifo_is_rejected_without_hanging",
         std::time::Duration::from_secs(20),
@@ -360,6 +360,18 @@ fn fifo_is_rejected_without_hanging() {
     assert!(
         matches!(&err, Error::NotRegularFile { path: p } if p == &path),
         "{err:?}"
+    );
+    let err = create_exclusive(&path)
+        .unwrap()
+        .write_content("x".into())
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::NotRegularFile { path: p } if p == &path),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("lock file {path} is not a regular file")
     );
 }
 
