@@ -616,6 +616,24 @@ impl PidHandle {
         }
     }
 
+    /// Gives up the handle for its pidfd (`None` in the fallback, and for
+    /// gone or closed handles), for callers that watch the process
+    /// themselves (an epoll set, a monitor). The pidfd is the handle's own if
+    /// no clone shares it, else a duplicate (`F_DUPFD_CLOEXEC`).
+    pub fn into_pidfd(self) -> Result<Option<PidFd>, Error> {
+        let pid = self.pid();
+        match self.pin {
+            Pin::Fd(fd) => match Arc::try_unwrap(fd) {
+                Ok(fd) => Ok(Some(fd)),
+                Err(shared) => shared
+                    .try_clone()
+                    .map(Some)
+                    .map_err(|e| io_context(format!("duplicating the pidfd of pid {pid}"), e)),
+            },
+            _ => Ok(None),
+        }
+    }
+
     /// A handle with its own, independent pidfd (`F_DUPFD_CLOEXEC`), for
     /// callers that want to hand out an fd. `clone()` shares the fd instead.
     pub fn try_clone(&self) -> Result<PidHandle, Error> {

@@ -646,6 +646,26 @@ fn try_clone_gives_an_independent_pidfd() {
     }
     c.close().unwrap();
     h.kill(Signal::ZERO).unwrap();
+    // into_pidfd: the handle's own fd when unshared, a duplicate otherwise.
+    let raw = h.pidfd().map(AsRawFd::as_raw_fd);
+    let shared = h.clone();
+    let dup = shared.into_pidfd().unwrap();
+    assert_eq!(dup.is_some(), pidfd_path());
+    if let Some(dup) = &dup {
+        assert_ne!(Some(dup.as_raw_fd()), raw);
+        dup.send_signal(Signal::ZERO).unwrap();
+    }
+    let solo = h.try_clone().unwrap();
+    let solo_raw = solo.pidfd().map(AsRawFd::as_raw_fd);
+    let own = solo.into_pidfd().unwrap();
+    assert_eq!(own.as_ref().map(AsRawFd::as_raw_fd), solo_raw);
+    assert!(
+        PidHandle::new(free_pid())
+            .unwrap()
+            .into_pidfd()
+            .unwrap()
+            .is_none()
+    );
     let dbg = format!("{h:?}");
     assert!(
         dbg.contains(&h.pid().to_string()) && dbg.contains("pidkit-pid:v1"),
