@@ -1,0 +1,556 @@
+//! The benchmark cases. Each returns rows of (pidkit, baseline) series that
+//! were measured interleaved in this run.
+
+use std::hint::black_box;
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use camino::Utf8PathBuf;
+use fs4::fs_std::FileExt as _;
+use pidkit_monitor::Monitor;
+use pidkit_pidfd::{PidFd, Signal};
+use pidkit_pidhandle::PidHandle;
+use rustix::process::{Pid, WaitId, WaitIdOptions, WaitOptions};
+
+use crate::measure::{interleave, interleave_batched};
+use crate::{Config, Row};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// A child killed and reaped on drop (unless already reaped).
+struct Guard(Option<Child>);
+
+impl Guard {
+    fn sleeper() -> Result<Guard> {
+        Ok(Guard(Some(
+            Command::new("sleep")
+                .arg("1000")
+                .stdin(Stdio::null())
+                .spawn()?,
+        )))
+    }
+    fn child(&self) -> &Child {
+        self.0.as_ref().expect("guard holds a child")
+    }
+    fn pid(&self) -> u32 {
+        self.child().id()
+    }
+    fn rpid(&self) -> Pid {
+        Pid::from_raw(self.pid() as i32).expect("child pid is positive")
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn ns(d: Duration) -> f64 {
+    d.as_nanos() as f64
+}
+
+/// Pins the whole process (and children spawned later) to one CPU, or undoes it.
+pub(crate) fn pin(cpu: Option<usize>) {
+    let mut set = rustix::thread::CpuSet::new();
+    match cpu {
+        Some(c) => set.set(c),
+        None => {
+            for c in 0..rustix::thread::CpuSet::MAX_CPU.min(1024) {
+                set.set(c);
+            }
+        }
+    }
+    let _ = rustix::thread::sched_setaffinity(None, &set);
+}
+
+fn podman_style_kill(pid: u32, expected_start: u64) -> io::Result<()> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = stat.rfind(')').map(|i| &stat[i + 1..]).unwrap_or("");
+    let start: u64 = after
+        .split_whitespace()
+        .nth(19)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other("bad stat"))?;
+    if start != expected_start {
+        return Err(io::Error::from(io::ErrorKind::NotFound));
+    }
+    rustix::process::test_kill_process(Pid::from_raw(pid as i32).expect("pid"))
+        .map_err(io::Error::from)
+}
+
+fn start_ticks(pid: u32) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = stat.rfind(')').map(|i| &stat[i + 1..]).ok_or("bad stat")?;
+    Ok(after
+        .split_whitespace()
+        .nth(19)
+        .ok_or("bad stat")?
+        .parse()?)
+}
+
+/// Signal send cost: what one call costs, held and restored.
+pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
+    pin(Some(0));
+    let target = Guard::sleeper()?;
+    let pid = target.pid();
+    let rpid = target.rpid();
+    let handle = PidHandle::from_child(target.child())?;
+    let text = handle.to_string();
+    let pidfd = PidFd::from_child(target.child())?;
+    let ticks = start_ticks(pid)?;
+    let budget = cfg.budget(1.5);
+    let mut rows = Vec::new();
+
+    let (a, b) = interleave_batched(
+        budget,
+        &mut || handle.kill(Signal::ZERO).expect("held kill"),
+        &mut || rustix::process::test_kill_process(black_box(rpid)).expect("kill"),
+    );
+    rows.push(Row::new(
+        "signal send",
+        "held PidHandle::kill(0) vs raw kill(pid, 0)",
+        a,
+        b,
+    ));
+
+    let (a, b) = interleave_batched(
+        budget,
+        &mut || handle.kill(Signal::ZERO).expect("held kill"),
+        &mut || black_box(&pidfd).send_signal(Signal::ZERO).expect("send"),
+    );
+    rows.push(Row::new(
+        "signal send",
+        "held PidHandle::kill(0) vs pidfd_send_signal(0)",
+        a,
+        b,
+    ));
+
+    let (a, b) = interleave_batched(
+        budget,
+        &mut || {
+            let h: PidHandle = black_box(&text).parse().expect("restore");
+            h.kill(Signal::ZERO).expect("restored kill");
+        },
+        &mut || {
+            let fd = PidFd::open(black_box(pid)).expect("open");
+            black_box(fd.inode_id().expect("fstat"));
+            fd.send_signal(Signal::ZERO).expect("send");
+        },
+    );
+    rows.push(Row::new(
+        "signal send",
+        "restored PidHandle + kill(0) vs pidfd_open+fstat+send+close",
+        a,
+        b,
+    ));
+
+    let (a, b) = interleave_batched(
+        budget,
+        &mut || {
+            let h: PidHandle = black_box(&text).parse().expect("restore");
+            h.kill(Signal::ZERO).expect("restored kill");
+        },
+        &mut || podman_style_kill(black_box(pid), ticks).expect("podman-style kill"),
+    );
+    rows.push(Row::new(
+        "signal send",
+        "restored PidHandle + kill(0) vs podman-style /proc start-time check + kill",
+        a,
+        b,
+    ));
+
+    let (a, b) = interleave_batched(
+        budget,
+        &mut || drop(black_box(PidHandle::new(black_box(pid)).expect("new"))),
+        &mut || {
+            let fd = PidFd::open(black_box(pid)).expect("open");
+            black_box(fd.inode_id().expect("fstat"));
+        },
+    );
+    rows.push(Row::new(
+        "signal send",
+        "PidHandle::new(pid) vs pidfd_open+fstat+close",
+        a,
+        b,
+    ));
+    pin(None);
+    Ok(rows)
+}
+
+/// Signal delivery latency: SIGSTOP sent, until the sender learns the target
+/// stopped (the target must run to act on it). One STOP/CONT cycle a sample.
+pub(crate) fn signal_latency(cfg: &Config, pinned: bool) -> Result<Vec<Row>> {
+    pin(if pinned { Some(0) } else { None });
+    let target = Guard::sleeper()?;
+    let rpid = target.rpid();
+    let handle = PidHandle::from_child(target.child())?;
+    let cycle = |send: &dyn Fn()| -> f64 {
+        let t0 = Instant::now();
+        send();
+        let st = rustix::process::waitid(WaitId::Pid(rpid), WaitIdOptions::STOPPED)
+            .expect("waitid stopped");
+        let t = t0.elapsed();
+        debug_assert!(st.is_some());
+        rustix::process::kill_process(rpid, rustix::process::Signal::CONT).expect("cont");
+        rustix::process::waitid(WaitId::Pid(rpid), WaitIdOptions::CONTINUED)
+            .expect("waitid continued");
+        ns(t)
+    };
+    let n = cfg.samples(2000);
+    let (a, b) = interleave(
+        cfg.budget(3.0),
+        n / 4,
+        n,
+        &mut || cycle(&|| handle.kill(Signal::STOP).expect("stop")),
+        &mut || {
+            cycle(&|| {
+                rustix::process::kill_process(rpid, rustix::process::Signal::STOP).expect("stop")
+            })
+        },
+    );
+    let label = if pinned {
+        "SIGSTOP -> stopped, both on one CPU: PidHandle::kill vs raw kill"
+    } else {
+        "SIGSTOP -> stopped, unpinned (dominated by CPU wake-up): PidHandle::kill vs raw kill"
+    };
+    pin(None);
+    Ok(vec![Row::new("signal latency", label, a, b).latency()])
+}
+
+/// Every variant lets its fresh child finish `exec` (and its waiter block)
+/// for the same time before the kill, so the kill always hits a sleeping
+/// `sleep`, not a process still loading.
+fn settle() {
+    thread::sleep(Duration::from_micros(500));
+}
+
+/// Exit-notification latency: SIGKILL sent, until the parent knows the exit.
+pub(crate) fn exit_latency(cfg: &Config) -> Result<Vec<Row>> {
+    pin(Some(0));
+    let monitor = Monitor::new()?;
+    let n = cfg.samples(400);
+    let budget = cfg.budget(3.0);
+    let mut rows = Vec::new();
+
+    let mut via_monitor = || -> f64 {
+        let p = monitor
+            .start(Command::new("sleep").arg("1000"))
+            .expect("start");
+        let rpid = Pid::from_raw(p.pid() as i32).expect("pid");
+        settle();
+        let t0 = Instant::now();
+        rustix::process::kill_process(rpid, rustix::process::Signal::KILL).expect("kill");
+        let exit = monitor.wait(&p).expect("wait");
+        let t = t0.elapsed();
+        black_box(exit);
+        ns(t)
+    };
+
+    let mut raw_pidfd = || -> f64 {
+        let g = Guard::sleeper().expect("spawn");
+        let fd = PidFd::from_child(g.child()).expect("pidfd");
+        settle();
+        let t0 = Instant::now();
+        rustix::process::kill_process(g.rpid(), rustix::process::Signal::KILL).expect("kill");
+        let mut fds = [rustix::event::PollFd::new(
+            &fd,
+            rustix::event::PollFlags::IN,
+        )];
+        rustix::event::poll(&mut fds, None).expect("poll");
+        let st = rustix::process::waitid(WaitId::PidFd(fd.as_fd()), WaitIdOptions::EXITED)
+            .expect("waitid");
+        let t = t0.elapsed();
+        black_box(st);
+        let mut g = g;
+        let _ = g.0.take();
+        ns(t)
+    };
+    let (a, b) = interleave(budget, n / 4, n, &mut via_monitor, &mut raw_pidfd);
+    rows.push(
+        Row::new(
+            "exit notification",
+            "Monitor::wait vs raw poll(pidfd)+waitid",
+            a,
+            b,
+        )
+        .latency(),
+    );
+
+    let mut thread_per_child = || -> f64 {
+        let mut g = Guard::sleeper().expect("spawn");
+        let mut child = g.0.take().expect("child");
+        let rpid = Pid::from_raw(child.id() as i32).expect("pid");
+        let (tx, rx) = mpsc::channel();
+        let waiter = thread::spawn(move || {
+            let st = child.wait();
+            let _ = tx.send(Instant::now());
+            st
+        });
+        // The waiter blocks in waitpid during the settle time.
+        settle();
+        let t0 = Instant::now();
+        rustix::process::kill_process(rpid, rustix::process::Signal::KILL).expect("kill");
+        let t1 = rx.recv().expect("waiter");
+        let _ = waiter.join();
+        ns(t1 - t0)
+    };
+    let (a, b) = interleave(budget, n / 4, n, &mut via_monitor, &mut thread_per_child);
+    rows.push(
+        Row::new(
+            "exit notification",
+            "Monitor::wait vs blocking waitpid thread per child",
+            a,
+            b,
+        )
+        .latency(),
+    );
+
+    // A SIGCHLD-style reaper: one thread blocked in waitid(P_ALL) reaping any
+    // child. It would steal the monitor's children, so it runs alone: the
+    // monitor samples for this pair are taken while the reaper is parked.
+    let (a, b) = sigchld_style_pair(cfg, &mut via_monitor)?;
+    rows.push(
+        Row::new(
+            "exit notification",
+            "Monitor::wait vs waitid(P_ALL) reaper thread",
+            a,
+            b,
+        )
+        .latency(),
+    );
+    pin(None);
+    Ok(rows)
+}
+
+fn sigchld_style_pair(
+    cfg: &Config,
+    via_monitor: &mut dyn FnMut() -> f64,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let n = cfg.samples(400);
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    let start = Instant::now();
+    while b.len() < n && (b.len() < n / 4 || start.elapsed() < cfg.budget(3.0)) {
+        a.push(via_monitor());
+        // One reaper thread lifetime per sample keeps it from seeing the
+        // monitor's children: it only runs while this sample's child exists.
+        let g = Guard::sleeper()?;
+        let rpid = g.rpid();
+        let mut g = g;
+        let child = g.0.take().ok_or("child")?;
+        let (tx, rx) = mpsc::channel();
+        let reaper = thread::spawn(move || {
+            let r = rustix::process::wait(WaitOptions::empty());
+            let _ = tx.send(Instant::now());
+            drop(child);
+            r
+        });
+        settle();
+        let t0 = Instant::now();
+        rustix::process::kill_process(rpid, rustix::process::Signal::KILL)?;
+        let t1 = rx.recv()?;
+        let _ = reaper.join();
+        b.push(ns(t1 - t0));
+    }
+    Ok((a, b))
+}
+
+/// Spawn + wait of `/bin/true`: time per child, sequential and 8 in flight.
+pub(crate) fn spawn_throughput(cfg: &Config) -> Result<Vec<Row>> {
+    pin(None);
+    let monitor = Monitor::new()?;
+    let budget = cfg.budget(3.0);
+    let batch = 8usize;
+    let mut rows = Vec::new();
+    let truecmd = || {
+        let mut c = Command::new("true");
+        c.stdin(Stdio::null());
+        c
+    };
+
+    let mut mon_seq = || -> f64 {
+        let t0 = Instant::now();
+        for _ in 0..batch {
+            let p = monitor.start(&mut truecmd()).expect("start");
+            monitor.wait(&p).expect("wait");
+        }
+        ns(t0.elapsed()) / batch as f64
+    };
+    let mut std_seq = || -> f64 {
+        let t0 = Instant::now();
+        for _ in 0..batch {
+            truecmd().spawn().expect("spawn").wait().expect("wait");
+        }
+        ns(t0.elapsed()) / batch as f64
+    };
+    let (a, b) = interleave(budget, 20, 100_000, &mut mon_seq, &mut std_seq);
+    rows.push(Row::new(
+        "spawn+wait",
+        "sequential, per child: Monitor vs std::process::Command",
+        a,
+        b,
+    ));
+
+    let mut mon_par = || -> f64 {
+        let t0 = Instant::now();
+        let ps: Vec<_> = (0..batch)
+            .map(|_| monitor.start(&mut truecmd()).expect("start"))
+            .collect();
+        for p in &ps {
+            monitor.wait(p).expect("wait");
+        }
+        ns(t0.elapsed()) / batch as f64
+    };
+    let mut std_par = || -> f64 {
+        let t0 = Instant::now();
+        let cs: Vec<_> = (0..batch)
+            .map(|_| truecmd().spawn().expect("spawn"))
+            .collect();
+        for mut c in cs {
+            c.wait().expect("wait");
+        }
+        ns(t0.elapsed()) / batch as f64
+    };
+    let mut tpc_par = || -> f64 {
+        let t0 = Instant::now();
+        let rxs: Vec<_> = (0..batch)
+            .map(|_| {
+                let mut c = truecmd().spawn().expect("spawn");
+                let (tx, rx) = mpsc::channel();
+                thread::spawn(move || {
+                    let st = c.wait();
+                    let _ = tx.send(st.is_ok());
+                });
+                rx
+            })
+            .collect();
+        for rx in rxs {
+            rx.recv().expect("waiter");
+        }
+        ns(t0.elapsed()) / batch as f64
+    };
+    let (a, b) = interleave(budget, 20, 100_000, &mut mon_par, &mut std_par);
+    rows.push(Row::new(
+        "spawn+wait",
+        "8 in flight, per child: Monitor vs std::process::Command",
+        a,
+        b,
+    ));
+    let (a, b) = interleave(budget, 20, 100_000, &mut mon_par, &mut tpc_par);
+    rows.push(Row::new(
+        "spawn+wait",
+        "8 in flight, per child: Monitor vs thread-per-child (go-runc model)",
+        a,
+        b,
+    ));
+    Ok(rows)
+}
+
+/// Pidfile claim+drop and read, against the raw syscall sequences.
+pub(crate) fn pidfile(cfg: &Config) -> Result<Vec<Row>> {
+    pin(Some(0));
+    let dir = cfg.out.join("scratch");
+    std::fs::create_dir_all(&dir)?;
+    let claim_path =
+        Utf8PathBuf::from_path_buf(dir.join("claim.pid")).map_err(|_| "non-UTF-8 path")?;
+    let raw_path = dir.join("raw.pid");
+    let budget = cfg.budget(1.5);
+    let me = std::process::id();
+    let mut rows = Vec::new();
+    let dir_for_raw = dir.clone();
+
+    let raw_claim = |path: &std::path::Path| {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o644)
+            .custom_flags(
+                rustix::fs::OFlags::NOFOLLOW.bits() as i32
+                    | rustix::fs::OFlags::CLOEXEC.bits() as i32,
+            )
+            .open(path)
+            .expect("open");
+        assert!(f.try_lock_exclusive().expect("flock"));
+        f.set_len(0).expect("truncate");
+        f.write_all_at(format!("{me}\n").as_bytes(), 0)
+            .expect("write");
+        f.sync_all().expect("fsync");
+        std::fs::File::open(&dir_for_raw)
+            .expect("dir")
+            .sync_all()
+            .expect("fsync dir");
+    };
+    let (a, b) = interleave_batched(
+        budget,
+        &mut || {
+            drop(black_box(
+                pidkit_pidfile::claim_for_current_process(&claim_path).expect("claim"),
+            ))
+        },
+        &mut || raw_claim(&raw_path),
+    );
+    rows.push(Row::new(
+        "pidfile",
+        "claim+drop vs raw open+flock+truncate+write+fsync+fsync(dir)+close",
+        a,
+        b,
+    ));
+
+    // Read while another open file description holds the lock (a running daemon).
+    let _holder = pidkit_pidfile::claim_for_current_process(&claim_path)?;
+    let raw_holder = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&raw_path)?;
+    assert!(raw_holder.try_lock_exclusive()?);
+    let raw_read = |path: &std::path::Path| {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(
+                rustix::fs::OFlags::NOFOLLOW.bits() as i32
+                    | rustix::fs::OFlags::CLOEXEC.bits() as i32,
+            )
+            .open(path)
+            .expect("open");
+        assert!(!f.try_lock_exclusive().expect("flock"));
+        let mut buf = [0u8; 64];
+        let n = f.read_at(&mut buf, 0).expect("pread");
+        let pid: u32 = std::str::from_utf8(&buf[..n])
+            .expect("utf8")
+            .trim()
+            .parse()
+            .expect("pid");
+        black_box(pid);
+    };
+    let (a, b) = interleave_batched(
+        budget,
+        &mut || match pidkit_pidfile::read(&claim_path).expect("read") {
+            pidkit_pidfile::PidFileRead::LockedByOtherProcess(owner) => {
+                black_box(owner.pid());
+            }
+            _ => panic!("the pidfile should be held"),
+        },
+        &mut || raw_read(&raw_path),
+    );
+    rows.push(Row::new(
+        "pidfile",
+        "read (held by another) vs raw open+flock(try)+pread+parse+close",
+        a,
+        b,
+    ));
+    drop(raw_holder);
+    let _ = std::fs::remove_dir_all(&dir);
+    pin(None);
+    Ok(rows)
+}

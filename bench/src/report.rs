@@ -1,0 +1,333 @@
+//! The table, the JSON and CSV files, and the SVG latency distributions.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::Row;
+
+/// What the figures were measured on.
+pub(crate) struct Machine {
+    cores: usize,
+    kernel: String,
+    cpu: String,
+    features: Vec<(&'static str, bool)>,
+}
+
+impl Machine {
+    pub(crate) fn read() -> Machine {
+        let s = pidkit_pidfd::probe();
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    l.strip_prefix("model name")
+                        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+                })
+            })
+            .unwrap_or_else(|| "unknown cpu".into());
+        Machine {
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            kernel: rustix::system::uname()
+                .release()
+                .to_string_lossy()
+                .into_owned(),
+            cpu,
+            features: vec![
+                ("pidfd_open", s.pidfd_open),
+                ("send_signal", s.send_signal),
+                ("waitid", s.waitid),
+                ("pidfs", s.pidfs),
+                ("get_info", s.get_info),
+                ("info_exit", s.info_exit),
+                ("thread", s.thread),
+            ],
+        }
+    }
+
+    fn feature_text(&self) -> String {
+        self.features
+            .iter()
+            .map(|(n, ok)| format!("{n}{}", if *ok { "" } else { "(absent)" }))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub(crate) fn header(&self, full: bool) -> String {
+        format!(
+            "pidkit bench ({}) on Linux {}, {} cores, {}\npidfd features: {}\n\
+             ratio = pidkit median / baseline median (time; lower is better, 1.00 = same cost)",
+            if full { "full" } else { "quick" },
+            self.kernel,
+            self.cores,
+            self.cpu,
+            self.feature_text()
+        )
+    }
+}
+
+/// `412 ns`, `5.31 µs`, `1.23 ms`.
+pub(crate) fn fmt_ns(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v < 1_000.0 {
+        format!("{v:.0} ns")
+    } else if v < 1_000_000.0 {
+        format!("{:.2} µs", v / 1_000.0)
+    } else {
+        format!("{:.2} ms", v / 1_000_000.0)
+    }
+}
+
+pub(crate) fn table(rows: &[Row]) -> String {
+    let head = [
+        "group",
+        "metric",
+        "pidkit p50",
+        "baseline p50",
+        "ratio",
+        "pidkit p99",
+        "baseline p99",
+        "runs",
+    ];
+    let mut cells: Vec<[String; 8]> = vec![head.map(str::to_owned)];
+    for r in rows {
+        let (a, b) = (r.pidkit_stats(), r.baseline_stats());
+        cells.push([
+            r.group.to_owned(),
+            r.metric.clone(),
+            fmt_ns(a.p50),
+            fmt_ns(b.p50),
+            format!("{:.2}x", r.ratio()),
+            fmt_ns(a.p99),
+            fmt_ns(b.p99),
+            format!("{}/{}", a.runs, b.runs),
+        ]);
+    }
+    let mut width = [0usize; 8];
+    for row in &cells {
+        for (w, c) in width.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for (i, row) in cells.iter().enumerate() {
+        for (j, (c, w)) in row.iter().zip(width).enumerate() {
+            let pad = w - c.chars().count();
+            if j >= 2 {
+                let _ = write!(out, "{}{}  ", " ".repeat(pad), c);
+            } else {
+                let _ = write!(out, "{}{}  ", c, " ".repeat(pad));
+            }
+        }
+        out = out.trim_end().to_owned();
+        out.push('\n');
+        if i == 0 {
+            out.push_str(&"-".repeat(width.iter().sum::<usize>() + 2 * 7));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for ch in s.chars() {
+        match ch {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn json_num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.1}")
+    } else {
+        "null".into()
+    }
+}
+
+pub(crate) fn json(m: &Machine, rows: &[Row], full: bool) -> String {
+    let mut o = String::from("{\n");
+    let _ = writeln!(
+        o,
+        "  \"mode\": {},",
+        json_str(if full { "full" } else { "quick" })
+    );
+    let _ = writeln!(
+        o,
+        "  \"machine\": {{\"kernel\": {}, \"cores\": {}, \"cpu\": {}, \"features\": {{{}}}}},",
+        json_str(&m.kernel),
+        m.cores,
+        json_str(&m.cpu),
+        m.features
+            .iter()
+            .map(|(n, ok)| format!("{}: {ok}", json_str(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    o.push_str("  \"unit\": \"ns\",\n  \"results\": [\n");
+    for (i, r) in rows.iter().enumerate() {
+        let (a, b) = (r.pidkit_stats(), r.baseline_stats());
+        let _ = write!(
+            o,
+            "    {{\"group\": {}, \"metric\": {}, \"pidkit_p50\": {}, \"baseline_p50\": {}, \"ratio\": {}, \
+             \"pidkit_p99\": {}, \"baseline_p99\": {}, \"pidkit_min\": {}, \"baseline_min\": {}, \
+             \"pidkit_runs\": {}, \"baseline_runs\": {}}}{}",
+            json_str(r.group),
+            json_str(&r.metric),
+            json_num(a.p50),
+            json_num(b.p50),
+            if r.ratio().is_finite() {
+                format!("{:.3}", r.ratio())
+            } else {
+                "null".into()
+            },
+            json_num(a.p99),
+            json_num(b.p99),
+            json_num(a.min),
+            json_num(b.min),
+            a.runs,
+            b.runs,
+            if i + 1 < rows.len() { "," } else { "" }
+        );
+        o.push('\n');
+    }
+    o.push_str("  ]\n}");
+    o
+}
+
+fn csv(rows: &[Row]) -> String {
+    let mut o = String::from(
+        "group,metric,pidkit_p50_ns,baseline_p50_ns,ratio,pidkit_p99_ns,baseline_p99_ns,pidkit_runs,baseline_runs\n",
+    );
+    for r in rows {
+        let (a, b) = (r.pidkit_stats(), r.baseline_stats());
+        let _ = writeln!(
+            o,
+            "{},\"{}\",{:.1},{:.1},{:.3},{:.1},{:.1},{},{}",
+            r.group,
+            r.metric.replace('"', "\"\""),
+            a.p50,
+            b.p50,
+            r.ratio(),
+            a.p99,
+            b.p99,
+            a.runs,
+            b.runs
+        );
+    }
+    o
+}
+
+/// Writes results.json, results.csv and latency.svg; returns their paths.
+pub(crate) fn write_files(
+    dir: &Path,
+    m: &Machine,
+    rows: &[Row],
+    full: bool,
+) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    let p = dir.join("results.json");
+    std::fs::write(&p, json(m, rows, full) + "\n")?;
+    paths.push(p);
+    let p = dir.join("results.csv");
+    std::fs::write(&p, csv(rows))?;
+    paths.push(p);
+    let latency: Vec<&Row> = rows.iter().filter(|r| r.is_latency).collect();
+    if !latency.is_empty() {
+        let p = dir.join("latency.svg");
+        svg(&p, &latency, m).map_err(|e| std::io::Error::other(e.to_string()))?;
+        paths.push(p);
+    }
+    Ok(paths)
+}
+
+/// One panel per latency row: the cumulative distribution of pidkit and its
+/// baseline, x in microseconds (log scale), so medians and tails read off directly.
+fn svg(path: &Path, rows: &[&Row], m: &Machine) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let panel_h = 300u32;
+    let root = SVGBackend::new(path, (900, 60 + panel_h * rows.len() as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (title, body) = root.split_vertically(60);
+    title.draw(&Text::new(
+        format!(
+            "pidkit latency distributions — Linux {}, {} cores",
+            m.kernel, m.cores
+        ),
+        (20, 20),
+        ("sans-serif", 20).into_font(),
+    ))?;
+    let panels = body.split_evenly((rows.len(), 1));
+    for (panel, row) in panels.iter().zip(rows) {
+        let cdf = |v: &[f64]| -> Vec<(f64, f64)> {
+            let mut s: Vec<f64> = v
+                .iter()
+                .map(|x| x / 1000.0)
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .collect();
+            s.sort_by(f64::total_cmp);
+            let n = s.len().max(1) as f64;
+            s.iter()
+                .enumerate()
+                .map(|(i, x)| (*x, (i + 1) as f64 / n))
+                .collect()
+        };
+        let a = cdf(&row.pidkit);
+        let b = cdf(&row.baseline);
+        let lo = a
+            .iter()
+            .chain(&b)
+            .map(|p| p.0)
+            .fold(f64::INFINITY, f64::min)
+            .max(0.01);
+        let hi = a
+            .iter()
+            .chain(&b)
+            .map(|p| p.0)
+            .fold(0.0, f64::max)
+            .max(lo * 1.5);
+        let mut chart = ChartBuilder::on(panel)
+            .caption(&row.metric, ("sans-serif", 15))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(45)
+            .build_cartesian_2d((lo * 0.9..hi * 1.1).log_scale(), 0.0..1.0)?;
+        chart
+            .configure_mesh()
+            .x_desc("latency (µs, log scale)")
+            .y_desc("fraction ≤ x")
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(a, BLUE.stroke_width(2)))?
+            .label(format!(
+                "pidkit (p50 {})",
+                crate::report::fmt_ns(row.pidkit_stats().p50)
+            ))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        chart
+            .draw_series(LineSeries::new(b, RED.stroke_width(2)))?
+            .label(format!(
+                "baseline (p50 {})",
+                crate::report::fmt_ns(row.baseline_stats().p50)
+            ))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
