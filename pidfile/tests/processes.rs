@@ -431,6 +431,8 @@ fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
                 pid,
                 "the newcomer did not get the holder's PID"
             );
+            // Let it finish exec'ing, so it is a plain `sleep` from here on.
+            wait_until(|| comm(pid).as_deref() == Some("sleep"));
 
             match owner.handle() {
                 Err(Error::HolderGone { pid: p, .. }) => assert_eq!(p, pid),
@@ -449,7 +451,6 @@ fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
                 newcomer.child_mut().try_wait().unwrap().is_none(),
                 "the newcomer died"
             );
-            assert_eq!(comm(pid).as_deref(), Some("sleep"));
             let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
             let state = stat.rsplit(") ").next().unwrap().chars().next().unwrap();
             assert!(
