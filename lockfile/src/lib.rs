@@ -616,4 +616,42 @@ mod tests {
         assert_eq!(e.op(), Some(Op::SyncParentDir));
         assert_eq!(e.path(), "/run/x.lock");
     }
+
+    /// The classification behind [`Error::ProtectedBySticky`]: the kernel only
+    /// refuses when `fs.protected_regular` is set, which a test must not change
+    /// for the whole machine, so the detection is checked on its own.
+    #[test]
+    fn sticky_protection_detects_a_foreign_file_in_a_sticky_world_writable_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        if !testkit::require(testkit::is_root(), "root, to give a file to another user") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let sticky = dir.path().join("sticky");
+        std::fs::create_dir(&sticky).unwrap();
+        let path = Utf8PathBuf::try_from(sticky.join("a.lock")).unwrap();
+        std::fs::write(&path, "").unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(sticky_protection(&path), None, "not sticky");
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1755)).unwrap();
+        assert_eq!(sticky_protection(&path), None, "not world-writable");
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert_eq!(sticky_protection(&path), Some(65534));
+        std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+        assert_eq!(
+            sticky_protection(&path),
+            None,
+            "owned by the directory's owner"
+        );
+
+        let err = Error::ProtectedBySticky {
+            path: path.clone(),
+            owner_uid: 65534,
+        };
+        assert!(err.to_string().starts_with(&format!(
+            "cannot open lock file {path}: it belongs to uid 65534"
+        )));
+    }
 }
