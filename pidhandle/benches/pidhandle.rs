@@ -9,9 +9,10 @@
 //! holds one extra pidfd to the target); floor and handle always run in the
 //! same condition.
 //!
-//! Signal 0 through a pidfd is sent with `PidFd::send_signal` (one raw
-//! `pidfd_send_signal` syscall; rustix's wrapper cannot send signal 0) on an
-//! fd opened with rustix's `pidfd_open`.
+//! Signal 0 through a pidfd is sent with `PidFd::send_signal` (one
+//! `pidfd_send_signal` syscall through libc's `syscall()`; rustix's wrapper
+//! cannot send signal 0) on an fd opened with rustix's `pidfd_open`: that is
+//! the floor of the restore groups, and the handle uses the same call.
 #![allow(
     missing_docs,
     reason = "criterion's macros generate undocumented items"
