@@ -230,18 +230,48 @@ fn pidfs_id(pid: u32, fd: &PidFd) -> Result<Option<u64>, Error> {
 /// The read is made after the pidfd was opened and confirmed by a signal 0
 /// through the pidfd afterwards: if the process was not reaped by then, it
 /// still held `pid` during the read, so the ticks are its own.
+///
+/// A process that is alive but has no visible `/proc/<pid>` (`/proc`
+/// mounted with `hidepid`, or a `/proc` of another PID namespace) cannot be
+/// identified: [`Error::Unsupported`].
 fn ticks_behind(pid: u32, fd: &PidFd) -> Result<Option<u64>, Error> {
-    let Some(stat) = proc::read_stat(pid)? else {
-        return Ok(None);
-    };
-    match fd.send_signal(Signal::ZERO) {
-        Ok(()) => Ok(Some(stat.start_ticks)),
+    let stat = proc::read_stat(pid)?;
+    let alive = match fd.send_signal(Signal::ZERO) {
+        Ok(()) => true,
         Err(e) => match signal_error(pid, e) {
-            Error::NoSuchProcess { .. } => Ok(None),
+            Error::NoSuchProcess { .. } => false,
             // EPERM: the process exists, we just may not signal it.
-            Error::PermissionDenied { .. } => Ok(Some(stat.start_ticks)),
-            other => Err(other),
+            Error::PermissionDenied { .. } => true,
+            other => return Err(other),
         },
+    };
+    match (stat, alive) {
+        (Some(stat), true) => Ok(Some(stat.start_ticks)),
+        (_, false) => Ok(None),
+        (None, true) => Err(Error::Unsupported {
+            pid,
+            reason: format!(
+                "the process is alive but /proc/{pid}/stat is not visible \
+                 (/proc mounted with hidepid, or of another pid namespace), \
+                 so its start time cannot be checked"
+            ),
+        }),
+    }
+}
+
+/// `/proc/<pid>/stat` for the fallback. When it is missing, `kill(pid, 0)`
+/// tells a gone process from one that `/proc` hides from us (`hidepid`),
+/// which is [`Error::PermissionDenied`], not "gone".
+fn visible_stat(pid: u32) -> Result<Option<proc::Stat>, Error> {
+    if let Some(stat) = proc::read_stat(pid)? {
+        return Ok(Some(stat));
+    }
+    let Some(rpid) = rustix::process::Pid::from_raw(pid as i32) else {
+        return Err(Error::InvalidPid { pid });
+    };
+    match rustix::process::test_kill_process(rpid) {
+        Err(rustix::io::Errno::PERM) => Err(Error::PermissionDenied { pid }),
+        _ => Ok(None),
     }
 }
 
@@ -366,7 +396,7 @@ impl PidHandle {
     /// The fallback: record the start ticks of the process with `pid` now.
     fn pin_fallback(pid: u32) -> Result<PidHandle, Error> {
         let boot = proc::boot_id()?;
-        match proc::read_stat(pid)? {
+        match visible_stat(pid)? {
             Some(stat) if !stat.is_dead() => Ok(PidHandle {
                 id: Identity::live(pid, boot, None, Some(stat.start_ticks)),
                 pin: Pin::Ticks(stat.start_ticks),
@@ -418,7 +448,7 @@ impl PidHandle {
                 ..live
             })
         } else {
-            let stat = proc::read_stat(pid)?;
+            let stat = visible_stat(pid)?;
             let Some(stat) = stat.filter(|s| !s.is_dead()) else {
                 return Ok(Self::gone(pid));
             };
@@ -501,7 +531,7 @@ impl PidHandle {
                         })?,
                     )
                 };
-                match proc::read_stat(pid)? {
+                match visible_stat(pid)? {
                     Some(stat) if stat.start_ticks == *ticks && !stat.is_dead() => {}
                     _ => return Err(Error::NoSuchProcess { pid }),
                 }
@@ -540,7 +570,7 @@ impl PidHandle {
                     },
                 }
             }
-            Pin::Ticks(ticks) => Ok(match proc::read_stat(pid)? {
+            Pin::Ticks(ticks) => Ok(match visible_stat(pid)? {
                 Some(stat) if stat.start_ticks == *ticks && !stat.is_dead() => {
                     if stat.is_zombie() {
                         State::Exited

@@ -58,6 +58,10 @@ pub(crate) fn read_stat(pid: u32) -> Result<Option<Stat>, Error> {
     let mut file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if gone(&e) => return Ok(None),
+        // `/proc` mounted with `hidepid=1`: the process exists, we may not look.
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(Error::PermissionDenied { pid });
+        }
         Err(e) => return Err(io_context(format!("opening {path}"), e)),
     };
     // The line is under 1 kB even with every field at its widest.

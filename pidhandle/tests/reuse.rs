@@ -298,3 +298,88 @@ fn no_fd_leaks_fallback() {
         leak_body,
     );
 }
+
+/// `/proc` mounted with `hidepid` hides other users' processes: a thread
+/// that gave up root must not take a hidden process for gone. With pidfs ids
+/// nothing needs `/proc`; where start ticks are the identity the answer is
+/// an error (`Unsupported` with pidfds, `PermissionDenied` in the fallback,
+/// where `kill(pid, 0)` says `EPERM`), never a gone handle.
+fn hidepid_body() {
+    let _w = watchdog("hidepid", LIMIT);
+    for opt in ["remount,hidepid=2", "remount,hidepid=1"] {
+        let st = Command::new("mount")
+            .args(["-o", opt, "/proc"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount -o {opt} /proc");
+        let child = sleeper();
+        let pid = child.id();
+        let text = PidHandle::from_child(child.child()).unwrap().to_string();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // hidepid lets the `gid=` group (0 by default) see all, so
+                // the groups go too.
+                rustix::thread::set_thread_groups(&[]).unwrap();
+                rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(65534)).unwrap();
+                rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(65534)).unwrap();
+                assert!(
+                    std::fs::read(format!("/proc/{pid}/stat")).is_err(),
+                    "{opt}: /proc/{pid} still readable"
+                );
+                for result in [PidHandle::new(pid), text.parse::<PidHandle>()] {
+                    match result {
+                        Ok(h) => {
+                            assert!(pidfd_path() && probe().pidfs, "{opt}: {h:?}");
+                            assert_eq!(h.state().unwrap(), State::Running);
+                            assert!(matches!(
+                                h.kill(Signal::ZERO),
+                                Err(Error::PermissionDenied { .. })
+                            ));
+                        }
+                        Err(Error::Unsupported { pid: p, .. }) if pidfd_path() => {
+                            assert_eq!(p, pid);
+                        }
+                        Err(Error::PermissionDenied { pid: p }) => assert_eq!(p, pid),
+                        Err(e) => panic!("{opt}: {e}"),
+                    }
+                }
+            })
+            .join()
+            .unwrap();
+        });
+        // Root still sees and ends it.
+        let h: PidHandle = text.parse().unwrap();
+        h.kill(Signal::USR2).unwrap();
+        assert_eq!(child.wait().signal(), Some(Signal::USR2.as_raw()));
+    }
+}
+
+#[test]
+fn hidden_processes_are_not_gone() {
+    testkit::run_isolated(
+        "hidden_processes_are_not_gone",
+        Isolation::PidNamespace,
+        LIMIT,
+        hidepid_body,
+    );
+}
+
+#[test]
+fn hidden_processes_are_not_gone_without_pidfs() {
+    run_isolated_env(
+        "hidden_processes_are_not_gone_without_pidfs",
+        true,
+        &[("PIDKIT_HIDE_FEATURES", "pidfs")],
+        hidepid_body,
+    );
+}
+
+#[test]
+fn hidden_processes_are_not_gone_fallback() {
+    testkit::run_isolated(
+        "hidden_processes_are_not_gone_fallback",
+        Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
+        LIMIT,
+        hidepid_body,
+    );
+}
