@@ -150,23 +150,25 @@ impl Entry {
         if slot.is_some() {
             return Ok(Step::Done);
         }
-        match (&self.watch, self.kind) {
-            (Watch::Pidfd(fd), Kind::Child) => match fd.try_wait() {
+        match &self.watch {
+            // For an adopted process too: one that has been reparented to us
+            // (we are a child subreaper, like a container shim) is ours to
+            // reap now.
+            Watch::Pidfd(fd) => match fd.try_wait() {
                 Ok(Some(status)) => {
                     self.exited(slot, status);
                     Ok(Step::Done)
                 }
                 Ok(None) => Ok(Step::NotYet),
-                // Not (or no longer) our child although no outcome is
-                // recorded: someone else reaped it. The kernel may still
-                // have its status for pidfd holders.
+                // Not our child: an adopted process, or our child reaped by
+                // someone else although no outcome is recorded. The kernel
+                // may have its status for pidfd holders.
                 Err(e) if e.raw_os_error() == Some(Errno::CHILD.raw_os_error()) => {
-                    self.resolve_by_info(fd, slot, true)
+                    self.resolve_by_info(fd, slot, exited || self.kind == Kind::Child)
                 }
                 Err(e) => Err(e),
             },
-            (Watch::Pidfd(fd), Kind::Adopted) => self.resolve_by_info(fd, slot, exited),
-            (Watch::Pipe { .. }, _) => {
+            Watch::Pipe { .. } => {
                 let pid = raw_pid(self.pid)?;
                 match rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
                     Ok(Some((_, st))) => {

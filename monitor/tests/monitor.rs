@@ -1,0 +1,1004 @@
+//! Integration tests for pidkit-monitor on real processes.
+//!
+//! Every test arms a watchdog; every process is reaped (by the monitor, or
+//! by a `ChildGuard`). Under `cargo xtask test`'s seccomp modes
+//! (`PIDKIT_SANDBOX`) pidfds are refused, so every monitor runs on its
+//! documented fallback ([`Backend::ThreadPerChild`]) and the tests check the
+//! same behaviour there; where behaviour legitimately differs (adopting a
+//! non-child needs a pidfd; the fallback costs a thread per child) the test
+//! asserts the documented sandboxed behaviour instead.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed step must fail the test loudly"
+)]
+#![allow(
+    clippy::zombie_processes,
+    reason = "children handed to the monitor are reaped by it"
+)]
+
+use std::collections::HashSet;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pidkit_monitor::{Backend, Error, Exit, Monitor, Process, ProcessMonitor, Signal};
+use pidkit_pidfd::probe;
+use pidkit_pidhandle::PidHandle;
+use testkit::{ChildGuard, Isolation, SeccompMode, watchdog};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn sandboxed() -> bool {
+    testkit::sandbox().is_some()
+}
+
+/// The backend `Monitor::new` must pick here.
+fn expected_backend() -> Backend {
+    if probe().usable() {
+        Backend::Epoll
+    } else {
+        Backend::ThreadPerChild
+    }
+}
+
+fn sh_cmd(script: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script).stdin(Stdio::null());
+    cmd
+}
+
+fn sleep_cmd() -> Command {
+    let mut cmd = Command::new("sleep");
+    cmd.arg("1000").stdin(Stdio::null());
+    cmd
+}
+
+/// Whether `poll` says `fd` is readable right now.
+fn readable(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    let mut fds = [rustix::event::PollFd::new(
+        &fd,
+        rustix::event::PollFlags::IN,
+    )];
+    let zero = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    rustix::event::poll(&mut fds, Some(&zero)).unwrap() == 1
+}
+
+/// Blocks until `fd` is readable.
+fn block_until_readable(fd: std::os::fd::BorrowedFd<'_>) {
+    loop {
+        let mut fds = [rustix::event::PollFd::new(
+            &fd,
+            rustix::event::PollFlags::IN,
+        )];
+        match rustix::event::poll(&mut fds, None) {
+            Ok(1) => return,
+            Ok(_) | Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => panic!("poll: {e}"),
+        }
+    }
+}
+
+/// `pid` is not a zombie child of ours: `/proc/<pid>` is gone, or holds a
+/// process that is not a zombie of ours (the number may have been reused).
+fn assert_no_zombie_of_ours(pid: u32) {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return;
+    };
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let mut fields = after.split_whitespace();
+    let state = fields.next().unwrap();
+    let ppid: u32 = fields.next().unwrap().parse().unwrap();
+    assert!(
+        !(state == "Z" && ppid == std::process::id()),
+        "process {pid} is our zombie: {stat}"
+    );
+}
+
+/// Whether `pid` is a zombie child of ours right now.
+fn is_our_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let mut fields = after.split_whitespace();
+        fields.next() == Some("Z")
+            && fields.next().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id())
+    })
+}
+
+/// The `Threads:` line of /proc/self/status.
+fn thread_count() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A fresh directory under the temp dir, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "pidkit-monitor-{tag}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs this very test again in a fresh process with `env` set (for
+/// `PIDKIT_HIDE_FEATURES`, which `probe()` reads once per process). Returns
+/// true in the parent (the caller then returns); false in the child, which
+/// runs the body.
+fn rerun_with_env(test_name: &str, env: (&str, &str)) -> bool {
+    const MARK: &str = "PIDKIT_MONITOR_TEST_RERUN";
+    if std::env::var(MARK).is_ok_and(|v| v == test_name) {
+        return false;
+    }
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(MARK, test_name)
+        .env(env.0, env.1)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (status, out) = testkit::run_with_limit(cmd, LIMIT);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.success() && text.contains("1 passed"),
+        "re-run of {test_name} with {env:?} failed: {status}\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
+
+/// Starts `sh -c 'sleep 1000 & echo $!; <then>'` and returns the guard of
+/// the shell and the PID of its background `sleep` (our grandchild). The
+/// grandchild's stdio is not the test's, so that it cannot hold a test
+/// runner's pipes open; kill it with [`kill_grandchild`].
+fn grandchild(then: &str) -> (ChildGuard, u32) {
+    let mut cmd = sh_cmd(&format!("sleep 1000 >/dev/null 2>&1 & echo $!; {then}"));
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut guard = ChildGuard::spawn(&mut cmd);
+    let mut line = String::new();
+    BufReader::new(guard.child_mut().stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (guard, line.trim().parse().unwrap())
+}
+
+/// Kills the grandchild `gpid` (identity-checked through a handle, so never
+/// a reused PID), then the shell.
+fn kill_grandchild(sh: ChildGuard, gpid: u32) {
+    if let Ok(handle) = PidHandle::new(gpid) {
+        let _ = handle.kill(Signal::KILL);
+    }
+    drop(sh);
+}
+
+#[test]
+fn monitor_and_process_are_send_and_sync() {
+    let _w = watchdog("send_sync", LIMIT);
+    fn both<T: Send + Sync>() {}
+    both::<Monitor>();
+    both::<Process>();
+    both::<Exit>();
+    both::<Error>();
+    // The trait is object safe and usable through a reference.
+    let m: &dyn ProcessMonitor = Monitor::global();
+    let p = m.start(&mut sh_cmd("exit 3")).unwrap();
+    assert_eq!(m.wait(&p).unwrap().code(), 3);
+}
+
+#[test]
+fn new_and_global_pick_the_backend_the_kernel_allows() {
+    let _w = watchdog("backend", LIMIT);
+    assert_eq!(Monitor::new().unwrap().backend(), expected_backend());
+    assert_eq!(Monitor::global().backend(), expected_backend());
+    assert!(std::ptr::eq(Monitor::global(), Monitor::global()));
+    assert_eq!(
+        Monitor::with_backend(Backend::ThreadPerChild)
+            .unwrap()
+            .backend(),
+        Backend::ThreadPerChild
+    );
+    match Monitor::with_backend(Backend::Epoll) {
+        Ok(m) => {
+            assert!(probe().usable());
+            assert_eq!(m.backend(), Backend::Epoll);
+        }
+        Err(e) => {
+            assert!(!probe().usable(), "{e}");
+            assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+            assert!(matches!(
+                Error::from_io(&e),
+                Some(Error::BackendUnavailable { .. })
+            ));
+        }
+    }
+    if sandboxed() {
+        assert_eq!(expected_backend(), Backend::ThreadPerChild);
+    }
+}
+
+#[test]
+fn exit_code_7() {
+    let _w = watchdog("exit7", LIMIT);
+    let p = Monitor::global().start(&mut sh_cmd("exit 7")).unwrap();
+    let exit = p.wait().unwrap();
+    assert_eq!(exit.code(), 7);
+    assert_eq!(exit.status.code(), Some(7));
+    assert_eq!(exit.signal(), None);
+    assert!(!exit.core_dumped());
+    assert_eq!(exit.pid, p.pid());
+    assert_eq!(
+        exit.to_string(),
+        format!("process {} exited with code 7", p.pid())
+    );
+}
+
+#[test]
+fn sigkill_is_code_137_and_signal_9() {
+    let _w = watchdog("sigkill", LIMIT);
+    let p = Monitor::global().start(&mut sleep_cmd()).unwrap();
+    p.kill(Signal::KILL).unwrap();
+    let exit = p.wait().unwrap();
+    assert_eq!(exit.code(), 137);
+    assert_eq!(exit.status.signal(), Some(9));
+    assert_eq!(exit.signal(), Some(Signal::KILL));
+    assert_eq!(exit.status.code(), None);
+    assert!(!exit.success());
+}
+
+#[test]
+fn sigquit_with_core_reports_core_dumped() {
+    let _w = watchdog("core", LIMIT);
+    let dir = TempDir::new("core");
+    let mut cmd = sh_cmd("ulimit -c unlimited; kill -QUIT $$");
+    cmd.current_dir(&dir.0);
+    let exit = Monitor::global().start(&mut cmd).unwrap().wait().unwrap();
+    assert_eq!(exit.signal(), Some(Signal::QUIT));
+    assert_eq!(exit.code(), 131);
+    // Whether a core is written depends on core_pattern; the flag must say
+    // what happened, and here (core_pattern "core") it happened.
+    let wrote_core = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("core"));
+    assert_eq!(exit.core_dumped(), wrote_core, "{exit}");
+    if testkit::require(wrote_core, "core_pattern writing a core file in the cwd") {
+        assert!(exit.core_dumped());
+        assert!(exit.to_string().ends_with("(core dumped)"), "{exit}");
+    }
+}
+
+#[test]
+fn missing_binary_is_an_error_and_nothing_is_delivered() {
+    let _w = watchdog("missing", LIMIT);
+    let m = Monitor::new().unwrap();
+    for locked in [false, true] {
+        let mut cmd = Command::new("/nonexistent/pidkit-no-such-binary");
+        let err = if locked {
+            m.start_locked(&mut cmd).unwrap_err()
+        } else {
+            m.start(&mut cmd).unwrap_err()
+        };
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        assert!(
+            err.to_string()
+                .contains("/nonexistent/pidkit-no-such-binary"),
+            "{err}"
+        );
+        assert!(matches!(Error::from_io(&err), Some(Error::Spawn { .. })));
+        // The command is given back intact.
+        assert_eq!(cmd.get_program(), "/nonexistent/pidkit-no-such-binary");
+        assert_eq!(m.watched(), 0, "nothing is watched for a failed spawn");
+    }
+    // Permission denied (a directory is not executable).
+    let err = m.start(&mut Command::new("/")).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+    assert_eq!(m.watched(), 0);
+}
+
+#[test]
+fn wait_twice_and_from_many_threads_gives_the_same_exit() {
+    let _w = watchdog("twice", LIMIT);
+    let p = Arc::new(Monitor::global().start(&mut sh_cmd("exit 5")).unwrap());
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let p = Arc::clone(&p);
+            std::thread::spawn(move || p.wait().unwrap())
+        })
+        .collect();
+    let first = p.wait().unwrap();
+    let second = p.wait().unwrap();
+    assert_eq!(first, second);
+    assert_eq!(first.timestamp, second.timestamp);
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), first);
+    }
+    assert_eq!(p.try_exit(), Some(first));
+    assert_eq!(p.wait_timeout(Duration::ZERO).unwrap(), Some(first));
+    assert_eq!(Monitor::global().wait(&p).unwrap(), first);
+}
+
+#[test]
+fn a_thousand_instant_children_none_missed() {
+    let _w = watchdog("thousand", LIMIT);
+    let m = Monitor::new().unwrap();
+    let procs: Vec<Process> = (0..1000)
+        .map(|_| {
+            let mut cmd = Command::new("true");
+            cmd.stdin(Stdio::null());
+            m.start(&mut cmd).unwrap()
+        })
+        .collect();
+    let mut pids = HashSet::new();
+    for p in &procs {
+        let exit = p.wait().unwrap();
+        assert_eq!(exit.code(), 0);
+        assert_eq!(exit.pid, p.pid());
+        pids.insert(exit.pid);
+    }
+    assert_eq!(pids.len(), 1000);
+    for p in &procs {
+        assert_no_zombie_of_ours(p.pid());
+    }
+}
+
+#[test]
+fn two_hundred_concurrent_children_each_delivered_once_to_the_right_process() {
+    let _w = watchdog("two_hundred", LIMIT);
+    let m = Arc::new(Monitor::new().unwrap());
+    // Started from 8 threads at once, waited from 8 other threads at once.
+    let starters: Vec<_> = (0..8)
+        .map(|t| {
+            let m = Arc::clone(&m);
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|k| {
+                        let i: i32 = t * 25 + k;
+                        let code = (i * 37) % 256;
+                        let p = m.start(&mut sh_cmd(&format!("exit {code}"))).unwrap();
+                        (code, p)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let all: Vec<(i32, Process)> = starters
+        .into_iter()
+        .flat_map(|s| s.join().unwrap())
+        .collect();
+    assert_eq!(all.len(), 200);
+    let all = Arc::new(all);
+    let waiters: Vec<_> = (0..8)
+        .map(|t| {
+            let all = Arc::clone(&all);
+            std::thread::spawn(move || {
+                // Every thread waits for every process, in a different order.
+                let n = all.len();
+                for k in 0..n {
+                    let (code, p) = &all[(k * 7 + t * 13) % n];
+                    let exit = p.wait().unwrap();
+                    assert_eq!(exit.pid, p.pid());
+                    assert_eq!(exit.code(), *code, "{exit}");
+                }
+            })
+        })
+        .collect();
+    for w in waiters {
+        w.join().unwrap();
+    }
+    let pids: HashSet<u32> = all.iter().map(|(_, p)| p.wait().unwrap().pid).collect();
+    assert_eq!(pids.len(), 200);
+}
+
+#[test]
+fn wait_timeout_then_kill_leaves_no_zombie() {
+    let _w = watchdog("timeout_kill", LIMIT);
+    let p = Monitor::global().start(&mut sleep_cmd()).unwrap();
+    assert_eq!(p.wait_timeout(Duration::from_millis(20)).unwrap(), None);
+    assert_eq!(p.try_exit(), None);
+    assert_eq!(p.try_wait().unwrap(), None);
+    p.kill(Signal::ZERO).unwrap();
+    p.kill(Signal::TERM).unwrap();
+    let exit = p.wait_timeout(Duration::from_secs(100)).unwrap().unwrap();
+    assert_eq!(exit.signal(), Some(Signal::TERM));
+    assert_eq!(exit.code(), 143);
+    assert_no_zombie_of_ours(p.pid());
+}
+
+#[test]
+fn kill_after_exit_is_an_error_never_a_stray_signal() {
+    let _w = watchdog("kill_after", LIMIT);
+    let p = Monitor::global().start(&mut sh_cmd("exit 0")).unwrap();
+    p.wait().unwrap();
+    for sig in [Signal::ZERO, Signal::KILL, Signal::TERM] {
+        let err = p.kill(sig).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        assert!(matches!(Error::from_io(&err), Some(Error::Exited { pid }) if *pid == p.pid()));
+        assert_eq!(err.to_string(), format!("process {} has exited", p.pid()));
+    }
+}
+
+#[test]
+fn exit_fd_is_readable_only_after_the_exit() {
+    let _w = watchdog("exit_fd", LIMIT);
+    let p = Monitor::global().start(&mut sleep_cmd()).unwrap();
+    assert!(!readable(p.exit_fd()));
+    assert_eq!(p.wait_timeout(Duration::from_millis(20)).unwrap(), None);
+    assert!(!readable(p.exit_fd()));
+    p.kill(Signal::KILL).unwrap();
+    block_until_readable(p.exit_fd());
+    // Readable means the exit can be had without blocking.
+    let exit = p.try_exit().unwrap();
+    assert_eq!(exit.signal(), Some(Signal::KILL));
+    assert!(readable(p.exit_fd()), "stays readable after the exit");
+    assert_eq!(p.wait().unwrap(), exit);
+    let flags = rustix::io::fcntl_getfd(p.exit_fd()).unwrap();
+    assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+}
+
+#[test]
+fn one_mib_of_output_is_drained_then_waited() {
+    let _w = watchdog("drain", LIMIT);
+    let mut cmd = Command::new("head");
+    cmd.args(["-c", "1048576", "/dev/zero"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut p = Monitor::global().start(&mut cmd).unwrap();
+    let mut out = p.stdout().unwrap();
+    assert!(p.stdout().is_none(), "handed out once");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        out.read_to_end(&mut buf).unwrap();
+        buf
+    });
+    let exit = p.wait().unwrap();
+    let buf = reader.join().unwrap();
+    assert!(exit.success(), "{exit}");
+    assert_eq!(buf.len(), 1 << 20);
+    assert!(buf.iter().all(|b| *b == 0));
+}
+
+#[test]
+fn stdin_and_stderr_are_handed_to_the_caller() {
+    let _w = watchdog("stdio", LIMIT);
+    let mut cmd = sh_cmd("cat; echo oops >&2; exit 4");
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut p = Monitor::global().start(&mut cmd).unwrap();
+    let mut stdin = p.stdin().unwrap();
+    stdin.write_all(b"ping\n").unwrap();
+    drop(stdin);
+    let mut out = String::new();
+    p.stdout().unwrap().read_to_string(&mut out).unwrap();
+    let mut err = String::new();
+    p.stderr().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!((out.as_str(), err.as_str()), ("ping\n", "oops\n"));
+    assert_eq!(p.wait().unwrap().code(), 4);
+    assert!(p.stdin().is_none() && p.stdout().is_none() && p.stderr().is_none());
+}
+
+/// The PID of `pid`'s program name (`/proc/<pid>/comm`).
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Blocks until `pid` runs `sleep` (so `setpriv` has set PDEATHSIG and
+/// exec'd), polling.
+fn until_exec_sleep(pid: u32) {
+    while comm(pid) != "sleep" {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Blocks until thread `tid` of this process has fully exited (its
+/// `/proc/self/task` entry is gone): by then the kernel has sent the
+/// parent-death signals of the children it forked.
+fn until_thread_gone(tid: i32) {
+    while std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn pdeathsig_cmd() -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--pdeathsig", "KILL", "sleep", "1000"])
+        .stdin(Stdio::null());
+    cmd
+}
+
+#[test]
+fn start_locked_child_with_pdeathsig_outlives_the_calling_thread() {
+    let _w = watchdog("pdeathsig", LIMIT);
+    if !testkit::require(
+        Command::new("setpriv")
+            .arg("--help")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+        "util-linux setpriv",
+    ) {
+        return;
+    }
+    let m = Arc::new(Monitor::new().unwrap());
+    let m2 = Arc::clone(&m);
+    let (p, tid) = std::thread::spawn(move || {
+        let mut cmd = pdeathsig_cmd();
+        let p = m2.start_locked(&mut cmd).unwrap();
+        assert_eq!(cmd.get_program(), "setpriv", "the command is given back");
+        until_exec_sleep(p.pid());
+        (p, rustix::thread::gettid().as_raw_nonzero().get())
+    })
+    .join()
+    .unwrap();
+    until_thread_gone(tid);
+    // Had PDEATHSIG fired, SIGKILL would already be queued and would be
+    // what the exit reports; our SIGTERM comes after it.
+    assert_eq!(p.try_exit(), None);
+    p.kill(Signal::TERM).unwrap();
+    let exit = p.wait().unwrap();
+    assert_eq!(exit.signal(), Some(Signal::TERM), "{exit}");
+}
+
+#[test]
+fn control_plain_spawn_from_a_short_lived_thread_is_killed_by_pdeathsig() {
+    let _w = watchdog("pdeathsig_control", LIMIT);
+    if !testkit::require(
+        Command::new("setpriv")
+            .arg("--help")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+        "util-linux setpriv",
+    ) {
+        return;
+    }
+    // Proves the test above can fail: the same child spawned with `start`
+    // from a thread that then exits is killed by its parent-death signal.
+    let m = Arc::new(Monitor::new().unwrap());
+    let m2 = Arc::clone(&m);
+    let (p, tid) = std::thread::spawn(move || {
+        let p = m2.start(&mut pdeathsig_cmd()).unwrap();
+        until_exec_sleep(p.pid());
+        (p, rustix::thread::gettid().as_raw_nonzero().get())
+    })
+    .join()
+    .unwrap();
+    until_thread_gone(tid);
+    // SIGTERM is ignored by a process already dying of SIGKILL.
+    let _ = p.kill(Signal::TERM);
+    let exit = p.wait().unwrap();
+    assert_eq!(exit.signal(), Some(Signal::KILL), "{exit}");
+}
+
+#[test]
+fn adopt_a_non_child_and_get_its_status() {
+    let _w = watchdog("adopt", LIMIT);
+    // The shell waits for its background sleep, so it reaps it: the kernel
+    // then records the status for every pidfd holder.
+    let (sh, gpid) = grandchild("wait $!");
+    let handle = PidHandle::new(gpid).unwrap();
+    let m = Monitor::new().unwrap();
+    let result = m.adopt(handle);
+    if handle_has_no_pidfd_here() {
+        let err = result.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+        assert!(matches!(Error::from_io(&err), Some(Error::NoPidfd { pid }) if *pid == gpid));
+        assert!(err.to_string().contains(&gpid.to_string()), "{err}");
+        kill_grandchild(sh, gpid);
+        return;
+    }
+    let p = result.unwrap();
+    assert!(p.is_adopted());
+    assert_eq!(p.pid(), gpid);
+    assert_eq!(p.try_exit(), None);
+    assert!(!readable(p.exit_fd()));
+    p.kill(Signal::TERM).unwrap();
+    if probe().info_exit {
+        let exit = p.wait().unwrap();
+        assert_eq!(exit.pid, gpid);
+        assert_eq!(exit.signal(), Some(Signal::TERM), "{exit}");
+        assert_eq!(exit.code(), 143);
+        assert_eq!(p.wait().unwrap(), exit);
+    } else {
+        let err = p.wait().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+    }
+    assert!(p.kill(Signal::TERM).is_err());
+    // The shell's `wait` returned the sleep's status.
+    assert_eq!(sh.wait().code(), Some(143));
+}
+
+/// Whether a `PidHandle` made here carries a pidfd (not in the sandbox).
+fn handle_has_no_pidfd_here() -> bool {
+    !probe().usable()
+}
+
+#[test]
+fn adopt_waits_for_the_parent_to_reap_and_reaps_a_reparented_orphan() {
+    testkit::run_isolated(
+        "adopt_waits_for_the_parent_to_reap_and_reaps_a_reparented_orphan",
+        Isolation::Process,
+        LIMIT,
+        || {
+            let _w = watchdog("adopt_orphan", LIMIT);
+            if handle_has_no_pidfd_here() || !probe().info_exit {
+                return;
+            }
+            // Orphans of our descendants come to us, as to a container shim.
+            rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+            // The parent of the background sleep exec's another sleep, which
+            // never reaps it.
+            let (sh, gpid) = grandchild("exec sleep 1000");
+            let m = Monitor::new().unwrap();
+            let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
+            assert!(p.is_adopted());
+            p.kill(Signal::TERM).unwrap();
+            block_until_readable(p.exit_fd());
+            // Exited, but not reaped by its parent: no status yet.
+            assert_eq!(p.wait_timeout(Duration::from_millis(30)).unwrap(), None);
+            assert_eq!(p.try_exit(), None);
+            // Its parent dies; the zombie is reparented to us and the monitor
+            // reaps it.
+            drop(sh);
+            let exit = p.wait().unwrap();
+            assert_eq!((exit.pid, exit.signal()), (gpid, Some(Signal::TERM)));
+            assert_no_zombie_of_ours(gpid);
+        },
+    );
+}
+
+#[test]
+fn adopt_without_exit_info_is_unsupported_after_the_exit() {
+    let _w = watchdog("adopt_no_info", LIMIT);
+    let name = "adopt_without_exit_info_is_unsupported_after_the_exit";
+    if rerun_with_env(name, ("PIDKIT_HIDE_FEATURES", "info_exit")) {
+        return;
+    }
+    assert!(!probe().info_exit);
+    let (sh, gpid) = grandchild("wait $!");
+    let m = Monitor::new().unwrap();
+    let result = m.adopt(PidHandle::new(gpid).unwrap());
+    if handle_has_no_pidfd_here() {
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::Unsupported);
+        kill_grandchild(sh, gpid);
+        return;
+    }
+    let p = result.unwrap();
+    p.kill(Signal::TERM).unwrap();
+    for _ in 0..2 {
+        let err = p.wait().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+        assert!(
+            matches!(Error::from_io(&err), Some(Error::StatusUnavailable { pid }) if *pid == gpid)
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "process {gpid} exited; its exit status is not available to a non-parent on this kernel"
+            )
+        );
+    }
+    assert_eq!(p.try_exit(), None);
+    assert_eq!(p.try_wait().unwrap_err().kind(), io::ErrorKind::Unsupported);
+    assert!(readable(p.exit_fd()));
+    assert_eq!(sh.wait().code(), Some(143));
+}
+
+#[test]
+fn adopt_of_a_gone_process_is_not_found() {
+    let _w = watchdog("adopt_gone", LIMIT);
+    let child = Command::new("true").spawn().unwrap();
+    let handle = PidHandle::from_child(&child).unwrap();
+    let pid = child.id();
+    let status = ChildGuard::new(child).wait();
+    assert!(status.success());
+    let err = Monitor::global().adopt(handle).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+    assert!(matches!(Error::from_io(&err), Some(Error::Gone { pid: p }) if *p == pid));
+    assert!(err.to_string().contains(&pid.to_string()), "{err}");
+}
+
+#[test]
+fn adopting_our_own_child_reaps_it() {
+    let _w = watchdog("adopt_own", LIMIT);
+    let mut child = Command::new("sleep").arg("1000").spawn().unwrap();
+    let handle = PidHandle::from_child(&child).unwrap();
+    let m = Monitor::new().unwrap();
+    let p = match m.adopt(handle) {
+        Ok(p) => p,
+        Err(e) => {
+            assert!(handle_has_no_pidfd_here(), "{e}");
+            assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        }
+    };
+    assert!(!p.is_adopted(), "our own child is a child");
+    p.kill(Signal::KILL).unwrap();
+    assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
+    assert_no_zombie_of_ours(child.id());
+    // std finds nothing left to reap.
+    assert!(child.try_wait().is_err());
+}
+
+#[test]
+fn a_child_reaped_elsewhere_still_reports_its_status() {
+    let _w = watchdog("reaped_elsewhere", LIMIT);
+    if handle_has_no_pidfd_here() {
+        return;
+    }
+    // Two parties reap the same child: std's `Child::wait` and the monitor
+    // (through an adopted handle of our own child). Whoever loses the race
+    // must still see the right status, never a made-up one.
+    for _ in 0..20 {
+        let mut child = Command::new("sleep").arg("1000").spawn().unwrap();
+        let m = Monitor::new().unwrap();
+        let p = m.adopt(PidHandle::from_child(&child).unwrap()).unwrap();
+        let std_side = std::thread::spawn(move || child.wait());
+        p.kill(Signal::KILL).unwrap();
+        match p.wait() {
+            Ok(exit) => assert_eq!(exit.signal(), Some(Signal::KILL), "{exit}"),
+            Err(e) => {
+                assert!(!probe().info_exit, "{e}");
+                assert!(matches!(
+                    Error::from_io(&e),
+                    Some(Error::ReapedElsewhere { .. })
+                ));
+            }
+        }
+        if let Ok(status) = std_side.join().unwrap() {
+            assert_eq!(status.signal(), Some(9));
+        }
+    }
+}
+
+#[test]
+fn dropped_processes_are_reaped_by_the_monitor() {
+    let _w = watchdog("dropped", LIMIT);
+    let m = Monitor::new().unwrap();
+    let pids: Vec<u32> = (0..50)
+        .map(|_| m.start(&mut sh_cmd("exit 0")).unwrap().pid())
+        .collect();
+    // Nobody waits: the monitor still reaps every one.
+    while m.watched() > 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for pid in pids {
+        assert_no_zombie_of_ours(pid);
+    }
+}
+
+#[test]
+fn a_dropped_monitor_keeps_its_processes_working() {
+    let _w = watchdog("dropped_monitor", LIMIT);
+    let m = Monitor::new().unwrap();
+    let p = m.start(&mut sleep_cmd()).unwrap();
+    let unwaited = m.start(&mut sh_cmd("exit 0")).unwrap().pid();
+    let locked = m.start_locked(&mut sh_cmd("exit 9")).unwrap();
+    drop(m);
+    assert_eq!(locked.wait().unwrap().code(), 9);
+    p.kill(Signal::KILL).unwrap();
+    assert_eq!(p.wait().unwrap().code(), 137);
+    // The reaper of the dropped monitor still reaps what nobody waits for.
+    while is_our_zombie(unwaited) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn start_locked_works_like_start() {
+    let _w = watchdog("locked", LIMIT);
+    let mut cmd = sh_cmd("read x; exit $x");
+    cmd.stdin(Stdio::piped());
+    let mut p = Monitor::global().start_locked(&mut cmd).unwrap();
+    writeln!(p.stdin().unwrap(), "42").unwrap();
+    let exit = p.wait().unwrap();
+    assert_eq!((exit.code(), exit.pid), (42, p.pid()));
+    assert!(p.kill(Signal::KILL).is_err());
+}
+
+#[test]
+fn stress_three_thousand_children() {
+    let _w = watchdog("stress", Duration::from_secs(300));
+    let m = Arc::new(Monitor::new().unwrap());
+    // Four threads, each with up to 50 children in flight; each child exits
+    // with 0 or 1 and must report exactly that.
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let m = Arc::clone(&m);
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                for wave in 0..15 {
+                    let procs: Vec<(bool, Process)> = (0..50)
+                        .map(|k| {
+                            let ok = (t + wave + k) % 3 != 0;
+                            let mut cmd = Command::new(if ok { "true" } else { "false" });
+                            cmd.stdin(Stdio::null());
+                            (ok, m.start(&mut cmd).unwrap())
+                        })
+                        .collect();
+                    for (ok, p) in procs.iter().rev() {
+                        let exit = p.wait().unwrap();
+                        assert_eq!(exit.success(), *ok, "{exit}");
+                        assert_eq!(exit.code(), if *ok { 0 } else { 1 });
+                        seen += 1;
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    let total: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(total, 3000);
+    while m.watched() > 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn thread_count_stays_flat_while_holding_500_children() {
+    testkit::run_isolated(
+        "thread_count_stays_flat_while_holding_500_children",
+        Isolation::Process,
+        LIMIT,
+        || {
+            let _w = watchdog("threads", LIMIT);
+            let before = thread_count();
+            let m = Monitor::new().unwrap();
+            let procs: Vec<Process> = (0..500)
+                .map(|_| m.start(&mut sleep_cmd()).unwrap())
+                .collect();
+            let during = thread_count();
+            match m.backend() {
+                Backend::Epoll => assert!(
+                    during <= before + 2,
+                    "{before} threads before, {during} while holding 500 children"
+                ),
+                // The documented cost of the fallback: a thread per child.
+                _ => assert!(
+                    during <= before + 500 + 2,
+                    "{before} threads before, {during} while holding 500 children"
+                ),
+            }
+            assert_eq!(m.watched(), 500);
+            for p in &procs {
+                p.kill(Signal::KILL).unwrap();
+            }
+            for p in &procs {
+                assert_eq!(p.wait().unwrap().code(), 137);
+            }
+        },
+    );
+}
+
+/// Everything the fallback must still get right; run under seccomp filters
+/// and with the fallback backend chosen explicitly.
+fn fallback_body(m: &Monitor) {
+    assert_eq!(m.backend(), Backend::ThreadPerChild);
+    // Exit codes and signals.
+    assert_eq!(
+        m.start(&mut sh_cmd("exit 7"))
+            .unwrap()
+            .wait()
+            .unwrap()
+            .code(),
+        7
+    );
+    let p = m.start(&mut sleep_cmd()).unwrap();
+    // wait_timeout, then kill.
+    assert_eq!(p.wait_timeout(Duration::from_millis(20)).unwrap(), None);
+    assert!(!readable(p.exit_fd()));
+    p.kill(Signal::ZERO).unwrap();
+    p.kill(Signal::KILL).unwrap();
+    block_until_readable(p.exit_fd());
+    let exit = p.try_exit().expect("recorded once the exit fd is readable");
+    assert_eq!((exit.code(), exit.signal()), (137, Some(Signal::KILL)));
+    assert_eq!(p.wait().unwrap(), exit);
+    assert_eq!(
+        p.kill(Signal::TERM).unwrap_err().kind(),
+        io::ErrorKind::NotFound
+    );
+    assert_no_zombie_of_ours(p.pid());
+    // Real-time signals cannot be sent without pidfds (documented).
+    let p = m.start(&mut sleep_cmd()).unwrap();
+    let err = p.kill(Signal::from_raw(40).unwrap()).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+    p.kill(Signal::TERM).unwrap();
+    assert_eq!(p.wait().unwrap().code(), 143);
+    // Many children at once, each to the right process.
+    let procs: Vec<(i32, Process)> = (0..60)
+        .map(|i| (i, m.start(&mut sh_cmd(&format!("exit {i}"))).unwrap()))
+        .collect();
+    for (i, p) in &procs {
+        let exit = p.wait().unwrap();
+        assert_eq!((exit.code(), exit.pid), (*i, p.pid()));
+    }
+    // start_locked.
+    let p = m.start_locked(&mut sh_cmd("exit 3")).unwrap();
+    assert_eq!(p.wait().unwrap().code(), 3);
+    // Spawn failures.
+    let err = m.start(&mut Command::new("/nonexistent/x")).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    while m.watched() > 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn seccomp_body() {
+    let _w = watchdog("seccomp", LIMIT);
+    assert!(!probe().usable(), "{:?}", probe());
+    fallback_body(&Monitor::new().unwrap());
+    fallback_body(Monitor::global());
+    // Nothing to watch a non-child with.
+    let (sh, gpid) = grandchild("wait $!");
+    let err = Monitor::global()
+        .adopt(PidHandle::new(gpid).unwrap())
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+    kill_grandchild(sh, gpid);
+}
+
+#[test]
+fn fallback_under_seccomp_enosys() {
+    testkit::run_isolated(
+        "fallback_under_seccomp_enosys",
+        Isolation::Seccomp(SeccompMode::Enosys),
+        LIMIT,
+        seccomp_body,
+    );
+}
+
+#[test]
+fn fallback_under_seccomp_eperm() {
+    testkit::run_isolated(
+        "fallback_under_seccomp_eperm",
+        Isolation::Seccomp(SeccompMode::Eperm),
+        LIMIT,
+        seccomp_body,
+    );
+}
+
+#[test]
+fn fallback_backend_chosen_explicitly() {
+    let _w = watchdog("fallback_explicit", LIMIT);
+    fallback_body(&Monitor::with_backend(Backend::ThreadPerChild).unwrap());
+}
+
+#[test]
+fn fallback_with_pidfds_hidden() {
+    let _w = watchdog("hidden", LIMIT);
+    if rerun_with_env(
+        "fallback_with_pidfds_hidden",
+        ("PIDKIT_HIDE_FEATURES", "pidfd"),
+    ) {
+        return;
+    }
+    assert!(!probe().usable());
+    fallback_body(&Monitor::new().unwrap());
+}
