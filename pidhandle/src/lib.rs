@@ -12,7 +12,7 @@
 //! - it records who the process is: the pidfs inode id (Linux 6.9+), or its
 //!   start time in clock ticks since boot where there is no pidfs id, and the
 //!   boot id. [`Display`](std::fmt::Display) writes that as one versioned line
-//!   and [`FromStr`](std::str::FromStr) restores it, after a restart of the
+//!   and [`FromStr`] restores it, after a restart of the
 //!   supervisor: it opens a pidfd for the PID *first*, then checks that the
 //!   process behind that pidfd is the recorded one, then signals only through
 //!   that pidfd, so the check and the signal refer to the same process;
@@ -406,7 +406,7 @@ impl PidHandle {
     }
 
     /// Restores a handle from its recorded identity (what
-    /// [`FromStr`](std::str::FromStr) does after parsing).
+    /// [`FromStr`] does after parsing).
     ///
     /// Another boot, no process with the PID, or a process that is not the
     /// recorded one give `Ok` with a handle in state [`State::Gone`]. With
@@ -679,7 +679,7 @@ impl PidHandle {
 
 impl fmt::Display for PidHandle {
     /// The text form of the handle's [`Identity`]: one versioned line that
-    /// [`FromStr`](std::str::FromStr) restores. A handle that was made or
+    /// [`FromStr`] restores. A handle that was made or
     /// restored for a process that was already gone writes the `gone` form
     /// (`pidkit-pid:v1:pid=N:gone`), which restores to a gone handle forever.
     /// Closing a handle does not change its text.
