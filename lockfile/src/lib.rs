@@ -1,7 +1,8 @@
-//! Exclusive lock files built on `flock(2)`, for "only one of us may run" claims.
+//! Lock files built on `flock(2)`, for "only one of us may run" claims.
 //!
-//! A lock file is an ordinary file whose exclusive `flock` marks who currently
-//! owns some resource. This crate claims such a file ([`create_exclusive`], then
+//! A lock file is an ordinary file whose `flock` marks who currently owns some
+//! resource, and whose content says something about the owner. This crate
+//! claims such a file ([`create_exclusive`], then
 //! [`UnwrittenLockFile::write_content`]), and inspects it without ever blocking
 //! ([`read_and_hold_lock_file`]). It knows nothing about process IDs; the
 //! `pidkit-pidfile` crate builds pidfiles on top of it.
@@ -15,6 +16,10 @@
 //!   without `O_TRUNC`, and only the process that got the lock truncates and
 //!   rewrites it. (Opening with `O_TRUNC` and locking afterwards empties the
 //!   holder's file every time someone *tries* to claim it.)
+//! - **A reader never takes a claim in progress for a written one.** A claimer
+//!   writes under an exclusive lock and then converts it to a shared lock, so a
+//!   reader can tell "claimed, content complete" from "claimed, still
+//!   writing" without any other source of information (see below).
 //! - **Symlinks are refused** (`O_NOFOLLOW`), so a planted link cannot redirect the
 //!   write to some other file.
 //! - **Durable content**: the new content is `fsync`ed, and so is the parent
@@ -22,11 +27,48 @@
 //! - **No inheritance by accident**: every descriptor is close-on-exec; keeping the
 //!   lock in an `exec`ed program is an explicit call,
 //!   [`LockFileGuard::keep_across_exec`].
-//! - **Reads never block**, and tell whether anyone holds the lock together with
-//!   the content, using a single positional read after the lock attempt.
+//! - **Reads never block**, and read the content with a single positional
+//!   read, at a moment when it cannot change.
 //! - **Errors you can act on**: a directory, a symlink, a missing parent
 //!   directory, a read-only file system, a file protected by a sticky directory and
 //!   a lock held elsewhere are distinct [`Error`] variants that name the path.
+//!
+//! # How a reader tells a written claim from one in progress
+//!
+//! Every claim has a moment when the claimer already holds the lock but the
+//! file still holds the *previous* claim's content. A reader that only asks
+//! "is it locked?" and then reads the file takes that old content for the new
+//! claim's. This crate uses the two `flock` modes to mark the two phases:
+//!
+//! | the file is | lock held | a reader gets |
+//! |---|---|---|
+//! | free | none | [`LockFileRead::NotHeldByAnyProcess`] (and the exclusive lock) |
+//! | being claimed (or held by such a reader) | exclusive | [`LockFileRead::ClaimInProgress`] |
+//! | claimed, content written | shared, by the claimer | [`LockFileRead::LockedByOtherProcess`] with the content |
+//!
+//! The claimer ([`create_exclusive`], [`UnwrittenLockFile::write_content`])
+//! takes `LOCK_EX`, truncates, writes, `fsync`s the file and the directory, and
+//! only then converts its lock to `LOCK_SH` on the same descriptor. Claims keep
+//! failing against the shared lock, since they ask for `LOCK_EX`.
+//!
+//! The reader ([`read_and_hold_lock_file`]) tries `LOCK_EX`; if that fails it
+//! tries `LOCK_SH`, which fails only while someone holds the exclusive lock (a
+//! claim still writing). If it gets the shared lock, nobody can start a claim
+//! while it holds it, so the one `pread` it does then sees complete, current
+//! content. Finally it converts its lock to `LOCK_EX`: that fails exactly when
+//! someone else holds a shared lock, the written claim, and a failed conversion
+//! leaves the reader with no lock at all. If the conversion succeeds, whoever
+//! held the file when the reader began has let go in between, and the reader now
+//! holds the free file. No `/proc` file, PID or clock is involved, so this works
+//! across PID namespaces and containers sharing the directory.
+//!
+//! Linux converts a `flock` under the inode's lock-list spinlock (the old lock
+//! removed and the new one inserted in one critical section), and nothing else
+//! can hold a lock while the claimer holds the exclusive one, so the claimer's
+//! conversion cannot fail. `flock(2)` does not promise that atomicity, and
+//! older kernels let waiters in between the two steps; a conversion that fails
+//! therefore gives [`Error::LostDuringDowngrade`] rather than a claim that is
+//! not ours.
 //!
 //! # Never unlink a lock file
 //!
@@ -62,6 +104,18 @@
 //!   or be local to one machine; claims are only reliable on local file systems.
 //! - The content returned by a read is a snapshot. It can change right after the
 //!   read, unless the reader holds the lock.
+//! - Readers hold the shared lock for a moment too (that is how they tell the
+//!   phases apart). If the holder lets go while two readers are both inside
+//!   that moment, one of them can take the other's shared lock for the claim's
+//!   and report the content of the claim that has just ended as
+//!   [`LockFileRead::LockedByOtherProcess`]. The window is a few system calls
+//!   wide and only opens when a holder lets go; a claim in progress is never
+//!   reported this way. [`read_held_claim`] checks again later.
+//! - The modes mean the above only among users of this crate. Another program
+//!   that holds the file with a plain exclusive `flock` and never converts it
+//!   (neon's pidfiles, `flock(1)` without `-s`) reads as
+//!   [`LockFileRead::ClaimInProgress`] for as long as it holds it, and one that
+//!   takes a shared lock reads as a written claim.
 //! - A guard returned by [`read_and_hold_lock_file`] holds a read-only descriptor.
 //! - Linux only.
 //!
@@ -89,6 +143,12 @@
 //!
 //! // Dropping the guard releases the lock; the file stays.
 //! drop(guard);
+//!
+//! // A claim that has locked the file but not written yet is reported as in
+//! // progress, never with the old content.
+//! let unwritten = create_exclusive(&path)?;
+//! assert!(matches!(read_and_hold_lock_file(&path)?, LockFileRead::ClaimInProgress { .. }));
+//! drop(unwritten);
 //! assert!(path.exists());
 //! match read_and_hold_lock_file(&path)? {
 //!     LockFileRead::NotHeldByAnyProcess(_reader_guard, stale) => assert_eq!(stale, "owner: worker-1\n"),
@@ -111,7 +171,7 @@ use std::ops::Deref;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use fs4::fs_std::FileExt as _;
+use fs4::fs_std::FileExt as Flock;
 use rustix::io::Errno;
 
 /// The mode a newly created lock file gets (before the umask): `rw-r--r--`.
@@ -140,6 +200,11 @@ pub enum Op {
     Read,
     /// Clearing the close-on-exec flag ([`LockFileGuard::keep_across_exec`]).
     KeepAcrossExec,
+    /// Converting the claimer's exclusive lock into a shared one, the last
+    /// step of [`UnwrittenLockFile::write_content`].
+    Downgrade,
+    /// Releasing a lock taken only to look ([`read_held_claim`]).
+    Unlock,
 }
 
 impl fmt::Display for Op {
@@ -153,6 +218,8 @@ impl fmt::Display for Op {
             Op::SyncParentDir => "fsync the parent directory of",
             Op::Read => "read",
             Op::KeepAcrossExec => "keep across exec the descriptor of",
+            Op::Downgrade => "downgrade to shared the lock on",
+            Op::Unlock => "unlock",
         })
     }
 }
@@ -169,6 +236,22 @@ pub enum Error {
     /// same file in this process. The file was not modified.
     #[error("lock file {path} is locked by another holder")]
     Locked {
+        /// The lock file.
+        path: Utf8PathBuf,
+    },
+    /// The claimer lost the lock while converting it from exclusive to shared
+    /// at the end of [`UnwrittenLockFile::write_content`]: someone else took
+    /// the file in between. The content was written, but the claim is not
+    /// ours, and the descriptor has been closed.
+    ///
+    /// Current Linux kernels convert a `flock` in one step, so this does not
+    /// happen there; `flock(2)` does not promise that, and older kernels let
+    /// a waiting process in between removing the old lock and adding the new
+    /// one.
+    #[error(
+        "lost the lock on lock file {path} while downgrading it to shared: another holder took the file in between"
+    )]
+    LostDuringDowngrade {
         /// The lock file.
         path: Utf8PathBuf,
     },
@@ -256,6 +339,7 @@ impl Error {
     pub fn path(&self) -> &Utf8Path {
         match self {
             Error::Locked { path }
+            | Error::LostDuringDowngrade { path }
             | Error::Symlink { path }
             | Error::IsDirectory { path }
             | Error::NotRegularFile { path }
@@ -272,6 +356,7 @@ impl Error {
     pub fn op(&self) -> Option<Op> {
         match self {
             Error::Locked { .. } => Some(Op::Lock),
+            Error::LostDuringDowngrade { .. } => Some(Op::Downgrade),
             Error::Symlink { .. }
             | Error::MissingParent { .. }
             | Error::ProtectedBySticky { .. } => Some(Op::Open),
@@ -355,10 +440,94 @@ fn parent_dir(path: &Utf8Path) -> &Utf8Path {
     }
 }
 
-/// Takes `flock(LOCK_EX | LOCK_NB)`; `Ok(false)` when someone else holds it.
+// The `flock` calls go through fs4 by their trait path: since Rust 1.89 `File`
+// has inherent `try_lock_shared` and `unlock` methods (with other signatures)
+// that method syntax would pick instead, and the crate's MSRV is older.
+
+/// Takes `flock(LOCK_EX | LOCK_NB)` (or converts a shared lock on `file` into
+/// an exclusive one); `Ok(false)` when someone else holds a lock.
 fn try_lock(file: &File, path: &Utf8Path) -> Result<bool, Error> {
-    file.try_lock_exclusive()
-        .map_err(|e| classify(path, Op::Lock, e))
+    Flock::try_lock_exclusive(file).map_err(|e| classify(path, Op::Lock, e))
+}
+
+/// Takes `flock(LOCK_SH | LOCK_NB)`; `Ok(false)` when someone else holds the
+/// exclusive lock.
+fn try_lock_shared(file: &File, path: &Utf8Path) -> Result<bool, Error> {
+    Flock::try_lock_shared(file).map_err(|e| classify(path, Op::Lock, e))
+}
+
+/// `flock(LOCK_UN)`.
+fn unlock(file: &File, path: &Utf8Path) -> Result<(), Error> {
+    Flock::unlock(file).map_err(|e| classify(path, Op::Unlock, e))
+}
+
+/// The claimer's last step: converts its exclusive lock into a shared one.
+fn downgrade(file: &File, path: &Utf8Path) -> Result<(), Error> {
+    downgrade_outcome(path, Flock::try_lock_shared(file))
+}
+
+/// What the result of the `flock(LOCK_SH | LOCK_NB)` conversion means for the
+/// claim. `Ok(false)` (`EWOULDBLOCK`) means that someone took the file between
+/// the removal of our exclusive lock and the insertion of the shared one: the
+/// claim is lost. (Separate from [`downgrade`] so that this mapping can be
+/// tested; current kernels never produce it.)
+fn downgrade_outcome(path: &Utf8Path, result: io::Result<bool>) -> Result<(), Error> {
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::LostDuringDowngrade {
+            path: path.to_owned(),
+        }),
+        Err(e) => Err(classify(path, Op::Downgrade, e)),
+    }
+}
+
+/// What one non-blocking look at the locks of an open lock file found.
+enum Probe {
+    /// Nobody else held a lock; we now hold the exclusive lock on the
+    /// descriptor. The content, read under our lock.
+    Free(String),
+    /// A written claim is held (someone else holds a shared lock). The
+    /// content, read under our shared lock; we hold no lock any more.
+    Claimed(String),
+    /// Someone holds the exclusive lock: a claim that is still writing, or a
+    /// reader that found the file free. We hold no lock.
+    InProgress,
+}
+
+/// The reader's protocol (see the crate documentation, "How a reader tells a
+/// written claim from one in progress"), on an open descriptor of the file.
+///
+/// On error, the descriptor may still hold a lock; callers that keep it must
+/// unlock it.
+fn probe(file: &File, path: &Utf8Path) -> Result<Probe, Error> {
+    probe_with(file, path, || {})
+}
+
+/// [`probe`], running `between_attempts` after a failed first attempt (the
+/// unit tests use it to let a holder go at exactly that moment).
+fn probe_with(
+    file: &File,
+    path: &Utf8Path,
+    between_attempts: impl FnOnce(),
+) -> Result<Probe, Error> {
+    if try_lock(file, path)? {
+        return Ok(Probe::Free(read_content(file, path)?));
+    }
+    between_attempts();
+    if !try_lock_shared(file, path)? {
+        return Ok(Probe::InProgress);
+    }
+    // While we hold the shared lock nobody can take the exclusive one, so the
+    // content cannot change under us.
+    let content = read_content(file, path)?;
+    // Converting to exclusive fails if and only if someone else still holds a
+    // shared lock, and a failed conversion leaves us without a lock (flock(2):
+    // "the existing lock is first removed"). It succeeds if whoever made our
+    // first attempt fail has let go since: the file is free, and ours now.
+    if try_lock(file, path)? {
+        return Ok(Probe::Free(content));
+    }
+    Ok(Probe::Claimed(content))
 }
 
 /// Reads the whole file with positional reads from offset 0.
@@ -444,19 +613,27 @@ impl UnwrittenLockFile {
         &self.path
     }
 
-    /// Replaces the content and returns the guard that keeps the lock.
+    /// Replaces the content and returns the guard that keeps the claim.
     ///
-    /// The steps are: truncate to zero length, write all of `content` at offset
-    /// 0, `fsync` the file, and `fsync` the parent directory (`.` for a bare
-    /// file name) so that a newly created entry is durable as well.
+    /// The steps are, all under the exclusive lock: truncate to zero length,
+    /// write all of `content` at offset 0, `fsync` the file, and `fsync` the
+    /// parent directory (`.` for a bare file name) so that a newly created
+    /// entry is durable as well. Then the exclusive lock is converted into a
+    /// shared one (`flock(LOCK_SH | LOCK_NB)` on the same descriptor): from
+    /// now on readers can tell that the content is complete (see the crate
+    /// documentation). The returned guard holds that shared lock; claims still
+    /// fail against it.
     ///
     /// # Errors
     ///
     /// If any step fails, the descriptor is closed, which releases the lock, and
     /// the error names the failed step ([`Error::op`]): [`Op::Truncate`],
-    /// [`Op::Write`], [`Op::SyncFile`] or [`Op::SyncParentDir`]. Depending on
-    /// the step, the file may then be empty or hold part of `content`; since
-    /// nobody holds the lock any more, readers treat it as stale.
+    /// [`Op::Write`], [`Op::SyncFile`], [`Op::SyncParentDir`] or
+    /// [`Op::Downgrade`]. Depending on the step, the file may then be empty or
+    /// hold part of `content`; since nobody holds the lock any more, readers
+    /// treat it as stale. [`Error::LostDuringDowngrade`] if someone took the
+    /// file while the lock was being converted (not on current kernels): the
+    /// content is written but the claim is lost.
     pub fn write_content(self, content: String) -> Result<LockFileGuard, Error> {
         let UnwrittenLockFile { file, path } = self;
         if let Err(e) = file.set_len(0) {
@@ -473,11 +650,17 @@ impl UnwrittenLockFile {
         File::open(parent_dir(&path))
             .and_then(|dir| dir.sync_all())
             .map_err(|e| classify(&path, Op::SyncParentDir, e))?;
+        downgrade(&file, &path)?;
         Ok(LockFileGuard { file, path })
     }
 }
 
 /// Proof that we hold the lock on a lock file.
+///
+/// A guard from [`UnwrittenLockFile::write_content`] holds the shared lock of
+/// a written claim; a guard from [`read_and_hold_lock_file`]
+/// ([`LockFileRead::NotHeldByAnyProcess`]) holds the exclusive lock. Either way
+/// no claim can be made while it lives.
 ///
 /// Dereferences to the open [`File`]. Dropping the guard closes the file, which
 /// releases the lock (once every copy of the descriptor, e.g. one inherited
@@ -531,27 +714,50 @@ pub enum LockFileRead {
     /// Nothing exists at the path. Nothing was created.
     NotExist,
     /// Nobody held the lock, so the content is stale. The reader now holds the
-    /// lock through the guard (on a read-only descriptor): until it is dropped,
-    /// claims fail with [`Error::Locked`]. Do not unlink the file.
+    /// exclusive lock through the guard (on a read-only descriptor): until it
+    /// is dropped, claims fail with [`Error::Locked`] and other readers get
+    /// [`LockFileRead::ClaimInProgress`]. Do not unlink the file.
     NotHeldByAnyProcess(LockFileGuard, String),
-    /// Someone holds the lock. `content` is what the file held right after the
-    /// lock attempt; the holder may have just taken the lock and not written yet.
+    /// A written claim holds the file: someone holds the shared lock that
+    /// [`UnwrittenLockFile::write_content`] leaves, and `content` is what that
+    /// claim wrote, read while no new claim could start. The holder may let go
+    /// at any moment after the read.
     LockedByOtherProcess {
-        /// The open (not locked) file, read-only.
+        /// The open file, read-only and not locked (it can be given to
+        /// [`read_held_claim`] to check again later).
         not_locked_file: File,
         /// The content as read.
         content: String,
     },
+    /// Someone holds the exclusive lock: a claim that has locked the file but
+    /// not yet finished writing, or a reader holding a
+    /// [`LockFileRead::NotHeldByAnyProcess`] guard. No content is returned,
+    /// because what the file holds now may be the previous holder's. This is
+    /// normally brief; read again shortly.
+    ClaimInProgress {
+        /// The open file, read-only and not locked.
+        not_locked_file: File,
+    },
 }
 
-/// Opens an existing lock file, tries to lock it, and reads its content; never
-/// blocks and never creates anything.
+/// Opens an existing lock file, finds out whether a claim holds it, and reads
+/// its content; never blocks and never creates anything.
 ///
 /// The file is opened read-only with `O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK`
 /// (`O_NONBLOCK` so that a FIFO at the path cannot hang the reader; it has no
-/// effect on a regular file). Then `flock(LOCK_EX | LOCK_NB)` is attempted, and
-/// the content is read with a positional read from offset 0, whether or not the
-/// lock was obtained.
+/// effect on a regular file). Then, all non-blocking (see the crate
+/// documentation for why this works):
+///
+/// 1. `flock(LOCK_EX)`: if it succeeds nobody held a lock; the content is read
+///    and the reader keeps the lock: [`LockFileRead::NotHeldByAnyProcess`].
+/// 2. Else `flock(LOCK_SH)`: if that fails too, someone holds the exclusive
+///    lock: [`LockFileRead::ClaimInProgress`].
+/// 3. Else the content is read under the shared lock (one `pread` for content
+///    under 128 bytes), and the lock is converted to exclusive: that fails if a
+///    claim's shared lock is there, which gives
+///    [`LockFileRead::LockedByOtherProcess`] (and leaves the reader without a
+///    lock); if it succeeds, whoever held the file a moment ago has let go, and
+///    the result is [`LockFileRead::NotHeldByAnyProcess`].
 ///
 /// # Errors
 ///
@@ -570,22 +776,53 @@ pub fn read_and_hold_lock_file(path: &Utf8Path) -> Result<LockFileRead, Error> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(LockFileRead::NotExist),
         Err(e) => return Err(open_error(path, false, e)),
     };
-    let locked = try_lock(&file, path)?;
-    let content = read_content(&file, path)?;
-    Ok(if locked {
-        LockFileRead::NotHeldByAnyProcess(
+    // On error the file is dropped here, which releases whatever lock it had.
+    Ok(match probe(&file, path)? {
+        Probe::Free(content) => LockFileRead::NotHeldByAnyProcess(
             LockFileGuard {
                 file,
                 path: path.to_owned(),
             },
             content,
-        )
-    } else {
-        LockFileRead::LockedByOtherProcess {
+        ),
+        Probe::Claimed(content) => LockFileRead::LockedByOtherProcess {
             not_locked_file: file,
             content,
-        }
+        },
+        Probe::InProgress => LockFileRead::ClaimInProgress {
+            not_locked_file: file,
+        },
     })
+}
+
+/// Checks again, through a file opened earlier, whether a written claim holds
+/// it now, and returns that claim's content; `None` if no written claim holds
+/// it (nobody does, or a claim is in progress). Never blocks.
+///
+/// `file` is typically the `not_locked_file` of an earlier
+/// [`LockFileRead::LockedByOtherProcess`]: it refers to the same file (inode)
+/// even if the path has been replaced since. It must be an open descriptor of
+/// a regular file that this process does not hold a lock on; `path` only names
+/// it in errors. The steps are those of [`read_and_hold_lock_file`], and the
+/// descriptor is left without a lock in every case (a lock taken because the
+/// file turned out free is released again before returning).
+///
+/// # Errors
+///
+/// As [`read_and_hold_lock_file`], and [`Error::Io`] with [`Op::Unlock`] if
+/// releasing fails.
+pub fn read_held_claim(file: &File, path: &Utf8Path) -> Result<Option<String>, Error> {
+    match probe(file, path) {
+        Ok(Probe::Claimed(content)) => Ok(Some(content)),
+        Ok(Probe::InProgress) => Ok(None),
+        Ok(Probe::Free(_)) => unlock(file, path).map(|()| None),
+        Err(e) => {
+            // The probe may have stopped while holding a lock; the original
+            // error is the one worth reporting.
+            let _ = unlock(file, path);
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -615,6 +852,178 @@ mod tests {
         );
         assert_eq!(e.op(), Some(Op::SyncParentDir));
         assert_eq!(e.path(), "/run/x.lock");
+    }
+
+    /// The conversion at the end of a claim cannot fail on current kernels
+    /// (nothing else can hold a lock while we hold the exclusive one, and the
+    /// conversion happens in one critical section), so its failure paths are
+    /// checked on the mapping itself.
+    #[test]
+    fn failed_downgrade_is_a_lost_claim() {
+        let path = Utf8Path::new("/run/x.lock");
+        assert!(downgrade_outcome(path, Ok(true)).is_ok());
+        let lost = downgrade_outcome(path, Ok(false)).unwrap_err();
+        assert!(
+            matches!(&lost, Error::LostDuringDowngrade { path: p } if p == path),
+            "{lost:?}"
+        );
+        assert_eq!(lost.op(), Some(Op::Downgrade));
+        assert_eq!(lost.path(), path);
+        assert_eq!(
+            lost.to_string(),
+            "lost the lock on lock file /run/x.lock while downgrading it to shared: another holder took the file in between"
+        );
+        let other = downgrade_outcome(path, Err(io::Error::from_raw_os_error(37))).unwrap_err();
+        assert!(
+            matches!(
+                &other,
+                Error::Io {
+                    op: Op::Downgrade,
+                    ..
+                }
+            ),
+            "{other:?}"
+        );
+        assert_eq!(
+            other.to_string(),
+            "cannot downgrade to shared the lock on lock file /run/x.lock"
+        );
+    }
+
+    fn temp_file(content: &str) -> (tempfile::TempDir, Utf8PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::try_from(dir.path().join("p.lock")).unwrap();
+        std::fs::write(&path, content).unwrap();
+        (dir, path)
+    }
+
+    fn open_read(path: &Utf8Path) -> File {
+        File::open(path).unwrap()
+    }
+
+    fn is_free(path: &Utf8Path) -> bool {
+        Flock::try_lock_exclusive(&open_read(path)).unwrap()
+    }
+
+    fn describe(probe: Probe) -> String {
+        match probe {
+            Probe::Free(c) => format!("free {c}"),
+            Probe::Claimed(c) => format!("claimed {c}"),
+            Probe::InProgress => "in progress".to_owned(),
+        }
+    }
+
+    /// A holder that lets go between the reader's first (exclusive) and second
+    /// (shared) attempt: the reader must not report the stale content as a
+    /// held claim. Covers each kind of holder.
+    #[test]
+    fn holder_leaving_between_the_attempts_reads_as_free() {
+        // A written claim (shared lock) that ends.
+        let (_dir, path) = temp_file("");
+        let claim = create_exclusive(&path)
+            .unwrap()
+            .write_content("old claim".into())
+            .unwrap();
+        let reader = open_read(&path);
+        let got = probe_with(&reader, &path, || drop(claim)).unwrap();
+        assert_eq!(describe(got), "free old claim");
+        assert!(!is_free(&path), "the reader should now hold the lock");
+        drop(reader);
+
+        // A reader's guard (exclusive lock) that is dropped.
+        let guard = match read_and_hold_lock_file(&path).unwrap() {
+            LockFileRead::NotHeldByAnyProcess(guard, _) => guard,
+            other => panic!("{other:?}"),
+        };
+        let reader = open_read(&path);
+        let got = probe_with(&reader, &path, || drop(guard)).unwrap();
+        assert_eq!(describe(got), "free old claim");
+        drop(reader);
+
+        // A claimer that gives up before writing.
+        let unwritten = create_exclusive(&path).unwrap();
+        let reader = open_read(&path);
+        let got = probe_with(&reader, &path, || drop(unwritten)).unwrap();
+        assert_eq!(describe(got), "free old claim");
+        drop(reader);
+        assert!(is_free(&path));
+    }
+
+    /// The cases where nothing changes between the attempts, and the limit
+    /// documented in the crate's Limitations: another reader holding the
+    /// shared lock at the moment the holder lets go is taken for a claim.
+    #[test]
+    fn probe_outcomes_and_the_two_reader_window() {
+        let (_dir, path) = temp_file("");
+        let claim = create_exclusive(&path)
+            .unwrap()
+            .write_content("claim".into())
+            .unwrap();
+        let reader = open_read(&path);
+        assert_eq!(describe(probe(&reader, &path).unwrap()), "claimed claim");
+        // The failed conversion left the reader without a lock: once the
+        // claim ends, the file is free.
+        drop(claim);
+        assert!(is_free(&path));
+
+        let unwritten = create_exclusive(&path).unwrap();
+        assert_eq!(describe(probe(&reader, &path).unwrap()), "in progress");
+        let claim = unwritten.write_content("second".into()).unwrap();
+
+        // Another reader between its two steps holds a shared lock too.
+        let other_reader = open_read(&path);
+        let got = probe_with(&reader, &path, || {
+            assert!(Flock::try_lock_shared(&other_reader).unwrap());
+            drop(claim);
+        })
+        .unwrap();
+        assert_eq!(
+            describe(got),
+            "claimed second",
+            "the documented two-reader window"
+        );
+        drop(other_reader);
+        assert!(is_free(&path));
+    }
+
+    #[test]
+    fn read_held_claim_leaves_no_lock_behind() {
+        let (_dir, path) = temp_file("stale");
+        let file = open_read(&path);
+        // Free: the lock it had to take is released again.
+        assert_eq!(read_held_claim(&file, &path).unwrap(), None);
+        assert!(is_free(&path));
+        let claim = create_exclusive(&path)
+            .unwrap()
+            .write_content("mine".into())
+            .unwrap();
+        assert_eq!(
+            read_held_claim(&file, &path).unwrap().as_deref(),
+            Some("mine")
+        );
+        drop(claim);
+        assert!(is_free(&path));
+        let unwritten = create_exclusive(&path).unwrap();
+        assert_eq!(read_held_claim(&file, &path).unwrap(), None);
+        drop(unwritten);
+        // Content that is not UTF-8: an error, and no lock left behind.
+        std::fs::write(&path, [0xff_u8]).unwrap();
+        assert!(matches!(
+            read_held_claim(&file, &path),
+            Err(Error::NotUtf8 { .. })
+        ));
+        assert!(is_free(&path));
+        let claim = create_exclusive(&path)
+            .unwrap()
+            .write_content("x".into())
+            .unwrap();
+        std::fs::write(&path, [0xff_u8]).unwrap();
+        assert!(matches!(
+            read_held_claim(&file, &path),
+            Err(Error::NotUtf8 { .. })
+        ));
+        drop(claim);
+        assert!(is_free(&path));
     }
 
     /// The classification behind [`Error::ProtectedBySticky`]: the kernel only

@@ -16,9 +16,10 @@ use std::os::unix::io::AsRawFd;
 use camino::{Utf8Path, Utf8PathBuf};
 use pidkit_lockfile::{
     Error, LOCK_FILE_MODE, LockFileRead, Op, create_exclusive, read_and_hold_lock_file,
+    read_held_claim,
 };
 use proptest::prelude::*;
-use support::{O_CLOEXEC, fd_flags, temp_lock, umask};
+use support::{O_CLOEXEC, fd_flags, fd_lock, temp_lock, umask};
 
 fn expect_not_held(path: &Utf8Path) -> (pidkit_lockfile::LockFileGuard, String) {
     match read_and_hold_lock_file(path).unwrap() {
@@ -29,8 +30,31 @@ fn expect_not_held(path: &Utf8Path) -> (pidkit_lockfile::LockFileGuard, String) 
 
 fn expect_locked(path: &Utf8Path) -> String {
     match read_and_hold_lock_file(path).unwrap() {
-        LockFileRead::LockedByOtherProcess { content, .. } => content,
+        LockFileRead::LockedByOtherProcess {
+            content,
+            not_locked_file,
+        } => {
+            assert_eq!(
+                fd_lock(&not_locked_file),
+                None,
+                "not_locked_file holds a lock"
+            );
+            content
+        }
         other => panic!("expected LockedByOtherProcess, got {other:?}"),
+    }
+}
+
+fn expect_in_progress(path: &Utf8Path) {
+    match read_and_hold_lock_file(path).unwrap() {
+        LockFileRead::ClaimInProgress { not_locked_file } => {
+            assert_eq!(
+                fd_lock(&not_locked_file),
+                None,
+                "not_locked_file holds a lock"
+            );
+        }
+        other => panic!("expected ClaimInProgress, got {other:?}"),
     }
 }
 
@@ -81,8 +105,14 @@ fn unwritten_claim_keeps_old_content_and_blocks_others() {
     let unwritten = create_exclusive(&path).unwrap();
     assert_eq!(unwritten.path(), path);
     assert_eq!(fs::read_to_string(&path).unwrap(), "previous");
-    assert_eq!(expect_locked(&path), "previous");
+    // A reader must not take the old content for this claim's.
+    expect_in_progress(&path);
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    assert_eq!(
+        support::flock_modes(std::process::id(), &path),
+        ["WRITE"],
+        "the unwritten claim holds the exclusive lock"
+    );
     drop(unwritten);
     assert_eq!(fs::read_to_string(&path).unwrap(), "previous");
     let _claim = create_exclusive(&path).unwrap();
@@ -129,9 +159,71 @@ fn reader_guard_blocks_claims_until_dropped() {
     assert_eq!(content, "old");
     assert_eq!(reader.path(), path);
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
-    assert_eq!(expect_locked(&path), "old");
+    // The reader holds the exclusive lock, so other readers cannot tell it
+    // from a claim being written, and must not report the stale content.
+    assert_eq!(fd_lock(&reader), Some("WRITE"));
+    expect_in_progress(&path);
     drop(reader);
     drop(create_exclusive(&path).unwrap());
+}
+
+#[test]
+fn a_written_claim_holds_the_shared_lock_and_still_excludes_claims() {
+    let (_dir, path) = temp_lock("a.lock");
+    let guard = create_exclusive(&path)
+        .unwrap()
+        .write_content("written".into())
+        .unwrap();
+    assert_eq!(fd_lock(&guard), Some("READ"));
+    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    // Any number of readers, one after another or holding files open.
+    let first = expect_locked(&path);
+    let second = expect_locked(&path);
+    assert_eq!((first.as_str(), second.as_str()), ("written", "written"));
+    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    drop(guard);
+    let (_reader, content) = expect_not_held(&path);
+    assert_eq!(content, "written");
+}
+
+#[test]
+fn read_held_claim_rechecks_through_the_kept_file() {
+    let (_dir, path) = temp_lock("a.lock");
+    let guard = create_exclusive(&path)
+        .unwrap()
+        .write_content("first".into())
+        .unwrap();
+    let kept = match read_and_hold_lock_file(&path).unwrap() {
+        LockFileRead::LockedByOtherProcess {
+            not_locked_file, ..
+        } => not_locked_file,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        read_held_claim(&kept, &path).unwrap().as_deref(),
+        Some("first")
+    );
+    assert_eq!(fd_lock(&kept), None);
+    drop(guard);
+    assert_eq!(read_held_claim(&kept, &path).unwrap(), None);
+    assert_eq!(fd_lock(&kept), None);
+    let unwritten = create_exclusive(&path).unwrap();
+    assert_eq!(read_held_claim(&kept, &path).unwrap(), None);
+    let _guard = unwritten.write_content("second".into()).unwrap();
+    assert_eq!(
+        read_held_claim(&kept, &path).unwrap().as_deref(),
+        Some("second")
+    );
+    assert_eq!(fd_lock(&kept), None);
+
+    // The kept file is the inode that was read, even if the path is replaced.
+    let (_dir2, other) = temp_lock("b.lock");
+    fs::rename(&path, &other).unwrap();
+    fs::write(&path, "impostor").unwrap();
+    assert_eq!(
+        read_held_claim(&kept, &path).unwrap().as_deref(),
+        Some("second")
+    );
 }
 
 #[test]
@@ -452,5 +544,117 @@ proptest! {
         drop(guard);
         let (_g, content) = expect_not_held(&path);
         prop_assert_eq!(content, second);
+    }
+}
+
+/// What the model knows about the one holder of the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hold {
+    Unwritten,
+    Written,
+    ReaderGuard,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Claim(usize),
+    Lock(usize),
+    Write(usize),
+    Read(usize),
+    Drop(usize),
+}
+
+const ACTORS: usize = 3;
+
+fn step_strategy() -> impl Strategy<Value = Step> {
+    let actor = 0..ACTORS;
+    prop_oneof![
+        3 => actor.clone().prop_map(Step::Claim),
+        2 => actor.clone().prop_map(Step::Lock),
+        2 => actor.clone().prop_map(Step::Write),
+        4 => actor.clone().prop_map(Step::Read),
+        3 => actor.prop_map(Step::Drop),
+    ]
+}
+
+/// One actor's handles on the file (separate open file descriptions, so
+/// separate `flock` holders, as separate processes would be).
+#[derive(Default)]
+struct Actor {
+    unwritten: Option<pidkit_lockfile::UnwrittenLockFile>,
+    guard: Option<pidkit_lockfile::LockFileGuard>,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Model-based: every answer of claims, reads and drops by several holders
+    /// matches a model of "who holds the file, in which phase, with which
+    /// content". In particular, no read ever reports content while a claim is
+    /// unwritten or a reader holds the file.
+    #[test]
+    fn model_of_claims_reads_and_drops(steps in prop::collection::vec(step_strategy(), 1..40)) {
+        let (_dir, path) = temp_lock("model.lock");
+        let mut actors: Vec<Actor> = (0..ACTORS).map(|_| Actor::default()).collect();
+        let mut exists = false;
+        let mut content = String::new();
+        let mut holder: Option<(usize, Hold)> = None;
+        for (i, step) in steps.iter().enumerate() {
+            let ctx = format!("step {i} {step:?} of {steps:?}");
+            match *step {
+                Step::Claim(a) | Step::Lock(a) => {
+                    let result = create_exclusive(&path);
+                    if holder.is_some() {
+                        let locked = matches!(result, Err(Error::Locked { .. }));
+                        prop_assert!(locked, "{}: {:?}", ctx, result);
+                        continue;
+                    }
+                    let unwritten = result.unwrap();
+                    if !exists {
+                        exists = true;
+                        content.clear();
+                    }
+                    if let Step::Claim(_) = step {
+                        let text = format!("claim {i}");
+                        actors[a].guard = Some(unwritten.write_content(text.clone()).unwrap());
+                        content = text;
+                        holder = Some((a, Hold::Written));
+                    } else {
+                        actors[a].unwritten = Some(unwritten);
+                        holder = Some((a, Hold::Unwritten));
+                    }
+                }
+                Step::Write(a) => {
+                    if let Some(unwritten) = actors[a].unwritten.take() {
+                        let text = format!("write {i}");
+                        actors[a].guard = Some(unwritten.write_content(text.clone()).unwrap());
+                        content = text;
+                        holder = Some((a, Hold::Written));
+                    }
+                }
+                Step::Read(a) => {
+                    let got = read_and_hold_lock_file(&path).unwrap();
+                    match (exists, holder, got) {
+                        (false, _, LockFileRead::NotExist) => {}
+                        (true, None, LockFileRead::NotHeldByAnyProcess(guard, c)) => {
+                            prop_assert_eq!(&c, &content, "{}", ctx);
+                            actors[a].guard = Some(guard);
+                            holder = Some((a, Hold::ReaderGuard));
+                        }
+                        (true, Some((_, Hold::Written)), LockFileRead::LockedByOtherProcess { content: c, .. }) => {
+                            prop_assert_eq!(&c, &content, "{}", ctx);
+                        }
+                        (true, Some((_, Hold::Unwritten | Hold::ReaderGuard)), LockFileRead::ClaimInProgress { .. }) => {}
+                        (_, _, got) => prop_assert!(false, "{}: model {:?} exists={}, got {:?}", ctx, holder, exists, got),
+                    }
+                }
+                Step::Drop(a) => {
+                    actors[a] = Actor::default();
+                    if holder.is_some_and(|(h, _)| h == a) {
+                        holder = None;
+                    }
+                }
+            }
+        }
     }
 }

@@ -83,6 +83,7 @@ fn role_helper() {
                 Ok(LockFileRead::LockedByOtherProcess { content, .. }) => {
                     format!("locked {}", escape(&content))
                 }
+                Ok(LockFileRead::ClaimInProgress { .. }) => "inprogress".to_owned(),
                 Err(e) => format!("err {e:?}"),
             },
             "keep" => {
@@ -164,8 +165,15 @@ fn a_process_that_dies_releases_its_lock() {
     assert_eq!(fs::read_to_string(&path).unwrap(), "next");
 }
 
+fn read_in_progress(path: &Utf8Path) {
+    match read_and_hold_lock_file(path).unwrap() {
+        LockFileRead::ClaimInProgress { .. } => {}
+        other => panic!("expected ClaimInProgress, got {other:?}"),
+    }
+}
+
 #[test]
-fn unwritten_claim_in_another_process_shows_old_content_as_locked() {
+fn unwritten_claim_in_another_process_is_in_progress_never_the_old_content() {
     let _serial = serial();
     let _wd = watchdog(
         "unwritten_claim_in_another_process",
@@ -175,11 +183,15 @@ fn unwritten_claim_in_another_process_shows_old_content_as_locked() {
     fs::write(&path, "previous").unwrap();
     let mut helper = Helper::spawn(HELPER, "holder");
     assert_eq!(helper.call(&format!("lock {path}")), "ok");
-    assert_eq!(read_locked(&path), "previous");
+    assert_eq!(support::flock_modes(helper.pid(), &path), ["WRITE"]);
+    read_in_progress(&path);
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    assert_eq!(fs::read_to_string(&path).unwrap(), "previous");
     assert_eq!(helper.call("write current"), "ok");
+    assert_eq!(support::flock_modes(helper.pid(), &path), ["READ"]);
     assert_eq!(read_locked(&path), "current");
-    // And the helper, reading through a second open, sees its own lock as someone else's.
+    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    // And the helper, reading through a second open, sees its own claim as someone else's.
     assert_eq!(helper.call(&format!("read {path}")), "locked current");
 }
 
@@ -197,7 +209,13 @@ fn reader_in_another_process_holds_the_lock_it_found_free() {
     let mut helper = Helper::spawn(HELPER, "holder");
     assert_eq!(helper.call(&format!("read {path}")), "notheld stale");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    // Other readers must not take the stale content for a held claim.
+    read_in_progress(&path);
+    let mut other = Helper::spawn(HELPER, "reader");
+    assert_eq!(other.call(&format!("read {path}")), "inprogress");
     assert_eq!(helper.call("drop"), "ok");
+    assert_eq!(other.call(&format!("read {path}")), "notheld stale");
+    assert_eq!(other.call("drop"), "ok");
     drop(create_exclusive(&path).unwrap());
 }
 
@@ -213,11 +231,13 @@ fn keep_across_exec_keeps_the_lock_in_the_execed_program() {
     helper.send("exec sleep 1000");
     wait_until(|| comm(pid).as_deref() == Some("sleep"));
 
-    // `sleep` knows nothing about locks, yet it holds this one.
+    // `sleep` knows nothing about locks, yet it holds this one (the shared
+    // lock of a written claim).
     assert!(
         process_holds_flock(pid, &path),
         "the exec'd program does not hold the flock"
     );
+    assert_eq!(support::flock_modes(pid, &path), ["READ"]);
     assert_eq!(read_locked(&path), "daemon");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
 
@@ -281,6 +301,16 @@ fn no_descriptor_leaks_on_any_path() {
                 let _ = create_exclusive(&link).unwrap_err();
                 let _ = create_exclusive(&path.join("x")).unwrap_err();
                 let _ = read_and_hold_lock_file(&dir_path.join("missing")).unwrap();
+                let unwritten = create_exclusive(&path).unwrap();
+                let _ = read_and_hold_lock_file(&path).unwrap();
+                let guard = unwritten.write_content("y".into()).unwrap();
+                if let LockFileRead::LockedByOtherProcess {
+                    not_locked_file, ..
+                } = read_and_hold_lock_file(&path).unwrap()
+                {
+                    let _ = pidkit_lockfile::read_held_claim(&not_locked_file, &path).unwrap();
+                }
+                drop(guard);
             }
             let after = testkit::open_fd_count();
             assert_eq!(

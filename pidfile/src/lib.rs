@@ -3,63 +3,67 @@
 //!
 //! A pidfile makes a program a singleton: at start-up the program
 //! [claims](claim_for_current_process) the file, and only if that succeeds does
-//! it act as *the* instance. The claim is an exclusive `flock` on the file,
-//! held until the process exits (or drops the guard), and the file's content is
-//! the process's PID in decimal followed by a newline, the format systemd's
-//! `PIDFile=`, `start-stop-daemon` and shell scripts read. Anyone can
-//! [`read`] the file to learn whether an instance runs and which process it is.
+//! it act as *the* instance. The claim is a `flock` on the file, held until the
+//! process exits (or drops the guard), and the file's content is the process's
+//! PID in decimal followed by a newline, the format systemd's `PIDFile=`,
+//! `start-stop-daemon` and shell scripts read. Anyone can [`read`] the file to
+//! learn whether an instance runs and which process it is.
 //!
 //! # What this adds over `pidkit-lockfile`
 //!
 //! [`pidkit_lockfile`] gives the claim and the non-blocking read of any lock
-//! file. This crate adds the PID content and two guarantees a bare lock file
-//! cannot give:
+//! file, including the distinction between a claim whose content is written and
+//! one still in progress. This crate adds the PID content and two guarantees a
+//! bare lock file cannot give:
 //!
-//! - **A reader never reports the previous holder's PID as the owner.** There is
-//!   a moment in every claim when the new claimer already holds the lock but has
-//!   not yet replaced the old content; a naive reader landing there reads the
-//!   PID of the previous holder, which may be dead, and its number reused.
-//!   [`read`] cross-checks the content with the kernel's own record of who
-//!   holds the lock (see [Verifying the owner](#verifying-the-owner)), waits
-//!   briefly for a claim in progress to finish, and otherwise reports
-//!   [`Error::ClaimInProgress`].
+//! - **A reader never reports the previous holder's PID for a claim in
+//!   progress.** There is a moment in every claim when the new claimer already
+//!   holds the lock but has not yet replaced the old content; a naive reader
+//!   landing there reads the PID of the previous holder, which may be dead, and
+//!   its number reused. Here the claimer writes under an exclusive lock and
+//!   only then converts it to a shared one, so [`read`] sees the claim in
+//!   progress as such, waits briefly for it to finish (up to
+//!   [`DEFAULT_CLAIM_WAIT`]; [`read_with_wait`] chooses another bound), and
+//!   otherwise reports [`Error::ClaimInProgress`]. When it reports an owner,
+//!   the PID was read under a shared lock, while no new claim could start.
 //! - **"Signal the running instance" cannot hit a recycled PID.**
-//!   [`Owner::handle`] returns a [`PidHandle`] that pins the process holding the
-//!   lock, verified after pinning, so it refers to the holder and never to an
-//!   unrelated process that inherited the number later. Signals sent through it
-//!   go to that process or fail.
+//!   [`Owner::handle`] returns a [`PidHandle`] that pins the process first and
+//!   then re-checks the claim, so it refers to the claimer and never to an
+//!   unrelated process that inherited the number after the claimer died.
+//!   Signals sent through it go to that process or fail.
 //!
-//! # Verifying the owner
+//! # How `Owner::handle` verifies the holder
 //!
-//! The kernel lists every `flock` in `/proc/locks`, with the PID of the process
-//! that took it and the device and inode of the file. When [`read`] finds the
-//! pidfile locked, it looks up the lock record for the pidfile's inode (from
-//! `fstat` of its own descriptor) and accepts the content only if it names the
-//! same PID as the record. A claimer that has locked but not yet written shows
-//! up as a mismatch (or as empty content), and [`read`] tries again, sleeping
-//! between attempts, for up to [`DEFAULT_CLAIM_WAIT`] (use
-//! [`read_with_wait`] to choose another bound). If the mismatch persists it
-//! returns [`Error::ClaimInProgress`] naming the PID that holds the lock; if no
-//! record is visible at all (the holder lives outside this PID namespace), it
-//! returns [`Error::HolderNotVisible`]. It never guesses.
+//! [`Owner::handle`] proceeds in this order:
 //!
-//! [`Owner::handle`] then proceeds in this order:
+//! 1. **Pin** the process that has the PID `P` now ([`PidHandle::new`]: a pidfd
+//!    where the kernel has them, else its start time). Call it `Q`.
+//! 2. **Re-check the claim** through the file the read opened (the same inode,
+//!    even if the path was replaced since), with the reader's protocol of
+//!    [`pidkit_lockfile::read_held_claim`]: a written claim must still hold the
+//!    file (its shared lock is there, and no exclusive lock), and its content,
+//!    read under a shared lock, must still parse to `P`.
+//! 3. **Check** that `Q` is still running.
 //!
-//! 1. **Pin** the process that has the PID now ([`PidHandle::new`]; a pidfd
-//!    where the kernel has them).
-//! 2. **Re-verify** in `/proc/locks` that a process with that PID still holds
-//!    the lock on the same inode.
-//! 3. **Check** that the pinned process is still running.
+//! Why this is enough: if `Q` is still running at step 3, it has had the PID
+//! `P` without a break since step 1 (a PID is handed out again only after its
+//! process has exited and been reaped). At step 2, which lies between, a
+//! written claim naming `P` held the file. [`claim_for_current_process`]
+//! writes the claimer's own PID, and the claim's lock goes away when the
+//! claimer exits; so at step 2 the claimer was alive with PID `P`, and so was
+//! `Q`. Only one process has a given PID at a time: `Q` is the claimer.
 //!
-//! Why this is enough: a PID is only handed out again after its process has
-//! been reaped, and a process's `flock` is released when it exits, before it is
-//! reaped. So if the record still names the PID *after* the pin, either the
-//! process that holds the lock already had that PID when we pinned (we pinned
-//! the holder), or the holder took the lock after the pin, in which case the
-//! pinned process, if different, had already died and step 3 fails. A holder
-//! that died between [`read`] and [`Owner::handle`], with its PID given to a
-//! newcomer, therefore gives [`Error::HolderGone`], and the newcomer is never
-//! touched.
+//! If instead the holder died after the [`read`] and a newcomer got its PID,
+//! step 2 finds no written claim naming `P` (the file is free, being claimed,
+//! or claimed anew with another PID), or, if the newcomer got the PID only
+//! after step 1, step 1 pinned the dead holder and step 3 fails. Either way the
+//! result is [`Error::HolderGone`] and the newcomer is never handed out.
+//!
+//! The argument rests on the claim naming its holder, which fails in the cases
+//! listed under Limitations (a lock handed to a forked child, content written
+//! by other means, another PID namespace), and on step 2 seeing the claim
+//! correctly, which has one narrow window (a read overlapping a holder's
+//! release, also under Limitations).
 //!
 //! # Never unlink a pidfile
 //!
@@ -75,25 +79,46 @@
 //!
 //! # Limitations
 //!
-//! - The lock belongs to the open file, not to the process. If the claimer
-//!   passes the descriptor to a child by `fork` (classic double-fork
-//!   daemonizing) and exits, the content names a dead process while the child
-//!   holds the lock; [`Owner::handle`] then reports [`Error::HolderGone`] at
-//!   best, and if the dead claimer's PID has meanwhile been reused *and* the
-//!   kernel still lists the lock under that PID, it cannot tell. Claim in the
-//!   final process, or claim before `exec` with
-//!   [`LockFileGuard::keep_across_exec`] (an `exec` keeps the PID).
-//! - Verification reads `/proc/locks`, whose PIDs are those of the PID namespace
-//!   of the mounted `/proc`: that must be the caller's. A pidfile claimed in
-//!   another PID namespace (a container sharing the directory) reads as
-//!   [`Error::ClaimInProgress`] or [`Error::HolderNotVisible`], because its
-//!   content is a PID of another namespace and means nothing here.
-//! - Reading `/proc/locks` costs time proportional to the number of locks on
-//!   the system; it is read only when the pidfile is held.
+//! - **The content is trusted to be the claimer's own PID.**
+//!   [`claim_for_current_process`] guarantees that, but nothing checks it:
+//!   the kernel's lock does not say who holds it (short of `/proc/locks`, which
+//!   this crate does not read). So [`Owner::handle`] cannot tell when the claim
+//!   names a process that does not hold it:
+//!   - The lock belongs to the open file, not to the process. If the claimer
+//!     passes the descriptor to a child by `fork` (classic double-fork
+//!     daemonizing) and exits, the content names a dead process while the
+//!     child holds the lock; [`Owner::handle`] gives [`Error::HolderGone`] while
+//!     the PID is unused, but a handle to whatever process gets that PID next.
+//!     Claim in the final process, or claim before `exec` with
+//!     [`LockFileGuard::keep_across_exec`] (an `exec` keeps the PID).
+//!   - A file claimed through [`pidkit_lockfile`] directly, or by another
+//!     program, with some other PID as content.
+//!   - **PID namespaces**: the claimer writes its PID as *it* sees it. A pidfile
+//!     claimed in another PID namespace (a container sharing the directory)
+//!     reads fine, and [`Owner::pid`] is that number, but it means nothing in
+//!     the reader's namespace, or names an unrelated process there. Use
+//!     [`Owner::handle`] and [`Owner::signal`] only for pidfiles claimed in
+//!     the caller's own PID namespace.
 //! - A [`read`] that finds the file unclaimed takes the lock itself
 //!   ([`PidFileRead::NotHeldByAnyProcess`]); until that guard is dropped,
-//!   claims fail and other readers see [`Error::ClaimInProgress`], because the
-//!   lock is held by a process whose PID is not in the file.
+//!   claims fail and other readers see a claim in progress (and wait, then
+//!   report [`Error::ClaimInProgress`]).
+//! - Programs that hold the pidfile with a plain exclusive `flock` and never
+//!   convert it (neon, `flock(1)`) are seen as a claim in progress for as long
+//!   as they hold it: [`read`] reports [`Error::ClaimInProgress`] after its wait.
+//! - Readers hold a shared lock for a moment, so in a window of a few system
+//!   calls right after a holder lets go, a read that overlaps another read can
+//!   take that read's shared lock for a claim and report the claim that has
+//!   just ended as the owner (see [`pidkit_lockfile`]'s Limitations). For
+//!   [`read`] that is no worse than the holder exiting right after the read.
+//!   Step 2 of [`Owner::handle`] uses the same check, so the one sequence in
+//!   which it can pin a newcomer is: the claimer died, its PID was reused
+//!   before step 1, nobody claimed the file since, and step 2 ran exactly while
+//!   another holder of the file (a reader's guard) let go and a second reader
+//!   was between its first and last step. A new claim, or any reader that is
+//!   not at that very point, closes it.
+//! - [`Owner::handle`] in the fallback without pidfds pins by start time
+//!   (clock ticks), with the limits `pidkit-pidhandle` documents.
 //! - Everything in [`pidkit_lockfile`]'s limitations applies (advisory lock,
 //!   local file systems, fork duplicates the lock).
 //! - Linux only.
@@ -135,9 +160,7 @@
 #![forbid(unsafe_code)]
 
 #[cfg(not(target_os = "linux"))]
-compile_error!("pidkit-pidfile supports Linux only: it relies on flock(2), /proc/locks and pidfds");
-
-mod proc_locks;
+compile_error!("pidkit-pidfile supports Linux only: it relies on flock(2) and pidfds");
 
 use std::fmt;
 use std::fs::File;
@@ -145,15 +168,14 @@ use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file};
-use proc_locks::{FileKey, Holder};
+use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file, read_held_claim};
 
 pub use pidkit_lockfile::LockFileGuard;
 pub use pidkit_pidhandle::{PidHandle, Signal, State};
 
-/// How long [`read`] keeps re-reading while the file is locked by a process
-/// whose PID is not (yet) the content: a claim caught between its lock and its
-/// write.
+/// How long [`read`] keeps re-reading while a claim is in progress (the file
+/// is locked exclusively: a claimer between its lock and the end of its write,
+/// or a reader holding a [`PidFileRead::NotHeldByAnyProcess`] guard).
 pub const DEFAULT_CLAIM_WAIT: Duration = Duration::from_millis(100);
 
 /// The first pause between two attempts of a read; it doubles up to
@@ -168,7 +190,10 @@ const MAX_PAUSE: Duration = Duration::from_millis(10);
 #[non_exhaustive]
 pub enum Error {
     /// Another process (or another claim in this process) holds the pidfile.
-    /// `pid` is the holder's PID when it could be verified right away.
+    /// `pid` is the PID its written claim names, if one could be read right
+    /// away (`None` while that claim is still being written, or when a reader
+    /// holds the file). Like every PID read from a pidfile, it can be stale by
+    /// the time it is looked at.
     #[error("pidfile {path} is already claimed by {}", HolderPid(*pid))]
     AlreadyClaimed {
         /// The pidfile.
@@ -176,8 +201,9 @@ pub enum Error {
         /// The holder, if known.
         pid: Option<u32>,
     },
-    /// The pidfile is held, but its content is not a PID: after trimming
-    /// whitespace it must be a decimal number in `1..=i32::MAX`.
+    /// The pidfile is held by a written claim, but its content is not a PID:
+    /// after trimming whitespace it must be a decimal number in
+    /// `1..=i32::MAX`.
     #[error("pidfile {path} holds {}, which is not a pid", Shown(content))]
     BadContent {
         /// The pidfile.
@@ -185,31 +211,23 @@ pub enum Error {
         /// The content as read.
         content: String,
     },
-    /// The pidfile is locked by `lock_pid`, but its content names another PID
-    /// (or none), and stayed so for the whole wait: a claim that has locked and
-    /// not yet written, or a holder that wrote something other than its own
-    /// PID (for example a PID of another PID namespace).
+    /// The pidfile stayed locked exclusively for the whole wait: a claimer
+    /// that has locked it but not finished writing its PID, a reader holding a
+    /// [`PidFileRead::NotHeldByAnyProcess`] guard, or a program that holds it
+    /// with a plain exclusive `flock`. Its content is not reported: it may be
+    /// the previous holder's PID.
     #[error(
-        "pidfile {path} is locked by pid {lock_pid} but holds {}: a claim is in progress, or the holder did not write its own pid",
-        Shown(content)
+        "pidfile {path} has a claim in progress: it stayed exclusively locked, without a written pid, for {} ms",
+        waited.as_millis()
     )]
     ClaimInProgress {
         /// The pidfile.
         path: Utf8PathBuf,
-        /// The PID the kernel records as holding the lock.
-        lock_pid: u32,
-        /// The content as read.
-        content: String,
-    },
-    /// The pidfile is locked, but `/proc/locks` shows no holder for it: the
-    /// holder lives in a PID namespace this process cannot see into.
-    #[error("pidfile {path} is locked by a process that is not visible in this pid namespace")]
-    HolderNotVisible {
-        /// The pidfile.
-        path: Utf8PathBuf,
+        /// How long the read waited for the claim to finish.
+        waited: Duration,
     },
     /// The process that held the pidfile when it was read no longer does (it
-    /// exited, or its PID now belongs to another process).
+    /// exited, or its PID now belongs to another process, or the claim ended).
     #[error("pid {pid}, which held pidfile {path}, no longer holds it")]
     HolderGone {
         /// The pidfile.
@@ -228,15 +246,6 @@ pub enum Error {
         #[source]
         source: pidkit_pidhandle::Error,
     },
-    /// `/proc/locks` could not be read, so the holder cannot be verified.
-    #[error("cannot read /proc/locks to verify the holder of pidfile {path}")]
-    ProcLocks {
-        /// The pidfile.
-        path: Utf8PathBuf,
-        /// What the operating system said.
-        #[source]
-        source: std::io::Error,
-    },
     /// The pidfile could not be opened, locked, read or written; the inner
     /// error names the path and the failed step.
     #[error(transparent)]
@@ -250,10 +259,8 @@ impl Error {
             Error::AlreadyClaimed { path, .. }
             | Error::BadContent { path, .. }
             | Error::ClaimInProgress { path, .. }
-            | Error::HolderNotVisible { path }
             | Error::HolderGone { path, .. }
-            | Error::Handle { path, .. }
-            | Error::ProcLocks { path, .. } => path,
+            | Error::Handle { path, .. } => path,
             Error::Lock(e) => e.path(),
         }
     }
@@ -343,37 +350,49 @@ impl Deref for PidFileGuard {
 /// Opens (creating if needed, mode 0644) and locks the file exactly like
 /// [`pidkit_lockfile::create_exclusive`], so a failed claim leaves the holder's
 /// file untouched; then replaces the content with this process's PID in decimal
-/// and a newline, and `fsync`s the file and its directory. If writing fails, the
-/// lock is released before the error is returned.
+/// and a newline, `fsync`s the file and its directory, and converts the lock to
+/// a shared one, which tells readers that the PID is written. If any of that
+/// fails, the lock is released before the error is returned.
 ///
 /// Keep the returned guard alive for as long as this process is the instance.
 ///
 /// # Errors
 ///
-/// [`Error::AlreadyClaimed`] when someone holds the pidfile, with the holder's
-/// PID when it can be verified at once (`None` while the holder is still
-/// writing, for example). [`Error::Lock`] for everything that can go wrong with
-/// the file itself (a directory, a symlink, a missing directory, a read-only
-/// file system, a failed write, ...).
+/// [`Error::AlreadyClaimed`] when someone holds the pidfile, with the PID its
+/// written claim names when that can be read at once (`None` while the holder
+/// is still writing, for example). Also [`Error::AlreadyClaimed`] in the case
+/// [`pidkit_lockfile::Error::LostDuringDowngrade`] describes (someone took the
+/// file during the final lock conversion; not on current kernels).
+/// [`Error::Lock`] for everything that can go wrong with the file itself (a
+/// directory, a symlink, a missing directory, a read-only file system, a
+/// failed write, ...).
 pub fn claim_for_current_process(path: &Utf8Path) -> Result<PidFileGuard, Error> {
-    let unwritten = match create_exclusive(path) {
-        Ok(unwritten) => unwritten,
-        Err(pidkit_lockfile::Error::Locked { .. }) => {
-            return Err(Error::AlreadyClaimed {
-                path: path.to_owned(),
-                pid: verified_holder_now(path),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let guard = unwritten.write_content(format!("{}\n", std::process::id()))?;
+    let unwritten = create_exclusive(path).map_err(|e| claim_failure(path, e))?;
+    let guard = unwritten
+        .write_content(format!("{}\n", std::process::id()))
+        .map_err(|e| claim_failure(path, e))?;
     Ok(PidFileGuard(guard))
 }
 
-/// One verifying read without waiting: the holder's PID if it checks out.
-fn verified_holder_now(path: &Utf8Path) -> Option<u32> {
-    match attempt(path) {
-        Ok(Attempt::Done(PidFileRead::LockedByOtherProcess(owner))) => Some(owner.pid),
+/// The error of a failed claim: someone else holding the file (or taking it
+/// during the final conversion) is [`Error::AlreadyClaimed`].
+fn claim_failure(path: &Utf8Path, error: pidkit_lockfile::Error) -> Error {
+    match error {
+        pidkit_lockfile::Error::Locked { .. }
+        | pidkit_lockfile::Error::LostDuringDowngrade { .. } => Error::AlreadyClaimed {
+            path: path.to_owned(),
+            pid: holder_now(path),
+        },
+        other => other.into(),
+    }
+}
+
+/// One read without waiting: the PID a written claim names, if one holds the
+/// file and its content is a PID.
+fn holder_now(path: &Utf8Path) -> Option<u32> {
+    match read_and_hold_lock_file(path) {
+        Ok(LockFileRead::LockedByOtherProcess { content, .. }) => parse_pid(&content),
+        // Dropping a NotHeldByAnyProcess guard here releases it at once.
         _ => None,
     }
 }
@@ -387,30 +406,32 @@ pub enum PidFileRead {
     /// and must not be acted on.
     ///
     /// To find this out, [`read`] took the lock, and holds it through the
-    /// guard: until it is dropped, claims fail. Do not remove the file (see the
-    /// crate documentation for why).
+    /// guard: until it is dropped, claims fail, and other readers see a claim
+    /// in progress. Do not remove the file (see the crate documentation for
+    /// why).
     NotHeldByAnyProcess(PidFileGuard),
-    /// The pidfile is held by the process described by the [`Owner`], as
-    /// verified with the kernel's lock records at the time of the read.
+    /// The pidfile is held by a written claim, and the [`Owner`] carries the
+    /// PID that claim wrote.
     LockedByOtherProcess(Owner),
 }
 
-/// The verified holder of a pidfile at the time of a [`read`].
+/// The holder of a pidfile at the time of a [`read`]: the PID its written
+/// claim names.
 ///
 /// The holder may exit at any moment after the read; [`Owner::pid`] is then a
 /// stale number. Use [`Owner::handle`] (or [`Owner::signal`]) to act on the
-/// process: it re-verifies and pins it.
+/// process: it pins it and checks the claim again.
 #[derive(Debug)]
 pub struct Owner {
     path: Utf8PathBuf,
     pid: u32,
-    key: FileKey,
-    /// Keeps the inode in use, so its number cannot be given to another file.
-    _file: File,
+    /// The file as the read opened it (not locked): [`Owner::handle`] checks
+    /// the claim again through it, on the same inode.
+    file: File,
 }
 
 impl Owner {
-    /// The holder's PID, as read and verified.
+    /// The holder's PID, as its claim wrote it.
     pub fn pid(&self) -> u32 {
         self.pid
     }
@@ -421,26 +442,23 @@ impl Owner {
     }
 
     /// A [`PidHandle`] to the process that holds the pidfile: pinned first,
-    /// then verified (see [Verifying the owner](crate#verifying-the-owner)).
+    /// then the claim checked again, then the pinned process checked to be
+    /// running (see [How `Owner::handle` verifies the
+    /// holder](crate#how-ownerhandle-verifies-the-holder), and its limits).
     ///
     /// # Errors
     ///
     /// [`Error::HolderGone`] if the holder has exited or released the pidfile
     /// since the read, even if its PID now belongs to another process (that
     /// process is never pinned in a handle that is returned).
-    /// [`Error::Handle`] if the process cannot be pinned;
-    /// [`Error::ProcLocks`] if `/proc/locks` cannot be read.
+    /// [`Error::Handle`] if the process cannot be pinned; [`Error::Lock`] if
+    /// the file cannot be read again.
     pub fn handle(&self) -> Result<PidHandle, Error> {
         let handle = PidHandle::new(self.pid).map_err(|source| self.handle_error(source))?;
-        match proc_locks::holder(&self.key) {
-            Ok(Holder::Pid(pid)) if pid == self.pid => {}
-            Ok(_) => return Err(self.gone()),
-            Err(source) => {
-                return Err(Error::ProcLocks {
-                    path: self.path.clone(),
-                    source,
-                });
-            }
+        let still_claimed = read_held_claim(&self.file, &self.path)?
+            .is_some_and(|content| parse_pid(&content) == Some(self.pid));
+        if !still_claimed {
+            return Err(self.gone());
         }
         match handle.state() {
             Ok(State::Running) => Ok(handle),
@@ -480,20 +498,22 @@ impl Owner {
 
 /// Reads the pidfile at `path`: is it there, is it held, and by which process.
 ///
-/// Never blocks on the lock and never creates the file. When the file is held,
-/// its content is verified against the kernel's lock records, waiting up to
-/// [`DEFAULT_CLAIM_WAIT`] for a claim in progress to write its PID (see
-/// [Verifying the owner](crate#verifying-the-owner)). The content is only
-/// parsed when the file is held; the content of an unheld file is stale
+/// Never blocks on the lock and never creates the file. A held file's content
+/// is read under a shared lock, while no new claim can start, and only when
+/// its claim has finished writing; while a claim is in progress the read waits
+/// up to [`DEFAULT_CLAIM_WAIT`], re-reading with growing pauses. The content is
+/// only parsed when the file is held; the content of an unheld file is stale
 /// whatever it is.
+///
+/// The cost of a read of a held pidfile is one `open`, three `flock`s, one
+/// `pread` and a `close`.
 ///
 /// # Errors
 ///
 /// [`Error::BadContent`] if the file is held but its content is not a PID
-/// (see [`parse_pid`]); [`Error::ClaimInProgress`] or
-/// [`Error::HolderNotVisible`] if the holder could not be verified within the
-/// wait; [`Error::ProcLocks`]; and [`Error::Lock`] for the file itself
-/// (a symlink, a directory, content that is not UTF-8, ...).
+/// (see [`parse_pid`]); [`Error::ClaimInProgress`] if a claim stayed in
+/// progress for the whole wait; and [`Error::Lock`] for the file itself (a
+/// symlink, a directory, content that is not UTF-8, ...).
 pub fn read(path: &Utf8Path) -> Result<PidFileRead, Error> {
     read_with_wait(path, DEFAULT_CLAIM_WAIT)
 }
@@ -505,81 +525,51 @@ pub fn read(path: &Utf8Path) -> Result<PidFileRead, Error> {
 ///
 /// As [`read`].
 pub fn read_with_wait(path: &Utf8Path, wait: Duration) -> Result<PidFileRead, Error> {
-    let mut deadline = None;
+    let mut started: Option<Instant> = None;
     let mut pause = FIRST_PAUSE;
     loop {
-        let unverified = match attempt(path)? {
-            Attempt::Done(result) => return Ok(result),
-            Attempt::Unverified(error) => error,
-        };
-        let now = Instant::now();
-        let deadline = *deadline.get_or_insert(now + wait);
-        if now >= deadline {
-            return Err(unverified);
+        if let Some(result) = attempt(path)? {
+            return Ok(result);
         }
-        std::thread::sleep(pause.min(deadline - now));
+        let now = Instant::now();
+        let start = *started.get_or_insert(now);
+        let waited = now - start;
+        if waited >= wait {
+            return Err(Error::ClaimInProgress {
+                path: path.to_owned(),
+                waited,
+            });
+        }
+        std::thread::sleep(pause.min(wait - waited));
         pause = (pause * 2).min(MAX_PAUSE);
     }
 }
 
-enum Attempt {
-    /// A verified answer.
-    Done(PidFileRead),
-    /// The file is held but the holder is not verified (yet); the error to
-    /// report if it stays so.
-    Unverified(Error),
-}
-
-/// One read of the pidfile, verified against `/proc/locks` if it is held.
-fn attempt(path: &Utf8Path) -> Result<Attempt, Error> {
-    let (file, content) = match read_and_hold_lock_file(path)? {
-        LockFileRead::NotExist => return Ok(Attempt::Done(PidFileRead::NotExist)),
+/// One read of the pidfile; `None` while a claim is in progress.
+fn attempt(path: &Utf8Path) -> Result<Option<PidFileRead>, Error> {
+    Ok(Some(match read_and_hold_lock_file(path)? {
+        LockFileRead::NotExist => PidFileRead::NotExist,
         LockFileRead::NotHeldByAnyProcess(guard, _stale) => {
-            return Ok(Attempt::Done(PidFileRead::NotHeldByAnyProcess(
-                PidFileGuard(guard),
-            )));
+            PidFileRead::NotHeldByAnyProcess(PidFileGuard(guard))
         }
         LockFileRead::LockedByOtherProcess {
             not_locked_file,
             content,
-        } => (not_locked_file, content),
-    };
-    let Some(pid) = parse_pid(&content) else {
-        return Ok(Attempt::Unverified(Error::BadContent {
-            path: path.to_owned(),
-            content,
-        }));
-    };
-    let meta = file.metadata().map_err(|source| {
-        Error::Lock(pidkit_lockfile::Error::Io {
-            path: path.to_owned(),
-            op: pidkit_lockfile::Op::Read,
-            source,
-        })
-    })?;
-    let key = FileKey::of(&meta);
-    let holder = proc_locks::holder(&key).map_err(|source| Error::ProcLocks {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(match holder {
-        Holder::Pid(lock_pid) if lock_pid == pid => {
-            Attempt::Done(PidFileRead::LockedByOtherProcess(Owner {
+        } => match parse_pid(&content) {
+            Some(pid) => PidFileRead::LockedByOtherProcess(Owner {
                 path: path.to_owned(),
                 pid,
-                key,
-                _file: file,
-            }))
-        }
-        Holder::Pid(lock_pid) => Attempt::Unverified(Error::ClaimInProgress {
-            path: path.to_owned(),
-            lock_pid,
-            content,
-        }),
-        Holder::NotVisible => Attempt::Unverified(Error::HolderNotVisible {
-            path: path.to_owned(),
-        }),
-    })
+                file: not_locked_file,
+            }),
+            None => {
+                return Err(Error::BadContent {
+                    path: path.to_owned(),
+                    content,
+                });
+            }
+        },
+        LockFileRead::ClaimInProgress { .. } => return Ok(None),
+    }))
 }
 
 #[cfg(test)]
@@ -622,6 +612,14 @@ mod tests {
                 .ends_with("(and 36 more bytes), which is not a pid"),
             "{e}"
         );
+        let e = Error::ClaimInProgress {
+            path: "/run/a.pid".into(),
+            waited: Duration::from_millis(100),
+        };
+        assert_eq!(
+            e.to_string(),
+            "pidfile /run/a.pid has a claim in progress: it stayed exclusively locked, without a written pid, for 100 ms"
+        );
         let e = Error::HolderGone {
             path: "/run/a.pid".into(),
             pid: 9,
@@ -631,5 +629,32 @@ mod tests {
             "pid 9, which held pidfile /run/a.pid, no longer holds it"
         );
         assert_eq!(e.path(), "/run/a.pid");
+    }
+
+    /// A claim that loses the file during the final lock conversion (which
+    /// current kernels never do) is reported like any other lost race.
+    #[test]
+    fn lost_downgrade_is_already_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::try_from(dir.path().join("a.pid")).unwrap();
+        let e = claim_failure(
+            &path,
+            pidkit_lockfile::Error::LostDuringDowngrade { path: path.clone() },
+        );
+        assert!(
+            matches!(&e, Error::AlreadyClaimed { path: p, pid: None } if *p == path),
+            "{e:?}"
+        );
+        let e = claim_failure(
+            &path,
+            pidkit_lockfile::Error::MissingParent { path: path.clone() },
+        );
+        assert!(
+            matches!(
+                &e,
+                Error::Lock(pidkit_lockfile::Error::MissingParent { .. })
+            ),
+            "{e:?}"
+        );
     }
 }

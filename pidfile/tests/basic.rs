@@ -2,8 +2,7 @@
 //!
 //! Nothing here spawns a process, so the tests may run in parallel. A second
 //! open of a file in the same process is a separate `flock` holder, which is
-//! what these tests use as "someone else"; the kernel records this process's
-//! PID for it, so verification treats it like another process with our PID.
+//! what these tests use as "someone else" (a holder with our PID).
 #![allow(
     clippy::unwrap_used,
     reason = "tests: a failed step must fail the test loudly"
@@ -17,8 +16,7 @@ use std::time::Duration;
 use camino::Utf8Path;
 use pidkit_lockfile::create_exclusive;
 use pidkit_pidfile::{
-    DEFAULT_CLAIM_WAIT, Error, PidFileRead, State, claim_for_current_process, parse_pid, read,
-    read_with_wait,
+    Error, PidFileRead, State, claim_for_current_process, parse_pid, read, read_with_wait,
 };
 use proptest::prelude::*;
 use support::temp_lock;
@@ -155,7 +153,8 @@ fn bad_content_of_a_held_file_names_path_and_content() {
         assert!(err.to_string().contains(&format!("{:?}", junk)), "{err}");
         drop(holder);
     }
-    // With the default wait too (it waits DEFAULT_CLAIM_WAIT for a fix first).
+    // With the default wait too: a written claim's content is final, so
+    // there is nothing to wait for.
     let _holder = create_exclusive(&path)
         .unwrap()
         .write_content("junk".into())
@@ -164,37 +163,33 @@ fn bad_content_of_a_held_file_names_path_and_content() {
 }
 
 #[test]
-fn content_naming_another_pid_than_the_lock_holder_is_not_an_owner() {
+fn content_is_taken_as_the_claimers_pid_and_handle_rechecks_it() {
     let (_dir, path) = temp_lock("a.pid");
-    // PID 1 exists, but it does not hold this lock: we do.
-    let _holder = create_exclusive(&path)
+    // A claim written by other means than claim_for_current_process, naming
+    // a PID above any pid_max: no such process can exist.
+    let impossible = i32::MAX as u32;
+    let holder = create_exclusive(&path)
         .unwrap()
-        .write_content("1\n".into())
+        .write_content(format!("{impossible}\n"))
         .unwrap();
-    for wait in [Duration::ZERO, DEFAULT_CLAIM_WAIT] {
-        let err = read_with_wait(&path, wait).unwrap_err();
-        match &err {
-            Error::ClaimInProgress {
-                path: p,
-                lock_pid,
-                content,
-            } => {
-                assert_eq!(p, &path);
-                assert_eq!(*lock_pid, me());
-                assert_eq!(content, "1\n");
-            }
-            other => panic!("expected ClaimInProgress, got {other:?}"),
-        }
-        assert!(
-            err.to_string().contains(&format!("locked by pid {}", me())),
-            "{err}"
-        );
-    }
-    // And a claim reports the holder as unknown rather than as PID 1.
+    // The lock does not say who holds it: the content is the answer.
+    let owner = match read_with_wait(&path, Duration::ZERO).unwrap() {
+        PidFileRead::LockedByOtherProcess(owner) => owner,
+        other => panic!("expected LockedByOtherProcess, got {other:?}"),
+    };
+    assert_eq!(owner.pid(), impossible);
     assert!(matches!(
         claim_for_current_process(&path),
-        Err(Error::AlreadyClaimed { pid: None, .. })
+        Err(Error::AlreadyClaimed { pid: Some(p), .. }) if p == impossible
     ));
+    // But a handle is only given to a running process that the claim still names.
+    let err = owner.handle().unwrap_err();
+    assert!(
+        matches!(&err, Error::HolderGone { pid, .. } if *pid == impossible),
+        "{err:?}"
+    );
+    assert!(owner.signal(pidkit_pidfile::Signal::ZERO).is_err());
+    drop(holder);
 }
 
 #[test]
@@ -202,12 +197,68 @@ fn claim_in_progress_in_this_process_resolves_once_written() {
     let (_dir, path) = temp_lock("a.pid");
     fs::write(&path, "1\n").unwrap(); // the previous holder's PID
     let unwritten = create_exclusive(&path).unwrap();
+    let err = read_with_wait(&path, Duration::ZERO).unwrap_err();
+    assert!(
+        matches!(&err, Error::ClaimInProgress { path: p, waited } if *p == path && waited.is_zero()),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(path.as_str()), "{err}");
+    assert!(!err.to_string().contains("\"1"), "{err}");
+    // The wait is honoured: at least `wait`, then the same error.
+    let wait = Duration::from_millis(30);
+    match read_with_wait(&path, wait) {
+        Err(Error::ClaimInProgress { waited, .. }) => assert!(waited >= wait, "{waited:?}"),
+        other => panic!("expected ClaimInProgress, got {other:?}"),
+    }
     assert!(matches!(
-        read_with_wait(&path, Duration::ZERO),
-        Err(Error::ClaimInProgress { lock_pid, .. }) if lock_pid == me()
+        claim_for_current_process(&path),
+        Err(Error::AlreadyClaimed { pid: None, .. })
     ));
     let _guard = unwritten.write_content(format!("{}\n", me())).unwrap();
     assert_eq!(owner_pid(&path), me());
+}
+
+#[test]
+fn a_readers_guard_is_a_claim_in_progress_for_other_readers() {
+    let (_dir, path) = temp_lock("a.pid");
+    drop(claim_for_current_process(&path).unwrap());
+    let guard = match read(&path).unwrap() {
+        PidFileRead::NotHeldByAnyProcess(guard) => guard,
+        other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
+    };
+    // The file still names this process, which is alive: reporting it as the
+    // owner would be wrong.
+    assert_eq!(fs::read_to_string(&path).unwrap(), format!("{}\n", me()));
+    assert!(matches!(
+        read_with_wait(&path, Duration::ZERO),
+        Err(Error::ClaimInProgress { .. })
+    ));
+    assert!(matches!(
+        claim_for_current_process(&path),
+        Err(Error::AlreadyClaimed { pid: None, .. })
+    ));
+    drop(guard);
+    assert!(matches!(
+        read(&path).unwrap(),
+        PidFileRead::NotHeldByAnyProcess(_)
+    ));
+}
+
+#[test]
+fn handle_rechecks_the_inode_that_was_read() {
+    let (dir, path) = temp_lock("a.pid");
+    let guard = claim_for_current_process(&path).unwrap();
+    let owner = match read(&path).unwrap() {
+        PidFileRead::LockedByOtherProcess(owner) => owner,
+        other => panic!("expected LockedByOtherProcess, got {other:?}"),
+    };
+    // Someone replaces the file at the path (which must never be done to a
+    // pidfile); the claim that was read still holds the old inode.
+    fs::rename(&path, dir.path().join("moved.pid")).unwrap();
+    fs::write(&path, "1\n").unwrap();
+    assert_eq!(owner.handle().unwrap().pid(), me());
+    drop(guard);
+    assert!(matches!(owner.handle(), Err(Error::HolderGone { .. })));
 }
 
 #[test]

@@ -73,6 +73,55 @@ pub(crate) fn process_holds_flock(pid: u32, path: &Utf8Path) -> bool {
     })
 }
 
+/// The modes (`"READ"` for `LOCK_SH`, `"WRITE"` for `LOCK_EX`) of the `flock`s
+/// on `line`s of an fdinfo file that are about inode `ino` (any inode if `None`).
+fn flock_modes_in(info: &str, ino: Option<u64>) -> Vec<&'static str> {
+    info.lines()
+        .filter(|l| l.starts_with("lock:") && l.contains("FLOCK"))
+        .filter(|l| {
+            ino.is_none_or(|ino| {
+                l.split_whitespace()
+                    .any(|f| f.rsplit(':').next() == Some(&ino.to_string()))
+            })
+        })
+        .filter_map(|l| {
+            if l.contains(" WRITE ") {
+                Some("WRITE")
+            } else if l.contains(" READ ") {
+                Some("READ")
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The mode of the `flock` held through `file`'s open file description
+/// (`"READ"` for shared, `"WRITE"` for exclusive), per `/proc/self/fdinfo`.
+pub(crate) fn fd_lock(file: &std::fs::File) -> Option<&'static str> {
+    use std::os::unix::io::AsRawFd;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", file.as_raw_fd())).unwrap();
+    let modes = flock_modes_in(&info, None);
+    assert!(modes.len() <= 1, "{info}");
+    modes.first().copied()
+}
+
+/// The modes of the `flock`s that process `pid`'s descriptors hold on the file
+/// at `path`, one per descriptor, sorted.
+pub(crate) fn flock_modes(pid: u32, path: &Utf8Path) -> Vec<&'static str> {
+    let ino = std::fs::metadata(path).unwrap().ino();
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return Vec::new();
+    };
+    let mut modes: Vec<&'static str> = entries
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+        .flat_map(|info| flock_modes_in(&info, Some(ino)))
+        .collect();
+    modes.sort_unstable();
+    modes
+}
+
 /// The command name of process `pid`, if it exists.
 pub(crate) fn comm(pid: u32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))

@@ -53,6 +53,45 @@ pub(crate) fn process_holds_flock(pid: u32, path: &Utf8Path) -> bool {
     })
 }
 
+/// The modes (`"READ"` for `LOCK_SH`, `"WRITE"` for `LOCK_EX`) of the `flock`s
+/// on `line`s of an fdinfo file that are about inode `ino` (any inode if `None`).
+fn flock_modes_in(info: &str, ino: Option<u64>) -> Vec<&'static str> {
+    info.lines()
+        .filter(|l| l.starts_with("lock:") && l.contains("FLOCK"))
+        .filter(|l| {
+            ino.is_none_or(|ino| {
+                l.split_whitespace()
+                    .any(|f| f.rsplit(':').next() == Some(&ino.to_string()))
+            })
+        })
+        .filter_map(|l| {
+            if l.contains(" WRITE ") {
+                Some("WRITE")
+            } else if l.contains(" READ ") {
+                Some("READ")
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The modes of the `flock`s that process `pid`'s descriptors hold on the file
+/// at `path`, one per descriptor, sorted.
+pub(crate) fn flock_modes(pid: u32, path: &Utf8Path) -> Vec<&'static str> {
+    let ino = std::fs::metadata(path).unwrap().ino();
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return Vec::new();
+    };
+    let mut modes: Vec<&'static str> = entries
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+        .flat_map(|info| flock_modes_in(&info, Some(ino)))
+        .collect();
+    modes.sort_unstable();
+    modes
+}
+
 /// The command name of process `pid`, if it exists.
 pub(crate) fn comm(pid: u32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
@@ -84,6 +123,10 @@ impl Helper {
             .env(ROLE_ENV, role)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
+        Self::start(cmd)
+    }
+
+    fn start(mut cmd: Command) -> Helper {
         let mut child = ChildGuard::spawn(&mut cmd);
         let stdin = child.child_mut().stdin.take().unwrap();
         let stdout = BufReader::new(child.child_mut().stdout.take().unwrap());
@@ -94,6 +137,32 @@ impl Helper {
         };
         assert_eq!(helper.recv(), "ready");
         helper
+    }
+
+    /// Starts the helper as PID 1 of a new PID namespace (with its own
+    /// `/proc`), through `unshare --pid --fork --mount-proc --kill-child`;
+    /// [`Helper::pid`] is then `unshare`'s PID, and
+    /// [`Helper::pid_in_our_namespace`] the helper's. Needs root.
+    pub(crate) fn spawn_in_pid_namespace(test_name: &str, role: &str) -> Helper {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+            .arg(std::env::current_exe().unwrap())
+            .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROLE_ENV, role)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        Self::start(cmd)
+    }
+
+    /// For a helper from [`Helper::spawn_in_pid_namespace`]: its PID as this
+    /// process sees it (the only child of `unshare`).
+    pub(crate) fn pid_in_our_namespace(&self) -> u32 {
+        let pid = self.pid();
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+        let mut children = children.split_whitespace();
+        let child = children.next().unwrap().parse().unwrap();
+        assert_eq!(children.next(), None);
+        child
     }
 
     /// The helper's PID.
