@@ -8,7 +8,8 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
 use pidkit_pidfd::{PidFd, Signal, probe};
@@ -73,6 +74,25 @@ pub(crate) struct Entry {
     watch: Watch,
     outcome: Mutex<Option<Outcome>>,
     cond: Condvar,
+    /// Threads blocked on the pidfd in [`Entry::wait_deadline`], about to
+    /// reap the process themselves; the reaper thread leaves it to them.
+    waiters: AtomicUsize,
+}
+
+/// Counts a waiter for as long as it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Entry {
@@ -83,6 +103,7 @@ impl Entry {
             watch,
             outcome: Mutex::new(None),
             cond: Condvar::new(),
+            waiters: AtomicUsize::new(0),
         }
     }
 
@@ -110,6 +131,20 @@ impl Entry {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Option<Outcome>> {
         self.outcome.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The lock, unless another thread holds it.
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, Option<Outcome>>> {
+        match self.outcome.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Whether a thread is waiting on the pidfd to reap the process itself.
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiters.load(Ordering::SeqCst) > 0
     }
 
     fn record(&self, slot: &mut Option<Outcome>, outcome: Outcome) {
@@ -245,6 +280,10 @@ impl Entry {
         }
         match &self.watch {
             Watch::Pidfd(fd) => {
+                // Tell the reaper thread to leave this one to us (it would
+                // otherwise compete for the CPU and the lock right when the
+                // process exits).
+                let _waiting = Waiting::new(&self.waiters);
                 drop(slot);
                 // Wait for the exit on the pidfd ourselves and reap it
                 // ourselves: handing it over from the reaper thread would

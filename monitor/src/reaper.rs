@@ -28,6 +28,8 @@ use crate::entry::{Entry, RETRY_MAX, RETRY_MIN, Step};
 const WAKE: u64 = 0;
 /// Stack of the reaper thread: it only makes system calls.
 const REAPER_STACK: usize = 256 * 1024;
+/// The reaper thread's nice value.
+const REAPER_NICE: i32 = 19;
 
 /// What the monitor and its reaper thread share.
 #[derive(Debug)]
@@ -109,9 +111,16 @@ impl Shared {
         let Some(entry) = self.table().get(&token).cloned() else {
             return;
         };
-        let step = {
-            let mut slot = entry.lock();
-            entry.resolve(&mut slot, true)
+        // A thread waiting on this process reaps it itself, sooner than we
+        // would; do not compete with it for the CPU or the lock. Look again
+        // later (by then it is normally recorded and only needs cleaning up).
+        let step = if entry.has_waiters() {
+            Ok(Step::NotYet)
+        } else {
+            match entry.try_lock() {
+                Some(mut slot) => entry.resolve(&mut slot, true),
+                None => Ok(Step::NotYet),
+            }
         };
         if in_epoll {
             if let Some(fd) = entry.pidfd() {
@@ -125,9 +134,10 @@ impl Shared {
                 timers.forget(token);
                 self.table().remove(&token);
             }
-            // Exited, but no status yet (an adopted process whose parent has
-            // not reaped it), or a transient error: look again later, off
-            // the epoll set so the level-triggered event does not spin.
+            // Left to a waiting thread, or exited but no status yet (an
+            // adopted process whose parent has not reaped it), or a
+            // transient error: look again later, off the epoll set so the
+            // level-triggered event does not spin.
             Ok(Step::NotYet) | Err(_) => timers.schedule(token, now),
         }
     }
@@ -135,6 +145,10 @@ impl Shared {
 
 /// The reaper loop.
 fn run(shared: &Shared) {
+    // Lowest priority (nice 19, this thread only): the reaper only does work
+    // that nobody is waiting for (a waiting thread reaps its own process),
+    // so it should never take the CPU from a thread that is.
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), REAPER_NICE);
     let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
     let mut timers = Timers::default();
     loop {

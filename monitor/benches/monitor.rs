@@ -1,0 +1,314 @@
+//! The monitor against what it replaces, measured side by side in one run.
+//! `cargo bench -p pidkit-monitor`.
+//!
+//! - `spawn_wait_seq`: spawn `/bin/true` and wait for it, one at a time:
+//!   `std::process::Command` (spawn + `Child::wait`), a thread-per-child
+//!   monitor written here (go-runc's model: a thread per child blocked in
+//!   `wait`, handing the exit over a channel), and [`Monitor`].
+//! - `spawn_wait_8`: the same with 8 children in flight.
+//! - `exit_latency`: from "kill the child" to "its exit is in our hands",
+//!   everything pinned to one CPU (a cross-CPU wake costs ~27 µs in this VM
+//!   and would be what is measured otherwise): raw `pidfd_send_signal` +
+//!   `poll(pidfd)` + `waitid(P_PIDFD)` against [`Process::kill`] +
+//!   [`Process::wait`].
+//!
+//! After the criterion groups, a short interleaved run prints the medians
+//! and their ratios in one place (`summary:` lines on stderr).
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented items"
+)]
+
+use std::hint::black_box;
+use std::io;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use pidkit_monitor::{Backend, Monitor, Process, Signal};
+use pidkit_pidfd::PidFd;
+
+fn true_cmd() -> Command {
+    let mut cmd = Command::new("/bin/true");
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// go-runc's default monitor: a thread per child, blocked in `wait`, sending
+/// the exit over a channel.
+fn thread_per_child_start(cmd: &mut Command) -> io::Result<mpsc::Receiver<io::Result<ExitStatus>>> {
+    let mut child = cmd.spawn()?;
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    Ok(rx)
+}
+
+fn std_once(cmd: &mut Command) {
+    let status = cmd.spawn().expect("spawn").wait().expect("wait");
+    assert!(status.success());
+}
+
+fn thread_once(cmd: &mut Command) {
+    let rx = thread_per_child_start(cmd).expect("spawn");
+    assert!(rx.recv().expect("exit").expect("wait").success());
+}
+
+fn monitor_once(m: &Monitor, cmd: &mut Command) {
+    let exit = m.start(cmd).expect("start").wait().expect("wait");
+    assert!(exit.success());
+}
+
+fn std_many(cmd: &mut Command, n: usize) {
+    let children: Vec<_> = (0..n).map(|_| cmd.spawn().expect("spawn")).collect();
+    for mut c in children {
+        assert!(c.wait().expect("wait").success());
+    }
+}
+
+fn thread_many(cmd: &mut Command, n: usize) {
+    let rxs: Vec<_> = (0..n)
+        .map(|_| thread_per_child_start(cmd).expect("spawn"))
+        .collect();
+    for rx in rxs {
+        assert!(rx.recv().expect("exit").expect("wait").success());
+    }
+}
+
+fn monitor_many(m: &Monitor, cmd: &mut Command, n: usize) {
+    let procs: Vec<Process> = (0..n).map(|_| m.start(cmd).expect("start")).collect();
+    for p in &procs {
+        assert!(p.wait().expect("wait").success());
+    }
+}
+
+fn spawn_wait(c: &mut Criterion) {
+    let m = Monitor::new().expect("monitor");
+    let fallback = Monitor::with_backend(Backend::ThreadPerChild).expect("monitor");
+    let mut cmd = true_cmd();
+
+    let mut g = c.benchmark_group("spawn_wait_seq");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("std Command spawn+wait", |b| b.iter(|| std_once(&mut cmd)));
+    g.bench_function("thread-per-child (go-runc model)", |b| {
+        b.iter(|| thread_once(&mut cmd))
+    });
+    g.bench_function(format!("Monitor ({:?})", m.backend()), |b| {
+        b.iter(|| monitor_once(&m, &mut cmd))
+    });
+    g.bench_function("Monitor (ThreadPerChild fallback)", |b| {
+        b.iter(|| monitor_once(&fallback, &mut cmd))
+    });
+    g.finish();
+
+    let n = 8;
+    let mut g = c.benchmark_group("spawn_wait_8");
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function(BenchmarkId::new("std Command spawn+wait", n), |b| {
+        b.iter(|| std_many(&mut cmd, n))
+    });
+    g.bench_function(
+        BenchmarkId::new("thread-per-child (go-runc model)", n),
+        |b| b.iter(|| thread_many(&mut cmd, n)),
+    );
+    g.bench_function(
+        BenchmarkId::new(format!("Monitor ({:?})", m.backend()), n),
+        |b| b.iter(|| monitor_many(&m, &mut cmd, n)),
+    );
+    g.bench_function(
+        BenchmarkId::new("Monitor (ThreadPerChild fallback)", n),
+        |b| b.iter(|| monitor_many(&fallback, &mut cmd, n)),
+    );
+    g.finish();
+}
+
+/// Pins the calling thread (and so the threads and children it creates
+/// afterwards) to CPU 0; returns the previous mask to restore.
+fn pin_to_cpu0() -> rustix::thread::CpuSet {
+    let before = rustix::thread::sched_getaffinity(None).expect("getaffinity");
+    let mut one = rustix::thread::CpuSet::new();
+    one.set(0);
+    rustix::thread::sched_setaffinity(None, &one).expect("setaffinity");
+    before
+}
+
+fn sleep_cmd() -> Command {
+    let mut cmd = Command::new("sleep");
+    cmd.arg("1000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// Blocks until `pid` sleeps in `sleep` (exec done, state S), so that the
+/// timed part sees a settled child.
+fn until_settled(pid: u32) {
+    loop {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .unwrap_or("");
+        if comm.trim() == "sleep" && state == "S" {
+            return;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Raw floor: kill through the pidfd, poll it, reap it. Returns the time
+/// from the kill to the reaped status.
+fn raw_latency() -> Duration {
+    let mut child = sleep_cmd().spawn().expect("spawn");
+    let fd = PidFd::from_child(&child).expect("pidfd");
+    until_settled(child.id());
+    let t0 = Instant::now();
+    fd.send_signal(Signal::KILL).expect("kill");
+    fd.wait_exited(None).expect("poll");
+    let status = fd.wait().expect("waitid");
+    let elapsed = t0.elapsed();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    // Reaped through the pidfd; std has nothing left to do.
+    let _ = child.try_wait();
+    elapsed
+}
+
+fn monitor_latency(m: &Monitor) -> Duration {
+    let p = m.start(&mut sleep_cmd()).expect("start");
+    until_settled(p.pid());
+    let t0 = Instant::now();
+    p.kill(Signal::KILL).expect("kill");
+    let exit = p.wait().expect("wait");
+    let elapsed = t0.elapsed();
+    assert_eq!(exit.code(), 137);
+    elapsed
+}
+
+fn exit_latency(c: &mut Criterion) {
+    if !pidkit_pidfd::probe().usable() {
+        eprintln!("exit_latency: pidfds unavailable here; skipped");
+        return;
+    }
+    let before = pin_to_cpu0();
+    // Created after pinning: its reaper thread runs on the same CPU.
+    let m = Monitor::new().expect("monitor");
+    let mut g = c.benchmark_group("exit_latency");
+    g.bench_function("raw pidfd_send_signal+poll+waitid", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| raw_latency()).sum())
+    });
+    g.bench_function("Monitor kill+wait", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| monitor_latency(&m)).sum())
+    });
+    g.finish();
+    summary_latency(&m);
+    drop(m);
+    rustix::thread::sched_setaffinity(None, &before).expect("restore affinity");
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn summary_latency(m: &Monitor) {
+    let (mut raw, mut mon) = (Vec::new(), Vec::new());
+    for _ in 0..400 {
+        raw.push(raw_latency());
+        mon.push(monitor_latency(m));
+    }
+    let (r, mo) = (median(raw), median(mon));
+    eprintln!(
+        "summary: exit latency p50 (1 CPU): raw {r:.2?}, Monitor {mo:.2?}: {:.3}x the raw floor",
+        mo.as_secs_f64() / r.as_secs_f64()
+    );
+}
+
+fn summary_spawn() {
+    let m = Monitor::new().expect("monitor");
+    let mut cmd = true_cmd();
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed()
+    };
+    for n in [1usize, 8] {
+        let (mut s, mut t, mut mo) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..300 {
+            s.push(time(&mut || std_many(&mut cmd, n)));
+            t.push(time(&mut || thread_many(&mut cmd, n)));
+            mo.push(time(&mut || monitor_many(&m, &mut cmd, n)));
+        }
+        let (s, t, mo) = (median(s), median(t), median(mo));
+        eprintln!(
+            "summary: spawn+wait x{n} p50: std {s:.2?}, thread-per-child {t:.2?}, Monitor {mo:.2?}; \
+             Monitor throughput = {:.3}x std, {:.3}x thread-per-child",
+            s.as_secs_f64() / mo.as_secs_f64(),
+            t.as_secs_f64() / mo.as_secs_f64()
+        );
+    }
+}
+
+fn summaries(_c: &mut Criterion) {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    summary_spawn();
+}
+
+fn hold_footprint(_c: &mut Criterion) {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    // Threads and resident memory per held child (the figures the
+    // `footprint` example prints in full), for 2,000 sleeping children.
+    let status = || {
+        let text = std::fs::read_to_string("/proc/self/status").expect("status");
+        let field = |name: &str| -> usize {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .expect("field")
+        };
+        (field("Threads:"), field("VmRSS:"))
+    };
+    let n = 2000;
+    let mut procs = Vec::with_capacity(n);
+    let (t0, r0) = status();
+    let m = Monitor::new().expect("monitor");
+    for _ in 0..n {
+        procs.push(m.start(&mut sleep_cmd()).expect("start"));
+    }
+    let (t1, r1) = status();
+    eprintln!(
+        "summary: holding {n} sleeping children ({:?}): +{} threads (monitor included), {:.0} bytes VmRSS per child",
+        m.backend(),
+        t1.saturating_sub(t0),
+        (r1.saturating_sub(r0) * 1024) as f64 / n as f64
+    );
+    for p in &procs {
+        p.kill(Signal::KILL).expect("kill");
+    }
+    for p in &procs {
+        black_box(p.wait().expect("wait"));
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(30);
+    targets = spawn_wait, exit_latency, summaries, hold_footprint
+}
+criterion_main!(benches);
