@@ -5,17 +5,43 @@
 //! every Linux machine; procps' `kill` may not). The tree is found through
 //! `/proc/<pid>/stat` (parent PID), and every process is recorded with its start
 //! time, so the final SIGKILL never reaches a process that got a recycled PID.
+//!
+//! Processes that escaped the tree (a test's child orphaned when the test
+//! panicked, a daemon) are found by a marker: every command gets a unique
+//! [`MARKER_ENV`] value, which its descendants inherit. Whatever still carries
+//! the marker once the command has ended is a leftover: it is killed and
+//! reported, so it can neither keep a pipe open (nextest waits for EOF on the
+//! output of test binaries) nor outlive the run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long a timed-out tree gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
+
+/// The environment variable that marks every process started for one command.
+pub(crate) const MARKER_ENV: &str = "PIDKIT_XTASK_RUN";
+
+/// Long-lived helpers that cargo starts on purpose and that may outlive a
+/// command (a compiler cache server); never treated as leftovers.
+const KEEP_ALIVE: [&str; 1] = ["sccache"];
+
+static RUN_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A marker value unique to one command of this xtask process.
+fn new_marker() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        RUN_SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
 
 /// A command to run, with the environment it adds and its time limit.
 #[derive(Debug, Clone)]
@@ -170,6 +196,36 @@ pub(crate) struct Outcome {
     pub(crate) stdout: String,
     /// Its stderr, when captured.
     pub(crate) stderr: String,
+    /// Processes it left behind (`pid (name)`), found and killed after it ended.
+    pub(crate) leftovers: Vec<String>,
+}
+
+impl Outcome {
+    /// An outcome for a command that never started.
+    pub(crate) fn not_started(finish: Finish) -> Outcome {
+        Outcome {
+            finish,
+            stdout: String::new(),
+            stderr: String::new(),
+            leftovers: Vec::new(),
+        }
+    }
+
+    /// How it ended, for the summary: empty for a clean success; says so when
+    /// processes were left behind.
+    pub(crate) fn note(&self) -> String {
+        let mut note = self.finish.describe();
+        if !self.leftovers.is_empty() {
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
+            note += &format!(
+                "WARNING: killed {} leftover process(es)",
+                self.leftovers.len()
+            );
+        }
+        note
+    }
 }
 
 /// Copies `from` to our stdout or stderr line by line, keeping a copy.
@@ -203,6 +259,8 @@ pub(crate) fn run(cmd: &Cmd) -> Outcome {
     for (k, v) in &cmd.envs {
         command.env(k, v);
     }
+    let marker = new_marker();
+    command.env(MARKER_ENV, &marker);
     if cmd.capture_stdout {
         command.stdout(Stdio::piped());
     }
@@ -212,13 +270,7 @@ pub(crate) fn run(cmd: &Cmd) -> Outcome {
     let _ = io::stdout().flush();
     let mut child = match command.spawn() {
         Ok(c) => c,
-        Err(e) => {
-            return Outcome {
-                finish: Finish::SpawnFailed(e),
-                stdout: String::new(),
-                stderr: String::new(),
-            };
-        }
+        Err(e) => return Outcome::not_started(Finish::SpawnFailed(e)),
     };
     let pid = child.id();
     let out_thread = child.stdout.take().map(|s| tee(s, false));
@@ -241,6 +293,15 @@ pub(crate) fn run(cmd: &Cmd) -> Outcome {
             Finish::TimedOut(cmd.timeout)
         }
     };
+    let leftovers = sweep_marked(&marker);
+    if !leftovers.is_empty() {
+        eprintln!(
+            "xtask: WARNING: `{}` left {} process(es) running; killed: {}",
+            cmd.display(),
+            leftovers.len(),
+            leftovers.join(", ")
+        );
+    }
     // The pipes close once every process holding them is gone; do not wait for
     // stray holders forever.
     let join = |t: Option<thread::JoinHandle<String>>| -> String {
@@ -259,7 +320,78 @@ pub(crate) fn run(cmd: &Cmd) -> Outcome {
         finish,
         stdout: join(out_thread),
         stderr: join(err_thread),
+        leftovers,
     }
+}
+
+/// Kills leftovers of the command with `marker` until two sweeps in a row find
+/// none: a process caught inside `execve` shows an empty environment for a
+/// moment, and a leftover may fork while it is being killed.
+fn sweep_marked(marker: &str) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut leftovers = Vec::new();
+    let mut quiet_rounds = 0;
+    for _ in 0..20 {
+        let found = kill_marked(marker);
+        if found.is_empty() {
+            quiet_rounds += 1;
+            if quiet_rounds == 2 {
+                break;
+            }
+        } else {
+            quiet_rounds = 0;
+        }
+        for (pid, name) in found {
+            if seen.insert(pid) {
+                leftovers.push(format!("{pid} ({name})"));
+            }
+        }
+        thread::sleep(Duration::from_millis(25));
+    }
+    leftovers
+}
+
+/// Kills every live process whose environment holds `MARKER_ENV=marker` (except
+/// [`KEEP_ALIVE`] helpers and zombies) and returns their PIDs and names.
+fn kill_marked(marker: &str) -> Vec<(u32, String)> {
+    let entry = format!("{MARKER_ENV}={marker}");
+    let me = std::process::id();
+    let mut found = BTreeMap::new();
+    let mut names = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return names;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        // Unreadable environments (other users' processes) are not ours.
+        let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
+        if pid == me || !env.split(|&b| b == 0).any(|v| v == entry.as_bytes()) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let Some((name, state, start)) = stat_name_state_start(&stat) else {
+            continue;
+        };
+        if state == "Z" || KEEP_ALIVE.contains(&name) {
+            continue;
+        }
+        found.insert(pid, start);
+        names.push((pid, name.to_owned()));
+    }
+    send_signal("KILL", &found);
+    names
+}
+
+/// `(command name, state, start time)` from the text of `/proc/<pid>/stat`.
+fn stat_name_state_start(stat: &str) -> Option<(&str, &str, u64)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?;
+    let state = stat[close + 1..].split_ascii_whitespace().next()?;
+    let (_, start) = parse_stat(stat)?;
+    Some((name, state, start))
 }
 
 /// SIGTERM to the tree below (and including) `root`, then after [`GRACE`] SIGKILL to
@@ -408,6 +540,32 @@ mod tests {
         let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
         let (ppid, _) = parse_stat(&stat).unwrap();
         assert_eq!(ppid, std::os::unix::process::parent_id());
+    }
+
+    #[test]
+    fn leftovers_are_found_and_killed() {
+        // The shell exits at once; its background sleep is orphaned but keeps
+        // the marker (and the stdout pipe: without the sweep this would block).
+        let start = Instant::now();
+        let out = run(&Cmd::new("sh")
+            .args(["-c", "sleep 600 & echo started"])
+            .capture_stdout());
+        assert!(out.finish.success(), "{:?}", out.finish);
+        assert_eq!(out.stdout, "started\n");
+        assert_eq!(out.leftovers.len(), 1, "{:?}", out.leftovers);
+        // Caught before or after the background shell's exec of sleep.
+        let l = &out.leftovers[0];
+        assert!(l.ends_with("(sleep)") || l.ends_with("(sh)"), "{l}");
+        assert!(out.note().contains("leftover"), "{}", out.note());
+        assert!(start.elapsed() < Duration::from_secs(20));
+        let clean = run(&Cmd::new("true"));
+        assert!(clean.leftovers.is_empty() && clean.note().is_empty());
+    }
+
+    #[test]
+    fn stat_name_and_state() {
+        let stat = "1234 (a (b) c) Z 77 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0";
+        assert_eq!(stat_name_state_start(stat), Some(("a (b) c", "Z", 555)));
     }
 
     #[test]

@@ -57,11 +57,9 @@ impl Report {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         println!("$ {}", cmd.display());
         if remaining < Duration::from_secs(1) {
-            return Outcome {
-                finish: Finish::NotRun("the task's time budget is used up".into()),
-                stdout: String::new(),
-                stderr: String::new(),
-            };
+            return Outcome::not_started(Finish::NotRun(
+                "the task's time budget is used up".into(),
+            ));
         }
         let limit = cmd.limit().min(remaining);
         exec::run(&cmd.timeout(limit))

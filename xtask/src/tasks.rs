@@ -276,7 +276,7 @@ fn build_runner(r: &mut Report) -> Option<PathBuf> {
     let cmd = Cmd::cargo(["build", "--package", "pidkit-testkit", "--bin", RUNNER_BIN]);
     let out = r.exec(cmd.timeout(BUILD_LIMIT));
     if !out.finish.success() {
-        r.record(name, started, Err(out.finish.describe()));
+        r.record(name, started, Err(out.note()));
         return None;
     }
     let path = meta.target_dir.join("debug").join(RUNNER_BIN);
@@ -367,7 +367,7 @@ fn package(r: &mut Report) {
         let result = if out.finish.success() {
             Ok("not verified: offline".to_owned())
         } else {
-            Err(out.finish.describe())
+            Err(out.note())
         };
         r.record(name, started, result);
         return;
@@ -378,7 +378,7 @@ fn package(r: &mut Report) {
         return;
     }
     let Some(sign) = registry_unreachable(&out.stderr) else {
-        r.record(name, started, Err(out.finish.describe()));
+        r.record(name, started, Err(out.note()));
         return;
     };
     println!("the registry could not be reached ({sign}); packaging again with --no-verify");
@@ -386,7 +386,7 @@ fn package(r: &mut Report) {
     let result = if again.finish.success() {
         Ok("not verified: registry unreachable".to_owned())
     } else {
-        Err(again.finish.describe())
+        Err(again.note())
     };
     r.record(name, started, result);
 }
@@ -423,7 +423,7 @@ fn fuzz(r: &mut Report) {
     let out = r.exec(cmd);
     let ran = passed_count(&out.stdout);
     let result = if !out.finish.success() {
-        Err(out.finish.describe())
+        Err(out.note())
     } else if ran == 0 {
         Err("no test whose name contains `fuzz` ran".to_owned())
     } else {
