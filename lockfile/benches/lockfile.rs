@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use camino::Utf8PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
-use fs4::fs_std::FileExt as _;
 use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file};
+use rustix::fs::FlockOperation;
 
 const CONTENT: &str = "1234567\n";
 
@@ -46,33 +46,72 @@ fn raw_open_for_claim(path: &Path) -> File {
         .unwrap()
 }
 
-/// open, flock, ftruncate, pwrite, fsync, close.
-fn raw_claim(path: &Path) {
+fn flock(f: &File, op: FlockOperation) -> bool {
+    match rustix::fs::flock(f, op) {
+        Ok(()) => true,
+        Err(rustix::io::Errno::WOULDBLOCK) => false,
+        Err(e) => panic!("flock: {e}"),
+    }
+}
+
+/// open, flock, ftruncate, pwrite, fsync; the file is returned still locked.
+fn raw_claim(path: &Path) -> File {
     let f = raw_open_for_claim(path);
-    assert!(f.try_lock_exclusive().unwrap());
+    assert!(flock(&f, FlockOperation::NonBlockingLockExclusive));
     f.set_len(0).unwrap();
     f.write_all_at(CONTENT.as_bytes(), 0).unwrap();
     f.sync_all().unwrap();
+    f
 }
 
-/// The same, plus open+fsync+close of the parent directory (what the library does).
-fn raw_claim_dir_sync(path: &Path, dir: &Path) {
-    raw_claim(path);
+/// The same, plus open+fsync+close of the parent directory and the
+/// conversion to a shared lock: every system call the library makes.
+fn raw_claim_dir_sync_downgrade(path: &Path, dir: &Path) -> File {
+    let f = raw_claim(path);
     File::open(dir).unwrap().sync_all().unwrap();
+    assert!(flock(&f, FlockOperation::NonBlockingLockShared));
+    f
 }
 
-/// open, flock (try), pread, close; returns whether the lock was free.
-fn raw_read(path: &Path) -> bool {
-    let f = OpenOptions::new()
+fn raw_open_read(path: &Path) -> File {
+    OpenOptions::new()
         .read(true)
         .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(path)
-        .unwrap();
-    let locked = f.try_lock_exclusive().unwrap();
+        .unwrap()
+}
+
+fn raw_pread(f: &File) {
     let mut buf = [0u8; 128];
     let n = f.read_at(&mut buf, 0).unwrap();
     black_box(std::str::from_utf8(&buf[..n]).unwrap());
-    locked
+}
+
+/// neon's read: open, flock(EX|NB), pread, close; returns whether the lock was free.
+fn raw_read(path: &Path) -> bool {
+    let f = raw_open_read(path);
+    let free = flock(&f, FlockOperation::NonBlockingLockExclusive);
+    raw_pread(&f);
+    free
+}
+
+/// The lock-mode read of a held file, minimal: open, flock(EX|NB) (fails),
+/// flock(SH|NB), pread, close.
+fn raw_read_shared(path: &Path) {
+    let f = raw_open_read(path);
+    assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
+    assert!(flock(&f, FlockOperation::NonBlockingLockShared));
+    raw_pread(&f);
+}
+
+/// The same plus the final conversion attempt (flock(EX|NB), fails): every
+/// system call the library makes for a held file.
+fn raw_read_shared_convert(path: &Path) {
+    let f = raw_open_read(path);
+    assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
+    assert!(flock(&f, FlockOperation::NonBlockingLockShared));
+    raw_pread(&f);
+    assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
 }
 
 fn claim(c: &mut Criterion) {
@@ -81,10 +120,15 @@ fn claim(c: &mut Criterion) {
     let raw_path = dir.path().join("raw.lock");
     let mut g = c.benchmark_group("lockfile claim+drop");
     g.bench_function("raw open+flock+ftruncate+pwrite+fsync+close", |b| {
-        b.iter(|| raw_claim(black_box(&raw_path)))
+        b.iter(|| drop(raw_claim(black_box(&raw_path))))
     });
-    g.bench_function("raw ... + fsync(parent dir)", |b| {
-        b.iter(|| raw_claim_dir_sync(black_box(&raw_path), dir.path()))
+    g.bench_function("raw ... + fsync(parent dir) + flock(SH)", |b| {
+        b.iter(|| {
+            drop(raw_claim_dir_sync_downgrade(
+                black_box(&raw_path),
+                dir.path(),
+            ))
+        })
     });
     g.bench_function("create_exclusive+write_content+drop", |b| {
         b.iter(|| {
@@ -108,7 +152,7 @@ fn read(c: &mut Criterion) {
             .write_content(CONTENT.to_owned())
             .unwrap(),
     );
-    raw_claim(&raw_path);
+    drop(raw_claim(&raw_path));
 
     let mut g = c.benchmark_group("lockfile read (free)");
     g.bench_function("raw open+flock+pread+close", |b| {
@@ -127,12 +171,21 @@ fn read(c: &mut Criterion) {
     });
     g.finish();
 
-    let _holder = create_exclusive(&path).unwrap();
-    let raw_holder = raw_open_for_claim(&raw_path);
-    assert!(raw_holder.try_lock_exclusive().unwrap());
+    // A written claim (shared lock) by another open file description.
+    let holder = create_exclusive(&path)
+        .unwrap()
+        .write_content(CONTENT.to_owned())
+        .unwrap();
+    let raw_holder = raw_claim_dir_sync_downgrade(&raw_path, dir.path());
     let mut g = c.benchmark_group("lockfile read (held)");
-    g.bench_function("raw open+flock+pread+close", |b| {
+    g.bench_function("raw open+flock(EX)+pread+close (neon)", |b| {
         b.iter(|| assert!(!raw_read(black_box(&raw_path))))
+    });
+    g.bench_function("raw open+flock(EX)+flock(SH)+pread+close", |b| {
+        b.iter(|| raw_read_shared(black_box(&raw_path)))
+    });
+    g.bench_function("raw open+flock(EX)+flock(SH)+pread+flock(EX)+close", |b| {
+        b.iter(|| raw_read_shared_convert(black_box(&raw_path)))
     });
     g.bench_function("read_and_hold_lock_file", |b| {
         b.iter(
@@ -148,6 +201,31 @@ fn read(c: &mut Criterion) {
         )
     });
     g.finish();
+    drop((holder, raw_holder));
+
+    // A claim in progress (exclusive lock).
+    let _unwritten = create_exclusive(&path).unwrap();
+    let raw_unwritten = raw_claim(&raw_path);
+    let mut g = c.benchmark_group("lockfile read (claim in progress)");
+    g.bench_function("raw open+flock(EX)+flock(SH)+close", |b| {
+        b.iter(|| {
+            let f = raw_open_read(black_box(&raw_path));
+            assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
+            assert!(!flock(&f, FlockOperation::NonBlockingLockShared));
+        })
+    });
+    g.bench_function("read_and_hold_lock_file", |b| {
+        b.iter(
+            || match read_and_hold_lock_file(black_box(&path)).unwrap() {
+                LockFileRead::ClaimInProgress { not_locked_file } => {
+                    black_box(not_locked_file);
+                }
+                other => panic!("expected a claim in progress, got {other:?}"),
+            },
+        )
+    });
+    g.finish();
+    drop(raw_unwritten);
 }
 
 fn config() -> Criterion {
