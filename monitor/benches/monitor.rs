@@ -209,7 +209,9 @@ fn exit_latency(c: &mut Criterion) {
         b.iter_custom(|iters| (0..iters).map(|_| monitor_latency(&m)).sum())
     });
     g.finish();
-    summary_latency(&m);
+    if selected("summary/exit_latency") {
+        summary_latency(&m);
+    }
     drop(m);
     rustix::thread::sched_setaffinity(None, &before).expect("restore affinity");
 }
@@ -240,9 +242,9 @@ fn summary_spawn() {
         f();
         t.elapsed()
     };
-    for n in [1usize, 8] {
+    for (n, rounds) in [(1usize, 300), (8, 150), (64, 20)] {
         let (mut s, mut t, mut mo) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..300 {
+        for _ in 0..rounds {
             s.push(time(&mut || std_many(&mut cmd, n)));
             t.push(time(&mut || thread_many(&mut cmd, n)));
             mo.push(time(&mut || monitor_many(&m, &mut cmd, n)));
@@ -257,15 +259,26 @@ fn summary_spawn() {
     }
 }
 
-fn summaries(_c: &mut Criterion) {
-    if std::env::args().any(|a| a == "--list" || a == "--test") {
-        return;
+/// Whether the summary `name` should run: only under `cargo bench` (not
+/// when the bench binary runs as a test, as `cargo test --all-targets` and
+/// nextest do), and only if no filter was given or one matches `name`.
+fn selected(name: &str) -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--bench") || args.iter().any(|a| a == "--list") {
+        return false;
     }
-    summary_spawn();
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
+}
+
+fn summaries(_c: &mut Criterion) {
+    if selected("summary/spawn_wait") {
+        summary_spawn();
+    }
 }
 
 fn hold_footprint(_c: &mut Criterion) {
-    if std::env::args().any(|a| a == "--list" || a == "--test") {
+    if !selected("summary/footprint") {
         return;
     }
     // Threads and resident memory per held child (the figures the

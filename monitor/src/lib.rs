@@ -56,6 +56,10 @@
 //!   [`Monitor::adopt`] is unavailable (a non-child cannot be watched
 //!   without a pidfd).
 //! - [`Monitor::start_locked`] costs one thread per child while it runs.
+//! - The reaper thread runs at nice 19 (that thread only): it only reaps
+//!   what nobody is waiting for, so it never takes the CPU from a thread
+//!   that is. Under full CPU load, processes nobody waits for may stay
+//!   zombies a little longer before it gets to them.
 //! - Dropping a [`Monitor`] or a [`Process`] does not kill anything; a
 //!   dropped monitor's reaper thread keeps running until its last process
 //!   has exited and been reaped.
