@@ -1002,3 +1002,88 @@ fn fallback_with_pidfds_hidden() {
     assert!(!probe().usable());
     fallback_body(&Monitor::new().unwrap());
 }
+
+mod state_machine {
+    //! The per-process state machine against a model: "running" until a
+    //! kill lands, then one exit, recorded once and returned by everything.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Copy, Debug)]
+    enum Op {
+        TryExit,
+        WaitZero,
+        KillZero,
+        KillTerm,
+        Wait,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            Just(Op::TryExit),
+            Just(Op::WaitZero),
+            Just(Op::KillZero),
+            Just(Op::KillTerm),
+            Just(Op::Wait),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn one_exit_recorded_once(ops in proptest::collection::vec(op(), 1..12), fallback in any::<bool>()) {
+            let _w = watchdog("state_machine", LIMIT);
+            let m = if fallback {
+                Monitor::with_backend(Backend::ThreadPerChild).unwrap()
+            } else {
+                Monitor::new().unwrap()
+            };
+            let p = m.start(&mut sleep_cmd()).unwrap();
+            let mut killed = false;
+            let mut seen: Option<Exit> = None;
+            for op in ops {
+                // Once an exit was seen, every answer is that exit.
+                let check = |e: Option<Exit>, seen: &mut Option<Exit>| -> Result<(), TestCaseError> {
+                    if let Some(s) = seen {
+                        prop_assert_eq!(e, Some(*s));
+                    }
+                    if let Some(e) = e {
+                        prop_assert!(killed, "an exit before any kill: {e}");
+                        prop_assert_eq!(e.signal(), Some(Signal::TERM));
+                        prop_assert_eq!(e.pid, p.pid());
+                        *seen = Some(e);
+                    }
+                    Ok(())
+                };
+                match op {
+                    Op::TryExit => check(p.try_exit(), &mut seen)?,
+                    Op::WaitZero => check(p.wait_timeout(Duration::ZERO).unwrap(), &mut seen)?,
+                    Op::Wait if killed => check(Some(p.wait().unwrap()), &mut seen)?,
+                    Op::Wait => {}
+                    Op::KillZero | Op::KillTerm => {
+                        let sig = if matches!(op, Op::KillTerm) { Signal::TERM } else { Signal::ZERO };
+                        match p.kill(sig) {
+                            Ok(()) => prop_assert!(seen.is_none(), "kill succeeded after the exit was seen"),
+                            Err(e) => {
+                                prop_assert!(killed, "kill failed before any TERM: {e}");
+                                prop_assert_eq!(e.kind(), io::ErrorKind::NotFound);
+                            }
+                        }
+                        if matches!(op, Op::KillTerm) {
+                            killed = true;
+                        }
+                    }
+                }
+            }
+            if !killed {
+                p.kill(Signal::TERM).unwrap();
+            }
+            let last = p.wait().unwrap();
+            prop_assert_eq!(last.signal(), Some(Signal::TERM));
+            if let Some(s) = seen {
+                prop_assert_eq!(last, s);
+            }
+            prop_assert!(p.kill(Signal::ZERO).is_err());
+        }
+    }
+}
