@@ -49,6 +49,8 @@ pub trait ProcessMonitor: Send + Sync {
 pub enum Backend {
     /// One reaper thread per monitor with the pidfds of all its processes
     /// in one epoll set. Needs pidfds (Linux 5.4+, not blocked by seccomp).
+    /// A thread waiting for a process reaps it itself; the reaper thread
+    /// (nice 19) reaps the ones nobody waits for and cleans up.
     Epoll,
     /// The fallback without pidfds: one watcher thread per running child,
     /// blocked in `waitid(P_PID, WEXITED | WNOWAIT)` (go-runc's model).

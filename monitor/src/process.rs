@@ -79,7 +79,10 @@ impl Process {
     /// not reaped yet. Never blocks.
     ///
     /// `None` while it runs, and also when the exit cannot be reported (see
-    /// [`Process::try_wait`], which says why).
+    /// [`Process::try_wait`], which says why). In the fallback without
+    /// pidfds the child is reaped by its watcher thread, and `try_exit` sees
+    /// the exit once that thread has recorded it (when [`Process::exit_fd`]
+    /// becomes readable).
     pub fn try_exit(&self) -> Option<Exit> {
         self.try_wait().ok().flatten()
     }
