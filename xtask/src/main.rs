@@ -30,9 +30,9 @@ TASKS:
                      cargo test --workspace --all-targets without cargo-nextest;
                      PIDKIT_SANDBOX=none
                   4. cargo test --workspace --doc (nextest runs no doc tests)
-                  5. the test suite twice more under a seccomp filter on the
-                     pidfd system calls, with cargo's target runner set to
-                     `pidkit-seccomp-exec enosys|eperm` (testkit/src/bin) and
+                  5. the test suite (all targets but benches) twice more under
+                     a seccomp filter on the pidfd system calls: cargo's target
+                     runner is `pidkit-seccomp-exec enosys|eperm` (testkit/src/bin),
                      PIDKIT_SANDBOX=enosys|eperm
                   6. cargo doc --workspace --no-deps, RUSTDOCFLAGS=-D warnings
                   7. cargo package of every publishable member, verified
@@ -61,6 +61,8 @@ TASKS:
 
 Every command is printed before it runs and has a time limit (15 minutes for a
 test step); past it its whole process tree is killed and the step fails.
+Processes a command leaves behind (they inherit PIDKIT_XTASK_RUN) are killed
+when it ends and reported as a WARNING in the summary.
 Environment: CI=true selects nextest's `ci` profile; CARGO_NET_OFFLINE=true packages
 with --no-verify.
 ";
