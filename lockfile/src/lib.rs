@@ -532,28 +532,36 @@ fn probe_with(
 
 /// Reads the whole file with positional reads from offset 0.
 ///
-/// For content shorter than [`FIRST_READ`] bytes this is a single `pread(2)`:
-/// a regular file returns fewer bytes than asked for only at its end. Longer
-/// content doubles the buffer and reads on from where the last read stopped.
+/// For content shorter than [`FIRST_READ`] bytes this is a single `pread(2)`
+/// into a stack buffer: a regular file returns fewer bytes than asked for only
+/// at its end. Longer content doubles the buffer and reads on from where the
+/// last read stopped.
 fn read_content(file: &File, path: &Utf8Path) -> Result<String, Error> {
-    let mut buf = vec![0u8; FIRST_READ];
-    let mut filled = 0;
-    loop {
-        match file.read_at(&mut buf[filled..], filled as u64) {
-            Ok(0) => break,
-            Ok(n) => {
-                filled += n;
-                if filled < buf.len() {
-                    break;
-                }
-                buf.resize(buf.len() * 2, 0);
-            }
+    let read_at = |buf: &mut [u8], offset: usize| loop {
+        match file.read_at(buf, offset as u64) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(classify(path, Op::Read, e)),
+            other => return other.map_err(|e| classify(path, Op::Read, e)),
         }
-    }
-    buf.truncate(filled);
-    String::from_utf8(buf).map_err(|e| Error::NotUtf8 {
+    };
+    let mut first = [0u8; FIRST_READ];
+    let n = read_at(&mut first, 0)?;
+    let bytes = if n < FIRST_READ {
+        first[..n].to_vec()
+    } else {
+        let mut buf = first.to_vec();
+        let mut filled = n;
+        loop {
+            buf.resize(buf.len() * 2, 0);
+            let n = read_at(&mut buf[filled..], filled)?;
+            filled += n;
+            if n == 0 || filled < buf.len() {
+                break;
+            }
+        }
+        buf.truncate(filled);
+        buf
+    };
+    String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
         path: path.to_owned(),
         content: e.into_bytes(),
     })
