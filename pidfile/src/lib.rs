@@ -55,9 +55,10 @@
 //!
 //! If instead the holder died after the [`read`] and a newcomer got its PID,
 //! step 2 finds no written claim naming `P` (the file is free, being claimed,
-//! or claimed anew with another PID), or, if the newcomer got the PID only
-//! after step 1, step 1 pinned the dead holder and step 3 fails. Either way the
-//! result is [`Error::HolderGone`] and the newcomer is never handed out.
+//! or claimed anew with another PID; unless the newcomer claimed it itself, and
+//! then it is the holder), or, if no process had the PID at step 1, the handle
+//! is gone from the start and step 3 fails. Either way the result is
+//! [`Error::HolderGone`] and the newcomer is never handed out.
 //!
 //! The argument rests on the claim naming its holder, which fails in the cases
 //! listed under Limitations (a lock handed to a forked child, content written
