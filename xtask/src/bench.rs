@@ -87,11 +87,11 @@ pub(crate) fn run(opts: &BenchOptions) -> ExitCode {
     }
 }
 
-/// `cargo bench` over the bench targets of the workspace (`--benches`: the
-/// libraries' libtest harnesses would reject criterion's arguments), with the
-/// filter passed to criterion.
+/// `cargo bench` over the bench targets of the workspace only (`--bench '*'`;
+/// `--benches` would also run the libraries' and binaries' libtest harnesses in
+/// bench mode), with the filter passed to criterion.
 fn criterion(opts: &BenchOptions) -> ExitCode {
-    let mut cmd = Cmd::cargo(["bench", "--workspace", "--benches"]);
+    let mut cmd = Cmd::cargo(["bench", "--workspace", "--bench", "*"]);
     if let Some(f) = &opts.filter {
         cmd = cmd.args(["--", f.as_str()]);
     }

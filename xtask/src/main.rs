@@ -55,7 +55,7 @@ TASKS:
         --filter X          only benchmarks whose name contains X
         --json              also print results as JSON
         --criterion         run the criterion benches instead:
-                            cargo bench --workspace --benches [-- X]
+                            cargo bench --workspace --bench '*' [-- X]
 
     help        This text.
 
