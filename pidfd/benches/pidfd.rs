@@ -12,14 +12,34 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use pidkit_pidfd::{PidFd, Signal};
 use rustix::process::Pid;
 
+/// The benchmark's target process, killed and reaped however the bench ends.
+struct Target(std::process::Child);
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn signal_zero(c: &mut Criterion) {
-    let mut child = std::process::Command::new("sleep")
-        .arg("1000")
-        .spawn()
-        .expect("spawn sleep");
+    if !pidkit_pidfd::probe().usable() {
+        eprintln!(
+            "pidfds are unavailable here ({:?}); nothing to measure",
+            pidkit_pidfd::probe().reason
+        );
+        return;
+    }
+    let target = Target(
+        std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .expect("spawn sleep"),
+    );
+    let child = &target.0;
     let pid = child.id();
     let rpid = Pid::from_raw(pid as i32).expect("pid");
-    let fd = PidFd::from_child(&child).expect("pidfd");
+    let fd = PidFd::from_child(child).expect("pidfd");
     let mut g = c.benchmark_group("signal_zero");
     g.bench_function("raw kill(pid, 0)", |b| {
         b.iter(|| rustix::process::test_kill_process(black_box(rpid)).expect("kill"))
@@ -50,7 +70,7 @@ fn signal_zero(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("open");
-    let _keep = PidFd::from_child(&child).expect("pidfd");
+    let _keep = PidFd::from_child(child).expect("pidfd");
     g.bench_function("raw pidfd_open+close", |b| {
         b.iter(|| {
             drop(
@@ -63,8 +83,7 @@ fn signal_zero(c: &mut Criterion) {
         b.iter(|| drop(PidFd::open(black_box(pid)).expect("open")))
     });
     g.finish();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(target);
 }
 
 criterion_group! {

@@ -6,8 +6,14 @@
 //! check that the failure is the sandbox's errno instead, which is the
 //! behaviour that legitimately differs there.
 
-#![allow(clippy::unwrap_used, reason = "a failed step must fail the test loudly")]
-#![allow(clippy::zombie_processes, reason = "children are reaped through their pidfd or by ChildGuard")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed step must fail the test loudly"
+)]
+#![allow(
+    clippy::zombie_processes,
+    reason = "children are reaped through their pidfd or by ChildGuard"
+)]
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};

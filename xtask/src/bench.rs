@@ -1,10 +1,8 @@
 //! `cargo xtask bench`: the signal- and exit-latency benchmark (issue 6), and
 //! `--criterion` for the crates' criterion micro-benchmarks.
 //!
-//! The latency benchmark is not written yet. Until it is, `bench` says so and
-//! exits with status 2, printing no figures: nothing is reported that was not
-//! measured in the same run. [`latency`] is where it goes; the options it
-//! needs are parsed already.
+//! The latency benchmark lives in the `pidkit-bench` binary (`bench/`); this
+//! task builds it in release mode and runs it with the options given here.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -110,16 +108,43 @@ fn criterion(opts: &BenchOptions) -> ExitCode {
     }
 }
 
-/// The latency benchmark of issue 6. Not implemented: says so, measures and
-/// prints nothing, and exits with status 2.
+/// The latency benchmark of issue 6: builds and runs the `pidkit-bench`
+/// binary (in `bench/`) in release mode. It measures every figure in this run,
+/// prints progress, a machine header and the table, and writes `results.json`,
+/// `results.csv` and `latency.svg` under `target/pidkit-bench/`.
 fn latency(opts: &BenchOptions) -> ExitCode {
-    let _ = opts;
-    eprintln!(
-        "xtask bench: the signal- and exit-latency benchmark (issue 6) is not implemented yet.\n\
-         Nothing was measured and no figures are reported.\n\
-         `cargo xtask bench --criterion` runs the crates' criterion micro-benchmarks."
-    );
-    ExitCode::from(2)
+    let mut cmd = Cmd::cargo(["run", "--release", "--quiet", "-p", "pidkit-bench", "--"]);
+    cmd = cmd.arg(match opts.length {
+        Length::Quick => "--quick",
+        Length::Full => "--full",
+    });
+    if let Some(f) = &opts.filter {
+        cmd = cmd.args(["--filter", f.as_str()]);
+    }
+    if opts.json {
+        cmd = cmd.arg("--json");
+    }
+    let out_dir = match crate::workspace::metadata() {
+        Ok(m) => m.target_dir.join("pidkit-bench"),
+        Err(e) => {
+            eprintln!("xtask bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    cmd = cmd.arg("--out").arg(&out_dir);
+    let limit = match opts.length {
+        Length::Quick => Duration::from_secs(20 * 60),
+        Length::Full => Duration::from_secs(60 * 60),
+    };
+    let cmd = cmd.timeout(limit);
+    println!("$ {}", cmd.display());
+    let out = exec::run(&cmd);
+    if out.finish.success() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("xtask bench: {}", out.finish.describe());
+        ExitCode::FAILURE
+    }
 }
 
 #[cfg(test)]
@@ -144,10 +169,5 @@ mod tests {
         assert!(parse(&["--filter"]).is_err());
         assert!(parse(&["--filter="]).is_err());
         assert!(parse(&["--fast"]).is_err());
-    }
-
-    #[test]
-    fn latency_is_honest_about_not_existing() {
-        assert_eq!(latency(&BenchOptions::default()), ExitCode::from(2));
     }
 }

@@ -49,9 +49,13 @@ TASKS:
 
     package     Step 7 of `test` alone.         Option: --budget MIN
 
-    bench       The signal- and exit-latency benchmark (issue 6): NOT IMPLEMENTED
-                YET; says so, prints no figures and exits with status 2.
-        --quick | --full    run length (default --quick)
+    bench       The signal- and exit-latency benchmark: builds and runs bench/
+                (pidkit-bench) in release mode. Each pidkit figure is measured
+                interleaved with its raw-syscall baseline in the same run; prints
+                the machine, progress and a table of medians, ratios and p99, and
+                writes results.json, results.csv and latency.svg to
+                target/pidkit-bench/.
+        --quick | --full    run length (default --quick, about a minute)
         --filter X          only benchmarks whose name contains X
         --json              also print results as JSON
         --criterion         run the criterion benches instead:
