@@ -403,7 +403,18 @@ impl PidFd {
     /// `Ok(None)` when the pidfd does not live on pidfs (older kernels, where
     /// every pidfd shares one anonymous inode). Two pidfds of the same process
     /// give the same id; different processes give different ids.
+    ///
+    /// Also `Ok(None)` when [`probe`] reports pidfs absent, including when it
+    /// was hidden through `PIDKIT_HIDE_FEATURES`.
     pub fn inode_id(&self) -> io::Result<Option<u64>> {
+        if !probe().pidfs {
+            return Ok(None);
+        }
+        self.pidfs_inode()
+    }
+
+    /// [`PidFd::inode_id`] without consulting the probe (the probe uses it).
+    pub(crate) fn pidfs_inode(&self) -> io::Result<Option<u64>> {
         let sfs = rustix::fs::fstatfs(&self.fd)?;
         if sfs.f_type as i64 != PIDFS_MAGIC {
             return Ok(None);

@@ -156,7 +156,7 @@ fn run_probe() -> Support {
         // No fd 0 is still an answer from a working syscall.
         Err(e) => e.raw_os_error() == Some(libc::EBADF),
     };
-    s.pidfs = matches!(fd.inode_id(), Ok(Some(_)));
+    s.pidfs = matches!(fd.pidfs_inode(), Ok(Some(_)));
     match crate::sys::pidfd_get_info(fd.as_borrowed(), crate::sys::PIDFD_INFO_PID) {
         Ok(_) => s.get_info = true,
         Err(e) if absent(&e) => {}

@@ -157,6 +157,15 @@ pub(crate) fn test(opts: &TestOptions) -> ExitCode {
         }
     }
 
+    for feature in HIDDEN_FEATURES {
+        let name = format!("tests (hidden feature: {feature})");
+        if let Some(why) = sandbox_skip {
+            r.skip(&name, why);
+        } else {
+            hidden_feature(&mut r, nextest, feature);
+        }
+    }
+
     if opts.quick {
         r.skip("doc", "--quick");
     } else {
@@ -259,6 +268,35 @@ fn tests(r: &mut Report, nextest: bool, sandbox: Option<(Sandbox, &PathBuf)>) {
         }
     };
     r.step(&name, cmd);
+}
+
+/// The optional pidfd features hidden in turn (through `PIDKIT_HIDE_FEATURES`,
+/// which `pidkit_pidfd::probe()` honours), so that the crates are shown to
+/// behave as documented on kernels older than this one.
+const HIDDEN_FEATURES: [&str; 3] = ["pidfs", "get_info", "info_exit"];
+
+/// The whole suite (all targets but benches) with one optional feature hidden.
+fn hidden_feature(r: &mut Report, nextest: bool, feature: &str) {
+    let targets = ["--lib", "--bins", "--tests", "--examples"];
+    let cmd = if nextest {
+        let c = Cmd::cargo(["nextest", "run", "--workspace"])
+            .args(targets)
+            .arg("--no-fail-fast");
+        if workspace::in_ci() {
+            c.args(["--profile", "ci"])
+        } else {
+            c
+        }
+    } else {
+        Cmd::cargo(["test", "--workspace"])
+            .args(targets)
+            .arg("--no-fail-fast")
+    };
+    let cmd = cmd
+        .env(SANDBOX_ENV, "none")
+        .env("PIDKIT_HIDE_FEATURES", feature)
+        .timeout(TEST_LIMIT);
+    r.step(&format!("tests (hidden feature: {feature})"), cmd);
 }
 
 /// Doc tests, which nextest does not run.
