@@ -106,42 +106,58 @@ impl Shared {
         let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
     }
 
-    /// Settles the entry of `token` if it can, and cleans up after it.
-    fn service(&self, token: u64, in_epoll: bool, timers: &mut Timers, now: Instant) {
+    /// Settles the entry of `token` if it can, and cleans up after it;
+    /// says what to do next with it.
+    fn service(&self, token: u64, in_epoll: bool) -> Next {
         let Some(entry) = self.table().get(&token).cloned() else {
-            return;
+            return Next::Done;
         };
         // A thread waiting on this process reaps it itself, sooner than we
         // would; do not compete with it for the CPU or the lock. Look again
-        // later (by then it is normally recorded and only needs cleaning up).
+        // at the next sweep (by then it is normally recorded and only needs
+        // cleaning up).
         let step = if entry.has_waiters() {
-            Ok(Step::NotYet)
+            None
         } else {
-            match entry.try_lock() {
-                Some(mut slot) => entry.resolve(&mut slot, true),
-                None => Ok(Step::NotYet),
-            }
+            entry
+                .try_lock()
+                .map(|mut slot| entry.resolve(&mut slot, true))
         };
         if in_epoll {
             if let Some(fd) = entry.pidfd() {
                 // Removed before the entry can be dropped (it is still in
-                // the table, and `entry` is an Arc of it).
+                // the table, and `entry` is an Arc of it). Also stops the
+                // level-triggered event from repeating while we wait.
                 let _ = epoll::delete(&self.epoll, fd);
             }
         }
         match step {
-            Ok(Step::Done) => {
-                timers.forget(token);
+            Some(Ok(Step::Done)) => {
                 self.table().remove(&token);
+                Next::Done
             }
-            // Left to a waiting thread, or exited but no status yet (an
-            // adopted process whose parent has not reaped it), or a
-            // transient error: look again later, off the epoll set so the
-            // level-triggered event does not spin.
-            Ok(Step::NotYet) | Err(_) => timers.schedule(token, now),
+            None => Next::Defer,
+            // Exited but no status yet (an adopted process whose parent has
+            // not reaped it), or a transient error.
+            Some(Ok(Step::NotYet) | Err(_)) => Next::Retry,
         }
     }
 }
+
+/// What the reaper does next with an entry it looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Next {
+    /// Settled and cleaned up (or gone).
+    Done,
+    /// Left to a waiting thread: look again at the next sweep.
+    Defer,
+    /// Look again after a growing pause ([`Timers`]).
+    Retry,
+}
+
+/// How long deferred entries may wait for their sweep when nothing else
+/// wakes the reaper.
+const SWEEP: Duration = Duration::from_millis(20);
 
 /// The reaper loop.
 fn run(shared: &Shared) {
@@ -151,8 +167,17 @@ fn run(shared: &Shared) {
     let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), REAPER_NICE);
     let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
     let mut timers = Timers::default();
+    // Entries left to waiting threads, swept at the next wake-up (another
+    // exit, usually), so that cleaning up after a waited process costs no
+    // wake-up of its own.
+    let mut deferred: Vec<u64> = Vec::new();
+    let mut sweep_at: Option<Instant> = None;
     loop {
-        let timeout = timers.next_deadline().map(|d| {
+        let next = match (timers.next_deadline(), sweep_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = next.map(|d| {
             let left = d.saturating_duration_since(Instant::now());
             rustix::time::Timespec {
                 tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
@@ -169,18 +194,35 @@ fn run(shared: &Shared) {
             Err(_) => std::thread::sleep(RETRY_MAX),
         }
         let now = Instant::now();
+        let sweep = std::mem::take(&mut deferred);
+        let due = timers.due(now);
+        let mut handle = |token: u64, in_epoll: bool, deferred: &mut Vec<u64>| match shared
+            .service(token, in_epoll)
+        {
+            Next::Done => timers.forget(token),
+            Next::Defer => deferred.push(token),
+            Next::Retry => timers.schedule(token, now),
+        };
         for event in &events {
             let token = event.data.u64();
             if token == WAKE {
                 let mut buf = [0u8; 8];
                 let _ = rustix::io::read(&shared.wake, &mut buf);
             } else {
-                shared.service(token, true, &mut timers, now);
+                handle(token, true, &mut deferred);
             }
         }
-        for token in timers.due(now) {
-            shared.service(token, false, &mut timers, now);
+        for token in sweep {
+            handle(token, false, &mut deferred);
         }
+        for token in due {
+            handle(token, false, &mut deferred);
+        }
+        sweep_at = match sweep_at {
+            _ if deferred.is_empty() => None,
+            Some(at) if at > now => Some(at),
+            _ => Some(now + SWEEP),
+        };
         if shared.closing.load(Ordering::SeqCst) && shared.table().is_empty() {
             return;
         }
