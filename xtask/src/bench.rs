@@ -97,15 +97,7 @@ fn criterion(opts: &BenchOptions) -> ExitCode {
         Length::Quick => Duration::from_secs(30 * 60),
         Length::Full => Duration::from_secs(120 * 60),
     };
-    let cmd = cmd.timeout(limit);
-    println!("$ {}", cmd.display());
-    let out = exec::run(&cmd);
-    if out.finish.success() {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("xtask bench --criterion: {}", out.finish.describe());
-        ExitCode::FAILURE
-    }
+    run_to_end(cmd.timeout(limit), "xtask bench --criterion")
 }
 
 /// The latency benchmark of issue 6: builds and runs the `pidkit-bench`
@@ -136,13 +128,17 @@ fn latency(opts: &BenchOptions) -> ExitCode {
         Length::Quick => Duration::from_secs(20 * 60),
         Length::Full => Duration::from_secs(60 * 60),
     };
-    let cmd = cmd.timeout(limit);
+    run_to_end(cmd.timeout(limit), "xtask bench")
+}
+
+/// Prints and runs `cmd`; its status becomes ours.
+fn run_to_end(cmd: Cmd, what: &str) -> ExitCode {
     println!("$ {}", cmd.display());
     let out = exec::run(&cmd);
     if out.finish.success() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("xtask bench: {}", out.finish.describe());
+        eprintln!("{what}: {}", out.finish.describe());
         ExitCode::FAILURE
     }
 }

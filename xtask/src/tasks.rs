@@ -226,24 +226,7 @@ fn sandbox_step_name(nextest: bool, mode: Sandbox) -> String {
 /// pidfds, and nextest runs a criterion bench's setup code even to list it, so
 /// one bench that cannot start would stop the whole suite from being listed.
 fn tests(r: &mut Report, nextest: bool, sandbox: Option<(Sandbox, &PathBuf)>) {
-    let targets: &[&str] = if sandbox.is_some() {
-        &["--lib", "--bins", "--tests", "--examples"]
-    } else {
-        &["--all-targets"]
-    };
-    let mut cmd = if nextest {
-        let c = Cmd::cargo(["nextest", "run", "--workspace"]).args(targets);
-        let c = c.arg("--no-fail-fast");
-        if workspace::in_ci() {
-            c.args(["--profile", "ci"])
-        } else {
-            c
-        }
-    } else {
-        Cmd::cargo(["test", "--workspace"])
-            .args(targets)
-            .arg("--no-fail-fast")
-    };
+    let mut cmd = suite_cmd(nextest, sandbox.is_none());
     cmd = cmd.timeout(TEST_LIMIT);
     let name = match sandbox {
         None => {
@@ -277,8 +260,23 @@ const HIDDEN_FEATURES: [&str; 3] = ["pidfs", "get_info", "info_exit"];
 
 /// The whole suite (all targets but benches) with one optional feature hidden.
 fn hidden_feature(r: &mut Report, nextest: bool, feature: &str) {
-    let targets = ["--lib", "--bins", "--tests", "--examples"];
-    let cmd = if nextest {
+    let cmd = suite_cmd(nextest, false)
+        .env(SANDBOX_ENV, "none")
+        .env("PIDKIT_HIDE_FEATURES", feature)
+        .timeout(TEST_LIMIT);
+    r.step(&format!("tests (hidden feature: {feature})"), cmd);
+}
+
+/// The command that runs the test suite (no doc tests): nextest when it is
+/// installed (profile `ci` under CI), else `cargo test`; with the bench
+/// targets only when `with_benches`.
+fn suite_cmd(nextest: bool, with_benches: bool) -> Cmd {
+    let targets: &[&str] = if with_benches {
+        &["--all-targets"]
+    } else {
+        &["--lib", "--bins", "--tests", "--examples"]
+    };
+    if nextest {
         let c = Cmd::cargo(["nextest", "run", "--workspace"])
             .args(targets)
             .arg("--no-fail-fast");
@@ -291,12 +289,7 @@ fn hidden_feature(r: &mut Report, nextest: bool, feature: &str) {
         Cmd::cargo(["test", "--workspace"])
             .args(targets)
             .arg("--no-fail-fast")
-    };
-    let cmd = cmd
-        .env(SANDBOX_ENV, "none")
-        .env("PIDKIT_HIDE_FEATURES", feature)
-        .timeout(TEST_LIMIT);
-    r.step(&format!("tests (hidden feature: {feature})"), cmd);
+    }
 }
 
 /// Doc tests, which nextest does not run.
