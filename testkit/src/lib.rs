@@ -210,22 +210,31 @@ const P_PIDFD: u64 = 3;
 /// asks for `CLONE_PIDFD`.
 /// The filter is inherited by children and kept across `exec`.
 pub fn install_pidfd_filter(mode: SeccompMode) -> io::Result<()> {
-    use seccompiler::{
-        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-        SeccompRule, TargetArch,
-    };
-    let err = |e: seccompiler::Error| io::Error::other(e.to_string());
-    let be = |e: seccompiler::BackendError| io::Error::other(e.to_string());
+    use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     rules.insert(libc::SYS_pidfd_open, vec![]);
     rules.insert(libc::SYS_pidfd_send_signal, vec![]);
     rules.insert(libc::SYS_pidfd_getfd, vec![]);
-    let cond =
-        SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, P_PIDFD).map_err(be)?;
+    let cond = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, P_PIDFD)
+        .map_err(backend_error)?;
     rules.insert(
         libc::SYS_waitid,
-        vec![SeccompRule::new(vec![cond]).map_err(be)?],
+        vec![SeccompRule::new(vec![cond]).map_err(backend_error)?],
     );
+    apply_errno_filter(rules, mode.errno())
+}
+
+fn backend_error(e: seccompiler::BackendError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Compiles `rules` into a filter that answers matching calls with `errno`
+/// and allows everything else, and installs it on every thread.
+fn apply_errno_filter(
+    rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>>,
+    errno: u32,
+) -> io::Result<()> {
+    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
     let arch = if cfg!(target_arch = "aarch64") {
         TargetArch::aarch64
     } else if cfg!(target_arch = "riscv64") {
@@ -236,12 +245,12 @@ pub fn install_pidfd_filter(mode: SeccompMode) -> io::Result<()> {
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
-        SeccompAction::Errno(mode.errno()),
+        SeccompAction::Errno(errno),
         arch,
     )
-    .map_err(be)?;
-    let prog: BpfProgram = filter.try_into().map_err(be)?;
-    seccompiler::apply_filter_all_threads(&prog).map_err(err)
+    .map_err(backend_error)?;
+    let prog: BpfProgram = filter.try_into().map_err(backend_error)?;
+    seccompiler::apply_filter_all_threads(&prog).map_err(|e| io::Error::other(e.to_string()))
 }
 
 /// If this process was started by [`run_isolated`] for a seccomp mode, installs
@@ -395,56 +404,17 @@ pub fn spawn_with_pid(cmd: &mut Command, pid: u32) -> ChildGuard {
 /// `waitid(P_PIDFD, ..)` fail with the mode's errno, but `clone3` always fails
 /// with `ENOSYS`, as in Docker's default profile.
 ///
-/// The difference matters in [`SeccompMode::Eperm`]: glibc's `posix_spawn` (and
-/// so `std::process::Command::spawn`) falls back from `clone3` to `clone` only on
-/// `ENOSYS`, so a filter that answers `clone3` with `EPERM` makes every spawn fail
-/// with `EPERM`, which no real container runtime does and no test could survive.
-/// In [`SeccompMode::Enosys`] this is the same filter as [`install_pidfd_filter`].
+/// `clone3` gets `ENOSYS` in both modes because glibc's `posix_spawn` (and so
+/// `std::process::Command::spawn`) falls back to `clone` only on `ENOSYS`: an
+/// `EPERM` there would make every spawn fail, which no real container runtime
+/// does and no test could survive.
 pub fn install_sandbox_filter(mode: SeccompMode) -> io::Result<()> {
-    if mode == SeccompMode::Enosys {
-        return install_pidfd_filter(mode);
-    }
-    use seccompiler::{
-        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-        SeccompRule, TargetArch,
-    };
-    let err = |e: seccompiler::Error| io::Error::other(e.to_string());
-    let be = |e: seccompiler::BackendError| io::Error::other(e.to_string());
-    let arch = if cfg!(target_arch = "aarch64") {
-        TargetArch::aarch64
-    } else if cfg!(target_arch = "riscv64") {
-        TargetArch::riscv64
-    } else {
-        TargetArch::x86_64
-    };
-    // Two stacked filters, as seccompiler gives one errno per filter; for each
-    // call the kernel takes the most restrictive answer, so every listed call
-    // gets its filter's errno and everything else stays allowed.
-    let mut pidfd_rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    pidfd_rules.insert(libc::SYS_pidfd_open, vec![]);
-    pidfd_rules.insert(libc::SYS_pidfd_send_signal, vec![]);
-    pidfd_rules.insert(libc::SYS_pidfd_getfd, vec![]);
-    let cond =
-        SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, P_PIDFD).map_err(be)?;
-    pidfd_rules.insert(
-        libc::SYS_waitid,
-        vec![SeccompRule::new(vec![cond]).map_err(be)?],
-    );
-    let mut clone3_rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    clone3_rules.insert(libc::SYS_clone3, vec![]);
-    let clone3_errno = libc::ENOSYS as u32;
-    for (rules, errno) in [(clone3_rules, clone3_errno), (pidfd_rules, mode.errno())] {
-        let filter = SeccompFilter::new(
-            rules,
-            SeccompAction::Allow,
-            SeccompAction::Errno(errno),
-            arch,
-        )
-        .map_err(be)?;
-        let prog: BpfProgram = filter.try_into().map_err(be)?;
-        seccompiler::apply_filter_all_threads(&prog).map_err(err)?;
-    }
-    Ok(())
+    install_pidfd_filter(mode)?;
+    // A second, stacked filter: for each call the kernel takes the most
+    // restrictive answer of all filters, so both errnos hold.
+    let mut rules = BTreeMap::new();
+    rules.insert(libc::SYS_clone3, vec![]);
+    apply_errno_filter(rules, libc::ENOSYS as u32)
 }
 
 /// The sandbox mode the whole test run is in, from `PIDKIT_SANDBOX`
