@@ -252,7 +252,7 @@ pub(crate) fn write_files(
 }
 
 /// One panel per latency row: the cumulative distribution of pidkit and its
-/// baseline, x in microseconds (log scale), so medians and tails read off directly.
+/// baseline, x in microseconds up to the 99.5th percentile, so medians and tails read off directly.
 fn svg(path: &Path, rows: &[&Row], m: &Machine) -> Result<(), Box<dyn std::error::Error>> {
     use plotters::prelude::*;
     let panel_h = 300u32;
@@ -284,27 +284,33 @@ fn svg(path: &Path, rows: &[&Row], m: &Machine) -> Result<(), Box<dyn std::error
         };
         let a = cdf(&row.pidkit);
         let b = cdf(&row.baseline);
+        // The x range covers everything up to the 99.5th percentile of
+        // either side, so one outlier does not squash the distributions.
+        let cut = |v: &[(f64, f64)]| v.iter().find(|p| p.1 >= 0.995).map_or(0.0, |p| p.0);
         let lo = a
             .iter()
             .chain(&b)
             .map(|p| p.0)
             .fold(f64::INFINITY, f64::min)
             .max(0.01);
-        let hi = a
-            .iter()
-            .chain(&b)
-            .map(|p| p.0)
-            .fold(0.0, f64::max)
-            .max(lo * 1.5);
+        let hi = cut(&a).max(cut(&b)).max(lo * 1.5);
         let mut chart = ChartBuilder::on(panel)
             .caption(&row.metric, ("sans-serif", 15))
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(45)
-            .build_cartesian_2d((lo * 0.9..hi * 1.1).log_scale(), 0.0..1.0)?;
+            .build_cartesian_2d(lo * 0.95..hi * 1.05, 0.0..1.0)?;
         chart
             .configure_mesh()
-            .x_desc("latency (µs, log scale)")
+            .x_desc("latency (µs)")
+            .x_labels(10)
+            .x_label_formatter(&|v| {
+                if *v >= 10.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.1}")
+                }
+            })
             .y_desc("fraction ≤ x")
             .draw()?;
         chart
