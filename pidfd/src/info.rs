@@ -99,6 +99,125 @@ mod tests {
         assert_eq!(parse_fdinfo(""), None);
     }
 
+    const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/fdinfo");
+
+    fn sample(name: &str) -> String {
+        std::fs::read_to_string(format!("{CORPUS}/{name}")).unwrap()
+    }
+
+    /// The corpus holds real `/proc/self/fdinfo` texts, captured on Linux
+    /// 6.18; each parses as what it was captured from.
+    #[test]
+    fn real_samples_parse_as_captured() {
+        let live = parse_fdinfo(&sample("pidfd_self.txt")).unwrap();
+        assert!(live.pid > 0 && live.ns_pids == vec![live.pid], "{live:?}");
+        let nonblock = parse_fdinfo(&sample("pidfd_nonblock.txt")).unwrap();
+        assert!(nonblock.pid > 0);
+        let reaped = parse_fdinfo(&sample("pidfd_reaped.txt")).unwrap();
+        assert_eq!((reaped.pid, reaped.ns_pids), (-1, vec![-1]));
+        let outside = parse_fdinfo(&sample("pidfd_outside_our_pidns.txt")).unwrap();
+        assert_eq!((outside.pid, outside.ns_pids), (0, vec![0]));
+        let nested = parse_fdinfo(&sample("pidfd_child_pidns.txt")).unwrap();
+        assert_eq!(nested.ns_pids.len(), 2);
+        assert_eq!(nested.ns_pids[0], nested.pid);
+        assert_eq!(nested.ns_pids[1], 1);
+        for not_a_pidfd in [
+            "regular_file.txt",
+            "pipe.txt",
+            "eventfd.txt",
+            "flocked_file.txt",
+        ] {
+            assert_eq!(parse_fdinfo(&sample(not_a_pidfd)), None, "{not_a_pidfd}");
+        }
+    }
+
+    /// A reference reading of fdinfo text, written apart from
+    /// [`parse_fdinfo`]: the lines are split by hand, and every `Pid:` and
+    /// `NSpid:` line must hold numbers; the last of each counts.
+    fn reference(text: &str) -> Option<(i64, Vec<i64>)> {
+        let mut pid = None;
+        let mut ns_pids = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let (line, next) = match rest.find('\n') {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, ""),
+            };
+            rest = next;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let (key, value) = match line.find(':') {
+                Some(i) => (&line[..i], &line[i + 1..]),
+                None => continue,
+            };
+            match key {
+                "Pid" => pid = Some(value.trim().parse::<i64>().ok()?),
+                "NSpid" => {
+                    let mut all = Vec::new();
+                    for v in value.split_whitespace() {
+                        all.push(v.parse::<i64>().ok()?);
+                    }
+                    ns_pids = all;
+                }
+                _ => {}
+            }
+        }
+        let pid = pid?;
+        (-1..=i64::from(i32::MAX))
+            .contains(&pid)
+            .then_some((pid, ns_pids))
+    }
+
+    /// Fuzz target: real fdinfo texts, mutated, and arbitrary bytes. Never a
+    /// panic; an accepted text has a `Pid:` in `-1..=i32::MAX` and reads the
+    /// same as the reference.
+    #[test]
+    fn fuzz_fdinfo() {
+        use testkit::fuzz::{self, Bytes};
+        let _w = testkit::watchdog(
+            "fuzz_fdinfo",
+            fuzz::budget() + std::time::Duration::from_secs(120),
+        );
+        let seeds = fuzz::corpus(CORPUS);
+        let verbatim: Vec<Bytes> = seeds.iter().cloned().map(Bytes).collect();
+        let tokens: &[&[u8]] = &[
+            b"Pid:",
+            b"NSpid:",
+            b"Pid:\t",
+            b"\t",
+            b"\n",
+            b" ",
+            b"-",
+            b"+",
+            b"\r",
+            b":",
+            b"pos:\t0\n",
+            b"flags:\t02000002\n",
+            "\u{3000}".as_bytes(),
+            "\u{a0}".as_bytes(),
+            b"\0",
+        ];
+        fuzz::run(
+            "pidfd/fdinfo",
+            fuzz::cases(),
+            &verbatim,
+            fuzz::inputs(seeds, tokens),
+            |input| {
+                let text = input.lossy();
+                let parsed = parse_fdinfo(&text);
+                if let Some(p) = &parsed {
+                    prop_assert!(p.pid >= -1 && p.pid <= i64::from(i32::MAX), "{p:?}");
+                }
+                prop_assert_eq!(
+                    parsed.map(|p| (p.pid, p.ns_pids)),
+                    reference(&text),
+                    "{:?}",
+                    text
+                );
+                Ok(())
+            },
+        );
+    }
+
     proptest! {
         #[test]
         fn round_trips_any_valid_pid(pid in -1i64..=i64::from(i32::MAX), pos in 0u64..1000, extra in "[a-z_]{1,8}:\t[0-9]{1,5}") {

@@ -470,6 +470,86 @@ mod tests {
         Ok(())
     }
 
+    /// Checks one input against everything the parser promises.
+    fn check_text(raw: &[u8]) -> Result<(), TestCaseError> {
+        // The fast path takes bytes: whatever it accepts is printable ASCII.
+        if let Some(id) = parse_fast(raw) {
+            let shown = id.to_string();
+            prop_assert_eq!(shown.as_bytes(), raw);
+        }
+        let text = String::from_utf8_lossy(raw);
+        agree(&text)?;
+        match text.parse::<Identity>() {
+            Ok(id) => {
+                // Canonical: the text is the one Display writes, so no two
+                // texts mean the same identity.
+                prop_assert_eq!(&id.to_string(), &*text);
+                prop_assert!(text.len() <= MAX_LEN);
+                prop_assert!((1..=i32::MAX as u32).contains(&id.pid()));
+                prop_assert_eq!(text.parse::<Identity>().unwrap(), id);
+                if id.is_gone() {
+                    prop_assert!(id.boot_id().is_none());
+                    prop_assert!(id.pidfs_id().is_none() && id.start_ticks().is_none());
+                } else {
+                    prop_assert!(id.boot_id().is_some());
+                    prop_assert!(id.pidfs_id().is_some() || id.start_ticks().is_some());
+                }
+            }
+            Err(Error::Parse { input, reason }) => {
+                prop_assert_eq!(&input, &*text);
+                prop_assert!(!reason.is_empty() && !reason.ends_with('.'), "{:?}", reason);
+                let message = Error::Parse { input, reason }.to_string();
+                // At most 100 characters of the input are shown, each
+                // escaped in at most 10 bytes, and reasons quote at most
+                // MAX_LEN bytes of it.
+                prop_assert!(message.len() < 2000, "{} bytes", message.len());
+                prop_assert!(message.starts_with("invalid process handle text "));
+            }
+            Err(e) => prop_assert!(false, "not a parse error: {e:?}"),
+        }
+        Ok(())
+    }
+
+    /// Fuzz target: the text form, from real handles of every form (the
+    /// corpus) mutated, and arbitrary bytes. Pure parsing, no system call.
+    #[test]
+    fn fuzz_identity() {
+        use testkit::fuzz::{self, Bytes};
+        let _w = testkit::watchdog(
+            "fuzz_identity",
+            fuzz::budget() + std::time::Duration::from_secs(120),
+        );
+        let seeds = fuzz::corpus(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/identity"));
+        let verbatim: Vec<Bytes> = seeds.iter().cloned().map(Bytes).collect();
+        let tokens: &[&[u8]] = &[
+            b"pidkit-pid",
+            b":v1",
+            b":v2",
+            b":pid=",
+            b":boot=",
+            b":pidfs=",
+            b":start=",
+            b":gone",
+            b":",
+            b"=",
+            b"-",
+            b"0f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8e90",
+            b"0F3C9A5E",
+            b" ",
+            b"\n",
+            b"\0",
+            "\u{e9}".as_bytes(),
+            "\u{ff11}".as_bytes(),
+        ];
+        fuzz::run(
+            "pidhandle/identity",
+            fuzz::cases(),
+            &verbatim,
+            fuzz::inputs(seeds, tokens),
+            |input| check_text(&input.0),
+        );
+    }
+
     proptest! {
         #[test]
         fn fast_and_diagnosing_parsers_agree(

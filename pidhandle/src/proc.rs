@@ -180,6 +180,246 @@ mod tests {
         assert_eq!(boot_id().unwrap(), boot_id().unwrap());
     }
 
+    const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/stat");
+
+    /// The corpus holds real `/proc/<pid>/stat` lines captured on Linux
+    /// 6.18, many from processes that set hostile names through
+    /// `/proc/self/comm`; each parses as the process it was captured from.
+    #[test]
+    fn real_samples_parse_as_captured() {
+        let all = testkit::fuzz::corpus(CORPUS);
+        let parsed: Vec<Option<Stat>> = all.iter().map(|t| parse_stat(t)).collect();
+        assert_eq!(
+            parsed.iter().filter(|p| p.is_none()).count(),
+            1,
+            "only the empty read fails"
+        );
+        let sample = |name: &str| {
+            let text = std::fs::read(format!("{CORPUS}/{name}")).unwrap();
+            let reference = reference_fields(&text).unwrap();
+            let stat = parse_stat(&text).unwrap();
+            assert_eq!(stat.state, reference.state, "{name}");
+            assert_eq!(stat.start_ticks, reference.start_ticks, "{name}");
+            stat
+        };
+        assert!(sample("zombie.txt").is_zombie());
+        assert_eq!(sample("stopped.txt").state, b'T');
+        assert_eq!(sample("kthreadd.txt").start_ticks, 24);
+        for comm in [
+            "close_only",
+            "digits",
+            "fake_fields",
+            "fake_state_Z",
+            "high_bytes",
+            "max_len",
+            "newline",
+            "open_open",
+            "paren_space",
+            "spaces",
+            "tab",
+            "trailing_paren_space",
+            "utf8",
+        ] {
+            let stat = sample(&format!("comm_{comm}.txt"));
+            assert_eq!(
+                stat.state, b'R',
+                "{comm}: the process was reading its own stat"
+            );
+        }
+        assert_eq!(parse_stat(b""), None);
+    }
+
+    /// What a reference splitter reads from a well-formed stat line.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Reference {
+        pid: Vec<u8>,
+        comm: Vec<u8>,
+        state: u8,
+        start_ticks: u64,
+    }
+
+    /// A reference splitter, written apart from [`parse_stat`] and strict
+    /// about the kernel's format (`fs/proc/array.c`): the pid, a space, the
+    /// command name between the first `(` and the last `)`, then single
+    /// spaces between the fields and one newline at the end.
+    fn reference_fields(line: &[u8]) -> Option<Reference> {
+        let open = line.iter().position(|&b| b == b'(')?;
+        let close = line.iter().rposition(|&b| b == b')')?;
+        if close < open || open == 0 || line[open - 1] != b' ' {
+            return None;
+        }
+        let pid = line[..open - 1].to_vec();
+        let comm = line[open + 1..close].to_vec();
+        let rest = line[close + 1..].strip_prefix(b" ")?;
+        let rest = rest.strip_suffix(b"\n").unwrap_or(rest);
+        let fields: Vec<&[u8]> = rest.split(|&b| b == b' ').collect();
+        if fields
+            .iter()
+            .any(|f| f.is_empty() || f.iter().any(u8::is_ascii_whitespace))
+        {
+            return None;
+        }
+        let state = match fields.first()? {
+            [s] => *s,
+            _ => return None,
+        };
+        // fields[0] is field 3 of the line, so field 22 is fields[19].
+        let start = std::str::from_utf8(fields.get(19)?).ok()?;
+        // `%llu`: digits only (Rust's `parse` would also take a `+`).
+        if !start.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(Reference {
+            pid,
+            comm,
+            state,
+            start_ticks: start.parse().ok()?,
+        })
+    }
+
+    /// One stat line as a kernel prints it, with any command name and any
+    /// values in the numeric fields (signed where the kernel prints `%d`
+    /// or `%ld`), and between 0 and 30 fields after field 22 (the count
+    /// grew over kernel versions).
+    fn well_formed_line() -> impl Strategy<Value = (Vec<u8>, u8, u64, Vec<u8>)> {
+        let comm_byte = prop_oneof![
+            4 => prop::sample::select(b"() \n\tZRSX)(0123456789-".to_vec()),
+            3 => 1u8..=255,
+        ];
+        let field = prop_oneof![
+            any::<i64>().prop_map(|v| v.to_string()),
+            any::<u64>().prop_map(|v| v.to_string()),
+            (0u64..100).prop_map(|v| v.to_string()),
+        ];
+        (
+            1u32..=i32::MAX as u32,
+            prop::collection::vec(comm_byte, 0..48),
+            prop::sample::select(b"RSDZTtWXxKPI".to_vec()),
+            prop::collection::vec(field.clone(), 18),
+            any::<u64>(),
+            prop::collection::vec(field, 0..30),
+        )
+            .prop_map(|(pid, comm, state, before, start, after)| {
+                let mut line = format!("{pid} (").into_bytes();
+                line.extend_from_slice(&comm);
+                line.extend_from_slice(format!(") {}", state as char).as_bytes());
+                for f in before
+                    .iter()
+                    .chain(std::iter::once(&start.to_string()))
+                    .chain(&after)
+                {
+                    line.push(b' ');
+                    line.extend_from_slice(f.as_bytes());
+                }
+                line.push(b'\n');
+                (line, state, start, comm)
+            })
+    }
+
+    /// Fuzz target: well-formed stat lines with arbitrary command names (any
+    /// bytes but NUL, weighted to `(`, `)`, spaces, newlines and text that
+    /// looks like fields). The state and start ticks are what the line was
+    /// made with, and what the reference splitter reads.
+    #[test]
+    fn fuzz_stat_well_formed() {
+        use testkit::fuzz;
+        let _w = testkit::watchdog(
+            "fuzz_stat_well_formed",
+            fuzz::budget() + std::time::Duration::from_secs(120),
+        );
+        fuzz::run(
+            "pidhandle/stat (well-formed, hostile comm)",
+            fuzz::cases(),
+            &[],
+            well_formed_line(),
+            |(line, state, start, comm)| {
+                let reference = reference_fields(&line).unwrap();
+                prop_assert_eq!(&reference.comm, &comm);
+                prop_assert_eq!((reference.state, reference.start_ticks), (state, start));
+                let parsed = parse_stat(&line);
+                prop_assert_eq!(
+                    parsed,
+                    Some(Stat {
+                        state,
+                        start_ticks: start
+                    }),
+                    "{}",
+                    line.escape_ascii()
+                );
+                Ok(())
+            },
+        );
+    }
+
+    /// Fuzz target: real stat lines (the corpus) mutated, and arbitrary
+    /// bytes. Never a panic; an accepted line has an alphabetic state, and
+    /// its start ticks are the 20th field after the state, counted after
+    /// the last `)`; a line the reference splitter reads is accepted with
+    /// the same values.
+    #[test]
+    fn fuzz_stat() {
+        use testkit::fuzz::{self, Bytes};
+        let _w = testkit::watchdog(
+            "fuzz_stat",
+            fuzz::budget() + std::time::Duration::from_secs(120),
+        );
+        let seeds = fuzz::corpus(CORPUS);
+        let verbatim: Vec<Bytes> = seeds.iter().cloned().map(Bytes).collect();
+        let tokens: &[&[u8]] = &[
+            b"(",
+            b")",
+            b") ",
+            b" (",
+            b") R ",
+            b") Z ",
+            b" ",
+            b"\n",
+            b"\t",
+            b"\x0b",
+            b"\x0c",
+            b"\r",
+            b"-",
+            b"\0",
+            "\u{a0}".as_bytes(),
+        ];
+        fuzz::run(
+            "pidhandle/stat",
+            fuzz::cases(),
+            &verbatim,
+            fuzz::inputs(seeds, tokens),
+            |input| {
+                let text = &input.0;
+                let parsed = parse_stat(text);
+                if let Some(stat) = parsed {
+                    prop_assert!(stat.state.is_ascii_alphabetic());
+                    let close = text.iter().rposition(|&b| b == b')').unwrap();
+                    let words: Vec<&[u8]> = text[close + 1..]
+                        .split(u8::is_ascii_whitespace)
+                        .filter(|w| !w.is_empty())
+                        .collect();
+                    prop_assert_eq!(words[0], &[stat.state][..]);
+                    let start = std::str::from_utf8(words[19]).unwrap();
+                    prop_assert!(start.bytes().all(|b| b.is_ascii_digit()));
+                    prop_assert_eq!(start.parse::<u64>().unwrap(), stat.start_ticks);
+                }
+                if let Some(r) = reference_fields(text) {
+                    if r.state.is_ascii_alphabetic() {
+                        prop_assert_eq!(
+                            parsed,
+                            Some(Stat {
+                                state: r.state,
+                                start_ticks: r.start_ticks
+                            }),
+                            "{:?}",
+                            input
+                        );
+                    }
+                }
+                Ok(())
+            },
+        );
+    }
+
     proptest! {
         #[test]
         fn any_command_name(comm in "(?s).{0,16}", start in any::<u64>()) {

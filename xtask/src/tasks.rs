@@ -27,6 +27,10 @@ pub(crate) const SANDBOX_ENV: &str = "PIDKIT_SANDBOX";
 const RUNNER_BIN: &str = "pidkit-seccomp-exec";
 /// Default number of proptest cases per property in `--fuzz`.
 const FUZZ_CASES: &str = "20000";
+/// The time budget of each fuzz target in `--fuzz`, in seconds
+/// (`PIDKIT_FUZZ_SECONDS`, which `testkit::fuzz::run` honours: a target stops
+/// drawing cases when it is used up).
+const FUZZ_TARGET_SECONDS: &str = "60";
 
 /// A seccomp sandbox mode of the test suite (see `pidkit-seccomp-exec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,12 +444,25 @@ fn passed_count(libtest_stdout: &str) -> u64 {
         .sum()
 }
 
-/// The proptest-based fuzz tests (names containing `fuzz`), in release mode with
-/// many cases, bounded in time.
+/// The summary lines `testkit::fuzz::run` prints, one per fuzz target
+/// (`fuzz target NAME: N cases (K seeds) in S s, R cases/s`).
+fn fuzz_summaries(libtest_stdout: &str) -> Vec<&str> {
+    libtest_stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("fuzz target "))
+        .collect()
+}
+
+/// The proptest-based fuzz tests (names containing `fuzz`; the fuzz targets
+/// are the tests named `fuzz_*`), in release mode with many cases, bounded in
+/// time: each target by its own budget (`PIDKIT_FUZZ_SECONDS`), the step by
+/// [`FUZZ_LIMIT`].
 fn fuzz(r: &mut Report) {
     let name = "fuzz";
     let started = r.begin(name);
     let cases = std::env::var("PROPTEST_CASES").unwrap_or_else(|_| FUZZ_CASES.to_owned());
+    let seconds =
+        std::env::var("PIDKIT_FUZZ_SECONDS").unwrap_or_else(|_| FUZZ_TARGET_SECONDS.to_owned());
     let cmd = Cmd::cargo([
         "test",
         "--workspace",
@@ -454,19 +471,29 @@ fn fuzz(r: &mut Report) {
         "--bins",
         "--tests",
     ])
-    .args(["--no-fail-fast", "--", "fuzz"])
+    // --nocapture: the targets' summary lines (cases, cases/s) reach the log.
+    .args(["--no-fail-fast", "--", "fuzz", "--nocapture"])
     .env("PROPTEST_CASES", &cases)
+    .env("PIDKIT_FUZZ_SECONDS", &seconds)
     .env(SANDBOX_ENV, "none")
     .timeout(FUZZ_LIMIT)
     .capture_stdout();
     let out = r.exec(cmd);
     let ran = passed_count(&out.stdout);
+    let targets = fuzz_summaries(&out.stdout);
     let result = if !out.finish.success() {
         Err(out.note())
     } else if ran == 0 {
         Err("no test whose name contains `fuzz` ran".to_owned())
     } else {
-        Ok(format!("{ran} fuzz tests, PROPTEST_CASES={cases}"))
+        Ok(format!(
+            "{ran} fuzz tests, PROPTEST_CASES={cases}, at most {seconds} s per target; {}",
+            if targets.is_empty() {
+                "no target summaries".to_owned()
+            } else {
+                targets.join("; ")
+            }
+        ))
     };
     r.record(name, started, result);
 }
@@ -505,6 +532,18 @@ mod tests {
                    test result: ok. 1 passed; 0 failed; 0 ignored\n";
         assert_eq!(passed_count(out), 3);
         assert_eq!(passed_count(""), 0);
+    }
+
+    #[test]
+    fn target_summary_lines() {
+        let out = "running 1 test\n\
+                   fuzz target pidfd/fdinfo: 20010 cases (10 seeds) in 0.14 s, 147627 cases/s\n\
+                   test info::tests::fuzz_fdinfo ... ok\n";
+        assert_eq!(
+            fuzz_summaries(out),
+            vec!["pidfd/fdinfo: 20010 cases (10 seeds) in 0.14 s, 147627 cases/s"]
+        );
+        assert!(fuzz_summaries("test result: ok.").is_empty());
     }
 
     #[test]
