@@ -39,6 +39,9 @@ pub struct Support {
     pub hidden: Vec<String>,
     /// Why the core feature set is unusable, when it is (the first failing step).
     pub reason: Option<String>,
+    /// The errno that kept the probe from finishing, when it ran out of
+    /// file descriptors or memory (see [`Support::resource_error`]).
+    exhausted: Option<i32>,
 }
 
 impl Support {
@@ -47,9 +50,32 @@ impl Support {
     pub fn usable(&self) -> bool {
         self.pidfd_open && self.send_signal && self.waitid
     }
+
+    /// The error that kept the probe from finishing: the process or the
+    /// system ran out of file descriptors or memory (`EMFILE`, `ENFILE`,
+    /// `ENOMEM`) while probing.
+    ///
+    /// Such an answer says nothing about the kernel or the sandbox: every
+    /// feature reads as absent, [`probe`] does not cache it, and its next
+    /// call probes again. Callers should report the error rather than take a
+    /// fallback meant for systems without pidfds.
+    ///
+    /// ```
+    /// let support = pidkit_pidfd::probe();
+    /// if let Some(e) = support.resource_error() {
+    ///     eprintln!("cannot tell whether pidfds work right now: {e}");
+    /// }
+    /// ```
+    pub fn resource_error(&self) -> Option<io::Error> {
+        self.exhausted.map(io::Error::from_raw_os_error)
+    }
 }
 
 /// Probes the pidfd features once and caches the answer; never panics.
+///
+/// An answer found while the process or system was out of file descriptors
+/// or memory is not cached ([`Support::resource_error`]); the next call
+/// probes again.
 ///
 /// The steps follow Go's `checkPidfd`: `pidfd_open` on ourselves,
 /// `waitid(P_PIDFD)` on ourselves must fail with `ECHILD` (we are not our own
@@ -71,13 +97,25 @@ impl Support {
 /// ```
 pub fn probe() -> &'static Support {
     static SUPPORT: OnceLock<Support> = OnceLock::new();
-    SUPPORT.get_or_init(|| {
-        let hidden = hidden_features();
-        let mut s = run_probe();
-        apply_hidden(&mut s, &hidden);
-        s.hidden = hidden;
-        s
-    })
+    // Answers that are not cached, one per errno, so that a process that
+    // keeps running out of descriptors does not allocate one per call.
+    static EXHAUSTED: [OnceLock<Support>; 3] = [const { OnceLock::new() }; 3];
+    if let Some(s) = SUPPORT.get() {
+        return s;
+    }
+    let hidden = hidden_features();
+    let mut s = run_probe();
+    apply_hidden(&mut s, &hidden);
+    s.hidden = hidden;
+    if let Some(errno) = s.exhausted {
+        let slot = match errno {
+            libc::EMFILE => 0,
+            libc::ENFILE => 1,
+            _ => 2,
+        };
+        return EXHAUSTED[slot].get_or_init(|| s);
+    }
+    SUPPORT.get_or_init(|| s)
 }
 
 /// Runs the probe steps now, uncached and ignoring `PIDKIT_HIDE_FEATURES`.
@@ -118,6 +156,23 @@ fn apply_hidden(s: &mut Support, hidden: &[String]) {
     }
 }
 
+/// The errno of an error that means "out of descriptors or memory".
+fn exhaustion(e: &io::Error) -> Option<i32> {
+    e.raw_os_error()
+        .filter(|n| matches!(*n, libc::EMFILE | libc::ENFILE | libc::ENOMEM))
+}
+
+/// The answer of a probe cut short by `e` (see [`Support::resource_error`]).
+fn exhausted(step: &str, e: &io::Error, errno: i32) -> Support {
+    Support {
+        reason: Some(format!(
+            "{step}: {e}; not cached, probed again on the next call"
+        )),
+        exhausted: Some(errno),
+        ..Support::default()
+    }
+}
+
 fn absent(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
@@ -131,6 +186,9 @@ fn run_probe() -> Support {
     let fd = match PidFd::open(me) {
         Ok(fd) => fd,
         Err(e) => {
+            if let Some(errno) = exhaustion(&e) {
+                return exhausted("pidfd_open on self", &e, errno);
+            }
             s.reason = Some(format!("pidfd_open on self: {e}"));
             return s;
         }
@@ -139,12 +197,20 @@ fn run_probe() -> Support {
 
     match fd.try_wait() {
         Err(e) if e.raw_os_error() == Some(libc::ECHILD) => s.waitid = true,
-        Err(e) => s.reason = Some(format!("waitid(P_PIDFD) on self: {e}")),
+        Err(e) => {
+            if let Some(errno) = exhaustion(&e) {
+                return exhausted("waitid(P_PIDFD) on self", &e, errno);
+            }
+            s.reason = Some(format!("waitid(P_PIDFD) on self: {e}"));
+        }
         Ok(_) => s.reason = Some("waitid(P_PIDFD) on self did not fail with ECHILD".into()),
     }
     match fd.send_signal(Signal::ZERO) {
         Ok(()) => s.send_signal = true,
         Err(e) => {
+            if let Some(errno) = exhaustion(&e) {
+                return exhausted("pidfd_send_signal on self", &e, errno);
+            }
             if s.reason.is_none() {
                 s.reason = Some(format!("pidfd_send_signal on self: {e}"));
             }
@@ -153,8 +219,13 @@ fn run_probe() -> Support {
 
     s.getfd = match fd.get_fd(0) {
         Ok(_) => true,
-        // No fd 0 is still an answer from a working syscall.
-        Err(e) => e.raw_os_error() == Some(libc::EBADF),
+        Err(e) => {
+            if let Some(errno) = exhaustion(&e) {
+                return exhausted("pidfd_getfd on self", &e, errno);
+            }
+            // No fd 0 is still an answer from a working syscall.
+            e.raw_os_error() == Some(libc::EBADF)
+        }
     };
     s.pidfs = matches!(fd.pidfs_inode(), Ok(Some(_)));
     match crate::sys::pidfd_get_info(fd.as_borrowed(), crate::sys::PIDFD_INFO_PID) {
@@ -163,11 +234,19 @@ fn run_probe() -> Support {
         Err(_) => {}
     }
     s.info_exit = s.get_info && kernel_at_least(6, 15);
-    s.thread = rustix::process::pidfd_open(
+    s.thread = match rustix::process::pidfd_open(
         rustix::thread::gettid(),
         rustix::process::PidfdFlags::from_bits_retain(OpenFlags::THREAD.bits()),
-    )
-    .is_ok();
+    ) {
+        Ok(_) => true,
+        Err(e) => {
+            let e = io::Error::from(e);
+            if let Some(errno) = exhaustion(&e) {
+                return exhausted("pidfd_open(PIDFD_THREAD) on self", &e, errno);
+            }
+            false
+        }
+    };
     s.signal_scope = fd
         .send_signal_scoped(Signal::ZERO, crate::SignalScope::ThreadGroup)
         .is_ok();

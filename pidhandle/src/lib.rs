@@ -187,9 +187,31 @@ fn check_pid(pid: u32) -> Result<(), Error> {
 }
 
 /// Whether the pidfd path is available here.
+///
+/// A probe that could not finish for want of file descriptors or memory
+/// says nothing about pidfds: that is an error for `pid`, not a reason to
+/// take the fallback.
 #[inline]
-fn pidfds() -> bool {
-    probe().usable()
+fn pidfds(pid: u32) -> Result<bool, Error> {
+    let support = probe();
+    if support.usable() {
+        return Ok(true);
+    }
+    match support.resource_error() {
+        Some(e) => Err(io_context(
+            format!("probing pidfd support for pid {pid}"),
+            e,
+        )),
+        None => Ok(false),
+    }
+}
+
+/// The boot id, with an error that names `pid`.
+fn boot_id_for(pid: u32) -> Result<BootId, Error> {
+    proc::boot_id().map_err(|e| match e {
+        Error::Io(source) => io_context(format!("pid {pid}"), source),
+        other => other,
+    })
 }
 
 /// Turns an error from a signal sent to `pid` into ours.
@@ -324,14 +346,16 @@ impl PidHandle {
     ///
     /// A PID with no process gives `Ok` with a handle that is
     /// [`State::Gone`] forever (its text form is `..:pid=N:gone`). PID 0 and
-    /// PIDs above `i32::MAX` are [`Error::InvalidPid`].
+    /// PIDs above `i32::MAX` are [`Error::InvalidPid`]. Running out of file
+    /// descriptors (`EMFILE`) or memory is [`Error::Io`] naming the PID,
+    /// never a gone handle.
     ///
     /// With pidfs ids this is `pidfd_open` plus one `fstat`; without, the
     /// start ticks are read from `/proc/<pid>/stat` as well. The number is
     /// trusted as of this call: see the crate's Limitations.
     pub fn new(pid: u32) -> Result<PidHandle, Error> {
         check_pid(pid)?;
-        if pidfds() {
+        if pidfds(pid)? {
             match open_pidfd(pid)? {
                 Some(fd) => Self::pin_fd(pid, fd),
                 None => Ok(Self::gone(pid)),
@@ -378,7 +402,7 @@ impl PidHandle {
 
     /// Completes a handle around a pidfd just opened for `pid`.
     fn pin_fd(pid: u32, fd: PidFd) -> Result<PidHandle, Error> {
-        let boot = proc::boot_id()?;
+        let boot = boot_id_for(pid)?;
         let id = if let Some(ino) = pidfs_id(pid, &fd)? {
             Identity::live(pid, boot, Some(ino), None)
         } else {
@@ -395,7 +419,7 @@ impl PidHandle {
 
     /// The fallback: record the start ticks of the process with `pid` now.
     fn pin_fallback(pid: u32) -> Result<PidHandle, Error> {
-        let boot = proc::boot_id()?;
+        let boot = boot_id_for(pid)?;
         match visible_stat(pid)? {
             Some(stat) if !stat.is_dead() => Ok(PidHandle {
                 id: Identity::live(pid, boot, None, Some(stat.start_ticks)),
@@ -420,14 +444,14 @@ impl PidHandle {
         let Some(boot) = identity.boot_id() else {
             return Ok(Self::gone(pid));
         };
-        if boot != proc::boot_id()? {
+        if boot != boot_id_for(pid)? {
             return Ok(Self::gone(pid));
         }
         let live = PidHandle {
             id: *identity,
             pin: Pin::Gone,
         };
-        if pidfds() {
+        if pidfds(pid)? {
             let Some(fd) = open_pidfd(pid)? else {
                 return Ok(Self::gone(pid));
             };

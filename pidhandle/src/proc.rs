@@ -104,19 +104,27 @@ fn gone(e: &io::Error) -> bool {
 }
 
 /// The running kernel's boot id, read once per process.
+///
+/// Only a successful read is kept: a read that failed (out of file
+/// descriptors, say) is tried again by the next call.
 pub(crate) fn boot_id() -> Result<BootId, Error> {
-    static BOOT: OnceLock<Result<BootId, String>> = OnceLock::new();
-    match BOOT.get_or_init(read_boot_id) {
-        Ok(b) => Ok(*b),
-        Err(msg) => Err(Error::Io(io::Error::other(msg.clone()))),
+    static BOOT: OnceLock<BootId> = OnceLock::new();
+    if let Some(b) = BOOT.get() {
+        return Ok(*b);
     }
+    let b = read_boot_id()?;
+    Ok(*BOOT.get_or_init(|| b))
 }
 
-fn read_boot_id() -> Result<BootId, String> {
+fn read_boot_id() -> Result<BootId, Error> {
     let text = std::fs::read_to_string(BOOT_ID_PATH)
-        .map_err(|e| format!("reading {BOOT_ID_PATH}: {e}"))?;
-    BootId::parse_canonical(text.trim_end_matches('\n'))
-        .ok_or_else(|| format!("{BOOT_ID_PATH}: not a uuid: {text:?}"))
+        .map_err(|e| io_context(format!("reading {BOOT_ID_PATH}"), e))?;
+    BootId::parse_canonical(text.trim_end_matches('\n')).ok_or_else(|| {
+        io_context(
+            format!("parsing {BOOT_ID_PATH}"),
+            io::Error::new(io::ErrorKind::InvalidData, format!("not a uuid: {text:?}")),
+        )
+    })
 }
 
 #[cfg(test)]
