@@ -22,6 +22,10 @@
 //!   writing" without any other source of information (see below).
 //! - **Symlinks are refused** (`O_NOFOLLOW`), so a planted link cannot redirect the
 //!   write to some other file.
+//! - **Planted files are refused**: in a sticky world-writable directory such
+//!   as `/tmp`, a claim refuses a file that belongs to neither the caller nor
+//!   the directory's owner, before locking or writing it, whatever the
+//!   kernel's `fs.protected_regular` setting (the rule it applies when set).
 //! - **Durable content**: the new content is `fsync`ed, and so is the parent
 //!   directory, so the file and its directory entry survive a crash.
 //! - **No inheritance by accident**: every descriptor is close-on-exec; keeping the
@@ -290,11 +294,14 @@ pub enum Error {
         op: Op,
     },
     /// The file, in a sticky world-writable directory such as `/tmp`, belongs to
-    /// another user, and the kernel (`fs.protected_regular`) refuses to open
-    /// such a file with `O_CREAT`. This protects against a file planted by
-    /// someone else; use a directory that only the service can write to.
+    /// another user (neither the caller nor the directory's owner), so anyone
+    /// may have planted it there, and may still write to it or hold it. A
+    /// claim refuses it before locking or writing it: the kernel's
+    /// `fs.protected_regular` rule, applied whether or not that setting is on
+    /// (when it is, the kernel refuses the open itself). Use a directory that
+    /// only the service can write to.
     #[error(
-        "cannot open lock file {path}: it belongs to uid {owner_uid} in a sticky world-writable directory, and the kernel (fs.protected_regular) refuses to open it for creation"
+        "cannot open lock file {path}: it belongs to uid {owner_uid} in a sticky world-writable directory, and claiming a file someone else may have planted there is refused (the rule of fs.protected_regular)"
     )]
     ProtectedBySticky {
         /// The lock file.
@@ -397,14 +404,15 @@ fn classify(path: &Utf8Path, op: Op, source: io::Error) -> Error {
 /// is ambiguous. Only runs on the error path.
 fn open_error(path: &Utf8Path, creating: bool, source: io::Error) -> Error {
     let errno = Errno::from_io_error(&source);
-    if errno == Some(Errno::LOOP) {
-        // O_NOFOLLOW reports a symlink in the last component as ELOOP; a loop
-        // further up the path gives the same errno, so look.
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Error::Symlink {
-                path: path.to_owned(),
-            };
-        }
+    // O_NOFOLLOW reports a symlink in the last component as ELOOP; a loop
+    // further up the path gives the same errno, so look. With O_CREAT, a
+    // symlink of another user in a sticky world-writable directory gives
+    // EACCES instead (the kernel's sticky check refuses any such symlink).
+    let maybe_symlink = errno == Some(Errno::LOOP) || (creating && errno == Some(Errno::ACCESS));
+    if maybe_symlink && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Error::Symlink {
+            path: path.to_owned(),
+        };
     }
     if creating && source.kind() == io::ErrorKind::NotFound {
         return Error::MissingParent {
@@ -430,6 +438,28 @@ fn sticky_protection(path: &Utf8Path) -> Option<u32> {
     let dir = std::fs::metadata(parent_dir(path)).ok()?;
     let sticky_world_writable = dir.mode() & 0o1002 == 0o1002;
     (sticky_world_writable && file.uid() != dir.uid()).then_some(file.uid())
+}
+
+/// Refuses, after the open and before the lock, a regular file that someone
+/// else may have planted in a sticky world-writable directory (see
+/// [`Error::ProtectedBySticky`]): what the kernel refuses when
+/// `fs.protected_regular` is set, refused here when it is not. The owner is
+/// taken from the open file itself, so a swap of the path in between changes
+/// nothing; a file of the caller's own is never refused (one fstat).
+fn refuse_planted(file: &File, path: &Utf8Path) -> Result<(), Error> {
+    let meta = file.metadata().map_err(|e| classify(path, Op::Open, e))?;
+    if meta.uid() == rustix::process::geteuid().as_raw() || !meta.file_type().is_file() {
+        return Ok(());
+    }
+    let foreign = std::fs::metadata(parent_dir(path))
+        .is_ok_and(|dir| dir.mode() & 0o1002 == 0o1002 && meta.uid() != dir.uid());
+    if foreign {
+        return Err(Error::ProtectedBySticky {
+            path: path.to_owned(),
+            owner_uid: meta.uid(),
+        });
+    }
+    Ok(())
 }
 
 /// The directory that holds `path`'s entry: `.` for a bare file name.
@@ -570,7 +600,9 @@ fn read_content(file: &File, path: &Utf8Path) -> Result<String, Error> {
 /// Opens (creating if needed) and locks `path`, without touching its content.
 ///
 /// The file is opened with `O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW` and mode
-/// [`LOCK_FILE_MODE`] (0644, before the umask), and **without** `O_TRUNC`; then
+/// [`LOCK_FILE_MODE`] (0644, before the umask), and **without** `O_TRUNC`. An
+/// existing file that another user may have planted in a sticky
+/// world-writable directory is refused ([`Error::ProtectedBySticky`]); then
 /// `flock(LOCK_EX | LOCK_NB)` is taken. Only once the lock is held may the
 /// content be replaced, through [`UnwrittenLockFile::write_content`].
 ///
@@ -592,6 +624,7 @@ pub fn create_exclusive(path: &Utf8Path) -> Result<UnwrittenLockFile, Error> {
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)
         .map_err(|e| open_error(path, true, e))?;
+    refuse_planted(&file, path)?;
     if try_lock(&file, path)? {
         Ok(UnwrittenLockFile {
             file,

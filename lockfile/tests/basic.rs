@@ -14,6 +14,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use fs4::fs_std::FileExt as Flock;
 use pidkit_lockfile::{
     Error, LOCK_FILE_MODE, LockFileRead, Op, create_exclusive, read_and_hold_lock_file,
     read_held_claim,
@@ -479,29 +480,73 @@ fn sticky_world_writable_directory_with_foreign_file() {
     let path = Utf8PathBuf::try_from(sticky.join("a.lock")).unwrap();
     fs::write(&path, "planted").unwrap();
     std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+    let mtime = fs::metadata(&path).unwrap().modified().unwrap();
 
-    let protected = fs::read_to_string("/proc/sys/fs/protected_regular")
-        .map(|s| s.trim() != "0")
-        .unwrap_or(false);
-    match create_exclusive(&path) {
-        Err(err) if protected => {
-            assert!(
-                matches!(&err, Error::ProtectedBySticky { path: p, owner_uid: 65534 } if p == &path),
-                "{err:?}"
-            );
-            assert!(err.to_string().contains(path.as_str()), "{err}");
-            assert!(err.to_string().contains("sticky"), "{err}");
-        }
-        Ok(claim) if !protected => drop(claim),
-        other => panic!("protected_regular={protected}, got {other:?}"),
-    }
+    // Refused whatever fs.protected_regular says (by the kernel when it is
+    // set, else by the claim itself), before any lock or write.
+    let err = create_exclusive(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::ProtectedBySticky { path: p, owner_uid: 65534 } if p == &path),
+        "{err:?}"
+    );
+    assert_eq!(err.op(), Some(Op::Open));
+    assert!(
+        err.to_string().starts_with(&format!(
+            "cannot open lock file {path}: it belongs to uid 65534 in a sticky world-writable directory"
+        )),
+        "{err}"
+    );
     assert_eq!(fs::read_to_string(&path).unwrap(), "planted");
-    // Reading does not use O_CREAT, so it is never refused for this reason.
-    let (_guard, content) = match read_and_hold_lock_file(&path).unwrap() {
+    assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+    assert!(Flock::try_lock_exclusive(&fs::File::open(&path).unwrap()).unwrap());
+    // Reading does not use O_CREAT and changes nothing, so it is never
+    // refused for this reason.
+    let (guard, content) = match read_and_hold_lock_file(&path).unwrap() {
         LockFileRead::NotHeldByAnyProcess(guard, content) => (guard, content),
         other => panic!("{other:?}"),
     };
     assert_eq!(content, "planted");
+    drop(guard);
+
+    // A symlink planted there by another user: the kernel refuses O_CREAT on
+    // it with EACCES (not ELOOP); still reported as the symlink it is.
+    let target = dir.path().join("victim");
+    fs::write(&target, "precious").unwrap();
+    let link = Utf8PathBuf::try_from(sticky.join("link.lock")).unwrap();
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+    let err = create_exclusive(&link).unwrap_err();
+    assert!(
+        matches!(&err, Error::Symlink { path: p } if p == &link),
+        "{err:?}"
+    );
+    assert!(matches!(
+        read_and_hold_lock_file(&link),
+        Err(Error::Symlink { .. })
+    ));
+    assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
+
+    // What the rule allows: a new file (ours), a file of our own, and a file
+    // of the directory's owner.
+    let new = Utf8PathBuf::try_from(sticky.join("new.lock")).unwrap();
+    drop(
+        create_exclusive(&new)
+            .unwrap()
+            .write_content("mine".into())
+            .unwrap(),
+    );
+    assert_eq!(fs::read_to_string(&new).unwrap(), "mine");
+    drop(create_exclusive(&new).unwrap());
+    std::os::unix::fs::chown(&sticky, Some(65534), None).unwrap();
+    drop(create_exclusive(&path).unwrap());
+    assert_eq!(fs::read_to_string(&path).unwrap(), "planted");
+    // Not world-writable, or not sticky: not the case the rule is about.
+    std::os::unix::fs::chown(&sticky, Some(0), None).unwrap();
+    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1775)).unwrap();
+    drop(create_exclusive(&path).unwrap());
+    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o0777)).unwrap();
+    drop(create_exclusive(&path).unwrap());
+    assert_eq!(fs::read_to_string(&path).unwrap(), "planted");
 }
 
 #[test]

@@ -504,7 +504,10 @@ impl Owner {
 /// its claim has finished writing; while a claim is in progress the read waits
 /// up to [`DEFAULT_CLAIM_WAIT`], re-reading with growing pauses. The content is
 /// only parsed when the file is held; the content of an unheld file is stale
-/// whatever it is.
+/// whatever text it is. Bytes that are not UTF-8 text at all are an error,
+/// held or not ([`pidkit_lockfile::Error::NotUtf8`], which `pidkit-lockfile`
+/// reports before anyone can tell whether the file is held); a claim still
+/// replaces such a file.
 ///
 /// The cost of a read of a held pidfile is one `open`, three `flock`s, one
 /// `pread` and a `close`.

@@ -17,6 +17,8 @@ use testkit::ChildGuard;
 
 /// Set (to the role name) in a helper process started by [`Helper::spawn`].
 pub(crate) const ROLE_ENV: &str = "PIDKIT_PIDFILE_TEST_ROLE";
+/// Set (to the test name) in a test body re-executed in a private mount namespace.
+pub(crate) const MOUNT_NS_ENV: &str = "PIDKIT_PIDFILE_TEST_MOUNT_NS";
 /// Prefix of the protocol lines a helper prints (the test harness prints its own lines too).
 const MARK: &str = "@@ ";
 
@@ -214,4 +216,49 @@ pub(crate) fn reply(line: &str) {
 /// In a helper: the command lines from stdin, until it closes.
 pub(crate) fn commands() -> impl Iterator<Item = String> {
     std::io::stdin().lines().map_while(Result::ok)
+}
+
+/// Runs `body` in a fresh process of this test binary inside a private mount
+/// namespace (`unshare --mount --propagation private`), where the body may
+/// mount file systems without affecting the machine. Needs root; returns
+/// `false` (after saying why) when that is missing outside CI.
+pub(crate) fn run_in_mount_namespace(test_name: &str, body: impl FnOnce()) -> bool {
+    if std::env::var(MOUNT_NS_ENV).is_ok_and(|v| v == test_name) {
+        body();
+        return true;
+    }
+    if !testkit::require(
+        testkit::is_root(),
+        "root, to mount file systems in a private mount namespace",
+    ) {
+        return false;
+    }
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private"])
+        .arg(std::env::current_exe().unwrap())
+        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(MOUNT_NS_ENV, test_name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (status, out) = testkit::run_with_limit(cmd, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.success() && stdout.contains("1 passed"),
+        "mount-namespace run of {test_name} failed: {status}\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
+
+/// Runs `mount` with `args`, panicking unless it succeeds.
+pub(crate) fn mount(args: &[&str]) {
+    let status = ChildGuard::spawn(Command::new("mount").args(args)).wait();
+    assert!(status.success(), "mount {args:?}: {status}");
+}
+
+/// Unmounts `path`, panicking unless it succeeds.
+pub(crate) fn umount(path: &Utf8Path) {
+    let status = ChildGuard::spawn(Command::new("umount").arg(path.as_str())).wait();
+    assert!(status.success(), "umount {path}: {status}");
 }

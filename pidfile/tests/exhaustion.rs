@@ -1,0 +1,186 @@
+//! A full file descriptor table (`RLIMIT_NOFILE` reached): claiming,
+//! reading and pinning the holder of a pidfile are clear errors naming the
+//! pidfile (and the PID, where one is involved), never a panic, never "not
+//! there" or "holder gone" for what is there; nothing leaks, and all works
+//! again once descriptors are free. The body runs in a process of its own
+//! (`testkit::run_isolated`), so the lowered limit touches no other test; it
+//! is written for both the pidfd path and the `/proc` fallback.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed step must fail the test loudly"
+)]
+
+mod support;
+
+use std::error::Error as _;
+use std::fs;
+use std::time::Duration;
+
+use camino::Utf8Path;
+use pidkit_lockfile::Op;
+use pidkit_pidfile::{Error, PidFileRead, Signal, State, claim_for_current_process, read};
+use pidkit_pidhandle::probe;
+use support::temp_lock;
+use testkit::{Isolation, SeccompMode, fill_fd_table, watchdog};
+
+const LIMIT: Duration = Duration::from_secs(60);
+const EMFILE: i32 = 24;
+
+/// Whether `EMFILE` is somewhere in the error's chain of sources.
+fn is_emfile(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(EMFILE))
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Asserts that `r` is the lock file error of step `op` on `path`, `EMFILE`.
+#[track_caller]
+fn assert_file_emfile<T: std::fmt::Debug>(r: Result<T, Error>, path: &Utf8Path, op: Op) {
+    match r {
+        Err(e @ Error::Lock(pidkit_lockfile::Error::Io { .. })) => {
+            assert_eq!(e.path(), path);
+            let Error::Lock(inner) = &e else {
+                unreachable!()
+            };
+            assert_eq!(inner.op(), Some(op), "{e:?}");
+            assert!(is_emfile(&e), "{e:?}");
+            assert!(e.to_string().contains(path.as_str()), "{e}");
+        }
+        other => panic!("expected EMFILE at {op:?} on {path}, got {other:?}"),
+    }
+}
+
+/// Asserts that pinning the holder failed for want of descriptors: an error
+/// naming the pidfile and the PID, not "holder gone".
+#[track_caller]
+fn assert_pin_emfile<T: std::fmt::Debug>(r: Result<T, Error>, path: &Utf8Path, pid: u32) {
+    match r {
+        Err(e @ Error::Handle { .. }) => {
+            assert_eq!(e.path(), path);
+            assert!(is_emfile(&e), "{e:?}");
+            let shown = e.to_string();
+            assert!(shown.contains(path.as_str()), "{shown}");
+            assert!(shown.contains(&pid.to_string()), "{shown}");
+            let source = e.source().unwrap().to_string();
+            assert!(source.contains(&pid.to_string()), "{source}");
+        }
+        other => panic!("expected a pin error with EMFILE, got {other:?}"),
+    }
+}
+
+fn body() {
+    let _w = watchdog("emfile", LIMIT);
+    let me = std::process::id();
+    let (dir, held) = temp_lock("held.pid");
+    let stale = held.with_file_name("stale.pid");
+    let fresh = held.with_file_name("fresh.pid");
+    let guard = claim_for_current_process(&held).unwrap();
+    fs::write(&stale, "4242\n").unwrap();
+    let owner = match read(&held).unwrap() {
+        PidFileRead::LockedByOtherProcess(owner) => owner,
+        other => panic!("{other:?}"),
+    };
+    // Warm the caches (probe, boot id) as a running program would have.
+    drop(owner.handle().unwrap());
+    let baseline = testkit::open_fd_count();
+
+    // No descriptor free.
+    let full = fill_fd_table();
+    let claim_fresh = claim_for_current_process(&fresh);
+    let claim_stale = claim_for_current_process(&stale);
+    let claim_held = claim_for_current_process(&held);
+    let read_held = read(&held);
+    let read_stale = read(&stale);
+    let read_missing = read(&fresh);
+    let handle = owner.handle();
+    let signal = owner.signal(Signal::ZERO);
+    drop(full);
+    assert_file_emfile(claim_fresh, &fresh, Op::Open);
+    assert_file_emfile(claim_stale, &stale, Op::Open);
+    assert_file_emfile(claim_held, &held, Op::Open);
+    assert_file_emfile(read_held, &held, Op::Open);
+    assert_file_emfile(read_stale, &stale, Op::Open);
+    assert_file_emfile(read_missing, &fresh, Op::Open);
+    assert_pin_emfile(handle, &held, me);
+    assert_pin_emfile(signal, &held, me);
+    assert!(!fresh.exists(), "a failed claim created the pidfile");
+    assert_eq!(fs::read_to_string(&stale).unwrap(), "4242\n");
+    assert_eq!(fs::read_to_string(&held).unwrap(), format!("{me}\n"));
+
+    // One descriptor free: a read works; pinning the holder works where it
+    // takes one descriptor (a pidfd with a pidfs id, or one read of /proc in
+    // the fallback) and is the same error where it takes two (a pidfd, then
+    // /proc for the start time); a claim fails at the directory fsync and
+    // lets go.
+    let mut full = fill_fd_table();
+    full.leave_free(1);
+    let handle = owner.handle().map(|h| h.state());
+    let one_fd_pin = !probe().usable() || probe().pidfs;
+    let read_held = read(&held).map(|r| match r {
+        PidFileRead::LockedByOtherProcess(o) => o.pid(),
+        other => panic!("{other:?}"),
+    });
+    let claim = claim_for_current_process(&stale);
+    drop(full);
+    if one_fd_pin {
+        assert_eq!(handle.unwrap().unwrap(), State::Running);
+    } else {
+        assert_pin_emfile(handle, &held, me);
+    }
+    assert_eq!(read_held.unwrap(), me);
+
+    // Two free: the holder is pinned on every path.
+    let mut full = fill_fd_table();
+    full.leave_free(2);
+    let handle = owner.handle().map(|h| h.state());
+    drop(full);
+    assert_eq!(handle.unwrap().unwrap(), State::Running);
+    assert_file_emfile(claim, &stale, Op::SyncParentDir);
+    assert!(matches!(
+        read(&stale).unwrap(),
+        PidFileRead::NotHeldByAnyProcess(_)
+    ));
+
+    // Descriptors again: everything works.
+    let claim = claim_for_current_process(&fresh).unwrap();
+    assert_eq!(fs::read_to_string(&fresh).unwrap(), format!("{me}\n"));
+    drop(claim);
+    owner.signal(Signal::ZERO).unwrap();
+    drop(owner);
+    drop(guard);
+    assert_eq!(
+        testkit::open_fd_count(),
+        baseline - 2,
+        "{:?}",
+        testkit::open_fds()
+    );
+    drop(dir);
+}
+
+#[test]
+fn emfile_is_a_clear_error_naming_the_pidfile() {
+    testkit::run_isolated(
+        "emfile_is_a_clear_error_naming_the_pidfile",
+        Isolation::Process,
+        LIMIT,
+        body,
+    );
+}
+
+#[test]
+fn emfile_is_a_clear_error_naming_the_pidfile_fallback() {
+    testkit::run_isolated(
+        "emfile_is_a_clear_error_naming_the_pidfile_fallback",
+        Isolation::Seccomp(SeccompMode::Eperm),
+        LIMIT,
+        body,
+    );
+}
