@@ -144,8 +144,12 @@ fn free_fds_body() {
     let baseline = testkit::open_fd_count();
 
     for k in 0..=3 {
+        // A pidfd to hand over (reading its PID back needs a descriptor where
+        // the fdinfo fallback of `PidFd::info` is used).
+        let spare = base.pidfd().map(|fd| fd.try_clone().unwrap());
         let mut full = fill_fd_table();
         full.leave_free(k);
+        let from_pidfd = spare.map(|fd| PidHandle::from_pidfd(pid, fd));
         let made = [
             ("new", PidHandle::new(pid)),
             ("from_child", PidHandle::from_child(child.child())),
@@ -171,6 +175,14 @@ fn free_fds_body() {
                 }
                 Err(e) => assert_emfile(&e, pid, &what),
             }
+        }
+        match from_pidfd {
+            None => assert!(!pidfd_path()),
+            Some(Ok(h)) => {
+                assert_eq!(h.to_string(), text);
+                assert_eq!(h.state().unwrap(), State::Running);
+            }
+            Some(Err(e)) => assert_emfile(&e, pid, "from_pidfd"),
         }
         match gone_new {
             // The kernel looks the PID up before it allocates a descriptor.
