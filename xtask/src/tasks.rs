@@ -371,6 +371,42 @@ fn registry_unreachable(stderr: &str) -> Option<&str> {
 /// its packaged sources, dependents against their packaged siblings through
 /// cargo's local registry overlay); `--no-verify` only when the registry cannot
 /// be reached.
+/// Removes cargo's extracted copies of our own packages from earlier
+/// packaging runs.
+///
+/// `cargo package` verifies a crate against its siblings through a temporary
+/// local registry under `target/package/`, and cargo extracts those `.crate`
+/// files to `$CARGO_HOME/registry/src/-<hash of that path>/` — and reuses an
+/// existing extraction of the same name and version. A later run from a clone
+/// at the same path would then build against the *old* sources of a sibling.
+/// Only directories of local registries (names starting with `-`) and only our
+/// own package names are touched.
+fn forget_unpacked_siblings(packages: &[String]) {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return;
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return;
+    };
+    for reg in registries.flatten() {
+        if !reg.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(reg.path()) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if packages.iter().any(|p| name.starts_with(&format!("{p}-"))) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
 fn package(r: &mut Report) {
     let name = "package";
     let started = r.begin(name);
@@ -398,7 +434,14 @@ fn package(r: &mut Report) {
             meta.unpublished.join(", ")
         }
     );
-    let mut cmd = Cmd::cargo(["package", "--allow-dirty"]).timeout(PACKAGE_LIMIT);
+    forget_unpacked_siblings(&meta.publishable);
+    // A target dir of its own, emptied first: cargo never rebuilds a registry
+    // crate it has built before, so an old build of a sibling would be reused.
+    let package_target = meta.target_dir.join("xtask-package");
+    let _ = std::fs::remove_dir_all(&package_target);
+    let mut cmd = Cmd::cargo(["package", "--allow-dirty"])
+        .env("CARGO_TARGET_DIR", &package_target)
+        .timeout(PACKAGE_LIMIT);
     for p in &meta.publishable {
         cmd = cmd.args(["--package", p]);
     }
