@@ -99,6 +99,22 @@ pub enum Error {
         /// Why, from `pidkit_pidfd::probe()`.
         reason: String,
     },
+    /// Whether pidfds work could not be found out because the process or
+    /// the system ran out of file descriptors or memory while probing
+    /// ([`pidkit_pidfd::Support::resource_error`]). Returned by
+    /// [`Monitor::new`](crate::Monitor::new) instead of silently choosing
+    /// the fallback meant for systems without pidfds; the probe is not
+    /// cached, so a later call, once resources are free, decides afresh.
+    /// Kind: the kind of `source`.
+    #[error("cannot tell whether pidfds work here: out of {what}: {source}")]
+    OutOfResources {
+        /// What ran out: "file descriptors (this process's RLIMIT_NOFILE)",
+        /// "file descriptors (the system-wide limit)" or "memory".
+        what: &'static str,
+        /// The probe's error (`EMFILE`, `ENFILE` or `ENOMEM`).
+        #[source]
+        source: io::Error,
+    },
     /// The process handle given to [`Monitor::adopt`](crate::Monitor::adopt)
     /// failed. Kind: mapped from the handle's error.
     #[error("process {pid}: {source}")]
@@ -126,7 +142,9 @@ impl Error {
     /// The [`io::ErrorKind`] this error is returned under.
     pub fn kind(&self) -> io::ErrorKind {
         match self {
-            Error::Spawn { source, .. } | Error::Io { source, .. } => source.kind(),
+            Error::Spawn { source, .. }
+            | Error::Io { source, .. }
+            | Error::OutOfResources { source, .. } => source.kind(),
             Error::Exited { .. } | Error::Gone { .. } => io::ErrorKind::NotFound,
             Error::StatusUnavailable { .. }
             | Error::NoPidfd { .. }
@@ -141,6 +159,22 @@ impl Error {
     /// it is one.
     pub fn from_io(err: &io::Error) -> Option<&Error> {
         err.get_ref().and_then(|e| e.downcast_ref::<Error>())
+    }
+}
+
+impl Error {
+    /// The [`Error::OutOfResources`] for a probe that ran out of resources.
+    pub(crate) fn out_of_resources(source: io::Error) -> Error {
+        use rustix::io::Errno;
+        let errno = source.raw_os_error();
+        let what = if errno == Some(Errno::MFILE.raw_os_error()) {
+            "file descriptors (this process's RLIMIT_NOFILE)"
+        } else if errno == Some(Errno::NFILE.raw_os_error()) {
+            "file descriptors (the system-wide limit)"
+        } else {
+            "memory"
+        };
+        Error::OutOfResources { what, source }
     }
 }
 

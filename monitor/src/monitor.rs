@@ -89,10 +89,21 @@ impl Monitor {
     /// A monitor with its own reaper: [`Backend::Epoll`] where pidfds work
     /// (`pidkit_pidfd::probe().usable()`), else [`Backend::ThreadPerChild`].
     ///
-    /// Fails only if the epoll set, its wake-up eventfd or the reaper thread
-    /// cannot be created (file descriptor or thread limits).
+    /// # Errors
+    ///
+    /// - The probe could not tell whether pidfds work because the process or
+    ///   system is out of file descriptors or memory
+    ///   ([`pidkit_pidfd::Support::resource_error`]): [`Error::OutOfResources`],
+    ///   naming what ran out. Not a fallback monitor: pidfds may well work once
+    ///   descriptors are free, and the probe's answer is not cached.
+    /// - The epoll set, its wake-up eventfd or the reaper thread cannot be
+    ///   created (file descriptor or thread limits).
     pub fn new() -> io::Result<Monitor> {
-        if probe().usable() {
+        let support = probe();
+        if let Some(source) = support.resource_error() {
+            return Err(Error::out_of_resources(source).into());
+        }
+        if support.usable() {
             Monitor::with_backend(Backend::Epoll)
         } else {
             Monitor::with_backend(Backend::ThreadPerChild)
@@ -100,13 +111,17 @@ impl Monitor {
     }
 
     /// A monitor with the given backend. [`Backend::Epoll`] fails with
-    /// [`io::ErrorKind::Unsupported`] where pidfds do not work;
-    /// [`Backend::ThreadPerChild`] always works (and is how the fallback can
+    /// [`io::ErrorKind::Unsupported`] where pidfds do not work, and with
+    /// [`Error::OutOfResources`] where the probe ran out of descriptors or
+    /// memory (as [`Monitor::new`]); [`Backend::ThreadPerChild`] always works (and is how the fallback can
     /// be used or measured on a kernel that has pidfds).
     pub fn with_backend(backend: Backend) -> io::Result<Monitor> {
         let shared = match backend {
             Backend::Epoll => {
                 let support = probe();
+                if let Some(source) = support.resource_error() {
+                    return Err(Error::out_of_resources(source).into());
+                }
                 if !support.usable() {
                     return Err(Error::BackendUnavailable {
                         reason: support

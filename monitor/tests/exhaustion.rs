@@ -1,0 +1,207 @@
+//! A full file descriptor table (`RLIMIT_NOFILE` reached): creating a
+//! monitor and starting a process are errors naming what ran out, never a
+//! panic and never a silent switch to the fallback backend; once descriptors
+//! are free again everything works and no descriptor is left behind.
+//!
+//! The body runs in a process of its own (`testkit::run_isolated`), so that
+//! the lowered limit concerns nothing else and `probe()` has not run yet.
+//! Where pidfds are refused outright (`cargo xtask test`'s seccomp modes,
+//! `PIDKIT_HIDE_FEATURES=pidfd`, the `_fallback` variant) the probe gives a
+//! real answer without needing a descriptor, so `Monitor::new` legitimately
+//! succeeds with [`Backend::ThreadPerChild`], which needs nothing up front;
+//! starting a process still fails.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed step must fail the test loudly"
+)]
+
+use std::io;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use pidkit_monitor::{Backend, Error, Monitor, Process, Signal};
+use testkit::{Isolation, SeccompMode, fill_fd_table, watchdog};
+
+const LIMIT: Duration = Duration::from_secs(120);
+const EMFILE: i32 = 24;
+
+fn sleep_cmd() -> Command {
+    let mut cmd = Command::new("sleep");
+    // No stdio of ours: a sleep left behind by a failed assertion must not
+    // hold the isolated run's output pipes open.
+    cmd.arg("1000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// Whether `EMFILE` is somewhere in the error's chain of sources.
+fn is_emfile(e: &io::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(e) = next {
+        if e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(EMFILE))
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Whether the epoll backend is possible here (not sandboxed, not hidden).
+/// Asks the kernel itself (`probe_uncached`), so that the cached probe does
+/// not run before the table is full.
+fn pidfds_possible() -> bool {
+    let hidden = std::env::var("PIDKIT_HIDE_FEATURES").unwrap_or_default();
+    pidkit_pidfd::probe_uncached().usable() && !hidden.split(',').any(|f| f.trim() == "pidfd")
+}
+
+/// Asserts that `r` is the probe's "out of file descriptors" error.
+#[track_caller]
+fn assert_out_of_fds(r: io::Result<Monitor>, what: &str) {
+    let e = match r {
+        Ok(m) => panic!("{what} with no free descriptor gave {m:?}"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(Error::from_io(&e), Some(Error::OutOfResources { .. })),
+        "{what}: {e:?}"
+    );
+    assert!(e.to_string().contains("file descriptors"), "{what}: {e}");
+    assert!(is_emfile(&e), "{what}: {e:?}");
+}
+
+/// Asserts that starting a process failed on the full table, and that the
+/// failure is the spawn's or the watch's I/O error, not a panic.
+#[track_caller]
+fn assert_start_fails(r: io::Result<Process>, what: &str) {
+    match r {
+        Ok(p) => panic!("{what} with no free descriptor started {}", p.pid()),
+        Err(e) => assert!(is_emfile(&e), "{what}: {e:?}"),
+    }
+}
+
+fn full_table_body() {
+    let _w = watchdog("full_table", LIMIT);
+    let possible = pidfds_possible();
+    let expected = if possible {
+        Backend::Epoll
+    } else {
+        Backend::ThreadPerChild
+    };
+    let baseline = testkit::open_fd_count();
+    let threads = thread_count();
+
+    // First use of pidkit in this process, with the table full.
+    let full = fill_fd_table();
+    let new = Monitor::new();
+    let epoll = Monitor::with_backend(Backend::Epoll);
+    // The fallback needs no descriptor up front; starting with it does.
+    let fallback = Monitor::with_backend(Backend::ThreadPerChild).unwrap();
+    let fallback_start = fallback.start(&mut sleep_cmd());
+    drop(full);
+
+    if possible {
+        assert_out_of_fds(new, "Monitor::new");
+        assert_out_of_fds(epoll, "Monitor::with_backend(Epoll)");
+    } else {
+        // The probe was refused (seccomp or hidden), a real answer.
+        assert_eq!(new.unwrap().backend(), Backend::ThreadPerChild);
+        let e = epoll.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{e}");
+    }
+    assert_start_fails(fallback_start, "fallback start");
+    assert_eq!(fallback.watched(), 0);
+
+    // Descriptors free again: the probe's answer was not kept.
+    let m = Monitor::new().unwrap();
+    assert_eq!(m.backend(), expected, "{:?}", pidkit_pidfd::probe());
+    let p = m.start(&mut sleep_cmd()).unwrap();
+    p.kill(Signal::KILL).unwrap();
+    assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
+    drop(p);
+
+    // A working monitor, table full again: start and a new monitor fail.
+    let before = m.watched();
+    let full = fill_fd_table();
+    let start = m.start(&mut sleep_cmd());
+    let locked = m.start_locked(&mut sleep_cmd());
+    let again = Monitor::new();
+    let watched = m.watched();
+    drop(full);
+    assert_start_fails(start, "start");
+    assert_start_fails(locked, "start_locked");
+    // Nothing new is watched (the killed process's entry may be swept
+    // meanwhile).
+    assert!(
+        watched <= before,
+        "{before} watched before, {watched} after"
+    );
+    match again {
+        // The probe's answer is cached now; the epoll set cannot be made.
+        Err(e) => {
+            assert!(possible, "{e:?}");
+            assert!(is_emfile(&e), "{e:?}");
+        }
+        Ok(n) => {
+            assert!(!possible, "{n:?}");
+            assert_eq!(n.backend(), Backend::ThreadPerChild);
+        }
+    }
+
+    // And once more with room: everything works.
+    let p = m.start(&mut sleep_cmd()).unwrap();
+    let q = m.start_locked(&mut sleep_cmd()).unwrap();
+    for p in [&p, &q] {
+        p.kill(Signal::KILL).unwrap();
+        assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
+    }
+    drop((p, q, m, fallback));
+
+    // The reaper thread ends (closing the epoll set) after its monitor and
+    // last process are gone; the watchdog bounds the wait.
+    while testkit::open_fd_count() != baseline || thread_count() != threads {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        testkit::open_fd_count(),
+        baseline,
+        "{:?}",
+        testkit::open_fds()
+    );
+}
+
+/// The `Threads:` line of /proc/self/status.
+fn thread_count() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn new_and_start_with_a_full_fd_table() {
+    testkit::run_isolated(
+        "new_and_start_with_a_full_fd_table",
+        Isolation::Process,
+        LIMIT,
+        full_table_body,
+    );
+}
+
+#[test]
+fn new_and_start_with_a_full_fd_table_fallback() {
+    testkit::run_isolated(
+        "new_and_start_with_a_full_fd_table_fallback",
+        Isolation::Seccomp(SeccompMode::Enosys),
+        LIMIT,
+        full_table_body,
+    );
+}
