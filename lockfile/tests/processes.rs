@@ -20,7 +20,7 @@ use pidkit_lockfile::{
     Error, LockFileGuard, LockFileRead, Op, UnwrittenLockFile, create_exclusive,
     read_and_hold_lock_file,
 };
-use support::{Helper, comm, process_holds_flock, serial, temp_lock, wait_until};
+use support::{ROLES, comm, process_holds_flock, serial, temp_lock, wait_until};
 use testkit::{Isolation, watchdog};
 
 const HELPER: &str = "role_helper";
@@ -128,7 +128,7 @@ fn lock_held_by_another_process_is_reported_without_blocking() {
     let _serial = serial();
     let _wd = watchdog("lock_held_by_another_process", Duration::from_secs(30));
     let (_dir, path) = temp_lock("a.lock");
-    let mut helper = Helper::spawn(HELPER, "holder");
+    let mut helper = ROLES.spawn(HELPER, "holder");
     assert_eq!(helper.call(&format!("claim {path} held\\n")), "ok");
 
     let err = create_exclusive(&path).unwrap_err();
@@ -152,7 +152,7 @@ fn a_process_that_dies_releases_its_lock() {
         Duration::from_secs(30),
     );
     let (_dir, path) = temp_lock("a.lock");
-    let mut helper = Helper::spawn(HELPER, "holder");
+    let mut helper = ROLES.spawn(HELPER, "holder");
     assert_eq!(helper.call(&format!("claim {path} dead-man")), "ok");
     assert_eq!(read_locked(&path), "dead-man");
     helper.kill(); // SIGKILL and reap
@@ -181,7 +181,7 @@ fn unwritten_claim_in_another_process_is_in_progress_never_the_old_content() {
     );
     let (_dir, path) = temp_lock("a.lock");
     fs::write(&path, "previous").unwrap();
-    let mut helper = Helper::spawn(HELPER, "holder");
+    let mut helper = ROLES.spawn(HELPER, "holder");
     assert_eq!(helper.call(&format!("lock {path}")), "ok");
     assert_eq!(support::flock_modes(helper.pid(), &path), ["WRITE"]);
     read_in_progress(&path);
@@ -206,12 +206,12 @@ fn reader_in_another_process_holds_the_lock_it_found_free() {
             .write_content("stale".into())
             .unwrap(),
     );
-    let mut helper = Helper::spawn(HELPER, "holder");
+    let mut helper = ROLES.spawn(HELPER, "holder");
     assert_eq!(helper.call(&format!("read {path}")), "notheld stale");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
     // Other readers must not take the stale content for a held claim.
     read_in_progress(&path);
-    let mut other = Helper::spawn(HELPER, "reader");
+    let mut other = ROLES.spawn(HELPER, "reader");
     assert_eq!(other.call(&format!("read {path}")), "inprogress");
     assert_eq!(helper.call("drop"), "ok");
     assert_eq!(other.call(&format!("read {path}")), "notheld stale");
@@ -224,7 +224,7 @@ fn keep_across_exec_keeps_the_lock_in_the_execed_program() {
     let _serial = serial();
     let _wd = watchdog("keep_across_exec_keeps_the_lock", Duration::from_secs(30));
     let (_dir, path) = temp_lock("daemon.lock");
-    let mut helper = Helper::spawn(HELPER, "holder");
+    let mut helper = ROLES.spawn(HELPER, "holder");
     let pid = helper.pid();
     assert_eq!(helper.call(&format!("claim {path} daemon")), "ok");
     assert_eq!(helper.call("keep"), "ok");
@@ -250,7 +250,7 @@ fn without_keep_across_exec_the_lock_ends_at_exec() {
     let _serial = serial();
     let _wd = watchdog("without_keep_across_exec", Duration::from_secs(30));
     let (_dir, path) = temp_lock("daemon.lock");
-    let mut helper = Helper::spawn(HELPER, "holder");
+    let mut helper = ROLES.spawn(HELPER, "holder");
     let pid = helper.pid();
     assert_eq!(helper.call(&format!("claim {path} daemon")), "ok");
     helper.send("exec sleep 1000");

@@ -39,16 +39,7 @@ fn sleep_cmd() -> Command {
 
 /// Whether `EMFILE` is somewhere in the error's chain of sources.
 fn is_emfile(e: &io::Error) -> bool {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(e) = next {
-        if e.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.raw_os_error() == Some(EMFILE))
-        {
-            return true;
-        }
-        next = e.source();
-    }
-    false
+    testkit::has_errno(e, EMFILE)
 }
 
 /// Whether the epoll backend is possible here (not sandboxed, not hidden).
@@ -93,7 +84,7 @@ fn full_table_body() {
         Backend::ThreadPerChild
     };
     let baseline = testkit::open_fd_count();
-    let threads = thread_count();
+    let threads = testkit::thread_count();
 
     // First use of pidkit in this process, with the table full.
     let full = fill_fd_table();
@@ -163,7 +154,7 @@ fn full_table_body() {
 
     // The reaper thread ends (closing the epoll set) after its monitor and
     // last process are gone; the watchdog bounds the wait.
-    while testkit::open_fd_count() != baseline || thread_count() != threads {
+    while testkit::open_fd_count() != baseline || testkit::thread_count() != threads {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(
@@ -172,18 +163,6 @@ fn full_table_body() {
         "{:?}",
         testkit::open_fds()
     );
-}
-
-/// The `Threads:` line of /proc/self/status.
-fn thread_count() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 #[test]

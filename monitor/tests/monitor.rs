@@ -110,18 +110,6 @@ fn is_our_zombie(pid: u32) -> bool {
     })
 }
 
-/// The `Threads:` line of /proc/self/status.
-fn thread_count() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// A fresh directory under the temp dir, removed on drop.
 struct TempDir(std::path::PathBuf);
 
@@ -148,25 +136,10 @@ impl Drop for TempDir {
 /// true in the parent (the caller then returns); false in the child, which
 /// runs the body.
 fn rerun_with_env(test_name: &str, env: (&str, &str)) -> bool {
-    const MARK: &str = "PIDKIT_MONITOR_TEST_RERUN";
-    if std::env::var(MARK).is_ok_and(|v| v == test_name) {
+    if std::env::var(testkit::ISOLATED_ENV).is_ok_and(|v| v == test_name) {
         return false;
     }
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(MARK, test_name)
-        .env(env.0, env.1)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let (status, out) = testkit::run_with_limit(cmd, LIMIT);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.success() && text.contains("1 passed"),
-        "re-run of {test_name} with {env:?} failed: {status}\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    true
+    testkit::run_isolated_env(test_name, Isolation::Process, LIMIT, &[env], || {})
 }
 
 /// Starts `sh -c 'sleep 1000 & echo $!; <then>'` and returns the guard of
@@ -869,12 +842,12 @@ fn thread_count_stays_flat_while_holding_500_children() {
         LIMIT,
         || {
             let _w = watchdog("threads", LIMIT);
-            let before = thread_count();
+            let before = testkit::thread_count();
             let m = Monitor::new().unwrap();
             let procs: Vec<Process> = (0..500)
                 .map(|_| m.start(&mut sleep_cmd()).unwrap())
                 .collect();
-            let during = thread_count();
+            let during = testkit::thread_count();
             match m.backend() {
                 Backend::Epoll => assert!(
                     during <= before + 2,

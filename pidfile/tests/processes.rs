@@ -25,7 +25,7 @@ use pidkit_pidfile::{
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use support::{Helper, comm, serial, temp_lock, wait_until};
+use support::{Helper, ROLES, comm, serial, temp_lock, wait_until};
 use testkit::{Isolation, watchdog};
 
 const HELPER: &str = "role_helper";
@@ -195,7 +195,7 @@ fn claim_against_a_live_holder_reports_its_pid_and_a_verified_handle() {
     let _serial = serial();
     let _wd = watchdog("claim_against_a_live_holder", Duration::from_secs(30));
     let (_dir, path) = temp_lock("svc.pid");
-    let mut helper = Helper::spawn(HELPER, "holder");
+    let mut helper = ROLES.spawn(HELPER, "holder");
     assert_eq!(helper.call(&format!("claim {path}")), "ok");
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
@@ -229,7 +229,7 @@ fn holder_killed_by_sigkill_frees_the_pidfile() {
     let _serial = serial();
     let _wd = watchdog("holder_killed_by_sigkill", Duration::from_secs(30));
     let (_dir, path) = temp_lock("svc.pid");
-    let mut helper = Helper::spawn(HELPER, "holder");
+    let mut helper = ROLES.spawn(HELPER, "holder");
     let dead_pid = helper.pid();
     assert_eq!(helper.call(&format!("claim {path}")), "ok");
     let owner = expect_owner(&path);
@@ -270,7 +270,7 @@ fn a_claim_caught_between_lock_and_write_never_reports_the_previous_pid() {
     let previous = testkit::sleeper();
     fs::write(&path, format!("{}\n", previous.id())).unwrap();
 
-    let mut claimer = Helper::spawn(HELPER, "claimer");
+    let mut claimer = ROLES.spawn(HELPER, "claimer");
     assert_eq!(claimer.call(&format!("lockraw {path}")), "ok");
     // The content is still the previous PID, and the file is locked.
     assert_eq!(
@@ -324,8 +324,8 @@ fn a_readers_guard_in_another_process_is_a_claim_in_progress_for_other_readers()
     // The stale file names a live process that does not hold it.
     let previous = testkit::sleeper();
     fs::write(&path, format!("{}\n", previous.id())).unwrap();
-    let mut guard_holder = Helper::spawn(HELPER, "reader");
-    let mut other = Helper::spawn(HELPER, "reader");
+    let mut guard_holder = ROLES.spawn(HELPER, "reader");
+    let mut other = ROLES.spawn(HELPER, "reader");
     assert_eq!(guard_holder.call(&format!("read {path} 0")), "notheld");
     assert_eq!(support::flock_modes(guard_holder.pid(), &path), ["WRITE"]);
     // Neither we nor another process may report the stale PID as the owner.
@@ -357,7 +357,7 @@ fn holder_in_another_pid_namespace_is_reported_with_the_pid_it_wrote() {
         return;
     }
     let (_dir, path) = temp_lock("svc.pid");
-    let mut holder = Helper::spawn_in_pid_namespace(HELPER, "holder");
+    let mut holder = ROLES.spawn_in_pid_namespace(HELPER, "holder");
     let outer_pid = holder.pid_in_our_namespace();
     assert_ne!(outer_pid, 1);
     assert_eq!(holder.call(&format!("claim {path}")), "ok");
@@ -403,7 +403,7 @@ fn daemon_pattern_keep_across_exec() {
     let _serial = serial();
     let _wd = watchdog("daemon_pattern_keep_across_exec", Duration::from_secs(30));
     let (_dir, path) = temp_lock("daemon.pid");
-    let mut helper = Helper::spawn(HELPER, "launcher");
+    let mut helper = ROLES.spawn(HELPER, "launcher");
     let pid = helper.pid();
     assert_eq!(helper.call(&format!("claim {path}")), "ok");
     assert_eq!(helper.call("keep"), "ok");
@@ -437,9 +437,7 @@ fn racing_claimers_never_overlap() {
     let log = dir.path().join("tenures.log");
     let go = dir.path().join("go");
     fs::write(&log, "").unwrap();
-    let mut racers: Vec<Helper> = (0..RACERS)
-        .map(|_| Helper::spawn(HELPER, "racer"))
-        .collect();
+    let mut racers: Vec<Helper> = (0..RACERS).map(|_| ROLES.spawn(HELPER, "racer")).collect();
     for racer in &mut racers {
         racer.send(&format!(
             "race {path} {WINS} {MAX_ATTEMPTS} {} {}",
@@ -518,7 +516,7 @@ fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
         || {
             let _wd = watchdog("forced_pid_reuse (isolated)", Duration::from_secs(50));
             let (_dir, path) = temp_lock("svc.pid");
-            let mut holder = Helper::spawn(HELPER, "holder");
+            let mut holder = ROLES.spawn(HELPER, "holder");
             let pid = holder.pid();
             assert_eq!(holder.call(&format!("claim {path}")), "ok");
             let owner = expect_owner(&path);
@@ -610,11 +608,8 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
     let _serial = serial();
     let _wd = watchdog("model_of_claims", Duration::from_secs(300));
     let (dir, _) = temp_lock("unused");
-    let actors: RefCell<Vec<Helper>> = RefCell::new(
-        (0..ACTORS)
-            .map(|_| Helper::spawn(HELPER, "actor"))
-            .collect(),
-    );
+    let actors: RefCell<Vec<Helper>> =
+        RefCell::new((0..ACTORS).map(|_| ROLES.spawn(HELPER, "actor")).collect());
     let case = Cell::new(0u32);
     let mut runner = TestRunner::new(Config {
         cases: 40,
@@ -703,7 +698,7 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
                     if holder.is_some_and(|(b, _)| b == a) {
                         holder = None;
                     }
-                    let fresh = Helper::spawn(HELPER, "actor");
+                    let fresh = ROLES.spawn(HELPER, "actor");
                     std::mem::replace(&mut actors[a], fresh).kill();
                 }
             }

@@ -16,7 +16,6 @@
 mod common;
 
 use std::error::Error as _;
-use std::io;
 
 use common::{LIMIT, free_pid, pidfd_path, start_ticks_known_comm};
 use pidkit_pidhandle::{Error, Identity, PidHandle, Signal, State, probe};
@@ -26,16 +25,7 @@ const EMFILE: i32 = 24;
 
 /// Whether `EMFILE` is somewhere in the error's chain of sources.
 fn is_emfile(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(e);
-    while let Some(e) = next {
-        if e.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.raw_os_error() == Some(EMFILE))
-        {
-            return true;
-        }
-        next = e.source();
-    }
-    false
+    testkit::has_errno(e, EMFILE)
 }
 
 /// Asserts that `e` is the I/O error of a full descriptor table, naming `pid`:

@@ -899,3 +899,88 @@ pub mod fuzz {
         stats
     }
 }
+
+pub mod helper;
+
+/// Like [`run_isolated`], with extra environment for the re-run (e.g.
+/// `PIDKIT_HIDE_FEATURES=pidfs`, which the probe reads once per process).
+///
+/// In the parent this re-executes the binary with `--exact test_name`, `env`
+/// added, and waits (at most `limit`); it panics with the child's output
+/// unless the child succeeded and ran exactly one test. In the child (which
+/// [`ISOLATED_ENV`] marks) it installs the requested seccomp filter and runs
+/// `body`. Returns `false` (after printing why) only outside CI when the
+/// isolation is unavailable (a PID namespace without root); under CI that
+/// panics.
+pub fn run_isolated_env(
+    test_name: &str,
+    how: Isolation,
+    limit: Duration,
+    env: &[(&str, &str)],
+    body: impl FnOnce(),
+) -> bool {
+    if std::env::var(ISOLATED_ENV).is_ok_and(|v| v == test_name) {
+        return run_isolated(test_name, how, limit, body);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd;
+    if matches!(
+        how,
+        Isolation::PidNamespace | Isolation::PidNamespaceSeccomp(_)
+    ) {
+        if !require(is_root(), "root, to create a PID namespace") {
+            return false;
+        }
+        cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+            .arg(&exe);
+    } else {
+        cmd = Command::new(&exe);
+    }
+    cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ISOLATED_ENV, test_name)
+        .env_remove(SECCOMP_ENV)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Isolation::Seccomp(m) | Isolation::PidNamespaceSeccomp(m) = how {
+        cmd.env(SECCOMP_ENV, m.as_str());
+    }
+    let (status, out) = run_with_limit(cmd, limit);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.success() && stdout.contains("1 passed"),
+        "isolated `{test_name}` ({how:?}, {env:?}) failed: {status}\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
+
+/// The number of threads of this process (the `Threads:` line of
+/// `/proc/self/status`).
+pub fn thread_count() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Whether an [`io::Error`] with the OS error `errno` is `e` or somewhere in
+/// its chain of sources (e.g. `EMFILE` inside a crate's error).
+pub fn has_errno(e: &(dyn std::error::Error + 'static), errno: i32) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(errno))
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}

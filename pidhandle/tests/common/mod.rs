@@ -2,7 +2,6 @@
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pidkit_pidhandle::{Error, PidHandle, State};
@@ -53,45 +52,19 @@ pub(crate) fn assert_gone(h: &PidHandle) {
     assert_no_such_process(h.kill(pidkit_pidhandle::Signal::KILL), h.pid());
 }
 
-/// Like `testkit::run_isolated`, with extra environment for the re-run
-/// (e.g. `PIDKIT_HIDE_FEATURES=pidfs`), optionally as PID 1 of a new PID
-/// namespace. Returns false (outside CI) when the namespace needs root we
-/// do not have.
+/// `testkit::run_isolated_env` with this crate's time limit, in a fresh
+/// process or as PID 1 of a new PID namespace. Returns false (outside CI)
+/// when the namespace needs root we do not have.
 pub(crate) fn run_isolated_env(
     test_name: &str,
     pid_namespace: bool,
     env: &[(&str, &str)],
     body: impl FnOnce(),
 ) -> bool {
-    if std::env::var(testkit::ISOLATED_ENV).is_ok_and(|v| v == test_name) {
-        // In the re-run: testkit runs the body (and any requested filter).
-        return testkit::run_isolated(test_name, testkit::Isolation::Process, LIMIT, body);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd;
-    if pid_namespace {
-        if !testkit::require(testkit::is_root(), "root, to create a PID namespace") {
-            return false;
-        }
-        cmd = Command::new("unshare");
-        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-            .arg(&exe);
+    let how = if pid_namespace {
+        testkit::Isolation::PidNamespace
     } else {
-        cmd = Command::new(&exe);
-    }
-    cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(testkit::ISOLATED_ENV, test_name)
-        .env_remove(testkit::SECCOMP_ENV)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let (status, out) = testkit::run_with_limit(cmd, LIMIT);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "isolated `{test_name}` ({env:?}) failed: {status}\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    true
+        testkit::Isolation::Process
+    };
+    testkit::run_isolated_env(test_name, how, LIMIT, env, body)
 }
