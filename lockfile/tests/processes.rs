@@ -33,13 +33,26 @@ fn escape(s: &str) -> String {
     s.replace('\n', "\\n")
 }
 
-/// The body of helper processes (does nothing in a normal test run).
+/// The body of helper processes. Run directly (not as a helper), it checks
+/// the helper protocol itself: a helper it starts claims a file, which this
+/// process then sees held with the helper's content.
 ///
 /// Commands: `claim <path> <content>`, `lock <path>`, `write <content>`,
 /// `read <path>`, `keep`, `drop`, `exec <program> <args..>`.
 #[test]
 fn role_helper() {
     if std::env::var(support::ROLE_ENV).is_err() {
+        let _w = watchdog("role_helper", Duration::from_secs(60));
+        let (_dir, path) = temp_lock("protocol.lock");
+        let mut helper = ROLES.spawn(HELPER, "holder");
+        assert_eq!(helper.call(&format!("claim {path} from-helper")), "ok");
+        match read_and_hold_lock_file(&path).unwrap() {
+            LockFileRead::LockedByOtherProcess { content, .. } => {
+                assert_eq!(content, "from-helper")
+            }
+            _ => panic!("the helper's claim is not seen as held"),
+        }
+        helper.kill();
         return;
     }
     let mut unwritten: Option<UnwrittenLockFile> = None;

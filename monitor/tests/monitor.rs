@@ -627,6 +627,13 @@ fn adopt_waits_for_the_parent_to_reap_and_reaps_a_reparented_orphan() {
             // The parent of the background sleep exec's another sleep, which
             // never reaps it.
             let (sh, gpid) = grandchild("exec sleep 1000");
+            // Both must be `sleep` already: a parent still running sh could
+            // reap the grandchild itself when it dies.
+            let shpid = sh.id();
+            testkit::helper::wait_until(|| {
+                testkit::helper::comm(shpid).as_deref() == Some("sleep")
+                    && testkit::helper::comm(gpid).as_deref() == Some("sleep")
+            });
             let m = Monitor::new().unwrap();
             let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
             assert!(p.is_adopted());

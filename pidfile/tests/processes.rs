@@ -52,7 +52,9 @@ fn describe_read(result: Result<PidFileRead, Error>, guards: &mut Vec<PidFileGua
     }
 }
 
-/// The body of helper processes (does nothing in a normal test run).
+/// The body of helper processes. Run directly (not as a helper), it checks
+/// the helper protocol itself: a helper it starts claims a pidfile, which
+/// this process then reads as held by the helper's PID.
 ///
 /// Commands: `claim <path>`, `lockraw <path>` (lock without writing),
 /// `writepid` (finish that claim), `read <path> <wait-ms>`, `keep`, `drop`,
@@ -60,6 +62,15 @@ fn describe_read(result: Result<PidFileRead, Error>, guards: &mut Vec<PidFileGua
 #[test]
 fn role_helper() {
     if std::env::var(support::ROLE_ENV).is_err() {
+        let _w = watchdog("role_helper", Duration::from_secs(60));
+        let (_dir, path) = temp_lock("protocol.pid");
+        let mut helper = ROLES.spawn(HELPER, "holder");
+        assert_eq!(helper.call(&format!("claim {path}")), "ok");
+        match read(&path).unwrap() {
+            PidFileRead::LockedByOtherProcess(owner) => assert_eq!(owner.pid(), helper.pid()),
+            _ => panic!("the helper's claim is not seen as held"),
+        }
+        helper.kill();
         return;
     }
     let me = std::process::id();

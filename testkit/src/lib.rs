@@ -289,52 +289,7 @@ pub enum Isolation {
 /// Returns `false` (after printing why) only outside CI when the isolation is
 /// unavailable (a PID namespace without root); under CI that panics.
 pub fn run_isolated(test_name: &str, how: Isolation, limit: Duration, body: impl FnOnce()) -> bool {
-    if std::env::var(ISOLATED_ENV).is_ok_and(|v| v == test_name) {
-        install_requested_filter();
-        body();
-        return true;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd;
-    let ns = matches!(
-        how,
-        Isolation::PidNamespace | Isolation::PidNamespaceSeccomp(_)
-    );
-    if ns {
-        if !require(
-            is_root(),
-            "root, to create a PID namespace for a forced-PID-reuse test",
-        ) {
-            return false;
-        }
-        cmd = Command::new("unshare");
-        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-            .arg(&exe);
-    } else {
-        cmd = Command::new(&exe);
-    }
-    cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(ISOLATED_ENV, test_name)
-        .env_remove(SECCOMP_ENV)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Isolation::Seccomp(m) | Isolation::PidNamespaceSeccomp(m) = how {
-        cmd.env(SECCOMP_ENV, m.as_str());
-    }
-    let (status, out) = run_with_limit(cmd, limit);
-    let text = format!(
-        "--- isolated `{test_name}` ({how:?}) stdout ---\n{}\n--- stderr ---\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(status.success(), "isolated test failed: {status}\n{text}");
-    // The harness prints "running 1 test" when the filter matched exactly one test.
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
-        "isolated run of `{test_name}` did not run exactly one test\n{text}"
-    );
-    true
+    run_isolated_env(test_name, how, limit, &[], body)
 }
 
 /// Runs `cmd` to completion with a time limit; kills it (and fails) past the limit.
@@ -920,7 +875,9 @@ pub fn run_isolated_env(
     body: impl FnOnce(),
 ) -> bool {
     if std::env::var(ISOLATED_ENV).is_ok_and(|v| v == test_name) {
-        return run_isolated(test_name, how, limit, body);
+        install_requested_filter();
+        body();
+        return true;
     }
     let exe = std::env::current_exe().unwrap();
     let mut cmd;
