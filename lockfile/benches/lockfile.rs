@@ -14,9 +14,8 @@
     reason = "a benchmark that fails should stop loudly"
 )]
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::hint::black_box;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use camino::Utf8PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file};
 use rustix::fs::FlockOperation;
+use testkit::raw;
 
 const CONTENT: &str = "1234567\n";
 
@@ -34,84 +34,28 @@ fn bench_dir() -> tempfile::TempDir {
     }
 }
 
-fn raw_open_for_claim(path: &Path) -> File {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-        .unwrap()
-}
-
-fn flock(f: &File, op: FlockOperation) -> bool {
-    match rustix::fs::flock(f, op) {
-        Ok(()) => true,
-        Err(rustix::io::Errno::WOULDBLOCK) => false,
-        Err(e) => panic!("flock: {e}"),
-    }
-}
-
-/// open, flock, ftruncate, pwrite, fsync; the file is returned still locked.
 fn raw_claim(path: &Path) -> File {
-    let f = raw_open_for_claim(path);
-    assert!(flock(&f, FlockOperation::NonBlockingLockExclusive));
-    f.set_len(0).unwrap();
-    f.write_all_at(CONTENT.as_bytes(), 0).unwrap();
-    f.sync_all().unwrap();
-    f
+    raw::claim(path, CONTENT)
 }
 
-/// The same, plus open+fsync+close of the parent directory and the
-/// conversion to a shared lock: every system call the library makes.
+/// Every system call the library's claim makes (see `testkit::raw::claim_full`).
 fn raw_claim_dir_sync_downgrade(path: &Path, dir: &Path) -> File {
-    let f = raw_claim(path);
-    File::open(dir).unwrap().sync_all().unwrap();
-    assert!(flock(&f, FlockOperation::NonBlockingLockShared));
-    f
+    raw::claim_full(path, dir, CONTENT)
 }
 
-fn raw_open_read(path: &Path) -> File {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
-        .open(path)
-        .unwrap()
-}
-
-fn raw_pread(f: &File) {
-    let mut buf = [0u8; 128];
-    let n = f.read_at(&mut buf, 0).unwrap();
-    black_box(std::str::from_utf8(&buf[..n]).unwrap());
-}
-
-/// neon's read: open, flock(EX|NB), pread, close; returns whether the lock was free.
+/// neon's read; returns whether the lock was free.
 fn raw_read(path: &Path) -> bool {
-    let f = raw_open_read(path);
-    let free = flock(&f, FlockOperation::NonBlockingLockExclusive);
-    raw_pread(&f);
+    let (_f, free, content) = raw::read(path);
+    black_box(content);
     free
 }
 
-/// The lock-mode read of a held file, minimal: open, flock(EX|NB) (fails),
-/// flock(SH|NB), pread, close.
 fn raw_read_shared(path: &Path) {
-    let f = raw_open_read(path);
-    assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
-    assert!(flock(&f, FlockOperation::NonBlockingLockShared));
-    raw_pread(&f);
+    black_box(raw::read_shared(path));
 }
 
-/// The same plus the final conversion attempt (flock(EX|NB), fails): every
-/// system call the library makes for a held file.
 fn raw_read_shared_convert(path: &Path) {
-    let f = raw_open_read(path);
-    assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
-    assert!(flock(&f, FlockOperation::NonBlockingLockShared));
-    raw_pread(&f);
-    assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
+    black_box(raw::read_shared_convert(path));
 }
 
 fn claim(c: &mut Criterion) {
@@ -209,9 +153,9 @@ fn read(c: &mut Criterion) {
     let mut g = c.benchmark_group("lockfile read (claim in progress)");
     g.bench_function("raw open+flock(EX)+flock(SH)+close", |b| {
         b.iter(|| {
-            let f = raw_open_read(black_box(&raw_path));
-            assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
-            assert!(!flock(&f, FlockOperation::NonBlockingLockShared));
+            let f = raw::open_read(black_box(&raw_path));
+            assert!(!raw::flock(&f, FlockOperation::NonBlockingLockExclusive));
+            assert!(!raw::flock(&f, FlockOperation::NonBlockingLockShared));
         })
     });
     g.bench_function("read_and_hold_lock_file", |b| {

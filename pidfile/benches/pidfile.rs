@@ -14,16 +14,15 @@
     reason = "a benchmark that fails should stop loudly"
 )]
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::hint::black_box;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::Duration;
 
 use camino::Utf8PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pidkit_pidfile::{PidFileRead, claim_for_current_process, read};
-use rustix::fs::FlockOperation;
+use testkit::raw;
 
 fn bench_dir() -> tempfile::TempDir {
     match std::env::var_os("PIDKIT_BENCH_DIR") {
@@ -32,87 +31,37 @@ fn bench_dir() -> tempfile::TempDir {
     }
 }
 
-fn raw_open_for_claim(path: &Path) -> File {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-        .unwrap()
+fn pid_content() -> String {
+    format!("{}\n", std::process::id())
 }
 
-fn flock(f: &File, op: FlockOperation) -> bool {
-    match rustix::fs::flock(f, op) {
-        Ok(()) => true,
-        Err(rustix::io::Errno::WOULDBLOCK) => false,
-        Err(e) => panic!("flock: {e}"),
-    }
-}
-
-/// open, flock, ftruncate, pwrite, fsync; returned still locked.
 fn raw_claim(path: &Path) -> File {
-    let f = raw_open_for_claim(path);
-    assert!(flock(&f, FlockOperation::NonBlockingLockExclusive));
-    f.set_len(0).unwrap();
-    f.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0)
-        .unwrap();
-    f.sync_all().unwrap();
-    f
+    raw::claim(path, &pid_content())
 }
 
-/// The same plus fsync of the parent directory and the conversion to a
-/// shared lock: every system call a claim makes.
+/// Every system call a claim makes (see `testkit::raw::claim_full`).
 fn raw_claim_full(path: &Path, dir: &Path) -> File {
-    let f = raw_claim(path);
-    File::open(dir).unwrap().sync_all().unwrap();
-    assert!(flock(&f, FlockOperation::NonBlockingLockShared));
-    f
+    raw::claim_full(path, dir, &pid_content())
 }
 
-fn raw_open_read(path: &Path) -> File {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
-        .open(path)
-        .unwrap()
+fn parse(content: &str) -> u32 {
+    content.trim().parse().unwrap()
 }
 
-fn raw_pread_pid(f: &File) -> u32 {
-    let mut buf = [0u8; 128];
-    let n = f.read_at(&mut buf, 0).unwrap();
-    std::str::from_utf8(&buf[..n])
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-/// neon's read: open, flock(EX|NB), pread, parse, close.
+/// neon's read, with the parse.
 fn raw_read(path: &Path) -> (File, bool, u32) {
-    let f = raw_open_read(path);
-    let free = flock(&f, FlockOperation::NonBlockingLockExclusive);
-    let pid = raw_pread_pid(&f);
-    (f, free, pid)
+    let (f, free, content) = raw::read(path);
+    (f, free, parse(&content))
 }
 
-/// The lock-mode read of a held file, minimal: open, flock(EX|NB) (fails),
-/// flock(SH|NB), pread, parse, close.
 fn raw_read_shared(path: &Path) -> (File, u32) {
-    let f = raw_open_read(path);
-    assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
-    assert!(flock(&f, FlockOperation::NonBlockingLockShared));
-    let pid = raw_pread_pid(&f);
-    (f, pid)
+    let (f, content) = raw::read_shared(path);
+    (f, parse(&content))
 }
 
-/// The same plus the final conversion attempt: every system call of a read.
 fn raw_read_shared_convert(path: &Path) -> (File, u32) {
-    let (f, pid) = raw_read_shared(path);
-    assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
-    (f, pid)
+    let (f, content) = raw::read_shared_convert(path);
+    (f, parse(&content))
 }
 
 /// pidfd_open + fstat: pinning a process with a pidfs id.

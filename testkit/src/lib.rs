@@ -856,6 +856,7 @@ pub mod fuzz {
 }
 
 pub mod helper;
+pub mod raw;
 
 /// Like [`run_isolated`], with extra environment for the re-run (e.g.
 /// `PIDKIT_HIDE_FEATURES=pidfs`, which the probe reads once per process).
