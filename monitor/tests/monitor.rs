@@ -504,31 +504,48 @@ fn pdeathsig_cmd() -> Command {
     cmd
 }
 
-#[test]
-fn start_locked_child_with_pdeathsig_outlives_the_calling_thread() {
-    let _w = watchdog("pdeathsig", LIMIT);
-    if !testkit::require(
+/// Whether util-linux `setpriv` is here (required under CI).
+fn have_setpriv() -> bool {
+    testkit::require(
         Command::new("setpriv")
             .arg("--help")
             .stdout(Stdio::null())
             .status()
             .is_ok_and(|s| s.success()),
         "util-linux setpriv",
-    ) {
-        return;
-    }
+    )
+}
+
+/// Starts `setpriv --pdeathsig KILL sleep 1000` from a thread that then
+/// exits (with `start_locked` or plain `start`), and returns once that
+/// thread is gone.
+fn start_pdeathsig_child_from_a_short_lived_thread(locked: bool) -> Process {
     let m = Arc::new(Monitor::new().unwrap());
-    let m2 = Arc::clone(&m);
     let (p, tid) = std::thread::spawn(move || {
         let mut cmd = pdeathsig_cmd();
-        let p = m2.start_locked(&mut cmd).unwrap();
-        assert_eq!(cmd.get_program(), "setpriv", "the command is given back");
+        let p = if locked {
+            let p = m.start_locked(&mut cmd).unwrap();
+            assert_eq!(cmd.get_program(), "setpriv", "the command is given back");
+            p
+        } else {
+            m.start(&mut cmd).unwrap()
+        };
         until_exec_sleep(p.pid());
         (p, rustix::thread::gettid().as_raw_nonzero().get())
     })
     .join()
     .unwrap();
     until_thread_gone(tid);
+    p
+}
+
+#[test]
+fn start_locked_child_with_pdeathsig_outlives_the_calling_thread() {
+    let _w = watchdog("pdeathsig", LIMIT);
+    if !have_setpriv() {
+        return;
+    }
+    let p = start_pdeathsig_child_from_a_short_lived_thread(true);
     // Had PDEATHSIG fired, SIGKILL would already be queued and would be
     // what the exit reports; our SIGTERM comes after it.
     assert_eq!(p.try_exit(), None);
@@ -540,28 +557,12 @@ fn start_locked_child_with_pdeathsig_outlives_the_calling_thread() {
 #[test]
 fn control_plain_spawn_from_a_short_lived_thread_is_killed_by_pdeathsig() {
     let _w = watchdog("pdeathsig_control", LIMIT);
-    if !testkit::require(
-        Command::new("setpriv")
-            .arg("--help")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success()),
-        "util-linux setpriv",
-    ) {
+    if !have_setpriv() {
         return;
     }
     // Proves the test above can fail: the same child spawned with `start`
     // from a thread that then exits is killed by its parent-death signal.
-    let m = Arc::new(Monitor::new().unwrap());
-    let m2 = Arc::clone(&m);
-    let (p, tid) = std::thread::spawn(move || {
-        let p = m2.start(&mut pdeathsig_cmd()).unwrap();
-        until_exec_sleep(p.pid());
-        (p, rustix::thread::gettid().as_raw_nonzero().get())
-    })
-    .join()
-    .unwrap();
-    until_thread_gone(tid);
+    let p = start_pdeathsig_child_from_a_short_lived_thread(false);
     // SIGTERM is ignored by a process already dying of SIGKILL.
     let _ = p.kill(Signal::TERM);
     let exit = p.wait().unwrap();
