@@ -513,7 +513,11 @@ pub(crate) fn pidfile(cfg: &Config) -> Result<Vec<Row>> {
         .write(true)
         .open(&raw_path)?;
     assert!(raw_holder.try_lock_exclusive()?);
-    let raw_read = |path: &std::path::Path| {
+    // Like a pidkit claim, the raw holder ends in a shared lock.
+    assert!(fs4::fs_std::FileExt::try_lock_shared(&raw_holder)?);
+    // neon's read (`lock_mode` false), or the lock-mode read that pidkit's
+    // protocol needs at the least: a shared lock after the exclusive try.
+    let raw_read = |path: &std::path::Path, lock_mode: bool| {
         let f = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -524,6 +528,9 @@ pub(crate) fn pidfile(cfg: &Config) -> Result<Vec<Row>> {
             .open(path)
             .expect("open");
         assert!(!f.try_lock_exclusive().expect("flock"));
+        if lock_mode {
+            assert!(fs4::fs_std::FileExt::try_lock_shared(&f).expect("flock"));
+        }
         let mut buf = [0u8; 64];
         let n = f.read_at(&mut buf, 0).expect("pread");
         let pid: u32 = std::str::from_utf8(&buf[..n])
@@ -533,19 +540,27 @@ pub(crate) fn pidfile(cfg: &Config) -> Result<Vec<Row>> {
             .expect("pid");
         black_box(pid);
     };
-    let (a, b) = interleave_batched(
-        budget,
-        &mut || match pidkit_pidfile::read(&claim_path).expect("read") {
-            pidkit_pidfile::PidFileRead::LockedByOtherProcess(owner) => {
-                black_box(owner.pid());
-            }
-            _ => panic!("the pidfile should be held"),
-        },
-        &mut || raw_read(&raw_path),
-    );
+    let pidkit_read = || match pidkit_pidfile::read(&claim_path).expect("read") {
+        pidkit_pidfile::PidFileRead::LockedByOtherProcess(owner) => {
+            black_box(owner.pid());
+        }
+        _ => panic!("the pidfile should be held"),
+    };
+    let (a, b) = interleave_batched(budget, &mut || pidkit_read(), &mut || {
+        raw_read(&raw_path, false)
+    });
     rows.push(Row::new(
         "pidfile",
-        "read (held by another) vs raw open+flock(try)+pread+parse+close",
+        "read (held by another) vs raw open+flock(try)+pread+parse+close (neon)",
+        a,
+        b,
+    ));
+    let (a, b) = interleave_batched(budget, &mut || pidkit_read(), &mut || {
+        raw_read(&raw_path, true)
+    });
+    rows.push(Row::new(
+        "pidfile",
+        "read (held by another) vs raw open+flock(EX try)+flock(SH)+pread+parse+close",
         a,
         b,
     ));
