@@ -77,12 +77,16 @@
 //! # }
 //! ```
 
+// Every `unsafe` block of pidkit lives in `sys`; the rest of this crate may not have one.
+#![deny(unsafe_code)]
+
 #[cfg(not(target_os = "linux"))]
 compile_error!("pidkit-pidfd supports Linux only: pidfds are a Linux kernel feature");
 
 mod info;
 mod probe;
 mod signal;
+#[allow(unsafe_code, reason = "the one module that wraps the calls rustix lacks")]
 mod sys;
 
 use std::fmt;
