@@ -86,7 +86,10 @@ compile_error!("pidkit-pidfd supports Linux only: pidfds are a Linux kernel feat
 mod info;
 mod probe;
 mod signal;
-#[allow(unsafe_code, reason = "the one module that wraps the calls rustix lacks")]
+#[allow(
+    unsafe_code,
+    reason = "the one module that wraps the calls rustix lacks"
+)]
 mod sys;
 
 use std::fmt;
