@@ -52,6 +52,7 @@ pub(crate) struct Cmd {
     timeout: Duration,
     capture_stdout: bool,
     capture_stderr: bool,
+    cwd: Option<std::path::PathBuf>,
 }
 
 impl Cmd {
@@ -64,6 +65,7 @@ impl Cmd {
             timeout: Duration::from_secs(15 * 60),
             capture_stdout: false,
             capture_stderr: false,
+            cwd: None,
         }
     }
 
@@ -98,6 +100,12 @@ impl Cmd {
         let key = key.as_ref().to_owned();
         self.envs.retain(|(k, _)| *k != key);
         self.envs.push((key, value.as_ref().to_owned()));
+        self
+    }
+
+    /// Runs the command in `dir`.
+    pub(crate) fn cwd(mut self, dir: impl AsRef<std::path::Path>) -> Cmd {
+        self.cwd = Some(dir.as_ref().to_owned());
         self
     }
 
@@ -256,6 +264,9 @@ fn tee(from: impl Read + Send + 'static, to_stderr: bool) -> thread::JoinHandle<
 pub(crate) fn run(cmd: &Cmd) -> Outcome {
     let mut command = Command::new(&cmd.program);
     command.args(&cmd.args).stdin(Stdio::null());
+    if let Some(dir) = &cmd.cwd {
+        command.current_dir(dir);
+    }
     for (k, v) in &cmd.envs {
         command.env(k, v);
     }

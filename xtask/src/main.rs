@@ -6,7 +6,9 @@
 
 mod bench;
 mod exec;
+mod initramfs;
 mod json;
+mod matrix;
 mod report;
 mod tasks;
 mod workspace;
@@ -96,6 +98,10 @@ fn main() -> ExitCode {
         },
         "package" => match tasks::parse_budget_only("package", rest) {
             Ok(b) => tasks::package_only(b),
+            Err(e) => usage_error(e),
+        },
+        "matrix" => match matrix::parse_options(rest) {
+            Ok(o) => matrix::run_task(&o),
             Err(e) => usage_error(e),
         },
         "bench" => match bench::parse_options(rest) {
