@@ -113,7 +113,7 @@ use std::fmt;
 use std::io;
 use std::process::Child;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 pub use error::Error;
@@ -148,6 +148,12 @@ pub enum State {
 pub struct PidHandle {
     id: Identity,
     pin: Pin,
+    /// The identity this handle may give out ([`PidHandle::identity`], the
+    /// text form): `id` once it is known that the process was alive after
+    /// the clock tick it started in ended, else the `gone` form. Set at
+    /// construction when that is already known, else on first use (see
+    /// [`PidHandle::settle`]).
+    issued: OnceLock<Identity>,
 }
 
 /// How the handle reaches its process.
@@ -256,8 +262,11 @@ fn pidfs_id(pid: u32, fd: &PidFd) -> Result<Option<u64>, Error> {
 /// A process that is alive but has no visible `/proc/<pid>` (`/proc`
 /// mounted with `hidepid`, or a `/proc` of another PID namespace) cannot be
 /// identified: [`Error::Unsupported`].
-fn ticks_behind(pid: u32, fd: &PidFd) -> Result<Option<u64>, Error> {
+fn ticks_behind(pid: u32, fd: &PidFd) -> Result<Option<(u64, bool)>, Error> {
     let stat = proc::read_stat(pid)?;
+    // Read before the liveness check below: if the tick already ended then,
+    // the process was alive after its start tick (see `PidHandle::settle`).
+    let now = proc::boottime_ticks();
     let alive = match fd.send_signal(Signal::ZERO) {
         Ok(()) => true,
         Err(e) => match signal_error(pid, e) {
@@ -268,7 +277,7 @@ fn ticks_behind(pid: u32, fd: &PidFd) -> Result<Option<u64>, Error> {
         },
     };
     match (stat, alive) {
-        (Some(stat), true) => Ok(Some(stat.start_ticks)),
+        (Some(stat), true) => Ok(Some((stat.start_ticks, now > stat.start_ticks))),
         (_, false) => Ok(None),
         (None, true) => Err(Error::Unsupported {
             pid,
@@ -336,9 +345,20 @@ fn has_exited(pid: u32, fd: &PidFd) -> Result<bool, Error> {
 
 impl PidHandle {
     fn gone(pid: u32) -> PidHandle {
+        let id = Identity::gone(pid);
         PidHandle {
-            id: Identity::gone(pid),
+            id,
             pin: Pin::Gone,
+            issued: OnceLock::from(id),
+        }
+    }
+
+    /// A handle whose identity may be given out as it is.
+    fn settled(id: Identity, pin: Pin) -> PidHandle {
+        PidHandle {
+            id,
+            pin,
+            issued: OnceLock::from(id),
         }
     }
 
@@ -403,30 +423,77 @@ impl PidHandle {
     /// Completes a handle around a pidfd just opened for `pid`.
     fn pin_fd(pid: u32, fd: PidFd) -> Result<PidHandle, Error> {
         let boot = boot_id_for(pid)?;
-        let id = if let Some(ino) = pidfs_id(pid, &fd)? {
-            Identity::live(pid, boot, Some(ino), None)
-        } else {
-            match ticks_behind(pid, &fd)? {
-                Some(ticks) => Identity::live(pid, boot, None, Some(ticks)),
-                None => return Ok(Self::gone(pid)),
+        if let Some(ino) = pidfs_id(pid, &fd)? {
+            let id = Identity::live(pid, boot, Some(ino), None);
+            return Ok(Self::settled(id, Pin::Fd(Arc::new(fd))));
+        }
+        match ticks_behind(pid, &fd)? {
+            Some((ticks, past_start_tick)) => {
+                let id = Identity::live(pid, boot, None, Some(ticks));
+                let pin = Pin::Fd(Arc::new(fd));
+                if past_start_tick {
+                    Ok(Self::settled(id, pin))
+                } else {
+                    // Issued only once the start tick is over: `settle`.
+                    Ok(PidHandle {
+                        id,
+                        pin,
+                        issued: OnceLock::new(),
+                    })
+                }
             }
-        };
-        Ok(PidHandle {
-            id,
-            pin: Pin::Fd(Arc::new(fd)),
-        })
+            None => Ok(Self::gone(pid)),
+        }
     }
 
     /// The fallback: record the start ticks of the process with `pid` now.
+    ///
+    /// Without a pidfd nothing pins the process between two reads, so the
+    /// handle is only made once the process's start tick is over: it waits
+    /// out the rest of that tick (at most one tick, 10 ms at `USER_HZ` 100,
+    /// and only for a process that started within it) and reads the start
+    /// ticks again. Any process that takes the PID later then has a later
+    /// start tick, so the ticks tell it apart.
     fn pin_fallback(pid: u32) -> Result<PidHandle, Error> {
         let boot = boot_id_for(pid)?;
-        match visible_stat(pid)? {
-            Some(stat) if !stat.is_dead() => Ok(PidHandle {
-                id: Identity::live(pid, boot, None, Some(stat.start_ticks)),
-                pin: Pin::Ticks(stat.start_ticks),
-            }),
-            _ => Ok(Self::gone(pid)),
+        let Some(first) = visible_stat(pid)?.filter(|s| !s.is_dead()) else {
+            return Ok(Self::gone(pid));
+        };
+        let ticks = first.start_ticks;
+        if proc::boottime_ticks() <= ticks {
+            proc::wait_past_tick(ticks);
+            match visible_stat(pid)? {
+                Some(again) if again.start_ticks == ticks && !again.is_dead() => {}
+                _ => return Ok(Self::gone(pid)),
+            }
         }
+        let id = Identity::live(pid, boot, None, Some(ticks));
+        Ok(Self::settled(id, Pin::Ticks(ticks)))
+    }
+
+    /// Decides the identity a handle made within its process's start tick
+    /// may give out (kernels without pidfs ids, where the identity is the
+    /// start tick).
+    ///
+    /// Two processes that get one PID within one clock tick have the same
+    /// start ticks. So text with start ticks `T` is only issued once the
+    /// process is known to have been alive after tick `T` ended: waits out
+    /// the tick (only a handle made in it ever waits), then polls the
+    /// pidfd. A process that took the PID after that check started after
+    /// tick `T` and never matches the text. A process that already exited by
+    /// then (or a closed handle, which can no longer look) gets the `gone`
+    /// form: nothing proves which tick its successor may have started in.
+    fn settle(&self) -> Identity {
+        let (pid, Some(ticks)) = (self.pid(), self.id.start_ticks()) else {
+            return self.id;
+        };
+        proc::wait_past_tick(ticks);
+        let alive = match &self.pin {
+            Pin::Fd(fd) => matches!(has_exited(pid, fd), Ok(false)),
+            Pin::Ticks(_) => true,
+            Pin::Gone | Pin::Closed => false,
+        };
+        if alive { self.id } else { Identity::gone(pid) }
     }
 
     /// Restores a handle from its recorded identity (what
@@ -447,10 +514,10 @@ impl PidHandle {
         if boot != boot_id_for(pid)? {
             return Ok(Self::gone(pid));
         }
-        let live = PidHandle {
-            id: *identity,
-            pin: Pin::Gone,
-        };
+        // Text is only issued once its start tick is over (see `settle`),
+        // so a process matching it is the recorded one, and the restored
+        // handle may give the same text out again.
+        let live = PidHandle::settled(*identity, Pin::Gone);
         if pidfds(pid)? {
             let Some(fd) = open_pidfd(pid)? else {
                 return Ok(Self::gone(pid));
@@ -460,7 +527,7 @@ impl PidHandle {
             let same = match identity.pidfs_id() {
                 Some(want) if probe().pidfs => pidfs_id(pid, &fd)? == Some(want),
                 _ => match identity.start_ticks() {
-                    Some(want) => ticks_behind(pid, &fd)? == Some(want),
+                    Some(want) => ticks_behind(pid, &fd)?.map(|(t, _)| t) == Some(want),
                     None => return Err(Self::unverifiable(pid)),
                 },
             };
@@ -506,8 +573,13 @@ impl PidHandle {
     }
 
     /// What the handle knows about its process; its `Display` is the text form.
+    ///
+    /// On kernels without pidfs ids, for a handle made within the clock
+    /// tick its process started in, the first call waits out the rest of that
+    /// tick (under 10 ms) and checks that the process is still alive; if it
+    /// is not, this is the `gone` form. See the crate's Limitations.
     pub fn identity(&self) -> &Identity {
-        &self.id
+        self.issued.get_or_init(|| self.settle())
     }
 
     /// Sends `signal` to the pinned process ([`Signal::ZERO`] only checks).
@@ -652,6 +724,8 @@ impl PidHandle {
     /// give [`Error::Closed`] without touching any fd; `pid`, `identity` and
     /// the text form stay available.
     pub fn close(&mut self) -> Result<(), Error> {
+        // Decide the text while the process can still be looked at.
+        let _ = self.identity();
         self.pin = Pin::Closed;
         Ok(())
     }
@@ -697,7 +771,11 @@ impl PidHandle {
             })?)),
             other => other.clone(),
         };
-        Ok(PidHandle { id: self.id, pin })
+        Ok(PidHandle {
+            id: self.id,
+            pin,
+            issued: self.issued.clone(),
+        })
     }
 }
 
@@ -708,7 +786,7 @@ impl fmt::Display for PidHandle {
     /// (`pidkit-pid:v1:pid=N:gone`), which restores to a gone handle forever.
     /// Closing a handle does not change its text.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.id, f)
+        fmt::Display::fmt(self.identity(), f)
     }
 }
 

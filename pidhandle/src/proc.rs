@@ -99,6 +99,37 @@ pub(crate) fn read_stat(pid: u32) -> Result<Option<Stat>, Error> {
     })
 }
 
+/// The clock start times are kept in (`CLOCK_BOOTTIME`), in nanoseconds.
+fn boottime_ns() -> u128 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    t.tv_sec as u128 * 1_000_000_000 + t.tv_nsec as u128
+}
+
+/// Nanoseconds per clock tick (`USER_HZ`, the unit of field 22 of
+/// `/proc/<pid>/stat`).
+fn ns_per_tick() -> u128 {
+    1_000_000_000 / u128::from(rustix::param::clock_ticks_per_second().max(1))
+}
+
+/// The current clock tick of `CLOCK_BOOTTIME`, rounded down as the kernel
+/// rounds a process's start time.
+pub(crate) fn boottime_ticks() -> u64 {
+    (boottime_ns() / ns_per_tick()) as u64
+}
+
+/// Returns once clock tick `tick` is over, so that any process that starts
+/// from then on has later start ticks. Returns at once when it already is.
+pub(crate) fn wait_past_tick(tick: u64) {
+    let end = (u128::from(tick) + 1) * ns_per_tick();
+    loop {
+        let now = boottime_ns();
+        if now >= end {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_nanos((end - now) as u64));
+    }
+}
+
 fn gone(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3 /* ESRCH */)
 }

@@ -245,7 +245,7 @@ fn fuzz_handle_text() {
         } else {
             None
         },
-        start: start_ticks_known_comm(pid, "sleep"),
+        start: start_ticks_known_comm(pid, Some("sleep")),
     };
     let mut seeds = fuzz::corpus(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/identity"));
     let live = [

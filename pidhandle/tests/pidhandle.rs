@@ -134,7 +134,7 @@ fn round_trip_restores_the_same_process() {
     assert_eq!(id.pidfs_id().is_some(), pidfs, "{text}");
     assert_eq!(id.start_ticks().is_some(), !pidfs, "{text}");
     if let Some(ticks) = id.start_ticks() {
-        assert_eq!(ticks, start_ticks_known_comm(pid, "sleep"));
+        assert_eq!(ticks, start_ticks_known_comm(pid, Some("sleep")));
     }
     if let (Some(ino), Some(fd)) = (id.pidfs_id(), h.pidfd()) {
         assert_eq!(fd.inode_id().unwrap(), Some(ino));
@@ -517,7 +517,7 @@ fn command_names_with_spaces_and_parentheses() {
         let pid = child.id();
         // The kernel's comm is the file name (at most 15 bytes).
         let comm: String = name.chars().take(15).collect();
-        let ticks = start_ticks_known_comm(pid, &comm);
+        let ticks = start_ticks_known_comm(pid, Some(&comm));
         let h = PidHandle::from_child(child.child()).unwrap();
         if let Some(t) = h.identity().start_ticks() {
             assert_eq!(t, ticks, "{name:?}");
@@ -572,7 +572,7 @@ fn start_ticks_count_from_boot_not_from_the_epoch() {
             let child = sleeper();
             let h = PidHandle::from_child(child.child()).unwrap();
             let ticks = h.identity().start_ticks().unwrap();
-            assert_eq!(ticks, start_ticks_known_comm(child.id(), "sleep"));
+            assert_eq!(ticks, start_ticks_known_comm(child.id(), Some("sleep")));
             let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
             let hz: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
             let boot = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);

@@ -56,7 +56,7 @@ fn first_use_body() {
     let child = sleeper();
     let pid = child.id();
     // Everything the test needs from /proc, read before the table fills.
-    let start = start_ticks_known_comm(pid, "sleep");
+    let start = start_ticks_known_comm(pid, Some("sleep"));
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     let text = format!("pidkit-pid:v1:pid={pid}:boot={}:start={start}", boot.trim());
     let possible = pidfds_possible();

@@ -22,16 +22,25 @@ pub(crate) fn free_pid() -> u32 {
     pid
 }
 
-/// Field 22 of `/proc/<pid>/stat`, read for a process whose command name is
-/// known exactly (so the fields are found by the known prefix, not by the
-/// parser under test).
-pub(crate) fn start_ticks_known_comm(pid: u32, comm: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let prefix = format!("{pid} ({comm}) ");
-    let rest = text
-        .strip_prefix(&prefix)
-        .unwrap_or_else(|| panic!("{text:?} does not start with {prefix:?}"));
-    rest.split(' ').nth(19).unwrap().parse().unwrap()
+/// Field 22 of `/proc/<pid>/stat` (start ticks), read without the parser
+/// under test: the fields after the last `)`. With `Some(comm)`, first waits
+/// (bounded by the caller's watchdog) until the process has exec'd into
+/// `comm`: a freshly spawned child may still carry its parent's name.
+pub(crate) fn start_ticks_known_comm(pid: u32, comm: Option<&str>) -> u64 {
+    loop {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let close = text.rfind(')').unwrap();
+        let name = &text[text.find('(').unwrap() + 1..close];
+        if comm.is_none_or(|c| c == name) {
+            return text[close + 2..]
+                .split(' ')
+                .nth(19)
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Asserts that `r` is `Err(NoSuchProcess { pid })`.
