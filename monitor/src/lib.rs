@@ -109,6 +109,7 @@ compile_error!(
 mod entry;
 mod error;
 mod exit;
+mod group;
 mod monitor;
 mod process;
 mod reaper;
