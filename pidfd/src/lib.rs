@@ -36,6 +36,15 @@
 //! | pidfs inode ids, `PIDFD_THREAD`, signal scopes | 6.9 |
 //! | `PIDFD_GET_INFO` | 6.13 |
 //! | `PIDFD_INFO_EXIT` | 6.15 |
+//! | `PIDFD_INFO_COREDUMP` ([`PidfdInfo::coredump`]) | 6.16 |
+//! | `PIDFD_INFO_SUPPORTED_MASK` (used by [`probe`]) | 6.19 |
+//!
+//! `struct pidfd_info` grew from 64 bytes (VER0) to 88 (VER3, Linux 7.x), and
+//! one field moved: `supported_mask` sits at offset 72 in VER2 and at 80 in
+//! VER3. [`PidFd::info`] passes the largest layout and decodes the answer by
+//! the layout the kernel filled in (recognised from the answer itself), and
+//! trusts a field only when its mask bit is set and it lies within the bytes
+//! passed; an answer that fits no published layout is an error, never a guess.
 //!
 //! # Limitations
 //!
