@@ -125,6 +125,31 @@ pub enum Error {
         #[source]
         source: pidkit_pidhandle::Error,
     },
+    /// A process-group operation on a process that does not lead a group
+    /// (it was not started by [`Monitor::start_group`](crate::Monitor::start_group)).
+    /// Kind: [`io::ErrorKind::InvalidInput`].
+    #[error("process {pid} does not lead a process group it was started with")]
+    NotGroupLeader {
+        /// The process's PID.
+        pid: u32,
+    },
+    /// The process group has no member left. Kind: [`io::ErrorKind::NotFound`].
+    #[error("process group {pid} has no member left")]
+    GroupGone {
+        /// The group id (the leader's PID).
+        pid: u32,
+    },
+    /// The group cannot be named safely any more: its leader has been
+    /// reaped, and this kernel cannot signal a group through the leader's
+    /// pidfd (`PIDFD_SIGNAL_PROCESS_GROUP` needs Linux 6.9), so its number
+    /// could name another group. Kind: [`io::ErrorKind::Unsupported`].
+    #[error(
+        "process group {pid}: its leader has been reaped and this kernel cannot signal the group through the leader's pidfd"
+    )]
+    GroupUnreachable {
+        /// The group id (the leader's PID).
+        pid: u32,
+    },
     /// A system call failed. Kind: the kind of `source`.
     #[error("process {pid}: {op}: {source}")]
     Io {
@@ -145,7 +170,11 @@ impl Error {
             Error::Spawn { source, .. }
             | Error::Io { source, .. }
             | Error::OutOfResources { source, .. } => source.kind(),
-            Error::Exited { .. } | Error::Gone { .. } => io::ErrorKind::NotFound,
+            Error::Exited { .. } | Error::Gone { .. } | Error::GroupGone { .. } => {
+                io::ErrorKind::NotFound
+            }
+            Error::NotGroupLeader { .. } => io::ErrorKind::InvalidInput,
+            Error::GroupUnreachable { .. } => io::ErrorKind::Unsupported,
             Error::StatusUnavailable { .. }
             | Error::NoPidfd { .. }
             | Error::SignalUnsupported { .. }

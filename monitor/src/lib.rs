@@ -31,7 +31,16 @@
 //! - **An exit fd** for any event loop ([`Process::exit_fd`]; see the
 //!   `tokio_exit_fd` example for tokio's `AsyncFd`).
 //! - **Re-attaching** to a process that is not our child ([`Monitor::adopt`]),
-//!   with its exit status on Linux 6.15+ (`PIDFD_INFO_EXIT`).
+//!   with its exit status on Linux 6.15+ (`PIDFD_INFO_EXIT`): the wait
+//!   status the kernel kept from the parent's reaping, so [`Exit::core_dumped`]
+//!   is exactly what the parent saw.
+//! - **Process groups** ([`Monitor::start_group`]): signal the whole group
+//!   through the leader's pidfd ([`Process::kill_group`],
+//!   `PIDFD_SIGNAL_PROCESS_GROUP`, Linux 6.9+; before that `killpg` only while
+//!   the leader is our unreaped child), and wait until every member is gone
+//!   ([`Process::wait_group`]).
+//! - **Kill on drop** ([`Process::set_kill_on_drop`]) on every kernel, the
+//!   whole group for a leader; runs on unwinding too.
 //! - **A fallback without pidfds** (old kernels, seccomp profiles that
 //!   refuse them): one watcher thread per running child, with the same
 //!   guarantees ([`Backend::ThreadPerChild`]).
@@ -60,9 +69,24 @@
 //!   what nobody is waiting for, so it never takes the CPU from a thread
 //!   that is. Under full CPU load, processes nobody waits for may stay
 //!   zombies a little longer before it gets to them.
-//! - Dropping a [`Monitor`] or a [`Process`] does not kill anything; a
+//! - Dropping a [`Monitor`] or a [`Process`] does not kill anything, unless
+//!   the `Process` was marked with [`Process::set_kill_on_drop`]; a
 //!   dropped monitor's reaper thread keeps running until its last process
-//!   has exited and been reaped.
+//!   has exited and been reaped. Kill on drop does not cover the owner
+//!   dying without unwinding (`SIGKILL`, `abort`); the kernel's
+//!   `CLONE_PIDFD_AUTOKILL` (7.1) would, and is not used (ARCHITECTURE.md).
+//! - Whether an adopted process dumped core is known only with its status
+//!   (Linux 6.15+, once its parent reaped it); before, [`Process::wait`]
+//!   fails with [`Error::StatusUnavailable`] rather than guess. The
+//!   kernel's separate core-dump record (`PIDFD_INFO_COREDUMP`, 6.16) is
+//!   filled only for dumps to a coredump socket and is not used for the flag.
+//! - Groups: a member that leaves the group (`setpgid`, `setsid`) is out of
+//!   reach of [`Process::kill_group`] and not waited for; zombie members
+//!   count until reaped; [`Process::wait_group`] polls (the kernel sends no
+//!   notice when a group empties). Before 6.9 the group cannot be signalled
+//!   once the monitor has reaped the leader ([`Error::GroupUnreachable`]),
+//!   and [`Process::group_alive`] may then err towards "alive" if the group's
+//!   number is reused.
 //! - [`Exit::timestamp`] is the wall clock at the moment the exit was
 //!   recorded, not the moment the process died.
 //!
@@ -109,6 +133,7 @@ compile_error!(
 mod entry;
 mod error;
 mod exit;
+mod group;
 mod monitor;
 mod process;
 mod reaper;

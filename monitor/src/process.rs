@@ -5,6 +5,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::process::{ChildStderr, ChildStdin, ChildStdout};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use pidkit_pidfd::Signal;
@@ -22,13 +23,18 @@ use crate::exit::Exit;
 /// [`stderr`](Process::stderr)) are handed out once, through `&mut self`, so
 /// take them before sharing the `Process` (for example in an `Arc`).
 ///
-/// Dropping a `Process` neither kills the process nor leaves a zombie: the
-/// monitor still reaps it when it exits.
+/// Dropping a `Process` does not kill the process unless it was marked with
+/// [`Process::set_kill_on_drop`], and never leaves a zombie: the monitor
+/// still reaps it when it exits.
 pub struct Process {
     pub(crate) entry: Arc<Entry>,
     pub(crate) stdin: Option<ChildStdin>,
     pub(crate) stdout: Option<ChildStdout>,
     pub(crate) stderr: Option<ChildStderr>,
+    /// Started by `Monitor::start_group` (see `group.rs`).
+    pub(crate) group_leader: bool,
+    /// Set by `Process::set_kill_on_drop` (see `group.rs`).
+    pub(crate) kill_on_drop: AtomicBool,
 }
 
 impl Process {
@@ -43,6 +49,8 @@ impl Process {
             stdin,
             stdout,
             stderr,
+            group_leader: false,
+            kill_on_drop: AtomicBool::new(false),
         }
     }
 
@@ -164,11 +172,18 @@ impl Process {
     }
 }
 
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill_if_marked();
+    }
+}
+
 impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Process")
             .field("pid", &self.pid())
             .field("adopted", &self.is_adopted())
+            .field("group_leader", &self.group_leader)
             .field("exit", &self.entry.lock().as_ref())
             .finish_non_exhaustive()
     }

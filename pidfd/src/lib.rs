@@ -36,6 +36,15 @@
 //! | pidfs inode ids, `PIDFD_THREAD`, signal scopes | 6.9 |
 //! | `PIDFD_GET_INFO` | 6.13 |
 //! | `PIDFD_INFO_EXIT` | 6.15 |
+//! | `PIDFD_INFO_COREDUMP` ([`PidfdInfo::coredump`]) | 6.16 |
+//! | `PIDFD_INFO_SUPPORTED_MASK` (used by [`probe`]) | 6.19 |
+//!
+//! `struct pidfd_info` grew from 64 bytes (VER0) to 88 (VER3, Linux 7.x), and
+//! one field moved: `supported_mask` sits at offset 72 in VER2 and at 80 in
+//! VER3. [`PidFd::info`] passes the largest layout and decodes the answer by
+//! the layout the kernel filled in (recognised from the answer itself), and
+//! trusts a field only when its mask bit is set and it lies within the bytes
+//! passed; an answer that fits no published layout is an error, never a guess.
 //!
 //! # Limitations
 //!
@@ -104,7 +113,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, WaitId, WaitIdOptions};
 
-pub use info::{InfoSource, PidfdInfo};
+pub use info::{CoreDump, InfoSource, PidfdInfo};
 pub use probe::{Support, probe, probe_uncached};
 pub use signal::{ParseSignalError, Signal};
 
@@ -432,21 +441,35 @@ impl PidFd {
 
     /// What the kernel says about the process: `PIDFD_GET_INFO` (6.13+),
     /// including its exit status once reaped where the kernel has
-    /// `PIDFD_INFO_EXIT` (6.15+); otherwise only the PID, from
+    /// `PIDFD_INFO_EXIT` (6.15+) and its core-dump record where it has
+    /// `PIDFD_INFO_COREDUMP` (6.16+); otherwise only the PID, from
     /// `/proc/self/fdinfo/<fd>`.
+    ///
+    /// The answer is decoded by the size the kernel filled in, whichever of
+    /// the published `struct pidfd_info` layouts it uses (see the crate docs).
     ///
     /// A process that was reaped on a kernel without exit info gives
     /// [`io::ErrorKind::NotFound`].
     pub fn info(&self) -> io::Result<PidfdInfo> {
-        use sys::{PIDFD_INFO_CGROUPID, PIDFD_INFO_CREDS, PIDFD_INFO_EXIT, PIDFD_INFO_PID};
+        use sys::{
+            PIDFD_INFO_CGROUPID, PIDFD_INFO_COREDUMP, PIDFD_INFO_CREDS, PIDFD_INFO_EXIT,
+            PIDFD_INFO_PID,
+        };
         let support = probe();
         if support.get_info {
             let mut want = PIDFD_INFO_PID | PIDFD_INFO_CREDS | PIDFD_INFO_CGROUPID;
             if support.info_exit {
                 want |= PIDFD_INFO_EXIT;
             }
+            if support.info_coredump {
+                want |= PIDFD_INFO_COREDUMP;
+            }
             match sys::pidfd_get_info(self.fd.as_fd(), want) {
-                Ok(raw) => return Ok(info_from_raw(&raw, support.info_exit)),
+                Ok((buf, len)) => {
+                    let (raw, _) = info::decode_info(&buf.0[..len])
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    return Ok(raw.to_info(support.info_exit, support.info_coredump));
+                }
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
                     return Err(gone(None, Errno::SRCH));
                 }
@@ -506,35 +529,6 @@ fn flags_known(flags: OpenFlags) -> bool {
         // On a kernel without PIDFD_THREAD, EINVAL is about the flag, not the
         // process. (The probe tests the flag without calling this function.)
         && (!flags.contains(OpenFlags::THREAD) || probe().thread)
-}
-
-fn info_from_raw(raw: &sys::RawPidfdInfo, exit_wanted: bool) -> PidfdInfo {
-    use sys::{PIDFD_INFO_CGROUPID, PIDFD_INFO_CREDS, PIDFD_INFO_EXIT, PIDFD_INFO_PID};
-    let has = |bit: u64| raw.mask & bit != 0;
-    let nonzero = |v: u32| (v != 0).then_some(v);
-    PidfdInfo {
-        pid: if has(PIDFD_INFO_PID) {
-            nonzero(raw.pid)
-        } else {
-            None
-        },
-        tgid: if has(PIDFD_INFO_PID) {
-            nonzero(raw.tgid)
-        } else {
-            None
-        },
-        ppid: if has(PIDFD_INFO_PID) {
-            Some(raw.ppid)
-        } else {
-            None
-        },
-        ruid: has(PIDFD_INFO_CREDS).then_some(raw.ruid),
-        euid: has(PIDFD_INFO_CREDS).then_some(raw.euid),
-        cgroup_id: has(PIDFD_INFO_CGROUPID).then_some(raw.cgroupid),
-        exit_status: (exit_wanted && has(PIDFD_INFO_EXIT))
-            .then(|| ExitStatus::from_raw(raw.exit_code)),
-        source: InfoSource::Ioctl,
-    }
 }
 
 impl AsFd for PidFd {

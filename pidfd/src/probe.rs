@@ -1,5 +1,6 @@
 //! The capability probe: which pidfd features this kernel and sandbox allow.
 
+use std::fmt;
 use std::io;
 use std::sync::OnceLock;
 
@@ -27,9 +28,19 @@ pub struct Support {
     /// The `PIDFD_GET_INFO` ioctl (Linux 6.13).
     pub get_info: bool,
     /// `PIDFD_INFO_EXIT`: the exit status of a reaped process through its
-    /// pidfd, for any holder (Linux 6.15). Found from the kernel release once
-    /// `get_info` works, since proving it would need a dead process.
+    /// pidfd, for any holder (Linux 6.15). Taken from the kernel's own
+    /// `supported_mask` where it has one (6.19+); before that from the kernel
+    /// release once `get_info` works, since proving it would need a dead
+    /// process.
     pub info_exit: bool,
+    /// `PIDFD_INFO_COREDUMP`: the kernel's core-dump record through the
+    /// pidfd (Linux 6.16), found like `info_exit`.
+    pub info_coredump: bool,
+    /// The kernel's own list of the `PIDFD_GET_INFO` fields it supports
+    /// (`PIDFD_INFO_SUPPORTED_MASK`, Linux 6.19), as it reported it; `None`
+    /// on kernels without it, where `info_exit` and `info_coredump` come
+    /// from the kernel release.
+    pub info_supported_mask: Option<u64>,
     /// `PIDFD_THREAD` pidfds and thread-scoped signals (Linux 6.9).
     pub thread: bool,
     /// Signal scopes for `pidfd_send_signal` (`PIDFD_SIGNAL_*`, Linux 6.9).
@@ -71,6 +82,59 @@ impl Support {
     }
 }
 
+impl fmt::Display for Support {
+    /// One line per feature: its name, the kernel that brought it, and
+    /// whether the probe found it, then what was hidden and why the core set
+    /// is unusable, when it is.
+    ///
+    /// ```
+    /// let text = pidkit_pidfd::probe().to_string();
+    /// assert!(text.contains("pidfd_open (5.3): "));
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let rows: [(&str, &str, bool); 11] = [
+            ("pidfd_send_signal", "5.1", self.send_signal),
+            ("pidfd_open", "5.3", self.pidfd_open),
+            ("waitid(P_PIDFD)", "5.4", self.waitid),
+            ("pidfd_getfd", "5.6", self.getfd),
+            ("pidfs inode ids", "6.9", self.pidfs),
+            ("PIDFD_THREAD", "6.9", self.thread),
+            (
+                "signal scopes incl. PIDFD_SIGNAL_PROCESS_GROUP",
+                "6.9",
+                self.signal_scope,
+            ),
+            ("PIDFD_GET_INFO", "6.13", self.get_info),
+            ("PIDFD_INFO_EXIT", "6.15", self.info_exit),
+            ("PIDFD_INFO_COREDUMP", "6.16", self.info_coredump),
+            (
+                "PIDFD_INFO_SUPPORTED_MASK",
+                "6.19",
+                self.info_supported_mask.is_some(),
+            ),
+        ];
+        for (name, since, found) in rows {
+            writeln!(f, "{name} ({since}): {}", yes(found))?;
+        }
+        match self.info_supported_mask {
+            Some(m) => writeln!(f, "info fields by the kernel's supported_mask {m:#x}")?,
+            None => writeln!(f, "info fields by the kernel release")?,
+        }
+        if !self.hidden.is_empty() {
+            writeln!(
+                f,
+                "hidden by PIDKIT_HIDE_FEATURES: {}",
+                self.hidden.join(",")
+            )?;
+        }
+        if let Some(reason) = &self.reason {
+            writeln!(f, "unusable: {reason}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Probes the pidfd features once and caches the answer; never panics.
 ///
 /// An answer found while the process or system was out of file descriptors
@@ -84,8 +148,13 @@ impl Support {
 /// `EPERM` (seccomp in container profiles) both mean "absent".
 ///
 /// For tests of fallbacks, the environment variable `PIDKIT_HIDE_FEATURES`
-/// (comma separated: `pidfd`, `pidfs`, `get_info`, `info_exit`, `thread`)
-/// reports the named features absent; `pidfd` hides all of them.
+/// (comma separated: `pidfd`, `pidfs`, `get_info`, `info_exit`,
+/// `info_coredump`, `supported_mask`, `thread`) reports the named features
+/// absent; `pidfd` hides all of them. Hiding `supported_mask` makes the
+/// probe decide `info_exit` and `info_coredump` by the kernel release, as on
+/// kernels before 6.19.
+///
+/// The answer prints as one line per feature ([`Support`]'s `Display`).
 ///
 /// ```
 /// let support = pidkit_pidfd::probe();
@@ -145,8 +214,16 @@ fn apply_hidden(s: &mut Support, hidden: &[String]) {
             "get_info" => {
                 s.get_info = false;
                 s.info_exit = false;
+                s.info_coredump = false;
+                s.info_supported_mask = None;
             }
             "info_exit" => s.info_exit = false,
+            "info_coredump" => s.info_coredump = false,
+            "supported_mask" => {
+                s.info_supported_mask = None;
+                s.info_exit = s.get_info && kernel_at_least(6, 15);
+                s.info_coredump = s.get_info && kernel_at_least(6, 16);
+            }
             "thread" => {
                 s.thread = false;
                 s.signal_scope = false;
@@ -228,12 +305,31 @@ fn run_probe() -> Support {
         }
     };
     s.pidfs = matches!(fd.pidfs_inode(), Ok(Some(_)));
-    match crate::sys::pidfd_get_info(fd.as_borrowed(), crate::sys::PIDFD_INFO_PID) {
-        Ok(_) => s.get_info = true,
+    use crate::sys::{
+        PIDFD_INFO_COREDUMP, PIDFD_INFO_EXIT, PIDFD_INFO_PID, PIDFD_INFO_SUPPORTED_MASK,
+    };
+    match crate::sys::pidfd_get_info(fd.as_borrowed(), PIDFD_INFO_PID | PIDFD_INFO_SUPPORTED_MASK) {
+        Ok((buf, len)) => {
+            s.get_info = true;
+            // An answer that fits no published layout leaves the mask
+            // unknown; the release decides then, as on older kernels.
+            if let Ok((raw, _)) = crate::info::decode_info(&buf.0[..len]) {
+                s.info_supported_mask = raw.supported_mask;
+            }
+        }
         Err(e) if absent(&e) => {}
         Err(_) => {}
     }
-    s.info_exit = s.get_info && kernel_at_least(6, 15);
+    match s.info_supported_mask {
+        Some(m) => {
+            s.info_exit = m & PIDFD_INFO_EXIT != 0;
+            s.info_coredump = m & PIDFD_INFO_COREDUMP != 0;
+        }
+        None => {
+            s.info_exit = s.get_info && kernel_at_least(6, 15);
+            s.info_coredump = s.get_info && kernel_at_least(6, 16);
+        }
+    }
     s.thread = match rustix::process::pidfd_open(
         rustix::thread::gettid(),
         rustix::process::PidfdFlags::from_bits_retain(OpenFlags::THREAD.bits()),

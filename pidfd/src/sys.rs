@@ -1,10 +1,14 @@
 //! The only place in pidkit with `unsafe`: the pidfd calls that rustix does not
-//! offer (signals with scope flags and signal 0, the `PIDFD_GET_INFO` ioctl),
-//! made through `libc`. Each wrapper is safe to call: it takes a borrowed fd
-//! and plain values and returns an `io::Result`.
+//! offer as safe functions (signals with scope flags and signal 0, the
+//! `PIDFD_GET_INFO` ioctl), made through `libc` or rustix's raw ioctl
+//! interface. Each wrapper is safe to call: it takes a borrowed fd and plain
+//! values and returns an `io::Result`.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::ioctl::{Direction, Opcode, Updater, opcode};
 
 /// `pidfd_send_signal(pidfd, sig, NULL, flags)`.
 pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32, flags: u32) -> io::Result<()> {
@@ -27,59 +31,114 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32, flags: u32) -> 
     }
 }
 
-/// Bits of `pidfd_info.mask` (include/uapi/linux/pidfd.h).
+/// Bits of `pidfd_info.mask` (`include/uapi/linux/pidfd.h`, as shipped in
+/// Debian sid's `linux-libc-dev` 7.2.13).
 pub(crate) const PIDFD_INFO_PID: u64 = 1 << 0;
 pub(crate) const PIDFD_INFO_CREDS: u64 = 1 << 1;
 pub(crate) const PIDFD_INFO_CGROUPID: u64 = 1 << 2;
 pub(crate) const PIDFD_INFO_EXIT: u64 = 1 << 3;
+pub(crate) const PIDFD_INFO_COREDUMP: u64 = 1 << 4;
+pub(crate) const PIDFD_INFO_SUPPORTED_MASK: u64 = 1 << 5;
+pub(crate) const PIDFD_INFO_COREDUMP_SIGNAL: u64 = 1 << 6;
+pub(crate) const PIDFD_INFO_COREDUMP_CODE: u64 = 1 << 7;
 
-/// The first published layout of `struct pidfd_info` (`PIDFD_INFO_SIZE_VER0`,
-/// 64 bytes). Later kernels accept this size and fill only what fits.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct RawPidfdInfo {
-    pub(crate) mask: u64,
-    pub(crate) cgroupid: u64,
-    pub(crate) pid: u32,
-    pub(crate) tgid: u32,
-    pub(crate) ppid: u32,
-    pub(crate) ruid: u32,
-    pub(crate) rgid: u32,
-    pub(crate) euid: u32,
-    pub(crate) egid: u32,
-    pub(crate) suid: u32,
-    pub(crate) sgid: u32,
-    pub(crate) fsuid: u32,
-    pub(crate) fsgid: u32,
-    /// The wait status, valid when `PIDFD_INFO_EXIT` is set (6.15+; this
-    /// word was padding in 6.13 and 6.14).
-    pub(crate) exit_code: i32,
-}
+/// `PIDFD_INFO_SIZE_VER0`..`VER3`: the sizes of the published layouts.
+pub(crate) const PIDFD_INFO_SIZE_VER0: usize = 64;
+#[cfg_attr(not(test), allow(dead_code, reason = "named for the layout tests"))]
+pub(crate) const PIDFD_INFO_SIZE_VER1: usize = 72;
+#[cfg_attr(not(test), allow(dead_code, reason = "named for the layout tests"))]
+pub(crate) const PIDFD_INFO_SIZE_VER2: usize = 80;
+pub(crate) const PIDFD_INFO_SIZE_VER3: usize = 88;
 
-const _: () = assert!(std::mem::size_of::<RawPidfdInfo>() == 64);
+/// A buffer for `struct pidfd_info`, as large as the largest published
+/// layout and aligned like the struct (its `__u64` fields). It is handed to
+/// the kernel as bytes and decoded by [`crate::info::decode_info`], which
+/// knows where each field lives in each layout.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InfoBuf(pub(crate) [u8; PIDFD_INFO_SIZE_VER3]);
 
-/// `_IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info)` with the 64-byte layout.
-const PIDFD_GET_INFO: u64 = (3 << 30) | (64 << 16) | (0xFF << 8) | 11;
+/// The first published layout's size, for kernels that take only that
+/// size (the request number encodes the size).
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug)]
+struct InfoBuf0([u8; PIDFD_INFO_SIZE_VER0]);
 
-/// `ioctl(pidfd, PIDFD_GET_INFO, &info)` asking for `mask`.
-pub(crate) fn pidfd_get_info(pidfd: BorrowedFd<'_>, mask: u64) -> io::Result<RawPidfdInfo> {
-    let mut info = RawPidfdInfo {
-        mask,
-        ..RawPidfdInfo::default()
-    };
-    // SAFETY: `info` is a live, writable, correctly sized `repr(C)` struct whose
-    // size is the one encoded in the request number, so the kernel writes only
-    // within it; the fd is borrowed and open for the call.
-    let ret = unsafe {
-        libc::ioctl(
-            pidfd.as_raw_fd(),
-            PIDFD_GET_INFO as _,
-            &mut info as *mut RawPidfdInfo,
+const _: () = assert!(std::mem::size_of::<InfoBuf>() == PIDFD_INFO_SIZE_VER3);
+const _: () = assert!(std::mem::size_of::<InfoBuf0>() == PIDFD_INFO_SIZE_VER0);
+
+/// `PIDFD_GET_INFO` = `_IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info)`, with
+/// the size of the largest layout we decode. rustix computes the number for
+/// the target architecture (the direction bits differ on powerpc, mips and
+/// sparc).
+const PIDFD_GET_INFO: Opcode = opcode::read_write::<InfoBuf>(0xFF, 11);
+/// The same request with the first layout's size.
+const PIDFD_GET_INFO_VER0: Opcode =
+    opcode::from_components(Direction::ReadWrite, 0xFF, 11, PIDFD_INFO_SIZE_VER0);
+
+/// Set once the kernel has refused the large request and accepted the
+/// small one: then only the small one is tried.
+static ONLY_VER0: AtomicBool = AtomicBool::new(false);
+
+/// `ioctl(pidfd, PIDFD_GET_INFO, &info)` asking for `mask`. Returns the bytes
+/// the kernel filled in, as many as the request number said (88, or 64 on a
+/// kernel that accepts only the first layout's size): decode
+/// `&buf.0[..len]`.
+pub(crate) fn pidfd_get_info(pidfd: BorrowedFd<'_>, mask: u64) -> io::Result<(InfoBuf, usize)> {
+    if !ONLY_VER0.load(Ordering::Relaxed) {
+        let mut buf = InfoBuf([0; PIDFD_INFO_SIZE_VER3]);
+        buf.0[..8].copy_from_slice(&mask.to_ne_bytes());
+        // SAFETY: the request number encodes `size_of::<InfoBuf>()` and the
+        // `_IOWR` direction of `PIDFD_GET_INFO`; `buf` is a live, writable,
+        // 8-aligned buffer of exactly that size, so the kernel reads and
+        // writes only within it. The fd is borrowed and open for the call.
+        let result = unsafe {
+            rustix::ioctl::ioctl(pidfd, Updater::<PIDFD_GET_INFO, InfoBuf>::new(&mut buf))
+        };
+        match result {
+            Ok(()) => return Ok((buf, PIDFD_INFO_SIZE_VER3)),
+            // A kernel that knows only the exact first request number.
+            Err(rustix::io::Errno::NOTTY | rustix::io::Errno::INVAL) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut buf = InfoBuf0([0; PIDFD_INFO_SIZE_VER0]);
+    buf.0[..8].copy_from_slice(&mask.to_ne_bytes());
+    // SAFETY: as above, with the 64-byte request number and a 64-byte,
+    // 8-aligned buffer.
+    let result = unsafe {
+        rustix::ioctl::ioctl(
+            pidfd,
+            Updater::<PIDFD_GET_INFO_VER0, InfoBuf0>::new(&mut buf),
         )
     };
-    if ret == 0 {
-        Ok(info)
-    } else {
-        Err(io::Error::last_os_error())
+    match result {
+        Ok(()) => {
+            ONLY_VER0.store(true, Ordering::Relaxed);
+            let mut out = InfoBuf([0; PIDFD_INFO_SIZE_VER3]);
+            out.0[..PIDFD_INFO_SIZE_VER0].copy_from_slice(&buf.0);
+            Ok((out, PIDFD_INFO_SIZE_VER0))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The request numbers as the x86-64 `_IOWR` macro gives them
+    /// (direction 3 in bits 30-31, size in bits 16-29, magic, number).
+    #[test]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    fn request_numbers_match_iowr() {
+        assert_eq!(
+            PIDFD_GET_INFO as u64,
+            (3 << 30) | (88 << 16) | (0xFF << 8) | 11
+        );
+        assert_eq!(
+            PIDFD_GET_INFO_VER0 as u64,
+            (3 << 30) | (64 << 16) | (0xFF << 8) | 11
+        );
     }
 }

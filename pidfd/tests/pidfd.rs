@@ -112,6 +112,49 @@ fn probe_finds_every_feature_on_this_kernel() {
         info && ver >= (6, 15) && !hidden("info_exit"),
         "{s:?} on {release}"
     );
+    assert_eq!(
+        s.info_coredump,
+        info && ver >= (6, 16) && !hidden("info_coredump"),
+        "{s:?} on {release}"
+    );
+    // The kernel's own word (6.19+) where it has one, and it agrees with
+    // what the release says.
+    assert_eq!(
+        s.info_supported_mask.is_some(),
+        info && ver >= (6, 19) && !hidden("supported_mask"),
+        "{s:?} on {release}"
+    );
+    if let Some(m) = s.info_supported_mask {
+        assert_eq!(
+            m & (1 << 3) != 0,
+            s.info_exit || hidden("info_exit"),
+            "{m:#x}"
+        );
+        assert_eq!(
+            m & (1 << 4) != 0,
+            s.info_coredump || hidden("info_coredump"),
+            "{m:#x}"
+        );
+    }
+    // The printed answer lists every feature with what was found.
+    let text = s.to_string();
+    for (line, found) in [
+        ("pidfd_open (5.3): ", s.pidfd_open),
+        ("PIDFD_GET_INFO (6.13): ", s.get_info),
+        ("PIDFD_INFO_EXIT (6.15): ", s.info_exit),
+        ("PIDFD_INFO_COREDUMP (6.16): ", s.info_coredump),
+        (
+            "PIDFD_INFO_SUPPORTED_MASK (6.19): ",
+            s.info_supported_mask.is_some(),
+        ),
+        (
+            "signal scopes incl. PIDFD_SIGNAL_PROCESS_GROUP (6.9): ",
+            s.signal_scope,
+        ),
+    ] {
+        let want = format!("{line}{}", if found { "yes" } else { "no" });
+        assert!(text.lines().any(|l| l == want), "{want:?} not in\n{text}");
+    }
     // Cached: the same allocation every time.
     assert!(std::ptr::eq(s, probe()));
 }
@@ -644,4 +687,31 @@ fn reaped_pidfd_refuses_after_forced_pid_reuse() {
             }
         },
     );
+}
+
+/// `PIDFD_INFO_COREDUMP` (6.16+): a running, dumpable process's record says
+/// a dump would be made as the user; before 6.16 there is no record and the
+/// API says `None` rather than "no dump".
+#[test]
+fn coredump_record_of_a_running_process() {
+    let _w = watchdog("coredump_record", LIMIT);
+    if sandboxed_refusal() {
+        return;
+    }
+    let child = sleeper();
+    let fd = PidFd::from_child(child.child()).unwrap();
+    let info = fd.info().unwrap();
+    if probe().info_coredump {
+        let core = info
+            .coredump
+            .expect("a record on a kernel with PIDFD_INFO_COREDUMP");
+        assert_ne!(core.mask & pidkit_pidfd::CoreDump::USER, 0, "{core:?}");
+        assert!(!core.dumped() && !core.skipped(), "{core:?}");
+        assert_eq!(core.signal, None, "{core:?}");
+    } else {
+        assert_eq!(info.coredump, None);
+    }
+    fd.send_signal(Signal::KILL).unwrap();
+    fd.wait().unwrap();
+    let _ = child.into_inner();
 }
