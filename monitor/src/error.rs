@@ -36,6 +36,28 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The process ran out of file descriptors (`EMFILE`) while starting a
+    /// child: for the spawn itself, the child's pidfd or its exit pipe.
+    /// Nothing was started (a child that was spawned has been killed and
+    /// reaped), and every process started before stays monitored. Raise the
+    /// soft limit (up to `hard`: [`raise_fd_limit`](crate::raise_fd_limit),
+    /// `ulimit -n`, systemd's `LimitNOFILE=`). Kind: the kind of `source`.
+    #[error(
+        "cannot start {program:?}: out of file descriptors: RLIMIT_NOFILE is {soft} \
+         (hard limit {hard}); raise the soft limit (pidkit_monitor::raise_fd_limit, \
+         ulimit -n): {source}"
+    )]
+    FdLimit {
+        /// The program as given to the `Command`.
+        program: String,
+        /// The soft `RLIMIT_NOFILE` when it failed.
+        soft: u64,
+        /// The hard `RLIMIT_NOFILE` (what the soft limit can be raised to).
+        hard: u64,
+        /// The `EMFILE` error.
+        #[source]
+        source: io::Error,
+    },
     /// The process has exited and its exit was recorded; it can no longer be
     /// signalled (its PID may already name another process). Kind:
     /// [`io::ErrorKind::NotFound`].
@@ -164,10 +186,25 @@ pub enum Error {
 }
 
 impl Error {
+    /// `Error::FdLimit` when `source` is `EMFILE`, else `None`.
+    pub(crate) fn fd_limit(program: &std::ffi::OsStr, source: &io::Error) -> Option<Error> {
+        if source.raw_os_error() != Some(rustix::io::Errno::MFILE.raw_os_error()) {
+            return None;
+        }
+        let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        Some(Error::FdLimit {
+            program: program.to_string_lossy().into_owned(),
+            soft: lim.current.unwrap_or(u64::MAX),
+            hard: lim.maximum.unwrap_or(u64::MAX),
+            source: io::Error::from_raw_os_error(rustix::io::Errno::MFILE.raw_os_error()),
+        })
+    }
+
     /// The [`io::ErrorKind`] this error is returned under.
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             Error::Spawn { source, .. }
+            | Error::FdLimit { source, .. }
             | Error::Io { source, .. }
             | Error::OutOfResources { source, .. } => source.kind(),
             Error::Exited { .. } | Error::Gone { .. } | Error::GroupGone { .. } => {

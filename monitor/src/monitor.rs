@@ -326,9 +326,11 @@ impl Launcher {
     /// [`Entry::watch_until_done`] itself, so no watcher thread is needed.
     /// Also says whether the reaper took the child.
     fn launch(&self, cmd: &mut Command, own_thread: bool) -> io::Result<(Process, bool)> {
-        let mut child = cmd.spawn().map_err(|source| Error::Spawn {
-            program: cmd.get_program().to_string_lossy().into_owned(),
-            source,
+        let mut child = cmd.spawn().map_err(|source| {
+            Error::fd_limit(cmd.get_program(), &source).unwrap_or_else(|| Error::Spawn {
+                program: cmd.get_program().to_string_lossy().into_owned(),
+                source,
+            })
         })?;
         let pid = child.id();
         let watch = match self.shared.as_ref().map(|_| PidFd::from_child(&child)) {
@@ -342,12 +344,14 @@ impl Launcher {
                 },
                 Err(e) => {
                     kill_and_reap(&mut child);
-                    return Err(Error::Io {
-                        pid,
-                        op: "create the exit pipe",
-                        source: e.into(),
-                    }
-                    .into());
+                    let e = io::Error::from(e);
+                    return Err(Error::fd_limit(cmd.get_program(), &e)
+                        .unwrap_or(Error::Io {
+                            pid,
+                            op: "create the exit pipe",
+                            source: e,
+                        })
+                        .into());
                 }
             },
         };

@@ -315,6 +315,8 @@ fn wait_twice_and_from_many_threads_gives_the_same_exit() {
 #[test]
 fn a_thousand_instant_children_none_missed() {
     let _w = watchdog("thousand", LIMIT);
+    // A pidfd per child: more than the default soft limit of 1024 files.
+    testkit::raise_nofile(4096);
     let m = Monitor::new().unwrap();
     let procs: Vec<Process> = (0..1000)
         .map(|_| {

@@ -118,8 +118,57 @@ pub struct Watchdog {
     cancel: Option<mpsc::Sender<()>>,
 }
 
-/// Arms a watchdog named `name` for `limit`.
+/// How much longer than on the host every watchdog waits:
+/// `PIDKIT_TEST_TIME_SCALE` (a whole number, default 1). `cargo xtask matrix`
+/// sets it for guests under QEMU's TCG, which run 5-10x slower. Tests never
+/// wait for a time, only for facts; this scales the backstops alone.
+pub fn time_scale() -> u32 {
+    std::env::var("PIDKIT_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(1)
+}
+
+/// Raises this process's soft `RLIMIT_NOFILE` to at least `want` (capped at
+/// the hard limit, which root may raise too), for a test that holds more
+/// descriptors than the distributions' default soft limit of 1024 allows.
+/// Returns the soft limit now in force.
+pub fn raise_nofile(want: u64) -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let cur = lim.current.unwrap_or(u64::MAX);
+    if cur >= want {
+        return cur;
+    }
+    let hard = lim.maximum.unwrap_or(u64::MAX);
+    if hard < want
+        && setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(want),
+                maximum: Some(want),
+            },
+        )
+        .is_ok()
+    {
+        return want;
+    }
+    let new = want.min(hard);
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(new),
+            maximum: lim.maximum,
+        },
+    )
+    .expect("raising the soft RLIMIT_NOFILE");
+    new
+}
+
+/// Arms a watchdog named `name` for `limit` (times [`time_scale`]).
 pub fn watchdog(name: &str, limit: Duration) -> Watchdog {
+    let limit = limit * time_scale();
     let (tx, rx) = mpsc::channel::<()>();
     let name = name.to_owned();
     thread::Builder::new()
@@ -294,6 +343,7 @@ pub fn run_isolated(test_name: &str, how: Isolation, limit: Duration, body: impl
 
 /// Runs `cmd` to completion with a time limit; kills it (and fails) past the limit.
 pub fn run_with_limit(mut cmd: Command, limit: Duration) -> (ExitStatus, Output) {
+    let limit = limit * time_scale();
     let mut child = ChildGuard::spawn(&mut cmd);
     let mut stdout = child.child_mut().stdout.take();
     let mut stderr = child.child_mut().stderr.take();

@@ -59,7 +59,7 @@ const MIN: u64 = 60;
 const APT_LIMIT: Duration = Duration::from_secs(5 * MIN);
 const BUILD_LIMIT: Duration = Duration::from_secs(15 * MIN);
 /// One kernel's boot and suite; QEMU is killed past it.
-const GUEST_LIMIT: Duration = Duration::from_secs(25 * MIN);
+const GUEST_LIMIT: Duration = Duration::from_secs(40 * MIN);
 /// Guest memory (MiB) and CPUs.
 const GUEST_MEM: &str = "4096";
 const GUEST_CPUS: &str = "2";
@@ -534,6 +534,8 @@ fn guest_script(s: &Setup, nextest_args: &[String]) -> String {
         r#"# Written by `cargo xtask matrix`; run by pidkit-guest-init inside the guest.
 out="$PIDKIT_MATRIX_OUT"
 export HOME=/tmp/home XDG_CACHE_HOME=/tmp/home/.cache CARGO_HOME={cargo_home} RUSTUP_HOME={rustup_home}
+# Watchdogs wait longer under TCG (testkit::time_scale); tests wait for facts.
+export PIDKIT_TEST_TIME_SCALE=8
 export CI=true PIDKIT_SANDBOX=none PIDKIT_MATRIX=1 CARGO_TERM_COLOR=never NEXTEST_HIDE_PROGRESS_BAR=1
 command -v ip >/dev/null && ip link set lo up
 # The distributions' default soft limit on open files.
