@@ -2,12 +2,13 @@
 //! that may already belong to someone else.
 //!
 //! A pidfile makes a program a singleton: at start-up the program
-//! [claims](claim_for_current_process) the file, and only if that succeeds does
-//! it act as *the* instance. The claim is an exclusive `flock` on the file, held until the
-//! process exits (or drops the guard), and the file's content is the process's
-//! PID in decimal followed by a newline, the format systemd's `PIDFile=`,
-//! `start-stop-daemon` and shell scripts read. Anyone can [`read`] the file to
-//! learn whether an instance runs and which process it is.
+//! [claims](claim_for_current_process) the file, and only if that succeeds
+//! does it act as *the* instance. The claim is an exclusive `flock` on the
+//! file, held until the process exits (or drops the guard), and the file's
+//! content is the process's PID in decimal followed by a newline, the format
+//! systemd's `PIDFile=`, `start-stop-daemon`, `pgrep -F` and shell scripts
+//! read. Anyone can [`read`] the file to learn whether an instance runs and
+//! which process it is.
 //!
 //! # What this adds over `pidkit-lockfile`
 //!
