@@ -166,7 +166,7 @@ use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file};
+use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file, read_held_claim};
 use proof::{FileId, Proof};
 
 pub use pidkit_lockfile::LockFileGuard;
@@ -237,12 +237,13 @@ pub enum Error {
         pid: u32,
     },
     /// Whether the process named by the pidfile holds its lock cannot be
-    /// found out here: `/proc/<pid>/fd` is not readable for this caller (a
-    /// process of another user, without `CAP_SYS_PTRACE`; a `/proc` mounted
-    /// with `hidepid`; a `/proc` of another PID namespace). No handle is
-    /// given without that proof; [`Owner::pid`] is still the number the file
-    /// names, unverified.
-    #[error("cannot verify that pid {pid} holds pidfile {path}: its /proc/{pid}/fd is not readable here")]
+    /// found out here: `/proc/<pid>/fd` or its fdinfo is not readable for
+    /// this caller (a process of another user, without `CAP_SYS_PTRACE`; a
+    /// `/proc` mounted with `hidepid`; a `/proc` of another PID namespace),
+    /// or reading it ran out of descriptors or memory (`source` says which).
+    /// No handle is given without that proof; [`Owner::pid`] is still the
+    /// number the file names, unverified.
+    #[error("cannot verify that pid {pid} holds pidfile {path}: /proc/{pid}/fd cannot be read here")]
     CannotVerify {
         /// The pidfile.
         path: Utf8PathBuf,
@@ -475,7 +476,7 @@ impl Owner {
     ///
     /// - [`Error::HolderGone`] if the process the file names has exited (even
     ///   if its PID now belongs to another process, which is never pinned in a
-    ///   handle that is returned).
+    ///   handle that is returned), or runs but nobody holds the file any more.
     /// - [`Error::NotHolder`] if that process runs but does not hold the lock
     ///   on this file: a claim in progress, or a file that names another
     ///   process than its holder.
@@ -509,10 +510,15 @@ impl Owner {
         }
         match proof {
             Proof::Holds => Ok(handle),
-            Proof::DoesNotHold => Err(Error::NotHolder {
-                path: self.path.clone(),
-                pid: self.pid,
-            }),
+            // Nobody holds the file any more: the holder let go. Else someone
+            // else holds it (a claim in progress, a reader, a stranger).
+            Proof::DoesNotHold => match read_held_claim(&self.file, &self.path)? {
+                None => Err(self.gone()),
+                Some(_) => Err(Error::NotHolder {
+                    path: self.path.clone(),
+                    pid: self.pid,
+                }),
+            },
             Proof::Unavailable(source) => Err(Error::CannotVerify {
                 path: self.path.clone(),
                 pid: self.pid,
@@ -690,7 +696,7 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "cannot verify that pid 13 holds pidfile /run/a.pid: its /proc/13/fd is not readable here"
+            "cannot verify that pid 13 holds pidfile /run/a.pid: /proc/13/fd cannot be read here"
         );
         assert_eq!(e.path(), "/run/a.pid");
         let e = Error::HolderGone {

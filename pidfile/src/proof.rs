@@ -28,10 +28,11 @@ pub(crate) enum Proof {
     Holds,
     /// None of its descriptors does (it may have several open on the file).
     DoesNotHold,
-    /// `/proc/<pid>/fd` could not be read: the process is gone, or not
-    /// visible in this `/proc` (another PID namespace, `hidepid`), or the
-    /// caller may not look (another user's process without
-    /// `CAP_SYS_PTRACE`). The caller tells "gone" from the others.
+    /// `/proc/<pid>/fd` (or an fdinfo file) could not be read: the process
+    /// is gone, or not visible in this `/proc` (another PID namespace,
+    /// `hidepid`), or the caller may not look (another user's process
+    /// without `CAP_SYS_PTRACE`), or it ran out of descriptors or memory.
+    /// The caller tells "gone" from the others.
     Unavailable(io::Error),
 }
 
@@ -73,9 +74,11 @@ pub(crate) fn holds_exclusive_flock(pid: u32, file: FileId) -> Proof {
             continue;
         }
         // Follows the magic link to the file itself, as fstat would.
-        let Ok(stat) = rustix::fs::statat(dir.as_fd(), entry.file_name(), AtFlags::empty()) else {
-            // Closed in between, or a descriptor we may not follow.
-            continue;
+        let stat = match rustix::fs::statat(dir.as_fd(), entry.file_name(), AtFlags::empty()) {
+            Ok(stat) => stat,
+            // Closed since the directory was read.
+            Err(Errno::NOENT) => continue,
+            Err(e) => return Proof::Unavailable(e.into()),
         };
         if stat.st_dev != file.dev || stat.st_ino != file.ino {
             continue;
@@ -85,8 +88,12 @@ pub(crate) fn holds_exclusive_flock(pid: u32, file: FileId) -> Proof {
         };
         match fdinfo(pid, fd) {
             Ok(info) if has_exclusive_flock(&info, file.ino) => return Proof::Holds,
-            // Closed in between, or no lock on this descriptor: look on.
-            Ok(_) | Err(_) => {}
+            // No lock on this descriptor (another open of the same file), or
+            // closed since: look on.
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => {}
+            // Out of descriptors or memory, or not allowed: no answer.
+            Err(e) => return Proof::Unavailable(e),
         }
     }
     Proof::DoesNotHold

@@ -45,9 +45,11 @@ fn describe_read(result: Result<PidFileRead, Error>, guards: &mut Vec<PidFileGua
         }
         Ok(PidFileRead::LockedByOtherProcess(owner)) => match owner.handle() {
             Ok(handle) => format!("owner {} handle {}", owner.pid(), handle.pid()),
+            Err(Error::NotHolder { .. }) => format!("owner {} notholder", owner.pid()),
+            Err(Error::HolderGone { .. }) => format!("owner {} gone", owner.pid()),
             Err(e) => format!("owner {} handle-err {e:?}", owner.pid()),
         },
-        Err(Error::ClaimInProgress { .. }) => "claiminprogress".to_owned(),
+        Err(Error::BadContent { .. }) => "badcontent".to_owned(),
         Err(e) => format!("err {e:?}"),
     }
 }
@@ -159,7 +161,12 @@ fn race(path: &Utf8Path, wins: u32, max_attempts: u32, log: &str, go: &str) -> S
             Ok(guard) => {
                 let start = mono_ns();
                 match read_with_wait(path, Duration::ZERO) {
-                    Ok(PidFileRead::LockedByOtherProcess(owner)) if owner.pid() == me => {}
+                    Ok(PidFileRead::LockedByOtherProcess(owner)) if owner.pid() == me => {
+                        match owner.handle() {
+                            Ok(handle) if handle.pid() == me => {}
+                            other => wrong.push(format!("holder not proven: {other:?}")),
+                        }
+                    }
                     other => wrong.push(format!("holder read {other:?}")),
                 }
                 if fs::read_to_string(path).unwrap() != format!("{me}\n") {
@@ -175,10 +182,9 @@ fn race(path: &Utf8Path, wins: u32, max_attempts: u32, log: &str, go: &str) -> S
                 std::thread::yield_now();
             }
             Err(Error::AlreadyClaimed { pid, .. }) => {
-                // `pid` is best effort: in the two-reader window documented
-                // in pidkit-lockfile (another racer's read holding its shared
-                // lock just as the holder lets go), it names the claim that has
-                // just ended, which can be our own. Counted, not an error.
+                // `pid` is what the file names, unverified: while the winner
+                // has locked the file and not written yet, it is the previous
+                // holder's, which can be our own. Counted, not an error.
                 if pid == Some(me) {
                     named_ourselves += 1;
                 }
@@ -269,7 +275,7 @@ fn holder_killed_by_sigkill_frees_the_pidfile() {
 }
 
 #[test]
-fn a_claim_caught_between_lock_and_write_never_reports_the_previous_pid() {
+fn a_claim_caught_between_lock_and_write_never_yields_the_previous_pid() {
     let _serial = serial();
     let _wd = watchdog(
         "a_claim_caught_between_lock_and_write",
@@ -283,49 +289,45 @@ fn a_claim_caught_between_lock_and_write_never_reports_the_previous_pid() {
 
     let mut claimer = ROLES.spawn(HELPER, "claimer");
     assert_eq!(claimer.call(&format!("lockraw {path}")), "ok");
-    // The content is still the previous PID, and the file is locked.
-    assert_eq!(
-        fs::read_to_string(&path).unwrap(),
-        format!("{}\n", previous.id())
-    );
-
-    // The claimer holds the exclusive lock and has not written: readers must
-    // say so, and never report the previous PID.
     assert_eq!(support::flock_modes(claimer.pid(), &path), ["WRITE"]);
-    for wait in [Duration::ZERO, pidkit_pidfile::DEFAULT_CLAIM_WAIT] {
-        match read_with_wait(&path, wait) {
-            Err(Error::ClaimInProgress { path: p, waited }) => {
-                assert_eq!(p, path);
-                assert!(waited >= wait, "{waited:?}");
-            }
-            other => panic!("expected ClaimInProgress, got {other:?}"),
-        }
-    }
+    // neon's read names the previous PID, and says the file is held...
+    let owner = expect_owner(&path);
+    assert_eq!(owner.pid(), previous.id());
+    // ...but the kernel shows that process holds no lock on it: no handle.
+    let err = owner.handle().unwrap_err();
+    assert!(
+        matches!(&err, Error::NotHolder { pid, path: p } if *pid == previous.id() && *p == path),
+        "{err:?}"
+    );
+    assert!(owner.signal(Signal::KILL).is_err());
     assert!(matches!(
         claim_for_current_process(&path),
-        Err(Error::AlreadyClaimed { pid: None, .. })
+        Err(Error::AlreadyClaimed { pid: Some(p), .. }) if p == previous.id()
     ));
+    // The same from another process.
+    let mut reader = ROLES.spawn(HELPER, "reader");
+    assert_eq!(
+        reader.call(&format!("read {path} 0")),
+        format!("owner {} notholder", previous.id())
+    );
 
-    // A reader that is still waiting when the claimer writes gets the claimer.
-    let reader = {
-        let path = path.clone();
-        std::thread::spawn(move || read_with_wait(&path, Duration::from_secs(20)))
-    };
-    std::thread::sleep(Duration::from_millis(30)); // let the reader start waiting
+    // Once written, the claim keeps its exclusive lock and is proven.
     assert_eq!(claimer.call("writepid"), "ok");
-    assert_eq!(support::flock_modes(claimer.pid(), &path), ["READ"]);
-    match reader.join().unwrap() {
-        Ok(PidFileRead::LockedByOtherProcess(owner)) => {
-            assert_eq!(owner.pid(), claimer.pid());
-            assert_eq!(owner.handle().unwrap().pid(), claimer.pid());
-        }
-        other => panic!("expected the claimer as owner, got {other:?}"),
-    }
-    assert_eq!(expect_owner(&path).pid(), claimer.pid());
+    assert_eq!(support::flock_modes(claimer.pid(), &path), ["WRITE"]);
+    let owner = expect_owner(&path);
+    assert_eq!(owner.pid(), claimer.pid());
+    assert_eq!(owner.handle().unwrap().pid(), claimer.pid());
+    assert_eq!(
+        reader.call(&format!("read {path} 0")),
+        format!("owner {0} handle {0}", claimer.pid())
+    );
+    // The previous process was never touched.
+    let mut previous = previous;
+    assert!(previous.child_mut().try_wait().unwrap().is_none());
 }
 
 #[test]
-fn a_readers_guard_in_another_process_is_a_claim_in_progress_for_other_readers() {
+fn a_readers_guard_in_another_process_never_proves_the_stale_pid() {
     let _serial = serial();
     let _wd = watchdog(
         "a_readers_guard_in_another_process",
@@ -339,24 +341,29 @@ fn a_readers_guard_in_another_process_is_a_claim_in_progress_for_other_readers()
     let mut other = ROLES.spawn(HELPER, "reader");
     assert_eq!(guard_holder.call(&format!("read {path} 0")), "notheld");
     assert_eq!(support::flock_modes(guard_holder.pid(), &path), ["WRITE"]);
-    // Neither we nor another process may report the stale PID as the owner.
+    // Neither we nor another process may get a handle to the stale PID.
     assert!(matches!(
-        read_with_wait(&path, Duration::ZERO),
-        Err(Error::ClaimInProgress { .. })
+        expect_owner(&path).handle(),
+        Err(Error::NotHolder { .. })
     ));
-    assert_eq!(other.call(&format!("read {path} 20")), "claiminprogress");
-    assert_eq!(other.call(&format!("claim {path}")), "already none");
+    assert_eq!(
+        other.call(&format!("read {path} 0")),
+        format!("owner {} notholder", previous.id())
+    );
+    assert_eq!(
+        other.call(&format!("claim {path}")),
+        format!("already {}", previous.id())
+    );
     assert_eq!(guard_holder.call("drop"), "ok");
     assert_eq!(other.call(&format!("read {path} 0")), "notheld");
     assert_eq!(other.call("drop"), "ok");
 }
 
 /// The claimer writes its PID as its own PID namespace sees it. Readers find
-/// that number without looking the holder up anywhere, so a holder in another
-/// PID namespace (a container sharing the directory) reads like any other.
-/// (The former design checked the content against `/proc/locks`, where the
-/// holder appears under its PID in the reader's namespace, and could never
-/// confirm such a claim.)
+/// that number, so a holder in another PID namespace (a container sharing the
+/// directory) reads like any other; but in the reader's namespace the number
+/// names another process, which the kernel shows holds no lock on the file:
+/// the handle is refused, never given to that other process.
 #[test]
 fn holder_in_another_pid_namespace_is_reported_with_the_pid_it_wrote() {
     let _serial = serial();
@@ -374,12 +381,16 @@ fn holder_in_another_pid_namespace_is_reported_with_the_pid_it_wrote() {
     assert_eq!(holder.call(&format!("claim {path}")), "ok");
     // It is PID 1 of its namespace, and wrote that.
     assert_eq!(fs::read_to_string(&path).unwrap(), "1\n");
-    assert_eq!(support::flock_modes(outer_pid, &path), ["READ"]);
+    assert_eq!(support::flock_modes(outer_pid, &path), ["WRITE"]);
 
     let owner = expect_owner(&path);
     assert_eq!(owner.pid(), 1);
-    // (Not `owner.handle()`: PID 1 here is another process. The crate's
-    // Limitations say to use handles only for claims of one's own namespace.)
+    // PID 1 here is another process (our init), which holds no lock on it.
+    let err = owner.handle().unwrap_err();
+    assert!(
+        matches!(&err, Error::NotHolder { pid: 1, .. }),
+        "{err:?}"
+    );
     assert!(matches!(
         claim_for_current_process(&path),
         Err(Error::AlreadyClaimed { pid: Some(1), .. })
@@ -387,14 +398,14 @@ fn holder_in_another_pid_namespace_is_reported_with_the_pid_it_wrote() {
     // In its own namespace the number is right, and the handle verifies.
     assert_eq!(holder.call(&format!("read {path} 0")), "owner 1 handle 1");
 
-    // A claim in progress there is one here too, never the old content.
+    // A claim in progress there, with our PID still in the file: it names
+    // us, and we hold no lock on it, so no handle.
     assert_eq!(holder.call("drop"), "ok");
     fs::write(&path, format!("{}\n", std::process::id())).unwrap();
     assert_eq!(holder.call(&format!("lockraw {path}")), "ok");
-    assert!(matches!(
-        read_with_wait(&path, Duration::ZERO),
-        Err(Error::ClaimInProgress { .. })
-    ));
+    let owner = expect_owner(&path);
+    assert_eq!(owner.pid(), std::process::id());
+    assert!(matches!(owner.handle(), Err(Error::NotHolder { .. })));
     assert_eq!(holder.call("writepid"), "ok");
     assert_eq!(expect_owner(&path).pid(), 1);
 
@@ -567,6 +578,28 @@ fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
                 matches!(state, 'R' | 'S'),
                 "the newcomer was stopped or killed: {stat}"
             );
+            // A new claim in progress: locked, the file still naming the
+            // dead holder's PID, which is now the newcomer's. Neither the
+            // owner read before nor a fresh read may yield the newcomer.
+            let mut claimer = ROLES.spawn(HELPER, "claimer");
+            assert_eq!(claimer.call(&format!("lockraw {path}")), "ok");
+            let fresh = expect_owner(&path);
+            assert_eq!(fresh.pid(), pid, "the file names the recycled pid");
+            for o in [&owner, &fresh] {
+                match o.handle() {
+                    Err(Error::NotHolder { pid: p, .. }) => assert_eq!(p, pid),
+                    other => panic!("expected NotHolder, got {other:?}"),
+                }
+                assert!(o.signal(Signal::KILL).is_err());
+            }
+            assert!(
+                newcomer.child_mut().try_wait().unwrap().is_none(),
+                "the newcomer died"
+            );
+            // Written, the claim is proven, and it is the claimer.
+            assert_eq!(claimer.call("writepid"), "ok");
+            assert_eq!(expect_owner(&path).handle().unwrap().pid(), claimer.pid());
+            claimer.kill();
             assert!(matches!(
                 read(&path).unwrap(),
                 PidFileRead::NotHeldByAnyProcess(_)
@@ -580,7 +613,7 @@ fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
 enum Hold {
     /// Locked by `lockraw`, PID not written yet (exclusive lock).
     Unwritten,
-    /// A written claim (shared lock).
+    /// A written claim (exclusive lock).
     Claimed,
     /// A reader's guard on a file it found free (exclusive lock).
     ReadGuard,
@@ -612,8 +645,9 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 
 /// Model-based test: claim/lock/write/read/drop/crash sequences over three
 /// actor processes, each answer compared with what a simple model predicts.
-/// In particular a read never names a PID while a claim is unwritten or a
-/// reader holds the file, whatever PID the file still holds.
+/// In particular a handle is given only to the actor that holds the file,
+/// whatever PID the file still names while a claim is unwritten or a reader
+/// holds it.
 #[test]
 fn model_of_claims_reads_drops_and_crashes_across_processes() {
     let _serial = serial();
@@ -635,18 +669,22 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
         for actor in actors.iter_mut() {
             assert_eq!(actor.call("drop"), "ok");
         }
-        // The model: does the file exist, and who holds it how.
+        // The model: does the file exist, who holds it how, and which PID
+        // it names (None: empty). Crashed actors' PIDs are dead.
         let mut exists = false;
         let mut holder: Option<(usize, Hold)> = None;
+        let mut named: Option<u32> = None;
+        let mut dead: Vec<u32> = Vec::new();
         for (step, op) in ops.iter().enumerate() {
             let ctx = format!("step {step} {op:?} of {ops:?}");
             match *op {
                 Op::Claim(a) => {
-                    let expected = match holder {
-                        Some((b, Hold::Claimed)) => format!("already {}", actors[b].pid()),
-                        Some((_, Hold::Unwritten | Hold::ReadGuard)) => "already none".to_owned(),
-                        None => {
+                    let expected = match (holder, named) {
+                        (Some(_), Some(pid)) => format!("already {pid}"),
+                        (Some(_), None) => "already none".to_owned(),
+                        (None, _) => {
                             holder = Some((a, Hold::Claimed));
+                            named = Some(actors[a].pid());
                             exists = true;
                             "ok".to_owned()
                         }
@@ -671,6 +709,7 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
                 Op::WritePid(a) => {
                     let expected = if holder == Some((a, Hold::Unwritten)) {
                         holder = Some((a, Hold::Claimed));
+                        named = Some(actors[a].pid());
                         "ok"
                     } else {
                         "none"
@@ -684,20 +723,26 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
                             holder = Some((a, Hold::ReadGuard));
                             "notheld".to_owned()
                         }
-                        Some((b, Hold::Claimed)) => {
-                            let holder_pid = actors[b].pid();
-                            format!("owner {holder_pid} handle {holder_pid}")
-                        }
-                        Some((_, Hold::Unwritten | Hold::ReadGuard)) => {
-                            "claiminprogress".to_owned()
-                        }
+                        // Held: the file names `named`, which is proven only
+                        // if that actor is the holder.
+                        Some((b, _)) => match named {
+                            None => "badcontent".to_owned(),
+                            Some(pid) if pid == actors[b].pid() => {
+                                format!("owner {pid} handle {pid}")
+                            }
+                            Some(pid) if dead.contains(&pid) => format!("owner {pid} gone"),
+                            Some(pid) => format!("owner {pid} notholder"),
+                        },
                     };
-                    prop_assert_eq!(
-                        actors[a].call(&format!("read {path} 0")),
-                        expected,
-                        "{}",
-                        ctx
-                    );
+                    let answer = actors[a].call(&format!("read {path} 0"));
+                    // A dead actor's PID may have been given to some other
+                    // process on the machine since: that one holds no lock.
+                    let recycled = named
+                        .filter(|pid| dead.contains(pid))
+                        .map(|pid| format!("owner {pid} notholder"));
+                    if recycled.as_deref() != Some(answer.as_str()) {
+                        prop_assert_eq!(answer, expected, "{}", ctx);
+                    }
                 }
                 Op::Drop(a) => {
                     if holder.is_some_and(|(b, _)| b == a) {
@@ -710,7 +755,9 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
                         holder = None;
                     }
                     let fresh = ROLES.spawn(HELPER, "actor");
-                    std::mem::replace(&mut actors[a], fresh).kill();
+                    let old = std::mem::replace(&mut actors[a], fresh);
+                    dead.push(old.pid());
+                    old.kill();
                 }
             }
         }
