@@ -385,10 +385,15 @@ fn holder_in_another_pid_namespace_is_reported_with_the_pid_it_wrote() {
 
     let owner = expect_owner(&path);
     assert_eq!(owner.pid(), 1);
-    // PID 1 here is another process (our init), which holds no lock on it.
+    // PID 1 here is another process (our init), which holds no lock on it;
+    // where even root may not look at its descriptors (a container without
+    // CAP_SYS_PTRACE), that is said, never guessed.
     let err = owner.handle().unwrap_err();
     assert!(
-        matches!(&err, Error::NotHolder { pid: 1, .. }),
+        matches!(
+            &err,
+            Error::NotHolder { pid: 1, .. } | Error::CannotVerify { pid: 1, .. }
+        ),
         "{err:?}"
     );
     assert!(matches!(
