@@ -450,7 +450,10 @@ fn flock_tool_gets(args: &[&str], path: &Utf8Path) -> bool {
 #[test]
 fn flock_tool_cannot_take_a_held_claim() {
     let _serial = serial();
-    let _wd = watchdog("flock_tool_cannot_take_a_held_claim", Duration::from_secs(30));
+    let _wd = watchdog(
+        "flock_tool_cannot_take_a_held_claim",
+        Duration::from_secs(30),
+    );
     let (_dir, path) = temp_lock("a.lock");
     let guard = create_exclusive(&path)
         .unwrap()

@@ -243,7 +243,9 @@ pub enum Error {
     /// or reading it ran out of descriptors or memory (`source` says which).
     /// No handle is given without that proof; [`Owner::pid`] is still the
     /// number the file names, unverified.
-    #[error("cannot verify that pid {pid} holds pidfile {path}: /proc/{pid}/fd cannot be read here")]
+    #[error(
+        "cannot verify that pid {pid} holds pidfile {path}: /proc/{pid}/fd cannot be read here"
+    )]
     CannotVerify {
         /// The pidfile.
         path: Utf8PathBuf,

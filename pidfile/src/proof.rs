@@ -165,7 +165,13 @@ mod tests {
         assert!(!has_exclusive_flock(ofd, 77));
         let second = b"lock:\t1: POSIX  ADVISORY  WRITE 5 fe:00:77 0 EOF\nlock:\t2: FLOCK  ADVISORY  WRITE 5 fe:00:77 0 EOF\n";
         assert!(has_exclusive_flock(second, 77));
-        for junk in [&b""[..], b"lock:", b"lock:\t1: FLOCK", b"\xff\xfe", b"lock:\t1: FLOCK  ADVISORY  WRITE 1 x 0 EOF"] {
+        for junk in [
+            &b""[..],
+            b"lock:",
+            b"lock:\t1: FLOCK",
+            b"\xff\xfe",
+            b"lock:\t1: FLOCK  ADVISORY  WRITE 1 x 0 EOF",
+        ] {
             assert!(!has_exclusive_flock(junk, 77), "{junk:?}");
         }
     }

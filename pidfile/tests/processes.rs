@@ -772,3 +772,211 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
         panic!("{e}");
     }
 }
+
+/// Runs a tool to completion (bounded by the test's watchdog) and returns
+/// its exit code and standard output.
+fn run_tool(program: &str, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = testkit::ChildGuard::spawn(
+        Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped()),
+    );
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.child_mut().stdout.as_mut().unwrap(), &mut out).unwrap();
+    let status = child.wait();
+    (status.code(), out)
+}
+
+/// How a helper ended: the signal that killed it.
+fn killed_by(helper: Helper) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(&helper.into_child().wait())
+}
+
+/// `pgrep -F f -L` takes a pidfile as valid only if its lock is held such
+/// that `LOCK_SH` fails; it and `pkill -L` find a pidkit claim's holder, and
+/// reject the file once nobody holds it.
+#[test]
+fn pgrep_and_pkill_find_the_holder_of_a_claim() {
+    let _serial = serial();
+    let _wd = watchdog("pgrep_and_pkill", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("svc.pid");
+    let mut helper = ROLES.spawn(HELPER, "holder");
+    let pid = helper.pid();
+    assert_eq!(helper.call(&format!("claim {path}")), "ok");
+    let (code, out) = run_tool("pgrep", &["-F", path.as_str(), "-L"]);
+    assert_eq!((code, out.trim()), (Some(0), pid.to_string().as_str()));
+    let (code, _) = run_tool("pkill", &["-TERM", "-F", path.as_str(), "-L"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(killed_by(helper), Some(15));
+    // Nobody holds it now: pgrep -L refuses it, and so does a read.
+    let (code, _) = run_tool("pgrep", &["-F", path.as_str(), "-L"]);
+    assert_ne!(code, Some(0));
+    assert!(matches!(
+        read(&path).unwrap(),
+        PidFileRead::NotHeldByAnyProcess(_)
+    ));
+}
+
+/// `start-stop-daemon --stop --pidfile` (Debian's init-script tool) signals
+/// the process a pidkit claim names, and `--status` sees it run.
+#[test]
+fn start_stop_daemon_stops_the_holder_of_a_claim() {
+    let _serial = serial();
+    let _wd = watchdog("start_stop_daemon", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("svc.pid");
+    let mut helper = ROLES.spawn(HELPER, "daemon");
+    assert_eq!(helper.call(&format!("claim {path}")), "ok");
+    let uid = rustix::process::getuid().as_raw().to_string();
+    let (code, _) = run_tool(
+        "start-stop-daemon",
+        &["--status", "--pidfile", path.as_str(), "--user", &uid],
+    );
+    assert_eq!(code, Some(0), "--status: not running");
+    let (code, _) = run_tool(
+        "start-stop-daemon",
+        &[
+            "--stop",
+            "--quiet",
+            "--signal",
+            "TERM",
+            "--pidfile",
+            path.as_str(),
+            "--user",
+            &uid,
+        ],
+    );
+    assert_eq!(code, Some(0), "--stop found nothing to stop");
+    assert_eq!(killed_by(helper), Some(15));
+}
+
+/// `lslocks` shows a pidkit claim as an exclusive `flock` (WRITE), and
+/// `flock(1)` cannot take it, shared or exclusive, until it ends.
+#[test]
+fn lslocks_shows_a_write_lock_and_flock_cannot_take_it() {
+    let _serial = serial();
+    let _wd = watchdog("lslocks_and_flock", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("svc.pid");
+    let mut helper = ROLES.spawn(HELPER, "holder");
+    assert_eq!(helper.call(&format!("claim {path}")), "ok");
+    let pid = helper.pid().to_string();
+    let (code, out) = run_tool(
+        "lslocks",
+        &[
+            "--pid",
+            &pid,
+            "--noheadings",
+            "--raw",
+            "--output",
+            "TYPE,MODE",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(out.trim(), "FLOCK WRITE");
+    for mode in ["-x", "-s"] {
+        let (code, _) = run_tool("flock", &[mode, "-n", path.as_str(), "true"]);
+        assert_eq!(code, Some(1), "flock {mode} -n took a held claim");
+    }
+    helper.kill();
+    let (code, _) = run_tool("flock", &["-x", "-n", path.as_str(), "true"]);
+    assert_eq!(code, Some(0));
+}
+
+/// Reads a foreign pidfile held by `holder`, which wrote its PID: the owner
+/// is that PID, proven and pinned; signalling it through the handle ends it.
+fn foreign_holder_is_proven_and_signalled(path: &Utf8Path, mut holder: testkit::ChildGuard) {
+    let pid = holder.id();
+    let owner = expect_owner(path);
+    assert_eq!(owner.pid(), pid);
+    let handle = owner.handle().unwrap();
+    assert_eq!(handle.pid(), pid);
+    assert_eq!(handle.state().unwrap(), State::Running);
+    assert!(matches!(
+        claim_for_current_process(path),
+        Err(Error::AlreadyClaimed { pid: Some(p), .. }) if p == pid
+    ));
+    owner.signal(Signal::TERM).unwrap();
+    let status = holder.child_mut().wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15)
+    );
+    match read(path).unwrap() {
+        PidFileRead::NotHeldByAnyProcess(_) => {}
+        other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
+    }
+}
+
+/// `flock(1)` as the holder, the shell idiom for a singleton: the shell
+/// opens the pidfile, `flock -n` locks that descriptor, the shell writes its
+/// PID and `exec`s the daemon, which keeps descriptor and PID.
+#[test]
+fn a_pidfile_held_by_the_flock_tool_is_read_and_proven() {
+    let _serial = serial();
+    let _wd = watchdog("a_pidfile_held_by_the_flock_tool", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("svc.pid");
+    let holder = testkit::sh(&format!(
+        "exec 9>>'{path}'; flock -x -n 9 || exit 3; echo $$ > '{path}'; exec sleep 1000"
+    ));
+    let pid = holder.id();
+    wait_until(|| fs::read_to_string(&path).unwrap() == format!("{pid}\n"));
+    foreign_holder_is_proven_and_signalled(&path, holder);
+}
+
+/// A daemon written in another language (Python: `fcntl.flock(LOCK_EX)` for
+/// its whole life, its PID written into the file).
+#[test]
+fn a_pidfile_held_by_a_python_daemon_is_read_and_proven() {
+    let _serial = serial();
+    let _wd = watchdog("a_pidfile_held_by_a_python_daemon", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("py.pid");
+    let script = "import fcntl, os, sys\n\
+        f = open(sys.argv[1], 'a+')\n\
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+        f.truncate(0)\n\
+        f.write('%d\\n' % os.getpid())\n\
+        f.flush()\n\
+        print('ready', flush=True)\n\
+        sys.stdin.read()\n";
+    let mut holder = testkit::ChildGuard::spawn(
+        Command::new("python3")
+            .args(["-c", script, path.as_str()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped()),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.child_mut().stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "ready\n");
+    assert_eq!(support::flock_modes(holder.id(), &path), ["WRITE"]);
+    foreign_holder_is_proven_and_signalled(&path, holder);
+}
+
+/// A file the Python daemon holds but whose content names another live
+/// process: an error naming that pid and the path, never its handle.
+#[test]
+fn a_foreign_pidfile_naming_another_process_is_refused() {
+    let _serial = serial();
+    let _wd = watchdog("a_foreign_pidfile_naming_another", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("liar.pid");
+    let bystander = testkit::sleeper();
+    fs::write(&path, format!("{}\n", bystander.id())).unwrap();
+    let holder = testkit::sh(&format!(
+        "exec 9<'{path}'; flock -x -n 9 || exit 3; echo locked > '{path}.ready'; exec sleep 1000"
+    ));
+    wait_until(|| Utf8Path::new(&format!("{path}.ready")).exists());
+    assert_eq!(support::flock_modes(holder.id(), &path), ["WRITE"]);
+    let owner = expect_owner(&path);
+    assert_eq!(owner.pid(), bystander.id());
+    let err = owner.handle().unwrap_err();
+    assert!(
+        matches!(&err, Error::NotHolder { pid, path: p } if *pid == bystander.id() && *p == path),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&bystander.id().to_string()));
+    assert!(err.to_string().contains(path.as_str()));
+    drop(holder);
+}
