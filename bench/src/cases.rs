@@ -734,7 +734,10 @@ fn raw_prove_owner(pid: u32, file: &std::fs::File) -> std::os::fd::OwnedFd {
         }
     }
     assert!(holds, "the daemon does not hold its pidfile");
-    let mut fds = [rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN)];
+    let mut fds = [rustix::event::PollFd::new(
+        &pidfd,
+        rustix::event::PollFlags::IN,
+    )];
     let zero = rustix::time::Timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -58,12 +58,7 @@ fn claim(c: &mut Criterion) {
         b.iter(|| drop(raw_claim(black_box(&raw_path))))
     });
     g.bench_function("raw ... + fsync(parent dir)", |b| {
-        b.iter(|| {
-            drop(raw_claim_dir_sync(
-                black_box(&raw_path),
-                dir.path(),
-            ))
-        })
+        b.iter(|| drop(raw_claim_dir_sync(black_box(&raw_path), dir.path())))
     });
     g.bench_function("create_exclusive+write_content+drop", |b| {
         b.iter(|| {

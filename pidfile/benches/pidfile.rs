@@ -117,9 +117,10 @@ fn reads(c: &mut Criterion) {
         other => panic!("expected a held pidfile, got {other:?}"),
     };
     let (held_file, _, me) = raw_read(&raw_path);
-    g.bench_function("raw pidfd_open+fstat+fstat+/proc/<pid>/fd scan+fdinfo+poll", |b| {
-        b.iter(|| black_box(raw::prove_owner(black_box(me), &held_file)))
-    });
+    g.bench_function(
+        "raw pidfd_open+fstat+fstat+/proc/<pid>/fd scan+fdinfo+poll",
+        |b| b.iter(|| black_box(raw::prove_owner(black_box(me), &held_file))),
+    );
     g.bench_function("Owner::handle (of an owner already read)", |b| {
         b.iter(|| black_box(owner.handle().unwrap()))
     });

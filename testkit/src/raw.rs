@@ -130,7 +130,10 @@ pub fn prove_owner(pid: u32, file: &File) -> std::os::fd::OwnedFd {
     std::hint::black_box(rustix::fs::fstat(&pidfd).unwrap());
     let st = rustix::fs::fstat(file).unwrap();
     assert!(proc_holds_flock(pid, st.st_dev, st.st_ino));
-    let mut fds = [rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN)];
+    let mut fds = [rustix::event::PollFd::new(
+        &pidfd,
+        rustix::event::PollFlags::IN,
+    )];
     let zero = rustix::time::Timespec {
         tv_sec: 0,
         tv_nsec: 0,
