@@ -919,7 +919,8 @@ fn a_pidfile_held_by_the_flock_tool_is_read_and_proven() {
         "exec 9>>'{path}'; flock -x -n 9 || exit 3; echo $$ > '{path}'; exec sleep 1000"
     ));
     let pid = holder.id();
-    wait_until(|| fs::read_to_string(&path).unwrap() == format!("{pid}\n"));
+    // The file exists once the shell opened it, and names it once written.
+    wait_until(|| fs::read_to_string(&path).is_ok_and(|c| c == format!("{pid}\n")));
     foreign_holder_is_proven_and_signalled(&path, holder);
 }
 
