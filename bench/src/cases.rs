@@ -513,32 +513,24 @@ pub(crate) fn pidfile(cfg: &Config) -> Result<Vec<Row>> {
         .write(true)
         .open(&raw_path)?;
     assert!(raw_holder.try_lock_exclusive()?);
-    // Like a pidkit claim, the raw holder ends in a shared lock.
-    assert!(fs4::fs_std::FileExt::try_lock_shared(&raw_holder)?);
-    // neon's read (`lock_mode` false), or the lock-mode read that pidkit's
-    // protocol needs at the least: a shared lock after the exclusive try.
-    let raw_read = |path: &std::path::Path, lock_mode: bool| {
+    // neon's read: open, flock(EX|NB) (fails), pread, parse, close.
+    let raw_read = |path: &std::path::Path| {
         let f = std::fs::OpenOptions::new()
             .read(true)
-            .write(true)
             .custom_flags(
-                rustix::fs::OFlags::NOFOLLOW.bits() as i32
-                    | rustix::fs::OFlags::CLOEXEC.bits() as i32,
+                (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
             )
             .open(path)
             .expect("open");
         assert!(!f.try_lock_exclusive().expect("flock"));
-        if lock_mode {
-            assert!(fs4::fs_std::FileExt::try_lock_shared(&f).expect("flock"));
-        }
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 128];
         let n = f.read_at(&mut buf, 0).expect("pread");
         let pid: u32 = std::str::from_utf8(&buf[..n])
             .expect("utf8")
             .trim()
             .parse()
             .expect("pid");
-        black_box(pid);
+        black_box((f, pid));
     };
     let pidkit_read = || match pidkit_pidfile::read(&claim_path).expect("read") {
         pidkit_pidfile::PidFileRead::LockedByOtherProcess(owner) => {
@@ -546,26 +538,210 @@ pub(crate) fn pidfile(cfg: &Config) -> Result<Vec<Row>> {
         }
         _ => panic!("the pidfile should be held"),
     };
-    let (a, b) = interleave_batched(budget, &mut || pidkit_read(), &mut || {
-        raw_read(&raw_path, false)
-    });
+    let (a, b) = interleave_batched(budget, &mut || pidkit_read(), &mut || raw_read(&raw_path));
     rows.push(Row::new(
         "pidfile",
-        "read (held by another) vs raw open+flock(try)+pread+parse+close (neon)",
-        a,
-        b,
-    ));
-    let (a, b) = interleave_batched(budget, &mut || pidkit_read(), &mut || {
-        raw_read(&raw_path, true)
-    });
-    rows.push(Row::new(
-        "pidfile",
-        "read (held by another) vs raw open+flock(EX try)+flock(SH)+pread+parse+close",
+        "read (held by another) vs raw open+flock(EX try)+pread+parse+close (neon)",
         a,
         b,
     ));
     drop(raw_holder);
+    drop(_holder);
+
+    // Owner::handle() of a daemon that holds its pidfile (a `sleep` that
+    // inherited the locked descriptor and whose PID the file names).
+    let daemon_path = dir.join("daemon.pid");
+    let daemon = ForeignDaemon::start(&daemon_path)?;
+    let daemon_utf8 =
+        Utf8PathBuf::from_path_buf(daemon_path.clone()).map_err(|_| "non-UTF-8 path")?;
+    let owner = match pidkit_pidfile::read(&daemon_utf8)? {
+        pidkit_pidfile::PidFileRead::LockedByOtherProcess(owner) => owner,
+        other => return Err(format!("the daemon's pidfile reads as {other:?}").into()),
+    };
+    let owner_file = std::fs::File::open(&daemon_path)?;
+    let dpid = daemon.pid();
+    let mut handle = || drop(black_box(owner.handle().expect("handle")));
+    let (a, b) = interleave_batched(budget, &mut handle, &mut || {
+        drop(black_box(raw_prove_owner(black_box(dpid), &owner_file)))
+    });
+    rows.push(Row::new(
+        "pidfile",
+        "Owner::handle() vs raw pidfd_open+fstat+fstat+/proc/<pid>/fd scan+fdinfo+poll",
+        a,
+        b,
+    ));
+
+    // The same with 10,000 flocks held on other files, against none: the
+    // files stay open, only their locks are taken and dropped between rounds.
+    let (a, b) = handle_under_foreign_locks(cfg, &dir, &mut handle)?;
+    rows.push(Row::new(
+        "pidfile",
+        "Owner::handle() with 10,000 flocks held on other files vs with none",
+        a,
+        b,
+    ));
+    drop(daemon);
     let _ = std::fs::remove_dir_all(&dir);
     pin(None);
     Ok(rows)
+}
+
+/// A `sleep 1000` holding an exclusive `flock` on a pidfile that names it,
+/// as a daemon that knows nothing of pidkit would. Killed and reaped on drop.
+struct ForeignDaemon(Guard);
+
+impl ForeignDaemon {
+    fn start(path: &std::path::Path) -> Result<ForeignDaemon> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        assert!(file.try_lock_exclusive()?);
+        // The child inherits the locked descriptor (same open file description).
+        rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::empty())?;
+        let child = Command::new("sleep")
+            .arg("1000")
+            .stdin(Stdio::null())
+            .spawn()?;
+        let daemon = ForeignDaemon(Guard(Some(child)));
+        file.set_len(0)?;
+        file.write_all_at(format!("{}\n", daemon.pid()).as_bytes(), 0)?;
+        // Our copy goes; the child's keeps the lock.
+        drop(file);
+        Ok(daemon)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.pid()
+    }
+}
+
+/// Samples of `handle` with 10,000 `flock`s held on other files (a) and
+/// with none (b), alternating rounds. Raises `RLIMIT_NOFILE` for the files.
+fn handle_under_foreign_locks(
+    cfg: &Config,
+    dir: &std::path::Path,
+    handle: &mut dyn FnMut(),
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    use rustix::fs::FlockOperation;
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    const LOCKS: usize = 10_000;
+    let saved = getrlimit(Resource::Nofile);
+    let need = (LOCKS + 512) as u64;
+    if saved.current.is_some_and(|c| c < need) {
+        let maximum = match saved.maximum {
+            Some(m) if m < need => Some(need),
+            other => other,
+        };
+        setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(need),
+                maximum,
+            },
+        )
+        .map_err(|e| format!("raising RLIMIT_NOFILE to {need} for 10,000 locks: {e}"))?;
+    }
+    let lock_dir = dir.join("foreign-locks");
+    std::fs::create_dir_all(&lock_dir)?;
+    let files = (0..LOCKS)
+        .map(|i| std::fs::File::create(lock_dir.join(format!("{i}.lock"))))
+        .collect::<io::Result<Vec<_>>>()?;
+    let set = |op: FlockOperation| {
+        for f in &files {
+            rustix::fs::flock(f, op).expect("flock");
+        }
+    };
+    let iters = crate::measure::calibrate(handle, Duration::from_millis(2));
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let start = Instant::now();
+    let per_round = 10;
+    while a.len() < 20 * per_round / 2 || start.elapsed() < cfg.budget(1.5) {
+        set(FlockOperation::NonBlockingLockExclusive);
+        for _ in 0..per_round {
+            a.push(crate::measure::per_op(iters, handle));
+        }
+        set(FlockOperation::Unlock);
+        for _ in 0..per_round {
+            b.push(crate::measure::per_op(iters, handle));
+        }
+        if a.len() >= 100_000 {
+            break;
+        }
+    }
+    drop(files);
+    let _ = std::fs::remove_dir_all(&lock_dir);
+    let _ = setrlimit(Resource::Nofile, saved);
+    Ok((a, b))
+}
+
+/// What `Owner::handle()` does, by hand (the same sequence as
+/// `testkit::raw::prove_owner`, which this binary does not link):
+/// `pidfd_open` + `fstat` (pin with a pidfs id), `fstat` of the pidfile,
+/// open `/proc/<pid>/fd`, `getdents64`, one `statat` per descriptor, open +
+/// read + close of the matching descriptor's fdinfo, then a zero `poll` of
+/// the pidfd (still running).
+fn raw_prove_owner(pid: u32, file: &std::fs::File) -> std::os::fd::OwnedFd {
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir};
+    let pidfd = rustix::process::pidfd_open(
+        Pid::from_raw(pid as i32).expect("pid"),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .expect("pidfd_open");
+    black_box(rustix::fs::fstat(&pidfd).expect("fstat"));
+    let st = rustix::fs::fstat(file).expect("fstat");
+    let dir = rustix::fs::openat(
+        CWD,
+        format!("/proc/{pid}/fd"),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .expect("open fd dir");
+    let mut buf = [const { std::mem::MaybeUninit::<u8>::uninit() }; 2048];
+    let mut entries = RawDir::new(&dir, &mut buf);
+    let mut holds = false;
+    while let Some(entry) = entries.next() {
+        let entry = entry.expect("getdents");
+        let name = entry.file_name();
+        if name.to_bytes().first() == Some(&b'.') {
+            continue;
+        }
+        let Ok(fd_st) = rustix::fs::statat(&dir, name, AtFlags::empty()) else {
+            continue;
+        };
+        if fd_st.st_dev != st.st_dev || fd_st.st_ino != st.st_ino {
+            continue;
+        }
+        let fd = std::str::from_utf8(name.to_bytes()).expect("fd name");
+        let info = rustix::fs::openat(
+            CWD,
+            format!("/proc/{pid}/fdinfo/{fd}"),
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .expect("open fdinfo");
+        let mut text = [0u8; 512];
+        let n = rustix::io::read(&info, &mut text).expect("read fdinfo");
+        let text = std::str::from_utf8(&text[..n]).expect("fdinfo text");
+        if text
+            .lines()
+            .any(|l| l.starts_with("lock:") && l.contains(" FLOCK ") && l.contains(" WRITE "))
+        {
+            holds = true;
+            break;
+        }
+    }
+    assert!(holds, "the daemon does not hold its pidfile");
+    let mut fds = [rustix::event::PollFd::new(
+        &pidfd,
+        rustix::event::PollFlags::IN,
+    )];
+    let zero = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    assert_eq!(rustix::event::poll(&mut fds, Some(&zero)).expect("poll"), 0);
+    pidfd
 }

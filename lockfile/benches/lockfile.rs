@@ -22,7 +22,6 @@ use std::time::Duration;
 use camino::Utf8PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file};
-use rustix::fs::FlockOperation;
 use testkit::raw;
 
 const CONTENT: &str = "1234567\n";
@@ -39,7 +38,7 @@ fn raw_claim(path: &Path) -> File {
 }
 
 /// Every system call the library's claim makes (see `testkit::raw::claim_full`).
-fn raw_claim_dir_sync_downgrade(path: &Path, dir: &Path) -> File {
+fn raw_claim_dir_sync(path: &Path, dir: &Path) -> File {
     raw::claim_full(path, dir, CONTENT)
 }
 
@@ -50,14 +49,6 @@ fn raw_read(path: &Path) -> bool {
     free
 }
 
-fn raw_read_shared(path: &Path) {
-    black_box(raw::read_shared(path));
-}
-
-fn raw_read_shared_convert(path: &Path) {
-    black_box(raw::read_shared_convert(path));
-}
-
 fn claim(c: &mut Criterion) {
     let dir = bench_dir();
     let path = Utf8PathBuf::try_from(dir.path().join("claim.lock")).unwrap();
@@ -66,13 +57,8 @@ fn claim(c: &mut Criterion) {
     g.bench_function("raw open+flock+ftruncate+pwrite+fsync+close", |b| {
         b.iter(|| drop(raw_claim(black_box(&raw_path))))
     });
-    g.bench_function("raw ... + fsync(parent dir) + flock(SH)", |b| {
-        b.iter(|| {
-            drop(raw_claim_dir_sync_downgrade(
-                black_box(&raw_path),
-                dir.path(),
-            ))
-        })
+    g.bench_function("raw ... + fsync(parent dir)", |b| {
+        b.iter(|| drop(raw_claim_dir_sync(black_box(&raw_path), dir.path())))
     });
     g.bench_function("create_exclusive+write_content+drop", |b| {
         b.iter(|| {
@@ -115,21 +101,15 @@ fn read(c: &mut Criterion) {
     });
     g.finish();
 
-    // A written claim (shared lock) by another open file description.
+    // A written claim (exclusive lock) by another open file description.
     let holder = create_exclusive(&path)
         .unwrap()
         .write_content(CONTENT.to_owned())
         .unwrap();
-    let raw_holder = raw_claim_dir_sync_downgrade(&raw_path, dir.path());
+    let raw_holder = raw_claim_dir_sync(&raw_path, dir.path());
     let mut g = c.benchmark_group("lockfile read (held)");
     g.bench_function("raw open+flock(EX)+pread+close (neon)", |b| {
         b.iter(|| assert!(!raw_read(black_box(&raw_path))))
-    });
-    g.bench_function("raw open+flock(EX)+flock(SH)+pread+close", |b| {
-        b.iter(|| raw_read_shared(black_box(&raw_path)))
-    });
-    g.bench_function("raw open+flock(EX)+flock(SH)+pread+flock(EX)+close", |b| {
-        b.iter(|| raw_read_shared_convert(black_box(&raw_path)))
     });
     g.bench_function("read_and_hold_lock_file", |b| {
         b.iter(
@@ -146,30 +126,6 @@ fn read(c: &mut Criterion) {
     });
     g.finish();
     drop((holder, raw_holder));
-
-    // A claim in progress (exclusive lock).
-    let _unwritten = create_exclusive(&path).unwrap();
-    let raw_unwritten = raw_claim(&raw_path);
-    let mut g = c.benchmark_group("lockfile read (claim in progress)");
-    g.bench_function("raw open+flock(EX)+flock(SH)+close", |b| {
-        b.iter(|| {
-            let f = raw::open_read(black_box(&raw_path));
-            assert!(!raw::flock(&f, FlockOperation::NonBlockingLockExclusive));
-            assert!(!raw::flock(&f, FlockOperation::NonBlockingLockShared));
-        })
-    });
-    g.bench_function("read_and_hold_lock_file", |b| {
-        b.iter(
-            || match read_and_hold_lock_file(black_box(&path)).unwrap() {
-                LockFileRead::ClaimInProgress { not_locked_file } => {
-                    black_box(not_locked_file);
-                }
-                other => panic!("expected a claim in progress, got {other:?}"),
-            },
-        )
-    });
-    g.finish();
-    drop(raw_unwritten);
 }
 
 fn config() -> Criterion {

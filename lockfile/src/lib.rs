@@ -16,10 +16,10 @@
 //!   without `O_TRUNC`, and only the process that got the lock truncates and
 //!   rewrites it. (Opening with `O_TRUNC` and locking afterwards empties the
 //!   holder's file every time someone *tries* to claim it.)
-//! - **A reader never takes a claim in progress for a written one.** A claimer
-//!   writes under an exclusive lock and then converts it to a shared lock, so a
-//!   reader can tell "claimed, content complete" from "claimed, still
-//!   writing" without any other source of information (see below).
+//! - **Everyone else's convention**: a claim holds `LOCK_EX` for its whole
+//!   life, like neon's pidfiles, `flock(1)`, `pgrep -L` and most daemons, so
+//!   `lslocks` shows it as a WRITE lock and those tools see it as held; and a
+//!   file any of them holds reads as held here.
 //! - **Symlinks are refused** (`O_NOFOLLOW`), so a planted link cannot redirect the
 //!   write to some other file.
 //! - **Planted files are refused**: in a sticky world-writable directory such
@@ -37,42 +37,33 @@
 //!   directory, a read-only file system, a file protected by a sticky directory and
 //!   a lock held elsewhere are distinct [`Error`] variants that name the path.
 //!
-//! # How a reader tells a written claim from one in progress
+//! # What a read tells
+//!
+//! | the file is | a reader gets |
+//! |---|---|
+//! | missing | [`LockFileRead::NotExist`] (nothing is created) |
+//! | not locked by anyone | [`LockFileRead::NotHeldByAnyProcess`] with the content, and the exclusive lock |
+//! | locked (`flock`) by someone else, whoever it is | [`LockFileRead::LockedByOtherProcess`] with the content as it is now |
+//!
+//! The reader ([`read_and_hold_lock_file`]) opens the file and tries
+//! `flock(LOCK_EX | LOCK_NB)` once: these are neon's semantics, and the cost
+//! is one `open`, one `flock`, one `pread` and a `close`.
 //!
 //! Every claim has a moment when the claimer already holds the lock but the
-//! file still holds the *previous* claim's content. A reader that only asks
-//! "is it locked?" and then reads the file takes that old content for the new
-//! claim's. This crate uses the two `flock` modes to mark the two phases:
+//! file still holds the *previous* claim's content (or, right after the
+//! truncation, nothing). A lock file cannot tell that moment from a written
+//! claim: the lock does not say who holds it, and this crate knows nothing
+//! about who its users are. [`LockFileRead::LockedByOtherProcess`] therefore
+//! means "held", and its content is what the file holds, which during a claim
+//! in progress is the previous holder's. A layer that knows what the content
+//! names can prove it: `pidkit-pidfile` asks the kernel whether the process
+//! the content names holds the lock on this very file.
 //!
-//! | the file is | lock held | a reader gets |
-//! |---|---|---|
-//! | free | none | [`LockFileRead::NotHeldByAnyProcess`] (and the exclusive lock) |
-//! | being claimed (or held by such a reader) | exclusive | [`LockFileRead::ClaimInProgress`] |
-//! | claimed, content written | shared, by the claimer | [`LockFileRead::LockedByOtherProcess`] with the content |
-//!
-//! The claimer ([`create_exclusive`], [`UnwrittenLockFile::write_content`])
-//! takes `LOCK_EX`, truncates, writes, `fsync`s the file and the directory, and
-//! only then converts its lock to `LOCK_SH` on the same descriptor. Claims keep
-//! failing against the shared lock, since they ask for `LOCK_EX`.
-//!
-//! The reader ([`read_and_hold_lock_file`]) tries `LOCK_EX`; if that fails it
-//! tries `LOCK_SH`, which fails only while someone holds the exclusive lock (a
-//! claim still writing). If it gets the shared lock, nobody can start a claim
-//! while it holds it, so the one `pread` it does then sees complete, current
-//! content. Finally it converts its lock to `LOCK_EX`: that fails exactly when
-//! someone else holds a shared lock, the written claim, and a failed conversion
-//! leaves the reader with no lock at all. If the conversion succeeds, whoever
-//! held the file when the reader began has let go in between, and the reader now
-//! holds the free file. No `/proc` file, PID or clock is involved, so this works
-//! across PID namespaces and containers sharing the directory.
-//!
-//! Linux converts a `flock` under the inode's lock-list spinlock (the old lock
-//! removed and the new one inserted in one critical section), and nothing else
-//! can hold a lock while the claimer holds the exclusive one, so the claimer's
-//! conversion cannot fail. `flock(2)` does not promise that atomicity, and
-//! older kernels let waiters in between the two steps; a conversion that fails
-//! therefore gives [`Error::LostDuringDowngrade`] rather than a claim that is
-//! not ours.
+//! (Up to 0.1, claims converted their lock to `LOCK_SH` once written, so that
+//! a reader could tell the two phases apart by the lock mode. No other program
+//! follows that convention: `pgrep -L` rejected pidkit's files, `lslocks`
+//! showed a READ lock, and every file held the usual way read as a claim in
+//! progress forever. It is gone; see the CHANGELOG.)
 //!
 //! # Never unlink a lock file
 //!
@@ -108,18 +99,12 @@
 //!   or be local to one machine; claims are only reliable on local file systems.
 //! - The content returned by a read is a snapshot. It can change right after the
 //!   read, unless the reader holds the lock.
-//! - Readers hold the shared lock for a moment too (that is how they tell the
-//!   phases apart). If the holder lets go while two readers are both inside
-//!   that moment, one of them can take the other's shared lock for the claim's
-//!   and report the content of the claim that has just ended as
-//!   [`LockFileRead::LockedByOtherProcess`]. The window is a few system calls
-//!   wide and only opens when a holder lets go; a claim in progress is never
-//!   reported this way. [`read_held_claim`] checks again later.
-//! - The modes mean the above only among users of this crate. Another program
-//!   that holds the file with a plain exclusive `flock` and never converts it
-//!   (neon's pidfiles, `flock(1)` without `-s`) reads as
-//!   [`LockFileRead::ClaimInProgress`] for as long as it holds it, and one that
-//!   takes a shared lock reads as a written claim.
+//! - A held file's content is read without the lock, so it may be a claim
+//!   in progress: the previous holder's content, an empty file, or (while the
+//!   claimer writes) part of the new content. Readers that need to know who
+//!   holds the file must prove it by other means (as `pidkit-pidfile` does).
+//! - A program that holds the file with a *shared* `flock` makes it read as
+//!   held too, though several may hold it at once.
 //! - A guard returned by [`read_and_hold_lock_file`] holds a read-only descriptor.
 //! - Linux only.
 //!
@@ -148,10 +133,13 @@
 //! // Dropping the guard releases the lock; the file stays.
 //! drop(guard);
 //!
-//! // A claim that has locked the file but not written yet is reported as in
-//! // progress, never with the old content.
+//! // A claim that has locked the file but not written yet reads as held, with
+//! // the content still the previous claim's: a lock file cannot tell.
 //! let unwritten = create_exclusive(&path)?;
-//! assert!(matches!(read_and_hold_lock_file(&path)?, LockFileRead::ClaimInProgress { .. }));
+//! match read_and_hold_lock_file(&path)? {
+//!     LockFileRead::LockedByOtherProcess { content, .. } => assert_eq!(content, "owner: worker-1\n"),
+//!     other => panic!("unexpected {other:?}"),
+//! }
 //! drop(unwritten);
 //! assert!(path.exists());
 //! match read_and_hold_lock_file(&path)? {
@@ -204,9 +192,6 @@ pub enum Op {
     Read,
     /// Clearing the close-on-exec flag ([`LockFileGuard::keep_across_exec`]).
     KeepAcrossExec,
-    /// Converting the claimer's exclusive lock into a shared one, the last
-    /// step of [`UnwrittenLockFile::write_content`].
-    Downgrade,
     /// Releasing a lock taken only to look ([`read_held_claim`]).
     Unlock,
 }
@@ -222,7 +207,6 @@ impl fmt::Display for Op {
             Op::SyncParentDir => "fsync the parent directory of",
             Op::Read => "read",
             Op::KeepAcrossExec => "keep across exec the descriptor of",
-            Op::Downgrade => "downgrade to shared the lock on",
             Op::Unlock => "unlock",
         })
     }
@@ -240,22 +224,6 @@ pub enum Error {
     /// same file in this process. The file was not modified.
     #[error("lock file {path} is locked by another holder")]
     Locked {
-        /// The lock file.
-        path: Utf8PathBuf,
-    },
-    /// The claimer lost the lock while converting it from exclusive to shared
-    /// at the end of [`UnwrittenLockFile::write_content`]: someone else took
-    /// the file in between. The content was written, but the claim is not
-    /// ours, and the descriptor has been closed.
-    ///
-    /// Current Linux kernels convert a `flock` in one step, so this does not
-    /// happen there; `flock(2)` does not promise that, and older kernels let
-    /// a waiting process in between removing the old lock and adding the new
-    /// one.
-    #[error(
-        "lost the lock on lock file {path} while downgrading it to shared: another holder took the file in between"
-    )]
-    LostDuringDowngrade {
         /// The lock file.
         path: Utf8PathBuf,
     },
@@ -346,7 +314,6 @@ impl Error {
     pub fn path(&self) -> &Utf8Path {
         match self {
             Error::Locked { path }
-            | Error::LostDuringDowngrade { path }
             | Error::Symlink { path }
             | Error::IsDirectory { path }
             | Error::NotRegularFile { path }
@@ -363,7 +330,6 @@ impl Error {
     pub fn op(&self) -> Option<Op> {
         match self {
             Error::Locked { .. } => Some(Op::Lock),
-            Error::LostDuringDowngrade { .. } => Some(Op::Downgrade),
             Error::Symlink { .. }
             | Error::MissingParent { .. }
             | Error::ProtectedBySticky { .. } => Some(Op::Open),
@@ -474,16 +440,10 @@ fn parent_dir(path: &Utf8Path) -> &Utf8Path {
 // has inherent `try_lock_shared` and `unlock` methods (with other signatures)
 // that method syntax would pick instead, and the crate's MSRV is older.
 
-/// Takes `flock(LOCK_EX | LOCK_NB)` (or converts a shared lock on `file` into
-/// an exclusive one); `Ok(false)` when someone else holds a lock.
+/// Takes `flock(LOCK_EX | LOCK_NB)`; `Ok(false)` when someone else holds a
+/// lock.
 fn try_lock(file: &File, path: &Utf8Path) -> Result<bool, Error> {
     Flock::try_lock_exclusive(file).map_err(|e| classify(path, Op::Lock, e))
-}
-
-/// Takes `flock(LOCK_SH | LOCK_NB)`; `Ok(false)` when someone else holds the
-/// exclusive lock.
-fn try_lock_shared(file: &File, path: &Utf8Path) -> Result<bool, Error> {
-    Flock::try_lock_shared(file).map_err(|e| classify(path, Op::Lock, e))
 }
 
 /// `flock(LOCK_UN)`.
@@ -491,73 +451,27 @@ fn unlock(file: &File, path: &Utf8Path) -> Result<(), Error> {
     Flock::unlock(file).map_err(|e| classify(path, Op::Unlock, e))
 }
 
-/// The claimer's last step: converts its exclusive lock into a shared one.
-fn downgrade(file: &File, path: &Utf8Path) -> Result<(), Error> {
-    downgrade_outcome(path, Flock::try_lock_shared(file))
-}
-
-/// What the result of the `flock(LOCK_SH | LOCK_NB)` conversion means for the
-/// claim. `Ok(false)` (`EWOULDBLOCK`) means that someone took the file between
-/// the removal of our exclusive lock and the insertion of the shared one: the
-/// claim is lost. (Separate from [`downgrade`] so that this mapping can be
-/// tested; current kernels never produce it.)
-fn downgrade_outcome(path: &Utf8Path, result: io::Result<bool>) -> Result<(), Error> {
-    match result {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Error::LostDuringDowngrade {
-            path: path.to_owned(),
-        }),
-        Err(e) => Err(classify(path, Op::Downgrade, e)),
-    }
-}
-
-/// What one non-blocking look at the locks of an open lock file found.
+/// What one non-blocking look at the lock of an open lock file found.
 enum Probe {
     /// Nobody else held a lock; we now hold the exclusive lock on the
     /// descriptor. The content, read under our lock.
     Free(String),
-    /// A written claim is held (someone else holds a shared lock). The
-    /// content, read under our shared lock; we hold no lock any more.
-    Claimed(String),
-    /// Someone holds the exclusive lock: a claim that is still writing, or a
-    /// reader that found the file free. We hold no lock.
-    InProgress,
+    /// Someone else holds a lock. The content as it is now, read without a
+    /// lock; we hold none.
+    Held(String),
 }
 
-/// The reader's protocol (see the crate documentation, "How a reader tells a
-/// written claim from one in progress"), on an open descriptor of the file.
+/// neon's read, on an open descriptor of the file: one `flock(LOCK_EX |
+/// LOCK_NB)`, then one `pread`.
 ///
-/// On error, the descriptor may still hold a lock; callers that keep it must
-/// unlock it.
+/// On error, the descriptor may still hold the lock; callers that keep it
+/// must unlock it.
 fn probe(file: &File, path: &Utf8Path) -> Result<Probe, Error> {
-    probe_with(file, path, || {})
-}
-
-/// [`probe`], running `between_attempts` after a failed first attempt (the
-/// unit tests use it to let a holder go at exactly that moment).
-fn probe_with(
-    file: &File,
-    path: &Utf8Path,
-    between_attempts: impl FnOnce(),
-) -> Result<Probe, Error> {
-    if try_lock(file, path)? {
-        return Ok(Probe::Free(read_content(file, path)?));
-    }
-    between_attempts();
-    if !try_lock_shared(file, path)? {
-        return Ok(Probe::InProgress);
-    }
-    // While we hold the shared lock nobody can take the exclusive one, so the
-    // content cannot change under us.
-    let content = read_content(file, path)?;
-    // Converting to exclusive fails if and only if someone else still holds a
-    // shared lock, and a failed conversion leaves us without a lock (flock(2):
-    // "the existing lock is first removed"). It succeeds if whoever made our
-    // first attempt fail has let go since: the file is free, and ours now.
-    if try_lock(file, path)? {
-        return Ok(Probe::Free(content));
-    }
-    Ok(Probe::Claimed(content))
+    Ok(if try_lock(file, path)? {
+        Probe::Free(read_content(file, path)?)
+    } else {
+        Probe::Held(read_content(file, path)?)
+    })
 }
 
 /// Reads the whole file with positional reads from offset 0.
@@ -659,22 +573,16 @@ impl UnwrittenLockFile {
     /// The steps are, all under the exclusive lock: truncate to zero length,
     /// write all of `content` at offset 0, `fsync` the file, and `fsync` the
     /// parent directory (`.` for a bare file name) so that a newly created
-    /// entry is durable as well. Then the exclusive lock is converted into a
-    /// shared one (`flock(LOCK_SH | LOCK_NB)` on the same descriptor): from
-    /// now on readers can tell that the content is complete (see the crate
-    /// documentation). The returned guard holds that shared lock; claims still
-    /// fail against it.
+    /// entry is durable as well. The returned guard keeps holding the
+    /// exclusive lock, for as long as it lives.
     ///
     /// # Errors
     ///
     /// If any step fails, the descriptor is closed, which releases the lock, and
     /// the error names the failed step ([`Error::op`]): [`Op::Truncate`],
-    /// [`Op::Write`], [`Op::SyncFile`], [`Op::SyncParentDir`] or
-    /// [`Op::Downgrade`]. Depending on the step, the file may then be empty or
-    /// hold part of `content`; since nobody holds the lock any more, readers
-    /// treat it as stale. [`Error::LostDuringDowngrade`] if someone took the
-    /// file while the lock was being converted (not on current kernels): the
-    /// content is written but the claim is lost.
+    /// [`Op::Write`], [`Op::SyncFile`] or [`Op::SyncParentDir`]. Depending on
+    /// the step, the file may then be empty or hold part of `content`; since
+    /// nobody holds the lock any more, readers treat it as stale.
     pub fn write_content(self, content: String) -> Result<LockFileGuard, Error> {
         let UnwrittenLockFile { file, path } = self;
         if let Err(e) = file.set_len(0) {
@@ -691,17 +599,15 @@ impl UnwrittenLockFile {
         File::open(parent_dir(&path))
             .and_then(|dir| dir.sync_all())
             .map_err(|e| classify(&path, Op::SyncParentDir, e))?;
-        downgrade(&file, &path)?;
         Ok(LockFileGuard { file, path })
     }
 }
 
 /// Proof that we hold the lock on a lock file.
 ///
-/// A guard from [`UnwrittenLockFile::write_content`] holds the shared lock of
-/// a written claim; a guard from [`read_and_hold_lock_file`]
-/// ([`LockFileRead::NotHeldByAnyProcess`]) holds the exclusive lock. Either way
-/// no claim can be made while it lives.
+/// A guard from [`UnwrittenLockFile::write_content`] (a written claim) or from
+/// [`read_and_hold_lock_file`] ([`LockFileRead::NotHeldByAnyProcess`]) holds
+/// the exclusive `flock`: no claim can be made while it lives.
 ///
 /// Dereferences to the open [`File`]. Dropping the guard closes the file, which
 /// releases the lock (once every copy of the descriptor, e.g. one inherited
@@ -756,49 +662,35 @@ pub enum LockFileRead {
     NotExist,
     /// Nobody held the lock, so the content is stale. The reader now holds the
     /// exclusive lock through the guard (on a read-only descriptor): until it
-    /// is dropped, claims fail with [`Error::Locked`] and other readers get
-    /// [`LockFileRead::ClaimInProgress`]. Do not unlink the file.
+    /// is dropped, claims fail with [`Error::Locked`] and other readers see
+    /// the file as held. Do not unlink the file.
     NotHeldByAnyProcess(LockFileGuard, String),
-    /// A written claim holds the file: someone holds the shared lock that
-    /// [`UnwrittenLockFile::write_content`] leaves, and `content` is what that
-    /// claim wrote, read while no new claim could start. The holder may let go
-    /// at any moment after the read.
+    /// Someone else holds a lock on the file: a claim (written or still in
+    /// progress), a reader's [`LockFileRead::NotHeldByAnyProcess`] guard, or
+    /// any other program's `flock`. `content` is what the file holds now,
+    /// read without the lock: while a claim is in progress that is the
+    /// previous holder's content, or part of the new one. The holder may let
+    /// go at any moment after the read.
     LockedByOtherProcess {
         /// The open file, read-only and not locked (it can be given to
-        /// [`read_held_claim`] to check again later).
+        /// [`read_held_claim`] to check again later, on the same inode).
         not_locked_file: File,
         /// The content as read.
         content: String,
     },
-    /// Someone holds the exclusive lock: a claim that has locked the file but
-    /// not yet finished writing, or a reader holding a
-    /// [`LockFileRead::NotHeldByAnyProcess`] guard. No content is returned,
-    /// because what the file holds now may be the previous holder's. This is
-    /// normally brief; read again shortly.
-    ClaimInProgress {
-        /// The open file, read-only and not locked.
-        not_locked_file: File,
-    },
 }
 
-/// Opens an existing lock file, finds out whether a claim holds it, and reads
+/// Opens an existing lock file, finds out whether anyone holds it, and reads
 /// its content; never blocks and never creates anything.
 ///
 /// The file is opened read-only with `O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK`
 /// (`O_NONBLOCK` so that a FIFO at the path cannot hang the reader; it has no
-/// effect on a regular file). Then, all non-blocking (see the crate
-/// documentation for why this works):
-///
-/// 1. `flock(LOCK_EX)`: if it succeeds nobody held a lock; the content is read
-///    and the reader keeps the lock: [`LockFileRead::NotHeldByAnyProcess`].
-/// 2. Else `flock(LOCK_SH)`: if that fails too, someone holds the exclusive
-///    lock: [`LockFileRead::ClaimInProgress`].
-/// 3. Else the content is read under the shared lock (one `pread` for content
-///    under 128 bytes), and the lock is converted to exclusive: that fails if a
-///    claim's shared lock is there, which gives
-///    [`LockFileRead::LockedByOtherProcess`] (and leaves the reader without a
-///    lock); if it succeeds, whoever held the file a moment ago has let go, and
-///    the result is [`LockFileRead::NotHeldByAnyProcess`].
+/// effect on a regular file). Then `flock(LOCK_EX | LOCK_NB)`: if it succeeds
+/// nobody held a lock, the content is read and the reader keeps the lock
+/// ([`LockFileRead::NotHeldByAnyProcess`]); if it fails someone else holds a
+/// lock, and the content is read as it is
+/// ([`LockFileRead::LockedByOtherProcess`]). Content under 128 bytes takes one
+/// `pread`.
 ///
 /// # Errors
 ///
@@ -826,19 +718,16 @@ pub fn read_and_hold_lock_file(path: &Utf8Path) -> Result<LockFileRead, Error> {
             },
             content,
         ),
-        Probe::Claimed(content) => LockFileRead::LockedByOtherProcess {
+        Probe::Held(content) => LockFileRead::LockedByOtherProcess {
             not_locked_file: file,
             content,
-        },
-        Probe::InProgress => LockFileRead::ClaimInProgress {
-            not_locked_file: file,
         },
     })
 }
 
-/// Checks again, through a file opened earlier, whether a written claim holds
-/// it now, and returns that claim's content; `None` if no written claim holds
-/// it (nobody does, or a claim is in progress). Never blocks.
+/// Checks again, through a file opened earlier, whether someone else holds a
+/// lock on it now, and returns its content if so; `None` if nobody does.
+/// Never blocks.
 ///
 /// `file` is typically the `not_locked_file` of an earlier
 /// [`LockFileRead::LockedByOtherProcess`]: it refers to the same file (inode)
@@ -854,11 +743,10 @@ pub fn read_and_hold_lock_file(path: &Utf8Path) -> Result<LockFileRead, Error> {
 /// releasing fails.
 pub fn read_held_claim(file: &File, path: &Utf8Path) -> Result<Option<String>, Error> {
     match probe(file, path) {
-        Ok(Probe::Claimed(content)) => Ok(Some(content)),
-        Ok(Probe::InProgress) => Ok(None),
+        Ok(Probe::Held(content)) => Ok(Some(content)),
         Ok(Probe::Free(_)) => unlock(file, path).map(|()| None),
         Err(e) => {
-            // The probe may have stopped while holding a lock; the original
+            // The probe may have stopped while holding the lock; the original
             // error is the one worth reporting.
             let _ = unlock(file, path);
             Err(e)
@@ -895,42 +783,6 @@ mod tests {
         assert_eq!(e.path(), "/run/x.lock");
     }
 
-    /// The conversion at the end of a claim cannot fail on current kernels
-    /// (nothing else can hold a lock while we hold the exclusive one, and the
-    /// conversion happens in one critical section), so its failure paths are
-    /// checked on the mapping itself.
-    #[test]
-    fn failed_downgrade_is_a_lost_claim() {
-        let path = Utf8Path::new("/run/x.lock");
-        assert!(downgrade_outcome(path, Ok(true)).is_ok());
-        let lost = downgrade_outcome(path, Ok(false)).unwrap_err();
-        assert!(
-            matches!(&lost, Error::LostDuringDowngrade { path: p } if p == path),
-            "{lost:?}"
-        );
-        assert_eq!(lost.op(), Some(Op::Downgrade));
-        assert_eq!(lost.path(), path);
-        assert_eq!(
-            lost.to_string(),
-            "lost the lock on lock file /run/x.lock while downgrading it to shared: another holder took the file in between"
-        );
-        let other = downgrade_outcome(path, Err(io::Error::from_raw_os_error(37))).unwrap_err();
-        assert!(
-            matches!(
-                &other,
-                Error::Io {
-                    op: Op::Downgrade,
-                    ..
-                }
-            ),
-            "{other:?}"
-        );
-        assert_eq!(
-            other.to_string(),
-            "cannot downgrade to shared the lock on lock file /run/x.lock"
-        );
-    }
-
     fn temp_file(content: &str) -> (tempfile::TempDir, Utf8PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = Utf8PathBuf::try_from(dir.path().join("p.lock")).unwrap();
@@ -949,81 +801,43 @@ mod tests {
     fn describe(probe: Probe) -> String {
         match probe {
             Probe::Free(c) => format!("free {c}"),
-            Probe::Claimed(c) => format!("claimed {c}"),
-            Probe::InProgress => "in progress".to_owned(),
+            Probe::Held(c) => format!("held {c}"),
         }
     }
 
-    /// A holder that lets go between the reader's first (exclusive) and second
-    /// (shared) attempt: the reader must not report the stale content as a
-    /// held claim. Covers each kind of holder.
+    /// Each kind of holder (a written claim, a claim that has not written,
+    /// a reader's guard) makes the probe see the file as held, with the
+    /// content as the file holds it; the probe leaves no lock behind then.
     #[test]
-    fn holder_leaving_between_the_attempts_reads_as_free() {
-        // A written claim (shared lock) that ends.
-        let (_dir, path) = temp_file("");
-        let claim = create_exclusive(&path)
-            .unwrap()
-            .write_content("old claim".into())
-            .unwrap();
+    fn probe_sees_every_holder_and_the_content_as_it_is() {
+        let (_dir, path) = temp_file("old claim");
         let reader = open_read(&path);
-        let got = probe_with(&reader, &path, || drop(claim)).unwrap();
-        assert_eq!(describe(got), "free old claim");
-        assert!(!is_free(&path), "the reader should now hold the lock");
-        drop(reader);
 
-        // A reader's guard (exclusive lock) that is dropped.
-        let guard = match read_and_hold_lock_file(&path).unwrap() {
-            LockFileRead::NotHeldByAnyProcess(guard, _) => guard,
-            other => panic!("{other:?}"),
-        };
-        let reader = open_read(&path);
-        let got = probe_with(&reader, &path, || drop(guard)).unwrap();
-        assert_eq!(describe(got), "free old claim");
-        drop(reader);
-
-        // A claimer that gives up before writing.
-        let unwritten = create_exclusive(&path).unwrap();
-        let reader = open_read(&path);
-        let got = probe_with(&reader, &path, || drop(unwritten)).unwrap();
-        assert_eq!(describe(got), "free old claim");
-        drop(reader);
-        assert!(is_free(&path));
-    }
-
-    /// The cases where nothing changes between the attempts, and the limit
-    /// documented in the crate's Limitations: another reader holding the
-    /// shared lock at the moment the holder lets go is taken for a claim.
-    #[test]
-    fn probe_outcomes_and_the_two_reader_window() {
-        let (_dir, path) = temp_file("");
         let claim = create_exclusive(&path)
             .unwrap()
             .write_content("claim".into())
             .unwrap();
-        let reader = open_read(&path);
-        assert_eq!(describe(probe(&reader, &path).unwrap()), "claimed claim");
-        // The failed conversion left the reader without a lock: once the
-        // claim ends, the file is free.
+        assert_eq!(describe(probe(&reader, &path).unwrap()), "held claim");
         drop(claim);
-        assert!(is_free(&path));
+        assert!(is_free(&path), "a held probe must leave no lock");
 
         let unwritten = create_exclusive(&path).unwrap();
-        assert_eq!(describe(probe(&reader, &path).unwrap()), "in progress");
-        let claim = unwritten.write_content("second".into()).unwrap();
+        assert_eq!(describe(probe(&reader, &path).unwrap()), "held claim");
+        drop(unwritten);
 
-        // Another reader between its two steps holds a shared lock too.
-        let other_reader = open_read(&path);
-        let got = probe_with(&reader, &path, || {
-            assert!(Flock::try_lock_shared(&other_reader).unwrap());
-            drop(claim);
-        })
-        .unwrap();
-        assert_eq!(
-            describe(got),
-            "claimed second",
-            "the documented two-reader window"
-        );
-        drop(other_reader);
+        let guard = match read_and_hold_lock_file(&path).unwrap() {
+            LockFileRead::NotHeldByAnyProcess(guard, content) => {
+                assert_eq!(content, "claim");
+                guard
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(describe(probe(&reader, &path).unwrap()), "held claim");
+        drop(guard);
+
+        assert_eq!(describe(probe(&reader, &path).unwrap()), "free claim");
+        assert!(!is_free(&path), "the free probe keeps the lock");
+        drop(reader);
         assert!(is_free(&path));
     }
 
@@ -1045,7 +859,11 @@ mod tests {
         drop(claim);
         assert!(is_free(&path));
         let unwritten = create_exclusive(&path).unwrap();
-        assert_eq!(read_held_claim(&file, &path).unwrap(), None);
+        assert_eq!(
+            read_held_claim(&file, &path).unwrap().as_deref(),
+            Some("mine"),
+            "a claim in progress is held, with the old content"
+        );
         drop(unwritten);
         // Content that is not UTF-8: an error, and no lock left behind.
         std::fs::write(&path, [0xff_u8]).unwrap();

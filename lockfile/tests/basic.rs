@@ -46,19 +46,6 @@ fn expect_locked(path: &Utf8Path) -> String {
     }
 }
 
-fn expect_in_progress(path: &Utf8Path) {
-    match read_and_hold_lock_file(path).unwrap() {
-        LockFileRead::ClaimInProgress { not_locked_file } => {
-            assert_eq!(
-                fd_lock(&not_locked_file),
-                None,
-                "not_locked_file holds a lock"
-            );
-        }
-        other => panic!("expected ClaimInProgress, got {other:?}"),
-    }
-}
-
 #[test]
 fn claim_write_read_release() {
     let (_dir, path) = temp_lock("a.lock");
@@ -106,8 +93,9 @@ fn unwritten_claim_keeps_old_content_and_blocks_others() {
     let unwritten = create_exclusive(&path).unwrap();
     assert_eq!(unwritten.path(), path);
     assert_eq!(fs::read_to_string(&path).unwrap(), "previous");
-    // A reader must not take the old content for this claim's.
-    expect_in_progress(&path);
+    // neon's semantics: held, with the content as it is (the old one); a
+    // lock file cannot tell a claim in progress from a written one.
+    assert_eq!(expect_locked(&path), "previous");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
     assert_eq!(
         support::flock_modes(std::process::id(), &path),
@@ -160,22 +148,26 @@ fn reader_guard_blocks_claims_until_dropped() {
     assert_eq!(content, "old");
     assert_eq!(reader.path(), path);
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
-    // The reader holds the exclusive lock, so other readers cannot tell it
-    // from a claim being written, and must not report the stale content.
+    // The reader holds the exclusive lock: other readers see the file as
+    // held, with its (stale) content.
     assert_eq!(fd_lock(&reader), Some("WRITE"));
-    expect_in_progress(&path);
+    assert_eq!(expect_locked(&path), "old");
     drop(reader);
     drop(create_exclusive(&path).unwrap());
 }
 
 #[test]
-fn a_written_claim_holds_the_shared_lock_and_still_excludes_claims() {
+fn a_written_claim_keeps_the_exclusive_lock_for_its_whole_life() {
     let (_dir, path) = temp_lock("a.lock");
     let guard = create_exclusive(&path)
         .unwrap()
         .write_content("written".into())
         .unwrap();
-    assert_eq!(fd_lock(&guard), Some("READ"));
+    assert_eq!(fd_lock(&guard), Some("WRITE"));
+    // What every other flock user checks: LOCK_SH fails too.
+    let other = fs::File::open(&path).unwrap();
+    assert!(!Flock::try_lock_shared(&other).unwrap());
+    drop(other);
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
     // Any number of readers, one after another or holding files open.
     let first = expect_locked(&path);
@@ -209,7 +201,11 @@ fn read_held_claim_rechecks_through_the_kept_file() {
     assert_eq!(read_held_claim(&kept, &path).unwrap(), None);
     assert_eq!(fd_lock(&kept), None);
     let unwritten = create_exclusive(&path).unwrap();
-    assert_eq!(read_held_claim(&kept, &path).unwrap(), None);
+    assert_eq!(
+        read_held_claim(&kept, &path).unwrap().as_deref(),
+        Some("first"),
+        "a claim in progress is held, with the previous content"
+    );
     let _guard = unwritten.write_content("second".into()).unwrap();
     assert_eq!(
         read_held_claim(&kept, &path).unwrap().as_deref(),
@@ -634,9 +630,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     /// Model-based: every answer of claims, reads and drops by several holders
-    /// matches a model of "who holds the file, in which phase, with which
-    /// content". In particular, no read ever reports content while a claim is
-    /// unwritten or a reader holds the file.
+    /// matches a model of "who holds the file, with which content". Every
+    /// holder, whatever its phase, makes the file read as held with the
+    /// content it has now (neon's semantics).
     #[test]
     fn model_of_claims_reads_and_drops(steps in prop::collection::vec(step_strategy(), 1..40)) {
         let (_dir, path) = temp_lock("model.lock");
@@ -686,10 +682,9 @@ proptest! {
                             actors[a].guard = Some(guard);
                             holder = Some((a, Hold::ReaderGuard));
                         }
-                        (true, Some((_, Hold::Written)), LockFileRead::LockedByOtherProcess { content: c, .. }) => {
+                        (true, Some(_), LockFileRead::LockedByOtherProcess { content: c, .. }) => {
                             prop_assert_eq!(&c, &content, "{}", ctx);
                         }
-                        (true, Some((_, Hold::Unwritten | Hold::ReaderGuard)), LockFileRead::ClaimInProgress { .. }) => {}
                         (_, _, got) => prop_assert!(false, "{}: model {:?} exists={}, got {:?}", ctx, holder, exists, got),
                     }
                 }

@@ -48,9 +48,9 @@ fn check(path: &Utf8Path, bytes: &[u8]) -> Result<(), TestCaseError> {
     }
     prop_assert!(is_free(path));
 
-    // Held by a written claim (a shared lock): the content, and no lock kept.
+    // Held by someone else (an exclusive lock): the content, and no lock kept.
     let claim = File::open(path).unwrap();
-    prop_assert!(Flock::try_lock_shared(&claim).unwrap());
+    prop_assert!(Flock::try_lock_exclusive(&claim).unwrap());
     match (text, read_and_hold_lock_file(path)) {
         (Ok(text), Ok(LockFileRead::LockedByOtherProcess { content, .. })) => {
             prop_assert_eq!(content, text);

@@ -96,7 +96,6 @@ fn role_helper() {
                 Ok(LockFileRead::LockedByOtherProcess { content, .. }) => {
                     format!("locked {}", escape(&content))
                 }
-                Ok(LockFileRead::ClaimInProgress { .. }) => "inprogress".to_owned(),
                 Err(e) => format!("err {e:?}"),
             },
             "keep" => {
@@ -178,15 +177,8 @@ fn a_process_that_dies_releases_its_lock() {
     assert_eq!(fs::read_to_string(&path).unwrap(), "next");
 }
 
-fn read_in_progress(path: &Utf8Path) {
-    match read_and_hold_lock_file(path).unwrap() {
-        LockFileRead::ClaimInProgress { .. } => {}
-        other => panic!("expected ClaimInProgress, got {other:?}"),
-    }
-}
-
 #[test]
-fn unwritten_claim_in_another_process_is_in_progress_never_the_old_content() {
+fn unwritten_claim_in_another_process_reads_as_held_with_the_content_as_it_is() {
     let _serial = serial();
     let _wd = watchdog(
         "unwritten_claim_in_another_process",
@@ -197,11 +189,13 @@ fn unwritten_claim_in_another_process_is_in_progress_never_the_old_content() {
     let mut helper = ROLES.spawn(HELPER, "holder");
     assert_eq!(helper.call(&format!("lock {path}")), "ok");
     assert_eq!(support::flock_modes(helper.pid(), &path), ["WRITE"]);
-    read_in_progress(&path);
+    // neon's semantics: held, and the content is what the file holds.
+    assert_eq!(read_locked(&path), "previous");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
     assert_eq!(fs::read_to_string(&path).unwrap(), "previous");
     assert_eq!(helper.call("write current"), "ok");
-    assert_eq!(support::flock_modes(helper.pid(), &path), ["READ"]);
+    // The written claim keeps the exclusive lock.
+    assert_eq!(support::flock_modes(helper.pid(), &path), ["WRITE"]);
     assert_eq!(read_locked(&path), "current");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
     // And the helper, reading through a second open, sees its own claim as someone else's.
@@ -222,10 +216,10 @@ fn reader_in_another_process_holds_the_lock_it_found_free() {
     let mut helper = ROLES.spawn(HELPER, "holder");
     assert_eq!(helper.call(&format!("read {path}")), "notheld stale");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
-    // Other readers must not take the stale content for a held claim.
-    read_in_progress(&path);
+    // Other readers see the file held, with its stale content.
+    assert_eq!(read_locked(&path), "stale");
     let mut other = ROLES.spawn(HELPER, "reader");
-    assert_eq!(other.call(&format!("read {path}")), "inprogress");
+    assert_eq!(other.call(&format!("read {path}")), "locked stale");
     assert_eq!(helper.call("drop"), "ok");
     assert_eq!(other.call(&format!("read {path}")), "notheld stale");
     assert_eq!(other.call("drop"), "ok");
@@ -244,13 +238,13 @@ fn keep_across_exec_keeps_the_lock_in_the_execed_program() {
     helper.send("exec sleep 1000");
     wait_until(|| comm(pid).as_deref() == Some("sleep"));
 
-    // `sleep` knows nothing about locks, yet it holds this one (the shared
-    // lock of a written claim).
+    // `sleep` knows nothing about locks, yet it holds this one (the
+    // exclusive lock of a written claim).
     assert!(
         process_holds_flock(pid, &path),
         "the exec'd program does not hold the flock"
     );
-    assert_eq!(support::flock_modes(pid, &path), ["READ"]);
+    assert_eq!(support::flock_modes(pid, &path), ["WRITE"]);
     assert_eq!(read_locked(&path), "daemon");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
 
@@ -433,4 +427,60 @@ fn failed_write_releases_the_lock_and_names_the_step() {
         drop(create_exclusive(&path).unwrap());
         support::umount(&mnt);
     });
+}
+
+/// Runs `flock(1)` with `args` and the path, and says whether it got the lock.
+fn flock_tool_gets(args: &[&str], path: &Utf8Path) -> bool {
+    let status = testkit::ChildGuard::spawn(
+        Command::new("flock")
+            .args(args)
+            .arg(path.as_str())
+            .arg("true"),
+    )
+    .wait();
+    match status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        _ => panic!("flock {args:?} {path}: {status}"),
+    }
+}
+
+/// `flock(1)` as the contender: it cannot take the file while a claim holds
+/// it, in either mode, and can once the claim ends.
+#[test]
+fn flock_tool_cannot_take_a_held_claim() {
+    let _serial = serial();
+    let _wd = watchdog(
+        "flock_tool_cannot_take_a_held_claim",
+        Duration::from_secs(30),
+    );
+    let (_dir, path) = temp_lock("a.lock");
+    let guard = create_exclusive(&path)
+        .unwrap()
+        .write_content("mine\n".into())
+        .unwrap();
+    assert!(!flock_tool_gets(&["-x", "-n"], &path));
+    assert!(!flock_tool_gets(&["-s", "-n"], &path));
+    drop(guard);
+    assert!(flock_tool_gets(&["-x", "-n"], &path));
+}
+
+/// `flock(1)` as the holder (the shell idiom: the shell opens the file, `flock`
+/// locks that descriptor, the shell writes and `exec`s the daemon, which keeps
+/// the descriptor): the file reads as held with its content, and claims fail.
+#[test]
+fn a_file_held_by_the_flock_tool_reads_as_held() {
+    let _serial = serial();
+    let _wd = watchdog("a_file_held_by_the_flock_tool", Duration::from_secs(30));
+    let (_dir, path) = temp_lock("a.lock");
+    fs::write(&path, "stale\n").unwrap();
+    let holder = testkit::sh(&format!(
+        "exec 9>>'{path}'; flock -x -n 9 || exit 3; echo held > '{path}'; exec sleep 1000"
+    ));
+    wait_until(|| fs::read_to_string(&path).unwrap() == "held\n");
+    assert_eq!(support::flock_modes(holder.id(), &path), ["WRITE"]);
+    assert_eq!(read_locked(&path), "held\n");
+    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    drop(holder);
+    assert_eq!(read_not_held(&path), "held\n");
 }

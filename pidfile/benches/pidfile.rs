@@ -54,23 +54,6 @@ fn raw_read(path: &Path) -> (File, bool, u32) {
     (f, free, parse(&content))
 }
 
-fn raw_read_shared(path: &Path) -> (File, u32) {
-    let (f, content) = raw::read_shared(path);
-    (f, parse(&content))
-}
-
-fn raw_read_shared_convert(path: &Path) -> (File, u32) {
-    let (f, content) = raw::read_shared_convert(path);
-    (f, parse(&content))
-}
-
-/// pidfd_open + fstat: pinning a process with a pidfs id.
-fn raw_pin(pid: u32) {
-    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
-    let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).unwrap();
-    black_box(rustix::fs::fstat(&fd).unwrap());
-}
-
 fn claim(c: &mut Criterion) {
     let dir = bench_dir();
     let path = Utf8PathBuf::try_from(dir.path().join("claim.pid")).unwrap();
@@ -79,7 +62,7 @@ fn claim(c: &mut Criterion) {
     g.bench_function("raw open+flock+ftruncate+pwrite+fsync+close", |b| {
         b.iter(|| drop(raw_claim(black_box(&raw_path))))
     });
-    g.bench_function("raw ... + fsync(parent dir) + flock(SH)", |b| {
+    g.bench_function("raw ... + fsync(parent dir)", |b| {
         b.iter(|| drop(raw_claim_full(black_box(&raw_path), dir.path())))
     });
     g.bench_function("claim_for_current_process+drop", |b| {
@@ -118,13 +101,6 @@ fn reads(c: &mut Criterion) {
     g.bench_function("raw open+flock(EX)+pread+parse+close (neon)", |b| {
         b.iter(|| assert!(!raw_read(black_box(&raw_path)).1))
     });
-    g.bench_function("raw open+flock(EX)+flock(SH)+pread+parse+close", |b| {
-        b.iter(|| black_box(raw_read_shared(black_box(&raw_path))))
-    });
-    g.bench_function(
-        "raw open+flock(EX)+flock(SH)+pread+parse+flock(EX)+close",
-        |b| b.iter(|| black_box(raw_read_shared_convert(black_box(&raw_path)))),
-    );
     g.bench_function("read (owner)", |b| {
         b.iter(|| match read(black_box(&path)).unwrap() {
             PidFileRead::LockedByOtherProcess(owner) => {
@@ -140,12 +116,11 @@ fn reads(c: &mut Criterion) {
         PidFileRead::LockedByOtherProcess(owner) => owner,
         other => panic!("expected a held pidfile, got {other:?}"),
     };
-    g.bench_function("raw lock-mode read + pidfd_open + fstat", |b| {
-        b.iter(|| {
-            let (_f, pid) = raw_read_shared(black_box(&raw_path));
-            raw_pin(pid);
-        })
-    });
+    let (held_file, _, me) = raw_read(&raw_path);
+    g.bench_function(
+        "raw pidfd_open+fstat+fstat+/proc/<pid>/fd scan+fdinfo+poll",
+        |b| b.iter(|| black_box(raw::prove_owner(black_box(me), &held_file))),
+    );
     g.bench_function("Owner::handle (of an owner already read)", |b| {
         b.iter(|| black_box(owner.handle().unwrap()))
     });

@@ -2,69 +2,71 @@
 //! that may already belong to someone else.
 //!
 //! A pidfile makes a program a singleton: at start-up the program
-//! [claims](claim_for_current_process) the file, and only if that succeeds does
-//! it act as *the* instance. The claim is a `flock` on the file, held until the
-//! process exits (or drops the guard), and the file's content is the process's
-//! PID in decimal followed by a newline, the format systemd's `PIDFile=`,
-//! `start-stop-daemon` and shell scripts read. Anyone can [`read`] the file to
-//! learn whether an instance runs and which process it is.
+//! [claims](claim_for_current_process) the file, and only if that succeeds
+//! does it act as *the* instance. The claim is an exclusive `flock` on the
+//! file, held until the process exits (or drops the guard), and the file's
+//! content is the process's PID in decimal followed by a newline, the format
+//! systemd's `PIDFile=`, `start-stop-daemon`, `pgrep -F` and shell scripts
+//! read. Anyone can [`read`] the file to learn whether an instance runs and
+//! which process it is.
 //!
 //! # What this adds over `pidkit-lockfile`
 //!
-//! [`pidkit_lockfile`] gives the claim and the non-blocking read of any lock
-//! file, including the distinction between a claim whose content is written and
-//! one still in progress. This crate adds the PID content and two guarantees a
-//! bare lock file cannot give:
+//! [`pidkit_lockfile`] gives the claim (an exclusive `flock` held for the
+//! claim's whole life, the convention of neon, `flock(1)`, `pgrep -L`,
+//! `start-stop-daemon` and most daemons) and neon's non-blocking read. This
+//! crate adds the PID content and what a bare lock file cannot give:
 //!
-//! - **A reader never reports the previous holder's PID for a claim in
-//!   progress.** There is a moment in every claim when the new claimer already
-//!   holds the lock but has not yet replaced the old content; a naive reader
-//!   landing there reads the PID of the previous holder, which may be dead, and
-//!   its number reused. Here the claimer writes under an exclusive lock and
-//!   only then converts it to a shared one, so [`read`] sees the claim in
-//!   progress as such, waits briefly for it to finish (up to
-//!   [`DEFAULT_CLAIM_WAIT`]; [`read_with_wait`] chooses another bound), and
-//!   otherwise reports [`Error::ClaimInProgress`]. When it reports an owner,
-//!   the PID was read under a shared lock, while no new claim could start.
-//! - **"Signal the running instance" cannot hit a recycled PID.**
-//!   [`Owner::handle`] returns a [`PidHandle`] that pins the process first and
-//!   then re-checks the claim, so it refers to the claimer and never to an
-//!   unrelated process that inherited the number after the claimer died.
+//! - **The owner is proven by the kernel, not taken from the file.** Every
+//!   claim has a moment when the claimer holds the lock but the file still
+//!   names the previous holder, which may be dead and its PID reused; a file
+//!   written by another program may name anything. [`read`] reports the PID
+//!   the file names; [`Owner::handle`] gives a [`PidHandle`] only when the
+//!   kernel shows that the process with that PID holds the exclusive lock on
+//!   that very file (same device and inode), and never merely because the
+//!   file is locked and names a live PID.
+//! - **"Signal the running instance" cannot hit a recycled PID.** The handle
+//!   pins the process before the proof and checks it still runs after, so it
+//!   refers to the holder and never to a process that inherited the number.
 //!   Signals sent through it go to that process or fail.
+//! - **Everyone else's pidfiles work.** A file any program holds with an
+//!   exclusive `flock` and wrote its own PID into reads as
+//!   [`PidFileRead::LockedByOtherProcess`], and [`Owner::handle`] proves and
+//!   pins its holder; pidkit's own claims are found by `pgrep -L`, `pkill -L`,
+//!   `start-stop-daemon` and `lslocks` (a WRITE lock).
 //!
-//! # How `Owner::handle` verifies the holder
+//! # How `Owner::handle` proves the holder
 //!
-//! [`Owner::handle`] proceeds in this order:
+//! [`Owner::handle`] proceeds in this order, for the PID `P` that [`read`]
+//! found in the file it opened:
 //!
-//! 1. **Pin** the process that has the PID `P` now ([`PidHandle::new`]: a pidfd
-//!    where the kernel has them, else its start time). Call it `Q`.
-//! 2. **Re-check the claim** through the file the read opened (the same inode,
-//!    even if the path was replaced since), with the reader's protocol of
-//!    [`pidkit_lockfile::read_held_claim`]: a written claim must still hold the
-//!    file (its shared lock is there, and no exclusive lock), and its content,
-//!    read under a shared lock, must still parse to `P`.
+//! 1. **Pin** the process that has the PID `P` now ([`PidHandle::new`]: a
+//!    pidfd where the kernel has them, else its start time). Call it `Q`.
+//! 2. **Prove** that the process with PID `P` holds the lock: among its
+//!    descriptors (`/proc/P/fd`), one refers to the file that was read (the
+//!    same device and inode, even if the path was replaced since), and its
+//!    `/proc/P/fdinfo/<fd>` shows an exclusive `FLOCK` on that inode. The
+//!    kernel lists there only locks owned by that descriptor's open file
+//!    description.
 //! 3. **Check** that `Q` is still running.
 //!
-//! Why this is enough: if `Q` is still running at step 3, it has had the PID
-//! `P` without a break since step 1 (a PID is handed out again only after its
-//! process has exited and been reaped). At step 2, which lies between, a
-//! written claim naming `P` held the file. [`claim_for_current_process`]
-//! writes the claimer's own PID, and the claim's lock goes away when the
-//! claimer exits; so at step 2 the claimer was alive with PID `P`, and so was
-//! `Q`. Only one process has a given PID at a time: `Q` is the claimer.
+//! Why this is enough: if `Q` still runs at step 3, it has had the PID `P`
+//! without a break since step 1 (a PID is handed out again only after its
+//! process has exited and been reaped), so the `/proc/P` of step 2, which
+//! lies between, was `Q`'s, and `Q` holds the lock on the file. The content
+//! of the file only chooses which process to ask about; it is never taken as
+//! proof.
 //!
-//! If instead the holder died after the [`read`] and a newcomer got its PID,
-//! step 2 finds no written claim naming `P` (the file is free, being claimed,
-//! or claimed anew with another PID; unless the newcomer claimed it itself, and
-//! then it is the holder), or, if no process had the PID at step 1, the handle
-//! is gone from the start and step 3 fails. Either way the result is
-//! [`Error::HolderGone`] and the newcomer is never handed out.
+//! If the holder died and a newcomer got its PID, step 2 looks at the
+//! newcomer's descriptors, which hold no lock on the file (unless the
+//! newcomer claimed it itself, and then it *is* the holder):
+//! [`Error::NotHolder`]. A claim in progress, whose file still names the
+//! previous holder, is the same case. If the holder died and nobody has the
+//! PID, step 1 pins nothing and step 3 fails: [`Error::HolderGone`].
 //!
-//! The argument rests on the claim naming its holder, which fails in the cases
-//! listed under Limitations (a lock handed to a forked child, content written
-//! by other means, another PID namespace), and on step 2 seeing the claim
-//! correctly, which has one narrow window (a read overlapping a holder's
-//! release, also under Limitations).
+//! The cost of step 2 grows with the number of descriptors of the process
+//! `P`, not with the number of locks on the machine (a scan of `/proc/locks`
+//! would; see ARCHITECTURE.md for the measurements).
 //!
 //! # Never unlink a pidfile
 //!
@@ -80,44 +82,35 @@
 //!
 //! # Limitations
 //!
-//! - **The content is trusted to be the claimer's own PID.**
-//!   [`claim_for_current_process`] guarantees that, but nothing checks it:
-//!   the kernel's lock does not say who holds it (short of `/proc/locks`, which
-//!   this crate does not read). So [`Owner::handle`] cannot tell when the claim
-//!   names a process that does not hold it:
-//!   - The lock belongs to the open file, not to the process. If the claimer
-//!     passes the descriptor to a child by `fork` (classic double-fork
-//!     daemonizing) and exits, the content names a dead process while the
-//!     child holds the lock; [`Owner::handle`] gives [`Error::HolderGone`] while
-//!     the PID is unused, but a handle to whatever process gets that PID next.
-//!     Claim in the final process, or claim before `exec` with
-//!     [`LockFileGuard::keep_across_exec`] (an `exec` keeps the PID).
-//!   - A file claimed through [`pidkit_lockfile`] directly, or by another
-//!     program, with some other PID as content.
-//!   - **PID namespaces**: the claimer writes its PID as *it* sees it. A pidfile
-//!     claimed in another PID namespace (a container sharing the directory)
-//!     reads fine, and [`Owner::pid`] is that number, but it means nothing in
-//!     the reader's namespace, or names an unrelated process there. Use
-//!     [`Owner::handle`] and [`Owner::signal`] only for pidfiles claimed in
-//!     the caller's own PID namespace.
+//! - **Where the proof cannot be had, there is no handle.** Reading another
+//!   process's `/proc/<pid>/fd` needs the right to ptrace-read it: an
+//!   unprivileged reader of a root daemon's pidfile, a `/proc` mounted with
+//!   `hidepid`, or a `/proc` of another PID namespace gives
+//!   [`Error::CannotVerify`] (never a guess); [`Owner::pid`] is still the
+//!   number the file names, unverified.
+//! - **PID namespaces**: a claimer writes its PID as *its* namespace sees
+//!   it. A pidfile claimed in another PID namespace (a container sharing the
+//!   directory) reads fine and [`Owner::pid`] is that number, but in the
+//!   reader's namespace it names another process or none:
+//!   [`Owner::handle`] then gives [`Error::NotHolder`] or
+//!   [`Error::HolderGone`], never a handle to the wrong process.
+//! - **The holder must be the process the file names.** A lock handed to a
+//!   forked child whose parent then exits (classic double-fork daemonizing)
+//!   leaves a file naming a dead process: [`Error::HolderGone`], or
+//!   [`Error::NotHolder`] once the number is reused. Claim in the final
+//!   process, or claim before `exec` with
+//!   [`LockFileGuard::keep_across_exec`] (an `exec` keeps the PID).
+//! - **Only `flock` counts.** A daemon that locks its pidfile with `fcntl` or
+//!   `lockf` byte-range locks instead holds no `flock` (on Linux the two
+//!   kinds do not interact): its file reads as
+//!   [`PidFileRead::NotHeldByAnyProcess`], like `pgrep -L` sees it. A holder
+//!   with a shared `flock` reads as held, but is not proven an owner.
 //! - A [`read`] that finds the file unclaimed takes the lock itself
 //!   ([`PidFileRead::NotHeldByAnyProcess`]); until that guard is dropped,
-//!   claims fail and other readers see a claim in progress (and wait, then
-//!   report [`Error::ClaimInProgress`]).
-//! - Programs that hold the pidfile with a plain exclusive `flock` and never
-//!   convert it (neon, `flock(1)`) are seen as a claim in progress for as long
-//!   as they hold it: [`read`] reports [`Error::ClaimInProgress`] after its wait.
-//! - Readers hold a shared lock for a moment, so in a window of a few system
-//!   calls right after a holder lets go, a read that overlaps another read can
-//!   take that read's shared lock for a claim and report the claim that has
-//!   just ended as the owner (see [`pidkit_lockfile`]'s Limitations). For
-//!   [`read`] that is no worse than the holder exiting right after the read.
-//!   Step 2 of [`Owner::handle`] uses the same check, so the one sequence in
-//!   which it can pin a newcomer is: the claimer died, its PID was reused
-//!   before step 1, nobody claimed the file since, and step 2 ran exactly while
-//!   another holder of the file (a reader's guard) let go and a second reader
-//!   was between its first and last step. A new claim, or any reader that is
-//!   not at that very point, closes it.
+//!   claims fail and other readers see the file held, naming a stale PID
+//!   that [`Owner::handle`] refuses.
+//! - The cost of [`Owner::handle`] grows with the number of descriptors the
+//!   holder has open (one `statat` each).
 //! - [`Owner::handle`] in the fallback without pidfds pins by start time
 //!   (clock ticks), with the limits `pidkit-pidhandle` documents.
 //! - Everything in [`pidkit_lockfile`]'s limitations applies (advisory lock,
@@ -163,20 +156,25 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("pidkit-pidfile supports Linux only: it relies on flock(2) and pidfds");
 
+mod proof;
+
 use std::fmt;
 use std::fs::File;
+use std::io;
 use std::ops::Deref;
+use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file, read_held_claim};
+use proof::{FileId, Proof};
 
 pub use pidkit_lockfile::LockFileGuard;
 pub use pidkit_pidhandle::{PidHandle, Signal, State};
 
-/// How long [`read`] keeps re-reading while a claim is in progress (the file
-/// is locked exclusively: a claimer between its lock and the end of its write,
-/// or a reader holding a [`PidFileRead::NotHeldByAnyProcess`] guard).
+/// How long [`read`] keeps re-reading a held pidfile whose content is not a
+/// PID (yet): a claimer between its truncation and its write leaves the file
+/// empty for a moment.
 pub const DEFAULT_CLAIM_WAIT: Duration = Duration::from_millis(100);
 
 /// The first pause between two attempts of a read; it doubles up to
@@ -191,10 +189,10 @@ const MAX_PAUSE: Duration = Duration::from_millis(10);
 #[non_exhaustive]
 pub enum Error {
     /// Another process (or another claim in this process) holds the pidfile.
-    /// `pid` is the PID its written claim names, if one could be read right
-    /// away (`None` while that claim is still being written, or when a reader
-    /// holds the file). Like every PID read from a pidfile, it can be stale by
-    /// the time it is looked at.
+    /// `pid` is the PID the file names, if its content is one, read once
+    /// right after the failed claim and not verified: during a claim in
+    /// progress it is the previous holder's. Use [`read`] and
+    /// [`Owner::handle`] to act on the holder.
     #[error("pidfile {path} is already claimed by {}", HolderPid(*pid))]
     AlreadyClaimed {
         /// The pidfile.
@@ -202,9 +200,10 @@ pub enum Error {
         /// The holder, if known.
         pid: Option<u32>,
     },
-    /// The pidfile is held by a written claim, but its content is not a PID:
-    /// after trimming whitespace it must be a decimal number in
-    /// `1..=i32::MAX`.
+    /// The pidfile is held, but its content is not a PID: after trimming
+    /// whitespace it must be a decimal number in `1..=i32::MAX`. [`read`]
+    /// reports it after re-reading for its whole wait (a claim caught between
+    /// its truncation and its write reads as empty for a moment).
     #[error("pidfile {path} holds {}, which is not a pid", Shown(content))]
     BadContent {
         /// The pidfile.
@@ -212,29 +211,49 @@ pub enum Error {
         /// The content as read.
         content: String,
     },
-    /// The pidfile stayed locked exclusively for the whole wait: a claimer
-    /// that has locked it but not finished writing its PID, a reader holding a
-    /// [`PidFileRead::NotHeldByAnyProcess`] guard, or a program that holds it
-    /// with a plain exclusive `flock`. Its content is not reported: it may be
-    /// the previous holder's PID.
-    #[error(
-        "pidfile {path} has a claim in progress: it stayed exclusively locked, without a written pid, for {} ms",
-        waited.as_millis()
-    )]
-    ClaimInProgress {
-        /// The pidfile.
-        path: Utf8PathBuf,
-        /// How long the read waited for the claim to finish.
-        waited: Duration,
-    },
-    /// The process that held the pidfile when it was read no longer does (it
-    /// exited, or its PID now belongs to another process, or the claim ended).
+    /// The process that held the pidfile when it was read no longer does: it
+    /// exited (its PID may now belong to another process, which is never
+    /// handed out), or it let go.
     #[error("pid {pid}, which held pidfile {path}, no longer holds it")]
     HolderGone {
         /// The pidfile.
         path: Utf8PathBuf,
         /// The PID read from the pidfile.
         pid: u32,
+    },
+    /// The pidfile is locked, and the process its content names is running,
+    /// but the kernel shows that this process does not hold the lock on this
+    /// file: a claim in progress (the new claimer has locked the file and not
+    /// yet replaced the previous holder's PID, whose number may since belong
+    /// to someone else), a file written by something other than its holder
+    /// (a PID of another PID namespace, a lock handed to a forked child and
+    /// the content naming the parent), or a reader holding a stale file.
+    /// Reading again once a claim has finished gives its holder.
+    #[error("pid {pid}, named by pidfile {path}, does not hold its lock")]
+    NotHolder {
+        /// The pidfile.
+        path: Utf8PathBuf,
+        /// The PID the content names.
+        pid: u32,
+    },
+    /// Whether the process named by the pidfile holds its lock cannot be
+    /// found out here: `/proc/<pid>/fd` or its fdinfo is not readable for
+    /// this caller (a process of another user, without `CAP_SYS_PTRACE`; a
+    /// `/proc` mounted with `hidepid`; a `/proc` of another PID namespace),
+    /// or reading it ran out of descriptors or memory (`source` says which).
+    /// No handle is given without that proof; [`Owner::pid`] is still the
+    /// number the file names, unverified.
+    #[error(
+        "cannot verify that pid {pid} holds pidfile {path}: /proc/{pid}/fd cannot be read here"
+    )]
+    CannotVerify {
+        /// The pidfile.
+        path: Utf8PathBuf,
+        /// The PID the content names.
+        pid: u32,
+        /// What reading `/proc/<pid>/fd` reported.
+        #[source]
+        source: io::Error,
     },
     /// The holder could not be pinned or inspected.
     #[error("cannot pin pid {pid}, the holder of pidfile {path}")]
@@ -259,8 +278,9 @@ impl Error {
         match self {
             Error::AlreadyClaimed { path, .. }
             | Error::BadContent { path, .. }
-            | Error::ClaimInProgress { path, .. }
             | Error::HolderGone { path, .. }
+            | Error::NotHolder { path, .. }
+            | Error::CannotVerify { path, .. }
             | Error::Handle { path, .. } => path,
             Error::Lock(e) => e.path(),
         }
@@ -349,24 +369,24 @@ impl Deref for PidFileGuard {
 /// Claims `path` as the pidfile of the current process.
 ///
 /// Opens (creating if needed, mode 0644) and locks the file exactly like
-/// [`pidkit_lockfile::create_exclusive`], so a failed claim leaves the holder's
-/// file untouched; then replaces the content with this process's PID in decimal
-/// and a newline, `fsync`s the file and its directory, and converts the lock to
-/// a shared one, which tells readers that the PID is written. If any of that
-/// fails, the lock is released before the error is returned.
+/// [`pidkit_lockfile::create_exclusive`] (`flock(LOCK_EX | LOCK_NB)`), so a
+/// failed claim leaves the holder's file untouched; then replaces the content
+/// with this process's PID in decimal and a newline and `fsync`s the file and
+/// its directory. The exclusive lock stays for as long as the guard lives:
+/// `lslocks` shows a WRITE lock, `pgrep -F path -L`, `pkill -F path -L` and
+/// `start-stop-daemon --pidfile path` find this process, and `flock -n path`
+/// fails. If any step fails, the lock is released before the error is
+/// returned.
 ///
 /// Keep the returned guard alive for as long as this process is the instance.
 ///
 /// # Errors
 ///
-/// [`Error::AlreadyClaimed`] when someone holds the pidfile, with the PID its
-/// written claim names when that can be read at once (`None` while the holder
-/// is still writing, for example). Also [`Error::AlreadyClaimed`] in the case
-/// [`pidkit_lockfile::Error::LostDuringDowngrade`] describes (someone took the
-/// file during the final lock conversion; not on current kernels).
-/// [`Error::Lock`] for everything that can go wrong with the file itself (a
-/// directory, a symlink, a missing directory, a read-only file system, a
-/// failed write, ...).
+/// [`Error::AlreadyClaimed`] when someone holds the pidfile, with the PID the
+/// file names when its content is one (unverified). [`Error::Lock`] for
+/// everything that can go wrong with the file itself (a directory, a
+/// symlink, a missing directory, a read-only file system, a failed write,
+/// ...).
 pub fn claim_for_current_process(path: &Utf8Path) -> Result<PidFileGuard, Error> {
     let unwritten = create_exclusive(path).map_err(|e| claim_failure(path, e))?;
     let guard = unwritten
@@ -375,12 +395,11 @@ pub fn claim_for_current_process(path: &Utf8Path) -> Result<PidFileGuard, Error>
     Ok(PidFileGuard(guard))
 }
 
-/// The error of a failed claim: someone else holding the file (or taking it
-/// during the final conversion) is [`Error::AlreadyClaimed`].
+/// The error of a failed claim: someone else holding the file is
+/// [`Error::AlreadyClaimed`].
 fn claim_failure(path: &Utf8Path, error: pidkit_lockfile::Error) -> Error {
     match error {
-        pidkit_lockfile::Error::Locked { .. }
-        | pidkit_lockfile::Error::LostDuringDowngrade { .. } => Error::AlreadyClaimed {
+        pidkit_lockfile::Error::Locked { .. } => Error::AlreadyClaimed {
             path: path.to_owned(),
             pid: holder_now(path),
         },
@@ -388,8 +407,8 @@ fn claim_failure(path: &Utf8Path, error: pidkit_lockfile::Error) -> Error {
     }
 }
 
-/// One read without waiting: the PID a written claim names, if one holds the
-/// file and its content is a PID.
+/// One read without waiting: the PID the file names, if someone holds it and
+/// its content is a PID.
 fn holder_now(path: &Utf8Path) -> Option<u32> {
     match read_and_hold_lock_file(path) {
         Ok(LockFileRead::LockedByOtherProcess { content, .. }) => parse_pid(&content),
@@ -407,32 +426,35 @@ pub enum PidFileRead {
     /// and must not be acted on.
     ///
     /// To find this out, [`read`] took the lock, and holds it through the
-    /// guard: until it is dropped, claims fail, and other readers see a claim
-    /// in progress. Do not remove the file (see the crate documentation for
-    /// why).
+    /// guard: until it is dropped, claims fail, and other readers see the
+    /// file held (and [`Owner::handle`] refuses the stale PID it names). Do
+    /// not remove the file (see the crate documentation for why).
     NotHeldByAnyProcess(PidFileGuard),
-    /// The pidfile is held by a written claim, and the [`Owner`] carries the
-    /// PID that claim wrote.
+    /// Someone holds the pidfile, and its content is a PID: the [`Owner`]
+    /// carries it. Whether that process is the holder is proven only by
+    /// [`Owner::handle`].
     LockedByOtherProcess(Owner),
 }
 
-/// The holder of a pidfile at the time of a [`read`]: the PID its written
-/// claim names.
+/// The holder of a pidfile at the time of a [`read`], as the file names it.
 ///
-/// The holder may exit at any moment after the read; [`Owner::pid`] is then a
-/// stale number. Use [`Owner::handle`] (or [`Owner::signal`]) to act on the
-/// process: it pins it and checks the claim again.
+/// [`Owner::pid`] is the number the file held; it is not verified. During a
+/// claim in progress it is the previous holder's, the holder may exit at any
+/// moment after the read, and a file written by another program may name
+/// anything. Use [`Owner::handle`] (or [`Owner::signal`]) to act on the
+/// process: it gives a handle only when the kernel shows that this very
+/// process holds the lock on this very file.
 #[derive(Debug)]
 pub struct Owner {
     path: Utf8PathBuf,
     pid: u32,
-    /// The file as the read opened it (not locked): [`Owner::handle`] checks
-    /// the claim again through it, on the same inode.
+    /// The file as the read opened it (not locked): [`Owner::handle`] proves
+    /// the lock on this inode, even if the path was replaced since.
     file: File,
 }
 
 impl Owner {
-    /// The holder's PID, as its claim wrote it.
+    /// The PID the pidfile names, as read (not verified).
     pub fn pid(&self) -> u32 {
         self.pid
     }
@@ -442,33 +464,72 @@ impl Owner {
         &self.path
     }
 
-    /// A [`PidHandle`] to the process that holds the pidfile: pinned first,
-    /// then the claim checked again, then the pinned process checked to be
-    /// running (see [How `Owner::handle` verifies the
-    /// holder](crate#how-ownerhandle-verifies-the-holder), and its limits).
+    /// A [`PidHandle`] to the process that holds the pidfile, proven by the
+    /// kernel: the process is pinned first, then `/proc` must show that it
+    /// holds the exclusive `flock` on the file that was read (same device and
+    /// inode), then the pinned process must still run (see [How
+    /// `Owner::handle` proves the holder](crate#how-ownerhandle-proves-the-holder)).
+    ///
+    /// Works on pidfiles held by any program that holds an exclusive `flock`
+    /// on the file and wrote its own PID there (neon, `flock(1)`, most
+    /// daemons), not only on pidkit's.
     ///
     /// # Errors
     ///
-    /// [`Error::HolderGone`] if the holder has exited or released the pidfile
-    /// since the read, even if its PID now belongs to another process (that
-    /// process is never pinned in a handle that is returned).
-    /// [`Error::Handle`] if the process cannot be pinned; [`Error::Lock`] if
-    /// the file cannot be read again.
+    /// - [`Error::HolderGone`] if the process the file names has exited (even
+    ///   if its PID now belongs to another process, which is never pinned in a
+    ///   handle that is returned), or runs but nobody holds the file any more.
+    /// - [`Error::NotHolder`] if that process runs but does not hold the lock
+    ///   on this file: a claim in progress, or a file that names another
+    ///   process than its holder.
+    /// - [`Error::CannotVerify`] if `/proc/<pid>/fd` cannot be read here
+    ///   (another user's process, `hidepid`, another PID namespace's `/proc`).
+    /// - [`Error::Handle`] if the process cannot be pinned or inspected;
+    ///   [`Error::Lock`] if the file cannot be inspected.
     pub fn handle(&self) -> Result<PidHandle, Error> {
+        // 1. Pin: from here on, `handle` refers to the process that had the
+        //    PID now, or is Gone.
         let handle = PidHandle::new(self.pid).map_err(|source| self.handle_error(source))?;
-        let still_claimed = read_held_claim(&self.file, &self.path)?
-            .is_some_and(|content| parse_pid(&content) == Some(self.pid));
-        if !still_claimed {
-            return Err(self.gone());
-        }
+        // 2. Prove, on the inode the read opened.
+        let meta = self.file.metadata().map_err(|source| {
+            Error::Lock(pidkit_lockfile::Error::Io {
+                path: self.path.clone(),
+                op: pidkit_lockfile::Op::Read,
+                source,
+            })
+        })?;
+        let file = FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
+        let proof = proof::holds_exclusive_flock(self.pid, file);
+        // 3. The pinned process still runs: it had the PID throughout, so
+        //    the `/proc/<pid>` read in step 2 was about it.
         match handle.state() {
-            Ok(State::Running) => Ok(handle),
-            Ok(State::Exited | State::Gone) => Err(self.gone()),
-            Err(source) => Err(self.handle_error(source)),
+            Ok(State::Running) => {}
+            Ok(State::Exited | State::Gone) => return Err(self.gone()),
+            Err(source) => return Err(self.handle_error(source)),
+        }
+        match proof {
+            Proof::Holds => Ok(handle),
+            // Nobody holds the file any more: the holder let go. Else someone
+            // else holds it (a claim in progress, a reader, a stranger).
+            Proof::DoesNotHold => match read_held_claim(&self.file, &self.path)? {
+                None => Err(self.gone()),
+                Some(_) => Err(Error::NotHolder {
+                    path: self.path.clone(),
+                    pid: self.pid,
+                }),
+            },
+            Proof::Unavailable(source) => Err(Error::CannotVerify {
+                path: self.path.clone(),
+                pid: self.pid,
+                source,
+            }),
         }
     }
 
-    /// Sends `signal` to the holder through a verified [`Owner::handle`].
+    /// Sends `signal` to the holder through a proven [`Owner::handle`].
     ///
     /// # Errors
     ///
@@ -497,33 +558,37 @@ impl Owner {
     }
 }
 
-/// Reads the pidfile at `path`: is it there, is it held, and by which process.
+/// Reads the pidfile at `path`: is it there, is it held, and which PID does
+/// it name.
 ///
-/// Never blocks on the lock and never creates the file. A held file's content
-/// is read under a shared lock, while no new claim can start, and only when
-/// its claim has finished writing; while a claim is in progress the read waits
-/// up to [`DEFAULT_CLAIM_WAIT`], re-reading with growing pauses. The content is
-/// only parsed when the file is held; the content of an unheld file is stale
-/// whatever text it is. Bytes that are not UTF-8 text at all are an error,
-/// held or not ([`pidkit_lockfile::Error::NotUtf8`], which `pidkit-lockfile`
-/// reports before anyone can tell whether the file is held); a claim still
-/// replaces such a file.
+/// neon's read: one `open`, one `flock(LOCK_EX | LOCK_NB)`, one `pread` and a
+/// `close`; never blocks on the lock and never creates the file. The content
+/// is only parsed when the file is held; the content of an unheld file is
+/// stale whatever text it is. A held file whose content is not a PID is read
+/// again, with growing pauses, for up to [`DEFAULT_CLAIM_WAIT`] (a claim
+/// caught between its truncation and its write); [`read_with_wait`] chooses
+/// another bound. Bytes that are not UTF-8 text at all are an error, held or
+/// not ([`pidkit_lockfile::Error::NotUtf8`]); a claim still replaces such a
+/// file.
 ///
-/// The cost of a read of a held pidfile is one `open`, three `flock`s, one
-/// `pread` and a `close`.
+/// The PID of [`PidFileRead::LockedByOtherProcess`] is what the file names:
+/// during a claim in progress that is still the previous holder's. The read
+/// does not prove who holds the file (that costs a look at the holder's
+/// descriptors); [`Owner::handle`] does.
 ///
 /// # Errors
 ///
-/// [`Error::BadContent`] if the file is held but its content is not a PID
-/// (see [`parse_pid`]); [`Error::ClaimInProgress`] if a claim stayed in
-/// progress for the whole wait; and [`Error::Lock`] for the file itself (a
-/// symlink, a directory, content that is not UTF-8, ...).
+/// [`Error::BadContent`] if the file is held but its content stayed something
+/// other than a PID (see [`parse_pid`]) for the whole wait, and
+/// [`Error::Lock`] for the file itself (a symlink, a directory, content that
+/// is not UTF-8, ...).
 pub fn read(path: &Utf8Path) -> Result<PidFileRead, Error> {
     read_with_wait(path, DEFAULT_CLAIM_WAIT)
 }
 
-/// [`read`], waiting up to `wait` (instead of [`DEFAULT_CLAIM_WAIT`]) for a
-/// claim in progress. `Duration::ZERO` makes exactly one attempt.
+/// [`read`], re-reading a held file whose content is not a PID for up to
+/// `wait` (instead of [`DEFAULT_CLAIM_WAIT`]). `Duration::ZERO` makes exactly
+/// one attempt.
 ///
 /// # Errors
 ///
@@ -532,16 +597,17 @@ pub fn read_with_wait(path: &Utf8Path, wait: Duration) -> Result<PidFileRead, Er
     let mut started: Option<Instant> = None;
     let mut pause = FIRST_PAUSE;
     loop {
-        if let Some(result) = attempt(path)? {
-            return Ok(result);
-        }
+        let content = match attempt(path)? {
+            Attempt::Done(result) => return Ok(result),
+            Attempt::NotAPid(content) => content,
+        };
         let now = Instant::now();
         let start = *started.get_or_insert(now);
         let waited = now - start;
         if waited >= wait {
-            return Err(Error::ClaimInProgress {
+            return Err(Error::BadContent {
                 path: path.to_owned(),
-                waited,
+                content,
             });
         }
         std::thread::sleep(pause.min(wait - waited));
@@ -549,9 +615,16 @@ pub fn read_with_wait(path: &Utf8Path, wait: Duration) -> Result<PidFileRead, Er
     }
 }
 
-/// One read of the pidfile; `None` while a claim is in progress.
-fn attempt(path: &Utf8Path) -> Result<Option<PidFileRead>, Error> {
-    Ok(Some(match read_and_hold_lock_file(path)? {
+/// What one read of the pidfile found.
+enum Attempt {
+    Done(PidFileRead),
+    /// Held, and the content is not a PID (yet).
+    NotAPid(String),
+}
+
+/// One read of the pidfile.
+fn attempt(path: &Utf8Path) -> Result<Attempt, Error> {
+    Ok(Attempt::Done(match read_and_hold_lock_file(path)? {
         LockFileRead::NotExist => PidFileRead::NotExist,
         LockFileRead::NotHeldByAnyProcess(guard, _stale) => {
             PidFileRead::NotHeldByAnyProcess(PidFileGuard(guard))
@@ -565,14 +638,8 @@ fn attempt(path: &Utf8Path) -> Result<Option<PidFileRead>, Error> {
                 pid,
                 file: not_locked_file,
             }),
-            None => {
-                return Err(Error::BadContent {
-                    path: path.to_owned(),
-                    content,
-                });
-            }
+            None => return Ok(Attempt::NotAPid(content)),
         },
-        LockFileRead::ClaimInProgress { .. } => return Ok(None),
     }))
 }
 
@@ -616,14 +683,24 @@ mod tests {
                 .ends_with("(and 36 more bytes), which is not a pid"),
             "{e}"
         );
-        let e = Error::ClaimInProgress {
+        let e = Error::NotHolder {
             path: "/run/a.pid".into(),
-            waited: Duration::from_millis(100),
+            pid: 12,
         };
         assert_eq!(
             e.to_string(),
-            "pidfile /run/a.pid has a claim in progress: it stayed exclusively locked, without a written pid, for 100 ms"
+            "pid 12, named by pidfile /run/a.pid, does not hold its lock"
         );
+        let e = Error::CannotVerify {
+            path: "/run/a.pid".into(),
+            pid: 13,
+            source: io::Error::from_raw_os_error(13),
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot verify that pid 13 holds pidfile /run/a.pid: /proc/13/fd cannot be read here"
+        );
+        assert_eq!(e.path(), "/run/a.pid");
         let e = Error::HolderGone {
             path: "/run/a.pid".into(),
             pid: 9,
@@ -635,16 +712,13 @@ mod tests {
         assert_eq!(e.path(), "/run/a.pid");
     }
 
-    /// A claim that loses the file during the final lock conversion (which
-    /// current kernels never do) is reported like any other lost race.
+    /// A claim that finds the file locked is AlreadyClaimed; other lock
+    /// file errors pass through.
     #[test]
-    fn lost_downgrade_is_already_claimed() {
+    fn claim_failures() {
         let dir = tempfile::tempdir().unwrap();
         let path = Utf8PathBuf::try_from(dir.path().join("a.pid")).unwrap();
-        let e = claim_failure(
-            &path,
-            pidkit_lockfile::Error::LostDuringDowngrade { path: path.clone() },
-        );
+        let e = claim_failure(&path, pidkit_lockfile::Error::Locked { path: path.clone() });
         assert!(
             matches!(&e, Error::AlreadyClaimed { path: p, pid: None } if *p == path),
             "{e:?}"

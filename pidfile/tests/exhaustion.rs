@@ -58,11 +58,19 @@ fn assert_file_emfile<T: std::fmt::Debug>(r: Result<T, Error>, path: &Utf8Path, 
     }
 }
 
-/// Asserts that pinning the holder failed for want of descriptors: an error
-/// naming the pidfile and the PID, not "holder gone".
+/// Asserts that pinning the holder, or proving that it holds the lock,
+/// failed for want of descriptors: an error naming the pidfile and the PID,
+/// not "holder gone" or "not the holder".
 #[track_caller]
 fn assert_pin_emfile<T: std::fmt::Debug>(r: Result<T, Error>, path: &Utf8Path, pid: u32) {
     match r {
+        Err(e @ Error::CannotVerify { .. }) => {
+            assert_eq!(e.path(), path);
+            assert!(is_emfile(&e), "{e:?}");
+            let shown = e.to_string();
+            assert!(shown.contains(path.as_str()), "{shown}");
+            assert!(shown.contains(&pid.to_string()), "{shown}");
+        }
         Err(e @ Error::Handle { .. }) => {
             assert_eq!(e.path(), path);
             assert!(is_emfile(&e), "{e:?}");
@@ -115,39 +123,45 @@ fn body() {
     assert_eq!(fs::read_to_string(&stale).unwrap(), "4242\n");
     assert_eq!(fs::read_to_string(&held).unwrap(), format!("{me}\n"));
 
-    // One descriptor free: a read works; pinning the holder works where it
-    // takes one descriptor (a pidfd with a pidfs id, or one read of /proc in
-    // the fallback) and is the same error where it takes two (a pidfd, then
-    // /proc for the start time); a claim fails at the directory fsync and
-    // lets go.
+    // One descriptor free: a read works; the handle (a pidfd where there
+    // are pidfds, then /proc/<pid>/fd and one fdinfo open at once) is an
+    // EMFILE error naming the pidfile and the pid; a claim fails at the
+    // directory fsync and lets go.
     let mut full = fill_fd_table();
     full.leave_free(1);
     let handle = owner.handle().map(|h| h.state());
-    let one_fd_pin = !probe().usable() || probe().pidfs;
     let read_held = read(&held).map(|r| match r {
         PidFileRead::LockedByOtherProcess(o) => o.pid(),
         other => panic!("{other:?}"),
     });
     let claim = claim_for_current_process(&stale);
     drop(full);
-    if one_fd_pin {
-        assert_eq!(handle.unwrap().unwrap(), State::Running);
-    } else {
-        assert_pin_emfile(handle, &held, me);
-    }
+    assert_pin_emfile(handle, &held, me);
     assert_eq!(read_held.unwrap(), me);
-
-    // Two free: the holder is pinned on every path.
-    let mut full = fill_fd_table();
-    full.leave_free(2);
-    let handle = owner.handle().map(|h| h.state());
-    drop(full);
-    assert_eq!(handle.unwrap().unwrap(), State::Running);
     assert_file_emfile(claim, &stale, Op::SyncParentDir);
     assert!(matches!(
         read(&stale).unwrap(),
         PidFileRead::NotHeldByAnyProcess(_)
     ));
+
+    // Two free: the proof works without a pidfd (the /proc fallback) and is
+    // the same clear error with one.
+    let mut full = fill_fd_table();
+    full.leave_free(2);
+    let handle = owner.handle().map(|h| h.state());
+    drop(full);
+    if probe().usable() {
+        assert_pin_emfile(handle, &held, me);
+    } else {
+        assert_eq!(handle.unwrap().unwrap(), State::Running);
+    }
+
+    // Three free: the holder is pinned and proven on every path.
+    let mut full = fill_fd_table();
+    full.leave_free(3);
+    let handle = owner.handle().map(|h| h.state());
+    drop(full);
+    assert_eq!(handle.unwrap().unwrap(), State::Running);
 
     // Descriptors again: everything works.
     let claim = claim_for_current_process(&fresh).unwrap();

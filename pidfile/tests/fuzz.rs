@@ -97,12 +97,12 @@ fn fuzz_pid_content() {
     );
 }
 
-/// What a read of `path`, held by a written claim (someone's shared lock),
-/// must give for `bytes`.
+/// What a read of `path`, held by someone (an exclusive lock), must give
+/// for `bytes`.
 fn check_held_read(path: &Utf8Path, bytes: &[u8]) -> Result<(), TestCaseError> {
     std::fs::write(path, bytes).unwrap();
     let claim = File::open(path).unwrap();
-    prop_assert!(fs4::fs_std::FileExt::try_lock_shared(&claim).unwrap());
+    prop_assert!(fs4::fs_std::FileExt::try_lock_exclusive(&claim).unwrap());
     let result = read_with_wait(path, Duration::ZERO);
     match (std::str::from_utf8(bytes), result) {
         (Ok(text), Ok(PidFileRead::LockedByOtherProcess(owner))) => {

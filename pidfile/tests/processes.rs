@@ -45,9 +45,11 @@ fn describe_read(result: Result<PidFileRead, Error>, guards: &mut Vec<PidFileGua
         }
         Ok(PidFileRead::LockedByOtherProcess(owner)) => match owner.handle() {
             Ok(handle) => format!("owner {} handle {}", owner.pid(), handle.pid()),
+            Err(Error::NotHolder { .. }) => format!("owner {} notholder", owner.pid()),
+            Err(Error::HolderGone { .. }) => format!("owner {} gone", owner.pid()),
             Err(e) => format!("owner {} handle-err {e:?}", owner.pid()),
         },
-        Err(Error::ClaimInProgress { .. }) => "claiminprogress".to_owned(),
+        Err(Error::BadContent { .. }) => "badcontent".to_owned(),
         Err(e) => format!("err {e:?}"),
     }
 }
@@ -159,7 +161,12 @@ fn race(path: &Utf8Path, wins: u32, max_attempts: u32, log: &str, go: &str) -> S
             Ok(guard) => {
                 let start = mono_ns();
                 match read_with_wait(path, Duration::ZERO) {
-                    Ok(PidFileRead::LockedByOtherProcess(owner)) if owner.pid() == me => {}
+                    Ok(PidFileRead::LockedByOtherProcess(owner)) if owner.pid() == me => {
+                        match owner.handle() {
+                            Ok(handle) if handle.pid() == me => {}
+                            other => wrong.push(format!("holder not proven: {other:?}")),
+                        }
+                    }
                     other => wrong.push(format!("holder read {other:?}")),
                 }
                 if fs::read_to_string(path).unwrap() != format!("{me}\n") {
@@ -175,10 +182,9 @@ fn race(path: &Utf8Path, wins: u32, max_attempts: u32, log: &str, go: &str) -> S
                 std::thread::yield_now();
             }
             Err(Error::AlreadyClaimed { pid, .. }) => {
-                // `pid` is best effort: in the two-reader window documented
-                // in pidkit-lockfile (another racer's read holding its shared
-                // lock just as the holder lets go), it names the claim that has
-                // just ended, which can be our own. Counted, not an error.
+                // `pid` is what the file names, unverified: while the winner
+                // has locked the file and not written yet, it is the previous
+                // holder's, which can be our own. Counted, not an error.
                 if pid == Some(me) {
                     named_ourselves += 1;
                 }
@@ -269,7 +275,7 @@ fn holder_killed_by_sigkill_frees_the_pidfile() {
 }
 
 #[test]
-fn a_claim_caught_between_lock_and_write_never_reports_the_previous_pid() {
+fn a_claim_caught_between_lock_and_write_never_yields_the_previous_pid() {
     let _serial = serial();
     let _wd = watchdog(
         "a_claim_caught_between_lock_and_write",
@@ -283,49 +289,45 @@ fn a_claim_caught_between_lock_and_write_never_reports_the_previous_pid() {
 
     let mut claimer = ROLES.spawn(HELPER, "claimer");
     assert_eq!(claimer.call(&format!("lockraw {path}")), "ok");
-    // The content is still the previous PID, and the file is locked.
-    assert_eq!(
-        fs::read_to_string(&path).unwrap(),
-        format!("{}\n", previous.id())
-    );
-
-    // The claimer holds the exclusive lock and has not written: readers must
-    // say so, and never report the previous PID.
     assert_eq!(support::flock_modes(claimer.pid(), &path), ["WRITE"]);
-    for wait in [Duration::ZERO, pidkit_pidfile::DEFAULT_CLAIM_WAIT] {
-        match read_with_wait(&path, wait) {
-            Err(Error::ClaimInProgress { path: p, waited }) => {
-                assert_eq!(p, path);
-                assert!(waited >= wait, "{waited:?}");
-            }
-            other => panic!("expected ClaimInProgress, got {other:?}"),
-        }
-    }
+    // neon's read names the previous PID, and says the file is held...
+    let owner = expect_owner(&path);
+    assert_eq!(owner.pid(), previous.id());
+    // ...but the kernel shows that process holds no lock on it: no handle.
+    let err = owner.handle().unwrap_err();
+    assert!(
+        matches!(&err, Error::NotHolder { pid, path: p } if *pid == previous.id() && *p == path),
+        "{err:?}"
+    );
+    assert!(owner.signal(Signal::KILL).is_err());
     assert!(matches!(
         claim_for_current_process(&path),
-        Err(Error::AlreadyClaimed { pid: None, .. })
+        Err(Error::AlreadyClaimed { pid: Some(p), .. }) if p == previous.id()
     ));
+    // The same from another process.
+    let mut reader = ROLES.spawn(HELPER, "reader");
+    assert_eq!(
+        reader.call(&format!("read {path} 0")),
+        format!("owner {} notholder", previous.id())
+    );
 
-    // A reader that is still waiting when the claimer writes gets the claimer.
-    let reader = {
-        let path = path.clone();
-        std::thread::spawn(move || read_with_wait(&path, Duration::from_secs(20)))
-    };
-    std::thread::sleep(Duration::from_millis(30)); // let the reader start waiting
+    // Once written, the claim keeps its exclusive lock and is proven.
     assert_eq!(claimer.call("writepid"), "ok");
-    assert_eq!(support::flock_modes(claimer.pid(), &path), ["READ"]);
-    match reader.join().unwrap() {
-        Ok(PidFileRead::LockedByOtherProcess(owner)) => {
-            assert_eq!(owner.pid(), claimer.pid());
-            assert_eq!(owner.handle().unwrap().pid(), claimer.pid());
-        }
-        other => panic!("expected the claimer as owner, got {other:?}"),
-    }
-    assert_eq!(expect_owner(&path).pid(), claimer.pid());
+    assert_eq!(support::flock_modes(claimer.pid(), &path), ["WRITE"]);
+    let owner = expect_owner(&path);
+    assert_eq!(owner.pid(), claimer.pid());
+    assert_eq!(owner.handle().unwrap().pid(), claimer.pid());
+    assert_eq!(
+        reader.call(&format!("read {path} 0")),
+        format!("owner {0} handle {0}", claimer.pid())
+    );
+    // The previous process was never touched.
+    let mut previous = previous;
+    assert!(previous.child_mut().try_wait().unwrap().is_none());
 }
 
 #[test]
-fn a_readers_guard_in_another_process_is_a_claim_in_progress_for_other_readers() {
+fn a_readers_guard_in_another_process_never_proves_the_stale_pid() {
     let _serial = serial();
     let _wd = watchdog(
         "a_readers_guard_in_another_process",
@@ -339,24 +341,29 @@ fn a_readers_guard_in_another_process_is_a_claim_in_progress_for_other_readers()
     let mut other = ROLES.spawn(HELPER, "reader");
     assert_eq!(guard_holder.call(&format!("read {path} 0")), "notheld");
     assert_eq!(support::flock_modes(guard_holder.pid(), &path), ["WRITE"]);
-    // Neither we nor another process may report the stale PID as the owner.
+    // Neither we nor another process may get a handle to the stale PID.
     assert!(matches!(
-        read_with_wait(&path, Duration::ZERO),
-        Err(Error::ClaimInProgress { .. })
+        expect_owner(&path).handle(),
+        Err(Error::NotHolder { .. })
     ));
-    assert_eq!(other.call(&format!("read {path} 20")), "claiminprogress");
-    assert_eq!(other.call(&format!("claim {path}")), "already none");
+    assert_eq!(
+        other.call(&format!("read {path} 0")),
+        format!("owner {} notholder", previous.id())
+    );
+    assert_eq!(
+        other.call(&format!("claim {path}")),
+        format!("already {}", previous.id())
+    );
     assert_eq!(guard_holder.call("drop"), "ok");
     assert_eq!(other.call(&format!("read {path} 0")), "notheld");
     assert_eq!(other.call("drop"), "ok");
 }
 
 /// The claimer writes its PID as its own PID namespace sees it. Readers find
-/// that number without looking the holder up anywhere, so a holder in another
-/// PID namespace (a container sharing the directory) reads like any other.
-/// (The former design checked the content against `/proc/locks`, where the
-/// holder appears under its PID in the reader's namespace, and could never
-/// confirm such a claim.)
+/// that number, so a holder in another PID namespace (a container sharing the
+/// directory) reads like any other; but in the reader's namespace the number
+/// names another process, which the kernel shows holds no lock on the file:
+/// the handle is refused, never given to that other process.
 #[test]
 fn holder_in_another_pid_namespace_is_reported_with_the_pid_it_wrote() {
     let _serial = serial();
@@ -374,12 +381,21 @@ fn holder_in_another_pid_namespace_is_reported_with_the_pid_it_wrote() {
     assert_eq!(holder.call(&format!("claim {path}")), "ok");
     // It is PID 1 of its namespace, and wrote that.
     assert_eq!(fs::read_to_string(&path).unwrap(), "1\n");
-    assert_eq!(support::flock_modes(outer_pid, &path), ["READ"]);
+    assert_eq!(support::flock_modes(outer_pid, &path), ["WRITE"]);
 
     let owner = expect_owner(&path);
     assert_eq!(owner.pid(), 1);
-    // (Not `owner.handle()`: PID 1 here is another process. The crate's
-    // Limitations say to use handles only for claims of one's own namespace.)
+    // PID 1 here is another process (our init), which holds no lock on it;
+    // where even root may not look at its descriptors (a container without
+    // CAP_SYS_PTRACE), that is said, never guessed.
+    let err = owner.handle().unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::NotHolder { pid: 1, .. } | Error::CannotVerify { pid: 1, .. }
+        ),
+        "{err:?}"
+    );
     assert!(matches!(
         claim_for_current_process(&path),
         Err(Error::AlreadyClaimed { pid: Some(1), .. })
@@ -387,14 +403,14 @@ fn holder_in_another_pid_namespace_is_reported_with_the_pid_it_wrote() {
     // In its own namespace the number is right, and the handle verifies.
     assert_eq!(holder.call(&format!("read {path} 0")), "owner 1 handle 1");
 
-    // A claim in progress there is one here too, never the old content.
+    // A claim in progress there, with our PID still in the file: it names
+    // us, and we hold no lock on it, so no handle.
     assert_eq!(holder.call("drop"), "ok");
     fs::write(&path, format!("{}\n", std::process::id())).unwrap();
     assert_eq!(holder.call(&format!("lockraw {path}")), "ok");
-    assert!(matches!(
-        read_with_wait(&path, Duration::ZERO),
-        Err(Error::ClaimInProgress { .. })
-    ));
+    let owner = expect_owner(&path);
+    assert_eq!(owner.pid(), std::process::id());
+    assert!(matches!(owner.handle(), Err(Error::NotHolder { .. })));
     assert_eq!(holder.call("writepid"), "ok");
     assert_eq!(expect_owner(&path).pid(), 1);
 
@@ -567,6 +583,28 @@ fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
                 matches!(state, 'R' | 'S'),
                 "the newcomer was stopped or killed: {stat}"
             );
+            // A new claim in progress: locked, the file still naming the
+            // dead holder's PID, which is now the newcomer's. Neither the
+            // owner read before nor a fresh read may yield the newcomer.
+            let mut claimer = ROLES.spawn(HELPER, "claimer");
+            assert_eq!(claimer.call(&format!("lockraw {path}")), "ok");
+            let fresh = expect_owner(&path);
+            assert_eq!(fresh.pid(), pid, "the file names the recycled pid");
+            for o in [&owner, &fresh] {
+                match o.handle() {
+                    Err(Error::NotHolder { pid: p, .. }) => assert_eq!(p, pid),
+                    other => panic!("expected NotHolder, got {other:?}"),
+                }
+                assert!(o.signal(Signal::KILL).is_err());
+            }
+            assert!(
+                newcomer.child_mut().try_wait().unwrap().is_none(),
+                "the newcomer died"
+            );
+            // Written, the claim is proven, and it is the claimer.
+            assert_eq!(claimer.call("writepid"), "ok");
+            assert_eq!(expect_owner(&path).handle().unwrap().pid(), claimer.pid());
+            claimer.kill();
             assert!(matches!(
                 read(&path).unwrap(),
                 PidFileRead::NotHeldByAnyProcess(_)
@@ -580,7 +618,7 @@ fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
 enum Hold {
     /// Locked by `lockraw`, PID not written yet (exclusive lock).
     Unwritten,
-    /// A written claim (shared lock).
+    /// A written claim (exclusive lock).
     Claimed,
     /// A reader's guard on a file it found free (exclusive lock).
     ReadGuard,
@@ -612,8 +650,9 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 
 /// Model-based test: claim/lock/write/read/drop/crash sequences over three
 /// actor processes, each answer compared with what a simple model predicts.
-/// In particular a read never names a PID while a claim is unwritten or a
-/// reader holds the file, whatever PID the file still holds.
+/// In particular a handle is given only to the actor that holds the file,
+/// whatever PID the file still names while a claim is unwritten or a reader
+/// holds it.
 #[test]
 fn model_of_claims_reads_drops_and_crashes_across_processes() {
     let _serial = serial();
@@ -635,18 +674,22 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
         for actor in actors.iter_mut() {
             assert_eq!(actor.call("drop"), "ok");
         }
-        // The model: does the file exist, and who holds it how.
+        // The model: does the file exist, who holds it how, and which PID
+        // it names (None: empty). Crashed actors' PIDs are dead.
         let mut exists = false;
         let mut holder: Option<(usize, Hold)> = None;
+        let mut named: Option<u32> = None;
+        let mut dead: Vec<u32> = Vec::new();
         for (step, op) in ops.iter().enumerate() {
             let ctx = format!("step {step} {op:?} of {ops:?}");
             match *op {
                 Op::Claim(a) => {
-                    let expected = match holder {
-                        Some((b, Hold::Claimed)) => format!("already {}", actors[b].pid()),
-                        Some((_, Hold::Unwritten | Hold::ReadGuard)) => "already none".to_owned(),
-                        None => {
+                    let expected = match (holder, named) {
+                        (Some(_), Some(pid)) => format!("already {pid}"),
+                        (Some(_), None) => "already none".to_owned(),
+                        (None, _) => {
                             holder = Some((a, Hold::Claimed));
+                            named = Some(actors[a].pid());
                             exists = true;
                             "ok".to_owned()
                         }
@@ -671,6 +714,7 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
                 Op::WritePid(a) => {
                     let expected = if holder == Some((a, Hold::Unwritten)) {
                         holder = Some((a, Hold::Claimed));
+                        named = Some(actors[a].pid());
                         "ok"
                     } else {
                         "none"
@@ -684,20 +728,26 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
                             holder = Some((a, Hold::ReadGuard));
                             "notheld".to_owned()
                         }
-                        Some((b, Hold::Claimed)) => {
-                            let holder_pid = actors[b].pid();
-                            format!("owner {holder_pid} handle {holder_pid}")
-                        }
-                        Some((_, Hold::Unwritten | Hold::ReadGuard)) => {
-                            "claiminprogress".to_owned()
-                        }
+                        // Held: the file names `named`, which is proven only
+                        // if that actor is the holder.
+                        Some((b, _)) => match named {
+                            None => "badcontent".to_owned(),
+                            Some(pid) if pid == actors[b].pid() => {
+                                format!("owner {pid} handle {pid}")
+                            }
+                            Some(pid) if dead.contains(&pid) => format!("owner {pid} gone"),
+                            Some(pid) => format!("owner {pid} notholder"),
+                        },
                     };
-                    prop_assert_eq!(
-                        actors[a].call(&format!("read {path} 0")),
-                        expected,
-                        "{}",
-                        ctx
-                    );
+                    let answer = actors[a].call(&format!("read {path} 0"));
+                    // A dead actor's PID may have been given to some other
+                    // process on the machine since: that one holds no lock.
+                    let recycled = named
+                        .filter(|pid| dead.contains(pid))
+                        .map(|pid| format!("owner {pid} notholder"));
+                    if recycled.as_deref() != Some(answer.as_str()) {
+                        prop_assert_eq!(answer, expected, "{}", ctx);
+                    }
                 }
                 Op::Drop(a) => {
                     if holder.is_some_and(|(b, _)| b == a) {
@@ -710,7 +760,9 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
                         holder = None;
                     }
                     let fresh = ROLES.spawn(HELPER, "actor");
-                    std::mem::replace(&mut actors[a], fresh).kill();
+                    let old = std::mem::replace(&mut actors[a], fresh);
+                    dead.push(old.pid());
+                    old.kill();
                 }
             }
         }
@@ -719,4 +771,213 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
     if let Err(e) = result {
         panic!("{e}");
     }
+}
+
+/// Runs a tool to completion (bounded by the test's watchdog) and returns
+/// its exit code and standard output.
+fn run_tool(program: &str, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = testkit::ChildGuard::spawn(
+        Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped()),
+    );
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.child_mut().stdout.as_mut().unwrap(), &mut out).unwrap();
+    let status = child.wait();
+    (status.code(), out)
+}
+
+/// How a helper ended: the signal that killed it.
+fn killed_by(helper: Helper) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(&helper.into_child().wait())
+}
+
+/// `pgrep -F f -L` takes a pidfile as valid only if its lock is held such
+/// that `LOCK_SH` fails; it and `pkill -L` find a pidkit claim's holder, and
+/// reject the file once nobody holds it.
+#[test]
+fn pgrep_and_pkill_find_the_holder_of_a_claim() {
+    let _serial = serial();
+    let _wd = watchdog("pgrep_and_pkill", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("svc.pid");
+    let mut helper = ROLES.spawn(HELPER, "holder");
+    let pid = helper.pid();
+    assert_eq!(helper.call(&format!("claim {path}")), "ok");
+    let (code, out) = run_tool("pgrep", &["-F", path.as_str(), "-L"]);
+    assert_eq!((code, out.trim()), (Some(0), pid.to_string().as_str()));
+    let (code, _) = run_tool("pkill", &["-TERM", "-F", path.as_str(), "-L"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(killed_by(helper), Some(15));
+    // Nobody holds it now: pgrep -L refuses it, and so does a read.
+    let (code, _) = run_tool("pgrep", &["-F", path.as_str(), "-L"]);
+    assert_ne!(code, Some(0));
+    assert!(matches!(
+        read(&path).unwrap(),
+        PidFileRead::NotHeldByAnyProcess(_)
+    ));
+}
+
+/// `start-stop-daemon --stop --pidfile` (Debian's init-script tool) signals
+/// the process a pidkit claim names, and `--status` sees it run.
+#[test]
+fn start_stop_daemon_stops_the_holder_of_a_claim() {
+    let _serial = serial();
+    let _wd = watchdog("start_stop_daemon", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("svc.pid");
+    let mut helper = ROLES.spawn(HELPER, "daemon");
+    assert_eq!(helper.call(&format!("claim {path}")), "ok");
+    let uid = rustix::process::getuid().as_raw().to_string();
+    let (code, _) = run_tool(
+        "start-stop-daemon",
+        &["--status", "--pidfile", path.as_str(), "--user", &uid],
+    );
+    assert_eq!(code, Some(0), "--status: not running");
+    let (code, _) = run_tool(
+        "start-stop-daemon",
+        &[
+            "--stop",
+            "--quiet",
+            "--signal",
+            "TERM",
+            "--pidfile",
+            path.as_str(),
+            "--user",
+            &uid,
+        ],
+    );
+    assert_eq!(code, Some(0), "--stop found nothing to stop");
+    assert_eq!(killed_by(helper), Some(15));
+}
+
+/// `lslocks` shows a pidkit claim as an exclusive `flock` (WRITE), and
+/// `flock(1)` cannot take it, shared or exclusive, until it ends.
+#[test]
+fn lslocks_shows_a_write_lock_and_flock_cannot_take_it() {
+    let _serial = serial();
+    let _wd = watchdog("lslocks_and_flock", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("svc.pid");
+    let mut helper = ROLES.spawn(HELPER, "holder");
+    assert_eq!(helper.call(&format!("claim {path}")), "ok");
+    let pid = helper.pid().to_string();
+    let (code, out) = run_tool(
+        "lslocks",
+        &[
+            "--pid",
+            &pid,
+            "--noheadings",
+            "--raw",
+            "--output",
+            "TYPE,MODE",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(out.trim(), "FLOCK WRITE");
+    for mode in ["-x", "-s"] {
+        let (code, _) = run_tool("flock", &[mode, "-n", path.as_str(), "true"]);
+        assert_eq!(code, Some(1), "flock {mode} -n took a held claim");
+    }
+    helper.kill();
+    let (code, _) = run_tool("flock", &["-x", "-n", path.as_str(), "true"]);
+    assert_eq!(code, Some(0));
+}
+
+/// Reads a foreign pidfile held by `holder`, which wrote its PID: the owner
+/// is that PID, proven and pinned; signalling it through the handle ends it.
+fn foreign_holder_is_proven_and_signalled(path: &Utf8Path, mut holder: testkit::ChildGuard) {
+    let pid = holder.id();
+    let owner = expect_owner(path);
+    assert_eq!(owner.pid(), pid);
+    let handle = owner.handle().unwrap();
+    assert_eq!(handle.pid(), pid);
+    assert_eq!(handle.state().unwrap(), State::Running);
+    assert!(matches!(
+        claim_for_current_process(path),
+        Err(Error::AlreadyClaimed { pid: Some(p), .. }) if p == pid
+    ));
+    owner.signal(Signal::TERM).unwrap();
+    let status = holder.child_mut().wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15)
+    );
+    match read(path).unwrap() {
+        PidFileRead::NotHeldByAnyProcess(_) => {}
+        other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
+    }
+}
+
+/// `flock(1)` as the holder, the shell idiom for a singleton: the shell
+/// opens the pidfile, `flock -n` locks that descriptor, the shell writes its
+/// PID and `exec`s the daemon, which keeps descriptor and PID.
+#[test]
+fn a_pidfile_held_by_the_flock_tool_is_read_and_proven() {
+    let _serial = serial();
+    let _wd = watchdog("a_pidfile_held_by_the_flock_tool", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("svc.pid");
+    let holder = testkit::sh(&format!(
+        "exec 9>>'{path}'; flock -x -n 9 || exit 3; echo $$ > '{path}'; exec sleep 1000"
+    ));
+    let pid = holder.id();
+    // The file exists once the shell opened it, and names it once written.
+    wait_until(|| fs::read_to_string(&path).is_ok_and(|c| c == format!("{pid}\n")));
+    foreign_holder_is_proven_and_signalled(&path, holder);
+}
+
+/// A daemon written in another language (Python: `fcntl.flock(LOCK_EX)` for
+/// its whole life, its PID written into the file).
+#[test]
+fn a_pidfile_held_by_a_python_daemon_is_read_and_proven() {
+    let _serial = serial();
+    let _wd = watchdog("a_pidfile_held_by_a_python_daemon", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("py.pid");
+    let script = "import fcntl, os, sys\n\
+        f = open(sys.argv[1], 'a+')\n\
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+        f.truncate(0)\n\
+        f.write('%d\\n' % os.getpid())\n\
+        f.flush()\n\
+        print('ready', flush=True)\n\
+        sys.stdin.read()\n";
+    let mut holder = testkit::ChildGuard::spawn(
+        Command::new("python3")
+            .args(["-c", script, path.as_str()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped()),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.child_mut().stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "ready\n");
+    assert_eq!(support::flock_modes(holder.id(), &path), ["WRITE"]);
+    foreign_holder_is_proven_and_signalled(&path, holder);
+}
+
+/// A file the Python daemon holds but whose content names another live
+/// process: an error naming that pid and the path, never its handle.
+#[test]
+fn a_foreign_pidfile_naming_another_process_is_refused() {
+    let _serial = serial();
+    let _wd = watchdog("a_foreign_pidfile_naming_another", Duration::from_secs(60));
+    let (_dir, path) = temp_lock("liar.pid");
+    let bystander = testkit::sleeper();
+    fs::write(&path, format!("{}\n", bystander.id())).unwrap();
+    let holder = testkit::sh(&format!(
+        "exec 9<'{path}'; flock -x -n 9 || exit 3; echo locked > '{path}.ready'; exec sleep 1000"
+    ));
+    wait_until(|| Utf8Path::new(&format!("{path}.ready")).exists());
+    assert_eq!(support::flock_modes(holder.id(), &path), ["WRITE"]);
+    let owner = expect_owner(&path);
+    assert_eq!(owner.pid(), bystander.id());
+    let err = owner.handle().unwrap_err();
+    assert!(
+        matches!(&err, Error::NotHolder { pid, path: p } if *pid == bystander.id() && *p == path),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&bystander.id().to_string()));
+    assert!(err.to_string().contains(path.as_str()));
+    drop(holder);
 }

@@ -40,12 +40,11 @@ pub fn claim(path: &Path, content: &str) -> File {
     f
 }
 
-/// [`claim`] plus open+fsync+close of the parent directory and the
-/// conversion to a shared lock: every system call a pidkit claim makes.
+/// [`claim`] plus open+fsync+close of the parent directory: every system
+/// call a pidkit claim makes. The lock stays exclusive.
 pub fn claim_full(path: &Path, dir: &Path, content: &str) -> File {
     let f = claim(path, content);
     File::open(dir).unwrap().sync_all().unwrap();
-    assert!(flock(&f, FlockOperation::NonBlockingLockShared));
     f
 }
 
@@ -74,20 +73,71 @@ pub fn read(path: &Path) -> (File, bool, String) {
     (f, free, content)
 }
 
-/// The lock-mode read of a held file, minimal: open, flock(EX|NB) (fails),
-/// flock(SH|NB), pread.
-pub fn read_shared(path: &Path) -> (File, String) {
-    let f = open_read(path);
-    assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
-    assert!(flock(&f, FlockOperation::NonBlockingLockShared));
-    let content = pread(&f);
-    (f, content)
+/// Whether process `pid` holds an exclusive `flock` on the file with
+/// `dev`/`ino`, by hand: open `/proc/<pid>/fd`, `getdents64`, one `statat`
+/// (following the link) per descriptor, and for the descriptor of that file
+/// open+read+close of its fdinfo and a look for a `FLOCK ... WRITE` line.
+pub fn proc_holds_flock(pid: u32, dev: u64, ino: u64) -> bool {
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir};
+    let dir = rustix::fs::openat(
+        CWD,
+        format!("/proc/{pid}/fd"),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .unwrap();
+    let mut buf = [const { std::mem::MaybeUninit::<u8>::uninit() }; 2048];
+    let mut entries = RawDir::new(&dir, &mut buf);
+    while let Some(entry) = entries.next() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name.to_bytes().first() == Some(&b'.') {
+            continue;
+        }
+        let Ok(st) = rustix::fs::statat(&dir, name, AtFlags::empty()) else {
+            continue;
+        };
+        if st.st_dev != dev || st.st_ino != ino {
+            continue;
+        }
+        let fd = std::str::from_utf8(name.to_bytes()).unwrap();
+        let info = rustix::fs::openat(
+            CWD,
+            format!("/proc/{pid}/fdinfo/{fd}"),
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        let mut text = [0u8; 512];
+        let n = rustix::io::read(&info, &mut text).unwrap();
+        let text = std::str::from_utf8(&text[..n]).unwrap();
+        if text
+            .lines()
+            .any(|l| l.starts_with("lock:") && l.contains(" FLOCK ") && l.contains(" WRITE "))
+        {
+            return true;
+        }
+    }
+    false
 }
 
-/// [`read_shared`] plus the final conversion attempt (flock(EX|NB), fails):
-/// every system call a pidkit read of a held file makes.
-pub fn read_shared_convert(path: &Path) -> (File, String) {
-    let (f, content) = read_shared(path);
-    assert!(!flock(&f, FlockOperation::NonBlockingLockExclusive));
-    (f, content)
+/// What `Owner::handle()` does, by hand: `pidfd_open` + `fstat` (pin with a
+/// pidfs id), `fstat` of the pidfile, [`proc_holds_flock`], then a zero
+/// `poll` of the pidfd (still running). Returns the pidfd.
+pub fn prove_owner(pid: u32, file: &File) -> std::os::fd::OwnedFd {
+    let rpid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    let pidfd = rustix::process::pidfd_open(rpid, rustix::process::PidfdFlags::empty()).unwrap();
+    std::hint::black_box(rustix::fs::fstat(&pidfd).unwrap());
+    let st = rustix::fs::fstat(file).unwrap();
+    assert!(proc_holds_flock(pid, st.st_dev, st.st_ino));
+    let mut fds = [rustix::event::PollFd::new(
+        &pidfd,
+        rustix::event::PollFlags::IN,
+    )];
+    let zero = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    assert_eq!(rustix::event::poll(&mut fds, Some(&zero)).unwrap(), 0);
+    pidfd
 }
