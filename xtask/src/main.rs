@@ -40,8 +40,12 @@ TASKS:
                   7. cargo package of every publishable member, verified
                      (--no-verify only when the registry is unreachable)
                   8. with --fuzz: cargo test --release -- fuzz, PROPTEST_CASES=20000
-        --quick         skip steps 5 and 6
+                  9. the kernel matrix: the whole nextest suite inside Debian's
+                     kernels 5.10 (bullseye), 6.1 (bookworm), 6.12 (trixie) and
+                     7.x (sid) under QEMU, as `cargo xtask matrix`
+        --quick         skip steps 5, 6 and 9
         --no-sandbox    skip step 5
+        --no-matrix     skip step 9
         --fuzz          add step 8 (bounded to 20 minutes; PROPTEST_CASES from
                         the environment wins)
         --budget MIN    overall time budget in minutes (default 80); each
@@ -62,6 +66,20 @@ TASKS:
         --json              also print results as JSON
         --criterion         run the criterion benches instead:
                             cargo bench --workspace --bench '*' [-- X]
+
+    matrix      Step 9 of `test`: for each kernel, fetch the newest linux-image-amd64
+                of its Debian suite with apt through a private sources list and
+                state dir (cached in ~/.cache/pidkit/matrix, or PIDKIT_MATRIX_CACHE),
+                boot it with qemu-system-x86_64 (TCG, 2 vCPUs, the host's / shared
+                read-only over virtio-9p, fresh /tmp), run a `cargo nextest archive`
+                of the workspace inside at soft RLIMIT_NOFILE 1024, and print one
+                line per kernel with its counts and failing tests. Needs root,
+                qemu-system-x86, xz-utils, zstd (.ci/run installs them). Logs:
+                target/pidkit-matrix/<suite>/{nextest,console}.log
+        --kernel K          only suite or series K (repeatable): bullseye|5.10,
+                            bookworm|6.1, trixie|6.12, sid|7.x
+        --budget MIN        overall time budget in minutes (default 80)
+        -- ARGS             extra arguments for `nextest run` in the guest
 
     help        This text.
 

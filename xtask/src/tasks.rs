@@ -59,6 +59,8 @@ pub(crate) struct TestOptions {
     pub(crate) fuzz: bool,
     /// Skip the sandbox modes.
     pub(crate) no_sandbox: bool,
+    /// Skip the kernel matrix.
+    pub(crate) no_matrix: bool,
     /// The overall time budget.
     pub(crate) budget: Duration,
 }
@@ -69,6 +71,7 @@ impl Default for TestOptions {
             quick: false,
             fuzz: false,
             no_sandbox: false,
+            no_matrix: false,
             budget: DEFAULT_BUDGET,
         }
     }
@@ -83,6 +86,7 @@ pub(crate) fn parse_test_options(args: &[String]) -> Result<TestOptions, String>
             "--quick" => o.quick = true,
             "--fuzz" => o.fuzz = true,
             "--no-sandbox" => o.no_sandbox = true,
+            "--no-matrix" => o.no_matrix = true,
             "--budget" => {
                 let v = it.next().ok_or("--budget needs a number of minutes")?;
                 o.budget = parse_minutes(v)?;
@@ -178,6 +182,14 @@ pub(crate) fn test(opts: &TestOptions) -> ExitCode {
     package(&mut r);
     if opts.fuzz {
         fuzz(&mut r);
+    }
+    if opts.quick || opts.no_matrix {
+        let why = if opts.quick { "--quick" } else { "--no-matrix" };
+        for k in crate::matrix::KERNELS {
+            r.skip(&format!("matrix: Linux {} ({})", k.series, k.suite), why);
+        }
+    } else {
+        crate::matrix::run(&mut r, &crate::matrix::MatrixOptions::default());
     }
     r.finish()
 }
