@@ -49,6 +49,7 @@ pub(crate) struct Cmd {
     program: OsString,
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
+    cwd: Option<std::path::PathBuf>,
     timeout: Duration,
     capture_stdout: bool,
     capture_stderr: bool,
@@ -61,6 +62,7 @@ impl Cmd {
             program: program.as_ref().to_owned(),
             args: Vec::new(),
             envs: Vec::new(),
+            cwd: None,
             timeout: Duration::from_secs(15 * 60),
             capture_stdout: false,
             capture_stderr: false,
@@ -98,6 +100,12 @@ impl Cmd {
         let key = key.as_ref().to_owned();
         self.envs.retain(|(k, _)| *k != key);
         self.envs.push((key, value.as_ref().to_owned()));
+        self
+    }
+
+    /// Runs the command in `dir` instead of the current directory.
+    pub(crate) fn current_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Cmd {
+        self.cwd = Some(dir.into());
         self
     }
 
@@ -139,7 +147,11 @@ impl Cmd {
             .collect();
         words.push(shell_quote(&self.program.to_string_lossy()));
         words.extend(self.args.iter().map(|a| shell_quote(&a.to_string_lossy())));
-        words.join(" ")
+        let line = words.join(" ");
+        match &self.cwd {
+            Some(d) => format!("(cd {} && {line})", shell_quote(&d.to_string_lossy())),
+            None => line,
+        }
     }
 }
 
@@ -258,6 +270,9 @@ pub(crate) fn run(cmd: &Cmd) -> Outcome {
     command.args(&cmd.args).stdin(Stdio::null());
     for (k, v) in &cmd.envs {
         command.env(k, v);
+    }
+    if let Some(d) = &cmd.cwd {
+        command.current_dir(d);
     }
     let marker = new_marker();
     command.env(MARKER_ENV, &marker);

@@ -7,6 +7,7 @@
 mod bench;
 mod exec;
 mod json;
+mod peers;
 mod report;
 mod tasks;
 mod workspace;
