@@ -397,6 +397,7 @@ fn ratio_svg(path: &Path, rows: &[Row], m: &Machine) -> Result<(), Box<dyn std::
         font(12).color(&BLACK.mix(0.7)),
     ))?;
     let bottom = height - 40;
+    let mut last_label = i32::MIN;
     for tick in [
         1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0,
     ] {
@@ -410,11 +411,15 @@ fn ratio_svg(path: &Path, rows: &[Row], m: &Machine) -> Result<(), Box<dyn std::
             BLACK.mix(0.15).stroke_width(1)
         };
         root.draw(&PathElement::new(vec![(tx, top - 6), (tx, bottom)], style))?;
-        root.draw(&Text::new(
-            format!("{tick}x"),
-            (tx - 12, bottom + 6),
-            font(11),
-        ))?;
+        // Labels only where they do not run into the previous one.
+        if tx.saturating_sub(last_label) >= 36 {
+            root.draw(&Text::new(
+                format!("{tick}x"),
+                (tx - 12, bottom + 6),
+                font(11),
+            ))?;
+            last_label = tx;
+        }
     }
     let mut y = top;
     for (op, rs) in &groups {
