@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -17,15 +17,35 @@ use pidkit_pidfd::{PidFd, Signal};
 use pidkit_pidhandle::PidHandle;
 use rustix::process::{Pid, WaitId, WaitIdOptions, WaitOptions};
 
+use crate::floor;
 use crate::measure::{interleave, interleave_batched};
+use crate::peers::op;
 use crate::{Config, Row};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// A child killed and reaped on drop (unless already reaped).
-struct Guard(Option<Child>);
+pub(crate) struct Guard(Option<Child>);
+
+impl From<Child> for Guard {
+    fn from(c: Child) -> Guard {
+        Guard(Some(c))
+    }
+}
 
 impl Guard {
+    /// The child's piped stdout, taken.
+    pub(crate) fn stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.0.as_mut()?.stdout.take()
+    }
+    /// Waits for the child to exit (and reaps it).
+    pub(crate) fn wait(&mut self) -> io::Result<std::process::ExitStatus> {
+        let mut c = self
+            .0
+            .take()
+            .ok_or_else(|| io::Error::other("already reaped"))?;
+        c.wait()
+    }
     fn sleeper() -> Result<Guard> {
         Ok(Guard(Some(
             Command::new("sleep")
@@ -97,42 +117,93 @@ fn start_ticks(pid: u32) -> Result<u64> {
         .parse()?)
 }
 
-/// Signal send cost: what one call costs, held and restored.
+/// Idle threads that share this process's fd table while they live: with
+/// more than one thread, the kernel's fd lookup (`fdget`) takes a reference
+/// on the file instead of its single-threaded fast path, which makes every
+/// fd-based system call (`pidfd_send_signal`, not `kill`) a little dearer.
+struct IdleThreads(Vec<(mpsc::Sender<()>, thread::JoinHandle<()>)>);
+
+impl IdleThreads {
+    fn spawn(n: usize) -> IdleThreads {
+        IdleThreads(
+            (0..n)
+                .map(|_| {
+                    let (tx, rx) = mpsc::channel::<()>();
+                    let h = thread::spawn(move || {
+                        let _ = rx.recv();
+                    });
+                    (tx, h)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for IdleThreads {
+    fn drop(&mut self) {
+        for (tx, h) in self.0.drain(..) {
+            drop(tx);
+            let _ = h.join();
+        }
+    }
+}
+
+/// Threads the multi-threaded signal rows run with (besides the main one).
+const IDLE_THREADS: usize = 3;
+
+/// Signal send cost: what one call costs, held and restored, against the
+/// floors of `floor.rs` (every call inline, one path for all).
 pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
     pin(Some(0));
     let target = Guard::sleeper()?;
     let pid = target.pid();
-    let rpid = target.rpid();
+    let ipid = pid as i32;
     let handle = PidHandle::from_child(target.child())?;
     let text = handle.to_string();
     let pidfd = PidFd::from_child(target.child())?;
+    let rawfd = pidfd.as_fd().as_raw_fd();
     let ticks = start_ticks(pid)?;
     let budget = cfg.budget(1.5);
     let mut rows = Vec::new();
 
-    let (a, b) = interleave_batched(
-        budget,
-        &mut || handle.kill(Signal::ZERO).expect("held kill"),
-        &mut || rustix::process::test_kill_process(black_box(rpid)).expect("kill"),
-    );
-    rows.push(Row::new(
-        "signal send",
-        "held PidHandle::kill(0) vs raw kill(pid, 0)",
-        a,
-        b,
-    ));
-
-    let (a, b) = interleave_batched(
-        budget,
-        &mut || handle.kill(Signal::ZERO).expect("held kill"),
-        &mut || black_box(&pidfd).send_signal(Signal::ZERO).expect("send"),
-    );
-    rows.push(Row::new(
-        "signal send",
-        "held PidHandle::kill(0) vs pidfd_send_signal(0)",
-        a,
-        b,
-    ));
+    for threads in [1, 1 + IDLE_THREADS] {
+        let _idle = IdleThreads::spawn(threads - 1);
+        let tag = if threads == 1 {
+            "1 thread".to_owned()
+        } else {
+            format!("{threads} threads")
+        };
+        let (a, b) = interleave_batched(
+            budget,
+            &mut || handle.kill(Signal::ZERO).expect("held kill"),
+            &mut || floor::pidfd_send0(black_box(rawfd)).expect("pidfd_send_signal"),
+        );
+        rows.push(
+            Row::new(
+                "signal send",
+                &format!("held PidHandle::kill(0) vs pidfd_send_signal(fd, 0) [{tag}]"),
+                a,
+                b,
+            )
+            .by(&format!("pidkit, {tag}"))
+            .floor_of(op::HELD_VS_PIDFD),
+        );
+        let (a, b) = interleave_batched(
+            budget,
+            &mut || handle.kill(Signal::ZERO).expect("held kill"),
+            &mut || floor::kill0(black_box(ipid)).expect("kill"),
+        );
+        rows.push(
+            Row::new(
+                "signal send",
+                &format!("held PidHandle::kill(0) vs kill(pid, 0) [{tag}]"),
+                a,
+                b,
+            )
+            .by(&format!("pidkit, {tag}"))
+            .floor_of(op::HELD_VS_KILL),
+        );
+    }
 
     let (a, b) = interleave_batched(
         budget,
@@ -141,17 +212,21 @@ pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
             h.kill(Signal::ZERO).expect("restored kill");
         },
         &mut || {
-            let fd = PidFd::open(black_box(pid)).expect("open");
-            black_box(fd.inode_id().expect("fstat"));
-            fd.send_signal(Signal::ZERO).expect("send");
+            let fd = floor::pidfd_open(black_box(ipid)).expect("pidfd_open");
+            black_box(floor::fstat_ino(fd).expect("fstat"));
+            floor::pidfd_send0(fd).expect("pidfd_send_signal");
+            floor::close(fd);
         },
     );
-    rows.push(Row::new(
-        "signal send",
-        "restored PidHandle + kill(0) vs pidfd_open+fstat+send+close",
-        a,
-        b,
-    ));
+    rows.push(
+        Row::new(
+            "signal send",
+            "restored PidHandle + kill(0) vs pidfd_open+fstat+pidfd_send_signal+close",
+            a,
+            b,
+        )
+        .floor_of("restored handle + signal 0 ÷ pidfd_open+fstat+pidfd_send_signal+close"),
+    );
 
     let (a, b) = interleave_batched(
         budget,
@@ -172,16 +247,43 @@ pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
         budget,
         &mut || drop(black_box(PidHandle::new(black_box(pid)).expect("new"))),
         &mut || {
-            let fd = PidFd::open(black_box(pid)).expect("open");
-            black_box(fd.inode_id().expect("fstat"));
+            let fd = floor::pidfd_open(black_box(ipid)).expect("pidfd_open");
+            black_box(floor::fstat_ino(fd).expect("fstat"));
+            floor::close(fd);
         },
     );
-    rows.push(Row::new(
-        "signal send",
-        "PidHandle::new(pid) vs pidfd_open+fstat+close",
-        a,
-        b,
-    ));
+    rows.push(
+        Row::new(
+            "signal send",
+            "PidHandle::new(pid) + drop vs pidfd_open+fstat+close",
+            a,
+            b,
+        )
+        .floor_of("PidHandle::new ÷ pidfd_open+fstat+close"),
+    );
+
+    // What a peer's "handle from a bare pid" costs, against the same floor
+    // the peers use: their own language's kill(pid, 0).
+    let (a, b) = interleave_batched(
+        budget,
+        &mut || {
+            PidHandle::new(black_box(pid))
+                .expect("new")
+                .kill(Signal::ZERO)
+                .expect("kill")
+        },
+        &mut || floor::kill0(black_box(ipid)).expect("kill"),
+    );
+    rows.push(
+        Row::new(
+            "signal send",
+            "PidHandle::new(pid) + kill(0) + drop vs kill(pid, 0)",
+            a,
+            b,
+        )
+        .floor_of(op::FROM_PID_VS_KILL),
+    );
+    drop(pidfd);
     pin(None);
     Ok(rows)
 }
@@ -229,8 +331,30 @@ pub(crate) fn signal_latency(cfg: &Config, pinned: bool) -> Result<Vec<Row>> {
 /// Every variant lets its fresh child finish `exec` (and its waiter block)
 /// for the same time before the kill, so the kill always hits a sleeping
 /// `sleep`, not a process still loading.
-fn settle() {
+pub(crate) fn settle() {
     thread::sleep(Duration::from_micros(500));
+}
+
+/// One exit-notification sample of the floor: SIGKILL to a settled `sleep`,
+/// then `poll` on its pidfd and `waitid(P_PIDFD)`.
+pub(crate) fn exit_sample_raw() -> f64 {
+    let g = Guard::sleeper().expect("spawn");
+    let fd = PidFd::from_child(g.child()).expect("pidfd");
+    settle();
+    let t0 = Instant::now();
+    rustix::process::kill_process(g.rpid(), rustix::process::Signal::KILL).expect("kill");
+    let mut fds = [rustix::event::PollFd::new(
+        &fd,
+        rustix::event::PollFlags::IN,
+    )];
+    rustix::event::poll(&mut fds, None).expect("poll");
+    let st =
+        rustix::process::waitid(WaitId::PidFd(fd.as_fd()), WaitIdOptions::EXITED).expect("waitid");
+    let t = t0.elapsed();
+    black_box(st);
+    let mut g = g;
+    let _ = g.0.take();
+    ns(t)
 }
 
 /// Exit-notification latency: SIGKILL sent, until the parent knows the exit.
@@ -255,25 +379,7 @@ pub(crate) fn exit_latency(cfg: &Config) -> Result<Vec<Row>> {
         ns(t)
     };
 
-    let mut raw_pidfd = || -> f64 {
-        let g = Guard::sleeper().expect("spawn");
-        let fd = PidFd::from_child(g.child()).expect("pidfd");
-        settle();
-        let t0 = Instant::now();
-        rustix::process::kill_process(g.rpid(), rustix::process::Signal::KILL).expect("kill");
-        let mut fds = [rustix::event::PollFd::new(
-            &fd,
-            rustix::event::PollFlags::IN,
-        )];
-        rustix::event::poll(&mut fds, None).expect("poll");
-        let st = rustix::process::waitid(WaitId::PidFd(fd.as_fd()), WaitIdOptions::EXITED)
-            .expect("waitid");
-        let t = t0.elapsed();
-        black_box(st);
-        let mut g = g;
-        let _ = g.0.take();
-        ns(t)
-    };
+    let mut raw_pidfd = exit_sample_raw;
     let (a, b) = interleave(budget, n / 4, n, &mut via_monitor, &mut raw_pidfd);
     rows.push(
         Row::new(
@@ -282,6 +388,7 @@ pub(crate) fn exit_latency(cfg: &Config) -> Result<Vec<Row>> {
             a,
             b,
         )
+        .floor_of(op::EXIT)
         .latency(),
     );
 
@@ -393,12 +500,15 @@ pub(crate) fn spawn_throughput(cfg: &Config) -> Result<Vec<Row>> {
         ns(t0.elapsed()) / batch as f64
     };
     let (a, b) = interleave(budget, 20, 100_000, &mut mon_seq, &mut std_seq);
-    rows.push(Row::new(
-        "spawn+wait",
-        "sequential, per child: Monitor vs std::process::Command",
-        a,
-        b,
-    ));
+    rows.push(
+        Row::new(
+            "spawn+wait",
+            "sequential, per child: Monitor vs std::process::Command",
+            a,
+            b,
+        )
+        .floor_of(op::SPAWN_SEQ),
+    );
 
     let mut mon_par = || -> f64 {
         let t0 = Instant::now();
@@ -439,12 +549,15 @@ pub(crate) fn spawn_throughput(cfg: &Config) -> Result<Vec<Row>> {
         ns(t0.elapsed()) / batch as f64
     };
     let (a, b) = interleave(budget, 20, 100_000, &mut mon_par, &mut std_par);
-    rows.push(Row::new(
-        "spawn+wait",
-        "8 in flight, per child: Monitor vs std::process::Command",
-        a,
-        b,
-    ));
+    rows.push(
+        Row::new(
+            "spawn+wait",
+            "8 in flight, per child: Monitor vs std::process::Command",
+            a,
+            b,
+        )
+        .floor_of(op::SPAWN_PAR),
+    );
     let (a, b) = interleave(budget, 20, 100_000, &mut mon_par, &mut tpc_par);
     rows.push(Row::new(
         "spawn+wait",

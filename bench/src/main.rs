@@ -2,12 +2,22 @@
 //! `cargo xtask bench` runs. Every figure it prints was measured in this run,
 //! side by side (A B A B) with its raw-syscall baseline.
 //!
-//! Usage: `pidkit-bench [--quick|--full] [--filter TEXT] [--json] [--out DIR]`
+//! Usage: `pidkit-bench [--quick|--full] [--filter TEXT] [--json] [--out DIR]
+//! [--peers [--go-peer BIN] [--psutil-peer PYTHON SCRIPT]]`
+//!
+//! `--peers` adds tokio::process (measured here) and the external peer
+//! programs of `bench/peers/` (built and fetched by `cargo xtask bench
+//! --peers`), each measured against its own language's raw `kill` in its own
+//! process.
 
-#![forbid(unsafe_code)]
+// The floors make their system calls inline (`floor.rs`, the only module
+// allowed `unsafe`).
+#![deny(unsafe_code)]
 
 mod cases;
+mod floor;
 mod measure;
+mod peers;
 mod report;
 
 use std::path::PathBuf;
@@ -23,6 +33,10 @@ pub(crate) struct Config {
     filter: Option<String>,
     json: bool,
     pub(crate) out: PathBuf,
+    /// `--peers`: tokio rows and the external peers below.
+    peers: bool,
+    /// The external peer programs to run (with `--peers`).
+    programs: Vec<peers::Program>,
 }
 
 impl Config {
@@ -41,10 +55,16 @@ impl Config {
     }
 }
 
-/// One line of the result table: a pidkit series and its baseline.
+/// One line of the result table: a series of pidkit (or a peer) and its
+/// baseline, measured interleaved in one process.
 #[derive(Clone, Debug)]
 pub(crate) struct Row {
-    pub(crate) group: &'static str,
+    pub(crate) group: String,
+    /// Whose figure the first series is: `pidkit`, or a peer.
+    pub(crate) subject: String,
+    /// The operation, when the baseline is its floor: rows with one are
+    /// drawn in the ratio chart, grouped by it.
+    pub(crate) op: Option<String>,
     pub(crate) metric: String,
     pub(crate) pidkit: Vec<f64>,
     pub(crate) baseline: Vec<f64>,
@@ -53,19 +73,28 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    pub(crate) fn new(
-        group: &'static str,
-        metric: &str,
-        pidkit: Vec<f64>,
-        baseline: Vec<f64>,
-    ) -> Row {
+    pub(crate) fn new(group: &str, metric: &str, pidkit: Vec<f64>, baseline: Vec<f64>) -> Row {
         Row {
-            group,
+            group: group.to_owned(),
+            subject: "pidkit".to_owned(),
+            op: None,
             metric: metric.to_owned(),
             pidkit,
             baseline,
             is_latency: false,
         }
+    }
+
+    /// Marks the baseline as the floor of operation `op` (for the chart).
+    pub(crate) fn floor_of(mut self, op: &str) -> Row {
+        self.op = Some(op.to_owned());
+        self
+    }
+
+    /// Names whose figure the first series is (default `pidkit`).
+    pub(crate) fn by(mut self, subject: &str) -> Row {
+        self.subject = subject.to_owned();
+        self
     }
 
     pub(crate) fn latency(mut self) -> Row {
@@ -93,6 +122,8 @@ fn parse_args() -> Result<Config, String> {
         filter: None,
         json: false,
         out: default_out(),
+        peers: false,
+        programs: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -100,11 +131,27 @@ fn parse_args() -> Result<Config, String> {
             "--quick" => cfg.full = false,
             "--full" => cfg.full = true,
             "--json" => cfg.json = true,
+            "--peers" => cfg.peers = true,
+            "--go-peer" => cfg.programs.push(peers::Program {
+                name: "Go",
+                argv: vec![PathBuf::from(
+                    args.next().ok_or("--go-peer needs a program")?,
+                )],
+            }),
+            "--psutil-peer" => {
+                let python = args.next().ok_or("--psutil-peer needs PYTHON SCRIPT")?;
+                let script = args.next().ok_or("--psutil-peer needs PYTHON SCRIPT")?;
+                cfg.programs.push(peers::Program {
+                    name: "psutil",
+                    argv: vec![PathBuf::from(python), PathBuf::from(script)],
+                });
+            }
             "--filter" => cfg.filter = Some(args.next().ok_or("--filter needs a value")?),
             "--out" => cfg.out = PathBuf::from(args.next().ok_or("--out needs a value")?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: pidkit-bench [--quick|--full] [--filter TEXT] [--json] [--out DIR]"
+                    "usage: pidkit-bench [--quick|--full] [--filter TEXT] [--json] \
+                     [--out DIR] [--peers [--go-peer BIN] [--psutil-peer PYTHON SCRIPT]]"
                         .into(),
                 );
             }
@@ -118,6 +165,9 @@ fn parse_args() -> Result<Config, String> {
                 }
             }
         }
+    }
+    if !cfg.programs.is_empty() && !cfg.peers {
+        return Err("--go-peer and --psutil-peer need --peers".into());
     }
     Ok(cfg)
 }
@@ -135,8 +185,8 @@ fn default_out() -> PathBuf {
 
 type Case = (
     &'static str,
-    &'static str,
-    fn(&Config) -> Result<Vec<Row>, Box<dyn std::error::Error>>,
+    String,
+    Box<dyn Fn(&Config) -> Result<Vec<Row>, Box<dyn std::error::Error>>>,
 );
 
 fn main() -> ExitCode {
@@ -154,32 +204,57 @@ fn main() -> ExitCode {
     let machine = report::Machine::read();
     println!("{}", machine.header(cfg.full));
 
-    let cases: [Case; 6] = [
+    let mut cases: Vec<Case> = vec![
         (
             "signal send",
-            "signal send cost (pinned to CPU 0)",
-            cases::signal_cost,
+            "signal send cost (pinned to CPU 0)".into(),
+            Box::new(cases::signal_cost),
         ),
         (
             "signal latency pinned",
-            "signal latency, both processes on one CPU",
-            |c| cases::signal_latency(c, true),
+            "signal latency, both processes on one CPU".into(),
+            Box::new(|c| cases::signal_latency(c, true)),
         ),
-        ("signal latency unpinned", "signal latency, unpinned", |c| {
-            cases::signal_latency(c, false)
-        }),
+        (
+            "signal latency unpinned",
+            "signal latency, unpinned".into(),
+            Box::new(|c| cases::signal_latency(c, false)),
+        ),
         (
             "exit notification",
-            "exit-notification latency (pinned to CPU 0)",
-            cases::exit_latency,
+            "exit-notification latency (pinned to CPU 0)".into(),
+            Box::new(cases::exit_latency),
         ),
         (
             "spawn+wait",
-            "spawn+wait throughput",
-            cases::spawn_throughput,
+            "spawn+wait throughput".into(),
+            Box::new(cases::spawn_throughput),
         ),
-        ("pidfile", "pidfile claim and read", cases::pidfile),
+        (
+            "pidfile",
+            "pidfile claim and read".into(),
+            Box::new(cases::pidfile),
+        ),
     ];
+    if cfg.peers {
+        cases.push((
+            "peer tokio",
+            "peer: tokio::process exit notification and spawn+wait".into(),
+            Box::new(peers::tokio_rows),
+        ));
+        for p in &cfg.programs {
+            let prog = p.clone();
+            cases.push((
+                if p.name == "Go" {
+                    "peer go"
+                } else {
+                    "peer psutil"
+                },
+                format!("peer: {} (its own process, against its own kill)", p.name),
+                Box::new(move |c| peers::external(c, &prog)),
+            ));
+        }
+    }
     let selected: Vec<&Case> = cases
         .iter()
         .filter(|(name, desc, _)| {

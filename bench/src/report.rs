@@ -57,12 +57,14 @@ impl Machine {
     pub(crate) fn header(&self, full: bool) -> String {
         format!(
             "pidkit bench ({}) on Linux {}, {} cores, {}\npidfd features: {}\n\
-             ratio = pidkit median / baseline median (time; lower is better, 1.00 = same cost)",
+             ratio = subject median / baseline median (time; lower is better, 1.00 = same cost)\n\
+             floors: the minimal system-call sequence of each row, every call made the same way ({})",
             if full { "full" } else { "quick" },
             self.kernel,
             self.cores,
             self.cpu,
-            self.feature_text()
+            self.feature_text(),
+            crate::floor::PATH
         )
     }
 }
@@ -83,19 +85,21 @@ pub(crate) fn fmt_ns(v: f64) -> String {
 pub(crate) fn table(rows: &[Row]) -> String {
     let head = [
         "group",
+        "subject",
         "metric",
-        "pidkit p50",
+        "subject p50",
         "baseline p50",
         "ratio",
-        "pidkit p99",
+        "subject p99",
         "baseline p99",
         "runs",
     ];
-    let mut cells: Vec<[String; 8]> = vec![head.map(str::to_owned)];
+    let mut cells: Vec<[String; 9]> = vec![head.map(str::to_owned)];
     for r in rows {
         let (a, b) = (r.pidkit_stats(), r.baseline_stats());
         cells.push([
-            r.group.to_owned(),
+            r.group.clone(),
+            r.subject.clone(),
             r.metric.clone(),
             fmt_ns(a.p50),
             fmt_ns(b.p50),
@@ -105,7 +109,7 @@ pub(crate) fn table(rows: &[Row]) -> String {
             format!("{}/{}", a.runs, b.runs),
         ]);
     }
-    let mut width = [0usize; 8];
+    let mut width = [0usize; 9];
     for row in &cells {
         for (w, c) in width.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
@@ -115,7 +119,7 @@ pub(crate) fn table(rows: &[Row]) -> String {
     for (i, row) in cells.iter().enumerate() {
         for (j, (c, w)) in row.iter().zip(width).enumerate() {
             let pad = w - c.chars().count();
-            if j >= 2 {
+            if j >= 3 {
                 let _ = write!(out, "{}{}  ", " ".repeat(pad), c);
             } else {
                 let _ = write!(out, "{}{}  ", c, " ".repeat(pad));
@@ -124,7 +128,7 @@ pub(crate) fn table(rows: &[Row]) -> String {
         out = out.trim_end().to_owned();
         out.push('\n');
         if i == 0 {
-            out.push_str(&"-".repeat(width.iter().sum::<usize>() + 2 * 7));
+            out.push_str(&"-".repeat(width.iter().sum::<usize>() + 2 * 8));
             out.push('\n');
         }
     }
@@ -179,10 +183,12 @@ pub(crate) fn json(m: &Machine, rows: &[Row], full: bool) -> String {
         let (a, b) = (r.pidkit_stats(), r.baseline_stats());
         let _ = write!(
             o,
-            "    {{\"group\": {}, \"metric\": {}, \"pidkit_p50\": {}, \"baseline_p50\": {}, \"ratio\": {}, \
+            "    {{\"group\": {}, \"subject\": {}, \"op\": {}, \"metric\": {}, \"pidkit_p50\": {}, \"baseline_p50\": {}, \"ratio\": {}, \
              \"pidkit_p99\": {}, \"baseline_p99\": {}, \"pidkit_min\": {}, \"baseline_min\": {}, \
              \"pidkit_runs\": {}, \"baseline_runs\": {}}}{}",
-            json_str(r.group),
+            json_str(&r.group),
+            json_str(&r.subject),
+            r.op.as_deref().map_or_else(|| "null".to_owned(), json_str),
             json_str(&r.metric),
             json_num(a.p50),
             json_num(b.p50),
@@ -207,14 +213,16 @@ pub(crate) fn json(m: &Machine, rows: &[Row], full: bool) -> String {
 
 fn csv(rows: &[Row]) -> String {
     let mut o = String::from(
-        "group,metric,pidkit_p50_ns,baseline_p50_ns,ratio,pidkit_p99_ns,baseline_p99_ns,pidkit_runs,baseline_runs\n",
+        "group,subject,op,metric,pidkit_p50_ns,baseline_p50_ns,ratio,pidkit_p99_ns,baseline_p99_ns,pidkit_runs,baseline_runs\n",
     );
     for r in rows {
         let (a, b) = (r.pidkit_stats(), r.baseline_stats());
         let _ = writeln!(
             o,
-            "{},\"{}\",{:.1},{:.1},{:.3},{:.1},{:.1},{},{}",
+            "{},\"{}\",\"{}\",\"{}\",{:.1},{:.1},{:.3},{:.1},{:.1},{},{}",
             r.group,
+            r.subject.replace('"', "\"\""),
+            r.op.as_deref().unwrap_or("").replace('"', "\"\""),
             r.metric.replace('"', "\"\""),
             a.p50,
             b.p50,
@@ -228,7 +236,7 @@ fn csv(rows: &[Row]) -> String {
     o
 }
 
-/// Writes results.json, results.csv and latency.svg; returns their paths.
+/// Writes results.json, results.csv, ratios.svg and latency.svg; returns their paths.
 pub(crate) fn write_files(
     dir: &Path,
     m: &Machine,
@@ -242,6 +250,11 @@ pub(crate) fn write_files(
     let p = dir.join("results.csv");
     std::fs::write(&p, csv(rows))?;
     paths.push(p);
+    if rows.iter().any(|r| r.op.is_some()) {
+        let p = dir.join("ratios.svg");
+        ratio_svg(&p, rows, m).map_err(|e| std::io::Error::other(e.to_string()))?;
+        paths.push(p);
+    }
     let latency: Vec<&Row> = rows.iter().filter(|r| r.is_latency).collect();
     if !latency.is_empty() {
         let p = dir.join("latency.svg");
@@ -333,6 +346,112 @@ fn svg(path: &Path, rows: &[&Row], m: &Machine) -> Result<(), Box<dyn std::error
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// The ratio chart: one bar per row that has a floor, grouped by operation,
+/// length = subject median / floor median on a log scale (1 = the floor).
+fn ratio_svg(path: &Path, rows: &[Row], m: &Machine) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let mut groups: Vec<(&str, Vec<&Row>)> = Vec::new();
+    for r in rows {
+        let (Some(op), true) = (r.op.as_deref(), r.ratio().is_finite()) else {
+            continue;
+        };
+        match groups.iter_mut().find(|(g, _)| *g == op) {
+            Some((_, v)) => v.push(r),
+            None => groups.push((op, vec![r])),
+        }
+    }
+    let bar_h = 20i32;
+    let head_h = 26i32;
+    let top = 70i32;
+    let height = top
+        + groups
+            .iter()
+            .map(|(_, v)| head_h + bar_h * v.len() as i32)
+            .sum::<i32>()
+        + 50;
+    let (width, x0, x1) = (1000i32, 250i32, 900i32);
+    let ratios = groups.iter().flat_map(|(_, v)| v.iter().map(|r| r.ratio()));
+    let hi = ratios.clone().fold(2.0f64, f64::max) * 1.15;
+    let lo = ratios.fold(0.9f64, f64::min) * 0.95;
+    let x = |v: f64| x0 + ((v.ln() - lo.ln()) / (hi.ln() - lo.ln()) * f64::from(x1 - x0)) as i32;
+
+    let root = SVGBackend::new(path, (width as u32, height as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let font = |size: i32| ("sans-serif", size).into_font();
+    root.draw(&Text::new(
+        format!(
+            "time ÷ floor, same process (1.00 = the floor) — Linux {}, {} cores",
+            m.kernel, m.cores
+        ),
+        (20, 18),
+        font(18),
+    ))?;
+    root.draw(&Text::new(
+        "each library against its own language's raw system call, measured interleaved in its own process; log scale",
+        (20, 42),
+        font(12).color(&BLACK.mix(0.7)),
+    ))?;
+    let bottom = height - 40;
+    let mut last_label = i32::MIN;
+    for tick in [
+        1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0,
+    ] {
+        if tick < lo || tick > hi {
+            continue;
+        }
+        let tx = x(tick);
+        let style = if tick == 1.0 {
+            BLACK.stroke_width(2)
+        } else {
+            BLACK.mix(0.15).stroke_width(1)
+        };
+        root.draw(&PathElement::new(vec![(tx, top - 6), (tx, bottom)], style))?;
+        // Labels only where they do not run into the previous one.
+        if tx.saturating_sub(last_label) >= 36 {
+            root.draw(&Text::new(
+                format!("{tick}x"),
+                (tx - 12, bottom + 6),
+                font(11),
+            ))?;
+            last_label = tx;
+        }
+    }
+    let mut y = top;
+    for (op, rs) in &groups {
+        root.draw(&Text::new(
+            op.to_string(),
+            (20, y + 6),
+            font(13).style(FontStyle::Bold),
+        ))?;
+        y += head_h;
+        for r in rs {
+            let ratio = r.ratio();
+            let color = if r.subject.starts_with("pidkit") {
+                BLUE
+            } else {
+                RGBColor(230, 120, 20)
+            };
+            let (a, b) = (x(1.0), x(ratio));
+            root.draw(&Rectangle::new(
+                [
+                    (a.min(b), y + 2),
+                    (a.max(b).max(a.min(b) + 2), y + bar_h - 3),
+                ],
+                color.filled(),
+            ))?;
+            root.draw(&Text::new(r.subject.clone(), (30, y + 4), font(12)))?;
+            root.draw(&Text::new(
+                format!("{ratio:.2}x"),
+                (a.max(b) + 6, y + 4),
+                font(12),
+            ))?;
+            y += bar_h;
+        }
     }
     root.present()?;
     Ok(())

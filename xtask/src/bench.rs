@@ -30,6 +30,9 @@ pub(crate) struct BenchOptions {
     pub(crate) json: bool,
     /// `--criterion`: run `cargo bench` (the criterion benches) instead.
     pub(crate) criterion: bool,
+    /// `--peers`: fetch and build the peers (Go, psutil) and measure them,
+    /// and tokio::process, in the same run.
+    pub(crate) peers: bool,
 }
 
 /// Parses the options of `cargo xtask bench`.
@@ -47,6 +50,10 @@ pub(crate) fn parse_options(args: &[String]) -> Result<BenchOptions, String> {
             }
             "--criterion" => {
                 o.criterion = true;
+                None
+            }
+            "--peers" => {
+                o.peers = true;
                 None
             }
             "--filter" => {
@@ -69,6 +76,9 @@ pub(crate) fn parse_options(args: &[String]) -> Result<BenchOptions, String> {
             length_set = Some(l);
             o.length = l;
         }
+    }
+    if o.peers && o.criterion {
+        return Err("--peers and --criterion exclude each other".into());
     }
     if o.filter.as_deref() == Some("") {
         return Err("--filter needs a non-empty value".into());
@@ -124,11 +134,69 @@ fn latency(opts: &BenchOptions) -> ExitCode {
         }
     };
     cmd = cmd.arg("--out").arg(&out_dir);
+    let mut peers_ok = true;
+    if opts.peers {
+        cmd = cmd.arg("--peers");
+        match peer_args() {
+            Ok((args, errors)) => {
+                cmd = cmd.args(args);
+                for e in &errors {
+                    eprintln!("xtask bench --peers: {e}; that peer is left out of this run");
+                }
+                peers_ok = errors.is_empty();
+            }
+            Err(e) => {
+                eprintln!("xtask bench --peers: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let limit = match opts.length {
         Length::Quick => Duration::from_secs(20 * 60),
         Length::Full => Duration::from_secs(60 * 60),
     };
-    run_to_end(cmd.timeout(limit), "xtask bench")
+    let status = run_to_end(cmd.timeout(limit), "xtask bench");
+    if peers_ok {
+        status
+    } else {
+        eprintln!("xtask bench: some peers could not be fetched or built (see above)");
+        ExitCode::FAILURE
+    }
+}
+
+/// Fetches and builds the external peers; returns pidkit-bench's arguments
+/// for those that are ready and the errors of those that are not.
+fn peer_args() -> Result<(Vec<std::ffi::OsString>, Vec<String>), String> {
+    let cache = crate::peers::cache_dir()?;
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("xtask has no parent directory")?
+        .to_owned();
+    println!("peers: cache {}", cache.display());
+    let mut args = Vec::new();
+    let mut errors = Vec::new();
+    match crate::peers::go_peer(&workspace, &cache) {
+        Ok(bin) => {
+            args.push("--go-peer".into());
+            args.push(bin.into_os_string());
+        }
+        Err(e) => errors.push(format!("Go peer: {e}")),
+    }
+    match crate::peers::psutil_python(&cache) {
+        Ok(python) => {
+            args.push("--psutil-peer".into());
+            args.push(python.into_os_string());
+            args.push(
+                workspace
+                    .join("bench")
+                    .join("peers")
+                    .join("psutil_peer.py")
+                    .into_os_string(),
+            );
+        }
+        Err(e) => errors.push(format!("psutil peer: {e}")),
+    }
+    Ok((args, errors))
 }
 
 /// Prints and runs `cmd`; its status becomes ours.
@@ -157,7 +225,9 @@ mod tests {
         let o = parse(&["--full", "--filter", "kill", "--json"]).unwrap();
         assert_eq!(o.length, Length::Full);
         assert_eq!(o.filter.as_deref(), Some("kill"));
-        assert!(o.json && !o.criterion);
+        assert!(o.json && !o.criterion && !o.peers);
+        assert!(parse(&["--peers"]).unwrap().peers);
+        assert!(parse(&["--peers", "--criterion"]).is_err());
         let o = parse(&["--criterion", "--filter=open", "--quick"]).unwrap();
         assert!(o.criterion);
         assert_eq!(o.filter.as_deref(), Some("open"));

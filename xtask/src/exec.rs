@@ -49,10 +49,10 @@ pub(crate) struct Cmd {
     program: OsString,
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
+    cwd: Option<std::path::PathBuf>,
     timeout: Duration,
     capture_stdout: bool,
     capture_stderr: bool,
-    cwd: Option<std::path::PathBuf>,
 }
 
 impl Cmd {
@@ -62,10 +62,10 @@ impl Cmd {
             program: program.as_ref().to_owned(),
             args: Vec::new(),
             envs: Vec::new(),
+            cwd: None,
             timeout: Duration::from_secs(15 * 60),
             capture_stdout: false,
             capture_stderr: false,
-            cwd: None,
         }
     }
 
@@ -103,9 +103,9 @@ impl Cmd {
         self
     }
 
-    /// Runs the command in `dir`.
-    pub(crate) fn cwd(mut self, dir: impl AsRef<std::path::Path>) -> Cmd {
-        self.cwd = Some(dir.as_ref().to_owned());
+    /// Runs the command in `dir` instead of the current directory.
+    pub(crate) fn current_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Cmd {
+        self.cwd = Some(dir.into());
         self
     }
 
@@ -147,7 +147,11 @@ impl Cmd {
             .collect();
         words.push(shell_quote(&self.program.to_string_lossy()));
         words.extend(self.args.iter().map(|a| shell_quote(&a.to_string_lossy())));
-        words.join(" ")
+        let line = words.join(" ");
+        match &self.cwd {
+            Some(d) => format!("(cd {} && {line})", shell_quote(&d.to_string_lossy())),
+            None => line,
+        }
     }
 }
 
@@ -264,11 +268,11 @@ fn tee(from: impl Read + Send + 'static, to_stderr: bool) -> thread::JoinHandle<
 pub(crate) fn run(cmd: &Cmd) -> Outcome {
     let mut command = Command::new(&cmd.program);
     command.args(&cmd.args).stdin(Stdio::null());
-    if let Some(dir) = &cmd.cwd {
-        command.current_dir(dir);
-    }
     for (k, v) in &cmd.envs {
         command.env(k, v);
+    }
+    if let Some(d) = &cmd.cwd {
+        command.current_dir(d);
     }
     let marker = new_marker();
     command.env(MARKER_ENV, &marker);

@@ -9,6 +9,7 @@ mod exec;
 mod initramfs;
 mod json;
 mod matrix;
+mod peers;
 mod report;
 mod tasks;
 mod workspace;
@@ -56,14 +57,31 @@ TASKS:
     package     Step 7 of `test` alone.         Option: --budget MIN
 
     bench       The signal- and exit-latency benchmark: builds and runs bench/
-                (pidkit-bench) in release mode. Each pidkit figure is measured
-                interleaved with its raw-syscall baseline in the same run; prints
-                the machine, progress and a table of medians, ratios and p99, and
-                writes results.json, results.csv and latency.svg to
-                target/pidkit-bench/.
+                (pidkit-bench) in release mode. Each figure is measured
+                interleaved with its baseline in the same process; prints the
+                machine, progress and a table of medians, ratios and p99, and
+                writes results.json, results.csv, ratios.svg and latency.svg to
+                target/pidkit-bench/. Floors are the minimal system-call
+                sequence of each row, every call an inline syscall instruction
+                (one path for kill and pidfd_send_signal):
+                  held kill(0)        pidfd_send_signal(fd, 0), and kill(pid, 0),
+                                      single- and multi-threaded
+                  restored + kill(0)  pidfd_open + fstat + pidfd_send_signal + close
+                  PidHandle::new      pidfd_open + fstat + close
+                  exit notification   kill + poll(pidfd) + waitid(P_PIDFD)
+                  spawn+wait          std::process::Command
+                (bench/README.md lists every row).
         --quick | --full    run length (default --quick, about a minute)
         --filter X          only benchmarks whose name contains X
         --json              also print results as JSON
+        --peers             also measure the real peers, each against its own
+                            language's raw kill in its own process: Go >= 1.23
+                            os.Process, psutil, tokio::process. Go comes from
+                            PATH or from Debian trixie (golang-1.24-go, -src)
+                            through a private apt sources list and state,
+                            unpacked with dpkg-deb -x; psutil goes into a
+                            virtualenv from PyPI; all under $PIDKIT_PEERS_DIR
+                            (default ~/.cache/pidkit/peers). Nothing is installed.
         --criterion         run the criterion benches instead:
                             cargo bench --workspace --bench '*' [-- X]
 

@@ -368,7 +368,7 @@ fn fetch_kernel(r: &Report, cache: &Path, k: Kernel) -> Result<(PathBuf, String)
             r,
             apt(&dir, "apt-get")
                 .args(["download", &format!("{package}={version}")])
-                .cwd(&debs),
+                .current_dir(&debs),
         )?;
         if !deb.is_file() {
             return Err(format!("apt-get download left no {}", deb.display()));

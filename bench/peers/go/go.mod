@@ -1,0 +1,3 @@
+module pidkit.invalid/peer
+
+go 1.23
