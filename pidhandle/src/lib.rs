@@ -62,9 +62,18 @@
 //! - The text form is meaningful in the PID namespace it was written in.
 //! - Where start ticks are the identity (no pidfs ids: kernels before 6.9,
 //!   or the fallback), two processes that got the same PID within one clock
-//!   tick (`CLK_TCK`, 10 ms) cannot be told apart: text restored after such
-//!   a reuse verifies as the newer process. A held handle with a pidfd is
-//!   not affected, and pidfs ids have no such limit.
+//!   tick (`CLK_TCK`, 10 ms) would have the same ticks. pidkit therefore
+//!   never issues such an identity (text, [`PidHandle::identity`]) before
+//!   it has seen the process alive after its start tick ended: a successor
+//!   can only start after that, in a later tick. The price: the first
+//!   [`identity`](PidHandle::identity) or `to_string` of a handle made
+//!   within its process's start tick waits out the rest of that tick (under
+//!   10 ms), and a handle whose process exited before it could be checked
+//!   so writes the `gone` form; the fallback without pidfds waits at
+//!   creation instead. What remains: a clock tick that is not a clock tick
+//!   (a time namespace whose boot-time offset is changed while handles
+//!   exist), and in the fallback the check-then-kill race below. A held
+//!   handle with a pidfd is not affected, and pidfs ids have no such limit.
 //! - A thread id that is not a process id gives a gone handle with pidfds;
 //!   in the fallback it pins the thread's process.
 //! - The fallback path keeps the race described above, and cannot send
