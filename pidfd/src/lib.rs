@@ -91,6 +91,8 @@ mod signal;
     reason = "the one module that wraps the calls rustix lacks"
 )]
 mod sys;
+#[cfg(feature = "tokio")]
+mod tokio;
 
 use std::fmt;
 use std::io;
@@ -107,6 +109,8 @@ use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, WaitId, WaitIdOptions};
 pub use info::{InfoSource, PidfdInfo};
 pub use probe::{Support, probe, probe_uncached};
 pub use signal::{ParseSignalError, Signal};
+#[cfg(feature = "tokio")]
+pub use self::tokio::AsyncReadable;
 
 /// The superblock magic of pidfs (`PIDFS_MAGIC`, "PIDF").
 const PIDFS_MAGIC: i64 = 0x5049_4446;
