@@ -112,7 +112,11 @@ mod exit;
 mod monitor;
 mod process;
 mod reaper;
+#[cfg(feature = "tokio")]
+mod tokio;
 
+#[cfg(feature = "tokio")]
+pub use self::tokio::ExitFuture;
 pub use error::Error;
 pub use exit::Exit;
 pub use monitor::{Backend, Monitor, ProcessMonitor};

@@ -108,6 +108,8 @@ compile_error!("pidkit-pidhandle supports Linux only: it relies on pidfds and /p
 mod error;
 mod identity;
 mod proc;
+#[cfg(feature = "tokio")]
+mod tokio;
 
 use std::fmt;
 use std::io;
@@ -116,6 +118,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "tokio")]
+pub use self::tokio::ExitedFuture;
 pub use error::Error;
 pub use identity::{BootId, Identity};
 pub use pidkit_pidfd::{PidFd, Signal, Support, probe};
