@@ -18,7 +18,9 @@
 //! - [`probe`], a cached check of which pidfd features this kernel and
 //!   sandbox allow, where `ENOSYS` and `EPERM` (seccomp) mean "absent";
 //! - the pidfs inode id ([`PidFd::inode_id`]) and `PIDFD_GET_INFO`
-//!   ([`PidFd::info`]) with a `/proc/self/fdinfo` fallback.
+//!   ([`PidFd::info`]) with a `/proc/self/fdinfo` fallback;
+//! - with the `tokio` feature (off by default), `AsyncReadable`: a pidfd
+//!   registered with tokio's reactor, to await an exit without a thread.
 //!
 //! All of pidkit's `unsafe` lives in this crate's private `sys` module: one
 //! block per call the kernel has and rustix does not wrap, each with its
@@ -106,11 +108,11 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, WaitId, WaitIdOptions};
 
+#[cfg(feature = "tokio")]
+pub use self::tokio::AsyncReadable;
 pub use info::{InfoSource, PidfdInfo};
 pub use probe::{Support, probe, probe_uncached};
 pub use signal::{ParseSignalError, Signal};
-#[cfg(feature = "tokio")]
-pub use self::tokio::AsyncReadable;
 
 /// The superblock magic of pidfs (`PIDFS_MAGIC`, "PIDF").
 const PIDFS_MAGIC: i64 = 0x5049_4446;

@@ -96,8 +96,6 @@ pub(crate) fn register_readable(
     // descriptor stays open and refers to the same file description for the
     // registration's whole life, and `as_raw_fd` returns the same number on
     // every call, which is what `register_with_interest` requires.
-    unsafe {
-        tokio::io::unix::AsyncFd::register_with_interest(held, tokio::io::Interest::READABLE)
-    }
-    .map_err(|e| e.into_parts())
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(held, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.into_parts())
 }

@@ -176,12 +176,14 @@ fn future_is_static_send_and_unpin_and_errs_outside_a_runtime() {
     let mut f: ExitedFuture = h.wait_exited_async();
     check(&f);
     if pidfd_path() {
-        let Poll::Ready(Err(err)) =
-            Pin::new(&mut f).poll(&mut Context::from_waker(Waker::noop()))
+        let Poll::Ready(Err(err)) = Pin::new(&mut f).poll(&mut Context::from_waker(Waker::noop()))
         else {
             panic!("expected an error outside a runtime");
         };
         let msg = err.to_string();
-        assert!(msg.contains(&child.id().to_string()) && msg.contains("tokio runtime"), "{msg}");
+        assert!(
+            msg.contains(&child.id().to_string()) && msg.contains("tokio runtime"),
+            "{msg}"
+        );
     }
 }
