@@ -12,6 +12,13 @@
 //!   `poll(pidfd)` + `waitid(P_PIDFD)` against [`Process::kill`] +
 //!   [`Process::wait`].
 //!
+//! - `exit_latency_async`: the same on a `current_thread` tokio runtime (on
+//!   CPU 0): `tokio::process::Child::start_kill` + `wait().await` against
+//!   [`Process::kill`] + `Process::wait_async().await`.
+//! - `spawn_await_1` / `spawn_await_8`: spawn `/bin/true` and await it on a
+//!   `current_thread` runtime, 1 and 8 in flight: `tokio::process` against
+//!   [`Monitor`] + `wait_async`.
+//!
 //! After the criterion groups, a short interleaved run prints the medians
 //! and their ratios in one place (`summary:` lines on stderr).
 #![allow(
@@ -19,6 +26,7 @@
     reason = "criterion's macros generate undocumented items"
 )]
 
+use std::future::Future;
 use std::hint::black_box;
 use std::io;
 use std::process::{Command, ExitStatus, Stdio};
@@ -316,6 +324,197 @@ fn hold_footprint(_c: &mut Criterion) {
     }
 }
 
+fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn tokio_sleep_cmd() -> tokio::process::Command {
+    tokio::process::Command::from(sleep_cmd())
+}
+
+/// tokio's own: kill, then await the reaped status.
+fn tokio_latency(rt: &tokio::runtime::Runtime) -> Duration {
+    rt.block_on(async {
+        let mut child = tokio_sleep_cmd().spawn().expect("spawn");
+        until_settled(child.id().expect("pid"));
+        let t0 = Instant::now();
+        child.start_kill().expect("kill");
+        let status = child.wait().await.expect("wait");
+        let elapsed = t0.elapsed();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+        elapsed
+    })
+}
+
+fn monitor_async_latency(rt: &tokio::runtime::Runtime, m: &Monitor) -> Duration {
+    rt.block_on(async {
+        let p = m.start(&mut sleep_cmd()).expect("start");
+        until_settled(p.pid());
+        let t0 = Instant::now();
+        p.kill(Signal::KILL).expect("kill");
+        let exit = p.wait_async().await.expect("wait");
+        let elapsed = t0.elapsed();
+        assert_eq!(exit.code(), 137);
+        elapsed
+    })
+}
+
+fn tokio_spawn_await(rt: &tokio::runtime::Runtime, n: usize) {
+    rt.block_on(async {
+        let children: Vec<_> = (0..n)
+            .map(|_| {
+                tokio::process::Command::from(true_cmd())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        for mut c in children {
+            assert!(c.wait().await.expect("wait").success());
+        }
+    })
+}
+
+fn monitor_spawn_await(rt: &tokio::runtime::Runtime, m: &Monitor, n: usize) {
+    rt.block_on(async {
+        let procs: Vec<Process> = (0..n)
+            .map(|_| m.start(&mut true_cmd()).expect("start"))
+            .collect();
+        for p in &procs {
+            assert!(p.wait_async().await.expect("wait").success());
+        }
+    })
+}
+
+fn tokio_benches(c: &mut Criterion) {
+    let m = Monitor::new().expect("monitor");
+    let rt = tokio_rt();
+    for n in [1usize, 8] {
+        let mut g = c.benchmark_group(format!("spawn_await_{n}"));
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function("tokio::process spawn+wait", |b| {
+            b.iter(|| tokio_spawn_await(&rt, n))
+        });
+        g.bench_function(
+            format!("Monitor ({:?}) start+wait_async", m.backend()),
+            |b| b.iter(|| monitor_spawn_await(&rt, &m, n)),
+        );
+        g.finish();
+    }
+    drop(m);
+    if !pidkit_pidfd::probe().usable() {
+        eprintln!("exit_latency_async: pidfds unavailable here; skipped");
+        return;
+    }
+    let before = pin_to_cpu0();
+    let m = Monitor::new().expect("monitor");
+    let rt = tokio_rt();
+    let mut g = c.benchmark_group("exit_latency_async");
+    g.bench_function("tokio::process start_kill+wait", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| tokio_latency(&rt)).sum())
+    });
+    g.bench_function("Monitor kill+wait_async", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| monitor_async_latency(&rt, &m)).sum())
+    });
+    g.finish();
+    if selected("summary/async") {
+        let (mut t, mut mo) = (Vec::new(), Vec::new());
+        for _ in 0..400 {
+            t.push(tokio_latency(&rt));
+            mo.push(monitor_async_latency(&rt, &m));
+        }
+        let (t, mo) = (median(t), median(mo));
+        eprintln!(
+            "summary: async exit latency p50 (current_thread, 1 CPU): tokio::process {t:.2?}, Monitor wait_async {mo:.2?}: {:.3}x tokio",
+            mo.as_secs_f64() / t.as_secs_f64()
+        );
+    }
+    drop(m);
+    rustix::thread::sched_setaffinity(None, &before).expect("restore affinity");
+    if selected("summary/async") {
+        let m = Monitor::new().expect("monitor");
+        let time = |f: &mut dyn FnMut()| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        };
+        for (n, rounds) in [(1usize, 600), (8, 300)] {
+            let (mut t, mut mo) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                t.push(time(&mut || tokio_spawn_await(&rt, n)));
+                mo.push(time(&mut || monitor_spawn_await(&rt, &m, n)));
+            }
+            let (t, mo) = (median(t), median(mo));
+            eprintln!(
+                "summary: spawn+await x{n} p50 (current_thread): tokio::process {t:.2?}, Monitor {mo:.2?}; Monitor throughput = {:.3}x tokio::process",
+                t.as_secs_f64() / mo.as_secs_f64()
+            );
+        }
+    }
+}
+
+/// Resident memory per process awaited, with 10,000 in flight on a
+/// `current_thread` runtime: the monitor's entry, the pidfd's reactor
+/// registration and the task, against the same children started alone.
+fn await_footprint(_c: &mut Criterion) {
+    if !selected("summary/await_footprint") {
+        return;
+    }
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let n: usize = std::env::var("PIDKIT_AWAIT_FOOTPRINT_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let hard = getrlimit(Resource::Nofile).maximum;
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: hard,
+            maximum: hard,
+        },
+    );
+    let rss = || -> usize {
+        let text = std::fs::read_to_string("/proc/self/status").expect("status");
+        text.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS")
+    };
+    let m = Monitor::new().expect("monitor");
+    let rt = tokio_rt();
+    let procs: Vec<std::sync::Arc<Process>> = (0..n)
+        .map(|_| std::sync::Arc::new(m.start(&mut sleep_cmd()).expect("start")))
+        .collect();
+    let r0 = rss();
+    let mut waits: Vec<_> = procs.iter().map(|p| p.wait_async()).collect();
+    // Each future polled once: registered with the reactor and waiting.
+    rt.block_on(std::future::poll_fn(|cx| {
+        for w in &mut waits {
+            assert!(std::pin::Pin::new(w).poll(cx).is_pending());
+        }
+        std::task::Poll::Ready(())
+    }));
+    let r1 = rss();
+    eprintln!(
+        "summary: {n} processes awaited at once (current_thread): {:.0} bytes VmRSS per awaited process (future + reactor registration; the Process itself not counted), 0 threads",
+        (r1.saturating_sub(r0) * 1024) as f64 / n as f64
+    );
+    for p in &procs {
+        p.kill(Signal::KILL).expect("kill");
+    }
+    rt.block_on(async {
+        for w in waits {
+            black_box(w.await.expect("wait"));
+        }
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -324,6 +523,6 @@ criterion_group! {
         .sample_size(30);
     // The footprint first, while the heap is fresh and no other monitor's
     // reaper thread is still winding down.
-    targets = hold_footprint, spawn_wait, exit_latency, summaries
+    targets = hold_footprint, await_footprint, spawn_wait, exit_latency, summaries, tokio_benches
 }
 criterion_main!(benches);

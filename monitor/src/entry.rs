@@ -9,7 +9,7 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
 use pidkit_pidfd::{PidFd, Signal, probe};
@@ -33,8 +33,9 @@ pub(crate) enum Kind {
 /// How the exit is noticed.
 #[derive(Debug)]
 pub(crate) enum Watch {
-    /// Through the pidfd, readable once the process exited.
-    Pidfd(PidFd),
+    /// Through the pidfd, readable once the process exited. Shared so that
+    /// an async waiter can register it with its runtime's reactor.
+    Pidfd(Arc<PidFd>),
     /// Without a pidfd (the fallback): a watcher thread blocks in
     /// `waitid(P_PID, WNOWAIT)`. The read end becomes readable (EOF) when the
     /// outcome is recorded, because the write end is then closed.
@@ -77,6 +78,10 @@ pub(crate) struct Entry {
     /// Threads blocked on the pidfd in [`Entry::wait_deadline`], about to
     /// reap the process themselves; the reaper thread leaves it to them.
     waiters: AtomicUsize,
+    /// Tasks to wake when the outcome is recorded (async waiters that left
+    /// the reaping to the monitor).
+    #[cfg(feature = "tokio")]
+    pub(crate) wakers: crate::tokio::Wakers,
 }
 
 /// Counts a waiter for as long as it lives.
@@ -104,6 +109,8 @@ impl Entry {
             outcome: Mutex::new(None),
             cond: Condvar::new(),
             waiters: AtomicUsize::new(0),
+            #[cfg(feature = "tokio")]
+            wakers: crate::tokio::Wakers::default(),
         }
     }
 
@@ -117,9 +124,31 @@ impl Entry {
 
     pub(crate) fn pidfd(&self) -> Option<&PidFd> {
         match &self.watch {
+            Watch::Pidfd(fd) => Some(fd.as_ref()),
+            Watch::Pipe { .. } => None,
+        }
+    }
+
+    /// The shared pidfd, for registering it with a reactor.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn shared_pidfd(&self) -> Option<&Arc<PidFd>> {
+        match &self.watch {
             Watch::Pidfd(fd) => Some(fd),
             Watch::Pipe { .. } => None,
         }
+    }
+
+    /// Counts an async waiter that will reap the process itself, like a
+    /// thread in [`Entry::wait_deadline`]; undone by [`Entry::waiter_gone`].
+    #[cfg(feature = "tokio")]
+    pub(crate) fn waiter_came(&self) {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Undoes one [`Entry::waiter_came`].
+    #[cfg(feature = "tokio")]
+    pub(crate) fn waiter_gone(&self) {
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
     }
 
     pub(crate) fn exit_fd(&self) -> BorrowedFd<'_> {
@@ -150,6 +179,8 @@ impl Entry {
     fn record(&self, slot: &mut Option<Outcome>, outcome: Outcome) {
         *slot = Some(outcome);
         self.cond.notify_all();
+        #[cfg(feature = "tokio")]
+        self.wakers.wake_all();
         if let Watch::Pipe { write, .. } = &self.watch {
             // Closing the write end makes the exit fd readable.
             drop(write.lock().unwrap_or_else(PoisonError::into_inner).take());

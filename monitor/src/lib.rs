@@ -28,8 +28,10 @@
 //! - **`start_locked`** keeps the spawning thread alive until the child is
 //!   reaped, so `PR_SET_PDEATHSIG` children survive the caller's thread
 //!   (golang/go#27505).
-//! - **An exit fd** for any event loop ([`Process::exit_fd`]; see the
-//!   `tokio_exit_fd` example for tokio's `AsyncFd`).
+//! - **An exit fd** for any event loop ([`Process::exit_fd`]), and with the
+//!   `tokio` feature `Process::wait_async`: the exit awaited in tokio's
+//!   reactor, no thread per waiter, cancel-safe (see the `tokio_supervisor`
+//!   example).
 //! - **Re-attaching** to a process that is not our child ([`Monitor::adopt`]),
 //!   with its exit status on Linux 6.15+ (`PIDFD_INFO_EXIT`): the wait
 //!   status the kernel kept from the parent's reaping, so [`Exit::core_dumped`]
@@ -134,10 +136,15 @@ mod entry;
 mod error;
 mod exit;
 mod group;
+mod handle;
 mod monitor;
 mod process;
 mod reaper;
+#[cfg(feature = "tokio")]
+mod tokio;
 
+#[cfg(feature = "tokio")]
+pub use self::tokio::ExitFuture;
 pub use error::Error;
 pub use exit::Exit;
 pub use monitor::{Backend, Monitor, ProcessMonitor};

@@ -314,7 +314,7 @@ impl Monitor {
         } else {
             Kind::Adopted
         };
-        let entry = Arc::new(Entry::new(pid, kind, Watch::Pidfd(fd)));
+        let entry = Arc::new(Entry::new(pid, kind, Watch::Pidfd(Arc::new(fd))));
         self.inner.watch(&entry, false)?;
         Ok(Process::new(entry, None, None, None))
     }
@@ -334,7 +334,7 @@ impl Launcher {
         })?;
         let pid = child.id();
         let watch = match self.shared.as_ref().map(|_| PidFd::from_child(&child)) {
-            Some(Ok(fd)) => Watch::Pidfd(fd),
+            Some(Ok(fd)) => Watch::Pidfd(Arc::new(fd)),
             // No pidfd backend, or no pidfd for this child (descriptor
             // limit): the exit pipe and a watcher thread.
             _ => match pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK) {

@@ -18,7 +18,9 @@
 //! - [`probe`], a cached check of which pidfd features this kernel and
 //!   sandbox allow, where `ENOSYS` and `EPERM` (seccomp) mean "absent";
 //! - the pidfs inode id ([`PidFd::inode_id`]) and `PIDFD_GET_INFO`
-//!   ([`PidFd::info`]) with a `/proc/self/fdinfo` fallback.
+//!   ([`PidFd::info`]) with a `/proc/self/fdinfo` fallback;
+//! - with the `tokio` feature (off by default), `AsyncReadable`: a pidfd
+//!   registered with tokio's reactor, to await an exit without a thread.
 //!
 //! All of pidkit's `unsafe` lives in this crate's private `sys` module: one
 //! block per call the kernel has and rustix does not wrap, each with its
@@ -100,6 +102,8 @@ mod signal;
     reason = "the one module that wraps the calls rustix lacks"
 )]
 mod sys;
+#[cfg(feature = "tokio")]
+mod tokio;
 
 use std::fmt;
 use std::io;
@@ -113,6 +117,8 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, WaitId, WaitIdOptions};
 
+#[cfg(feature = "tokio")]
+pub use self::tokio::AsyncReadable;
 pub use info::{CoreDump, InfoSource, PidfdInfo};
 pub use probe::{Support, probe, probe_uncached};
 pub use signal::{ParseSignalError, Signal};

@@ -211,3 +211,19 @@ mod tests {
         );
     }
 }
+
+/// Registers `held` for readability with the current tokio runtime's
+/// reactor; gives `held` back with the error if that fails.
+#[cfg(feature = "tokio")]
+pub(crate) fn register_readable(
+    held: crate::tokio::Held,
+) -> Result<tokio::io::unix::AsyncFd<crate::tokio::Held>, (crate::tokio::Held, io::Error)> {
+    // SAFETY: `Held` owns its descriptor (an `OwnedFd`, or an `Arc<PidFd>`
+    // whose `PidFd` is never changed and lives as long as the `Arc`), and the
+    // `AsyncFd` owns the `Held` until it is dropped or unwrapped; so the
+    // descriptor stays open and refers to the same file description for the
+    // registration's whole life, and `as_raw_fd` returns the same number on
+    // every call, which is what `register_with_interest` requires.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(held, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.into_parts())
+}

@@ -19,6 +19,10 @@
 //! - a handle made for a PID with no process is [`State::Gone`] forever, even
 //!   when the number is given to a new process later.
 //!
+//! With the `tokio` feature (off by default), `PidHandle::wait_exited_async`
+//! awaits the exit of any pinned process in tokio's reactor, without a
+//! thread.
+//!
 //! What it adds over `pidkit-pidfd`: the identity check for bare PIDs and
 //! restored text (a bare `pidfd_open` trusts the number), the text form, the
 //! three-way [`State`], typed errors, and a fallback for systems where
@@ -117,6 +121,8 @@ compile_error!("pidkit-pidhandle supports Linux only: it relies on pidfds and /p
 mod error;
 mod identity;
 mod proc;
+#[cfg(feature = "tokio")]
+mod tokio;
 
 use std::fmt;
 use std::io;
@@ -125,6 +131,8 @@ use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "tokio")]
+pub use self::tokio::ExitedFuture;
 pub use error::Error;
 pub use identity::{BootId, Identity};
 pub use pidkit_pidfd::{PidFd, Signal, Support, probe};

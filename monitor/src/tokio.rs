@@ -1,0 +1,280 @@
+//! [`Process::wait_async`]: awaiting an exit on tokio without a thread per
+//! waiter. Feature `tokio`.
+//!
+//! How a wait goes:
+//!
+//! - The future registers the exit fd with the reactor of the runtime that
+//!   polls it ([`AsyncReadable`]): the shared pidfd itself for the first
+//!   waiter in that runtime, a duplicate for each further one; in the
+//!   fallback a duplicate of the exit pipe's read end.
+//! - With a pidfd, the waiting task reaps its process itself when the pidfd
+//!   becomes readable, under the entry's lock like every other reaper (and
+//!   counted as a waiter, so the reaper thread leaves the process to it):
+//!   one wake-up, the reactor's, as for `tokio::process`.
+//! - When the process has exited but its status is not there yet (an
+//!   adopted process whose parent has not reaped it), the future hands the
+//!   process back to the monitor, whose reaper retries, and waits for the
+//!   outcome to be recorded: [`Entry`]'s waker list, woken by every record.
+//! - Everything that settles the outcome happens inside one `poll`, under
+//!   the entry's lock; dropping the future between two polls can only drop
+//!   a registration and a waker, never an exit.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use pidkit_pidfd::AsyncReadable;
+
+use crate::entry::{Entry, Outcome, Step};
+use crate::error::Error;
+use crate::exit::Exit;
+use crate::process::Process;
+
+/// The tasks waiting for an entry's outcome to be recorded, by waiter key.
+#[derive(Debug, Default)]
+pub(crate) struct Wakers {
+    list: Mutex<Vec<(u64, Waker)>>,
+}
+
+impl Wakers {
+    fn set(&self, key: u64, waker: &Waker) {
+        let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
+        match list.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, w)) if w.will_wake(waker) => {}
+            Some((_, w)) => w.clone_from(waker),
+            None => list.push((key, waker.clone())),
+        }
+    }
+
+    fn remove(&self, key: u64) {
+        let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
+        list.retain(|(k, _)| *k != key);
+    }
+
+    /// Wakes and forgets every waiting task. Called when the outcome is
+    /// recorded, under the entry's lock.
+    pub(crate) fn wake_all(&self) {
+        let list = std::mem::take(&mut *self.list.lock().unwrap_or_else(PoisonError::into_inner));
+        for (_, waker) in list {
+            waker.wake();
+        }
+    }
+}
+
+/// Keys that tell the waker list's entries apart.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
+
+impl Process {
+    /// Waits for the process to exit, asynchronously, on a tokio runtime;
+    /// returns the same [`Exit`] as [`Process::wait`]. Feature `tokio`.
+    ///
+    /// No thread waits and nothing blocks the runtime: the process's exit fd
+    /// is registered with the reactor of the runtime that polls the future,
+    /// and the task reaps its own child when that fd becomes readable (one
+    /// wake-up). Works on `current_thread` and `multi_thread` runtimes (with
+    /// the I/O driver enabled: `enable_io` or `enable_all`), for started and
+    /// adopted processes, and in the fallback without pidfds (where the exit
+    /// fd is a pipe the monitor closes once it has recorded the exit).
+    ///
+    /// The future is `'static` (it shares the process's state, not the
+    /// `Process`), `Send` and `Unpin`, so it can be spawned.
+    ///
+    /// **Cancel-safe.** Dropping the future at any point loses nothing: the
+    /// exit is recorded once, whoever gets there first, and every later wait
+    /// (this method again, [`Process::wait`], [`Process::try_exit`], from any
+    /// thread or task) returns the same [`Exit`]. Any number of tasks may
+    /// await one process.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    /// let p = Monitor::global().start(Command::new("sh").args(["-c", "exit 7"]))?;
+    /// let exit = rt.block_on(p.wait_async())?;
+    /// assert_eq!(exit.code(), 7);
+    /// assert_eq!(p.wait()?, exit); // recorded once
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Process::wait`]; also [`Error::Io`] if the exit fd cannot
+    /// be registered with the reactor (no tokio runtime, or out of
+    /// descriptors for the duplicate a second waiter needs). Such an error
+    /// changes nothing about the process: wait again later.
+    ///
+    /// # Panics
+    ///
+    /// If polled in a tokio runtime built without its I/O driver (as
+    /// tokio's own I/O types do).
+    pub fn wait_async(&self) -> ExitFuture {
+        ExitFuture {
+            entry: Arc::clone(&self.entry),
+            key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
+            watch: Watching::Idle,
+        }
+    }
+}
+
+/// The future of [`Process::wait_async`]: resolves to the process's [`Exit`].
+///
+/// Cancel-safe: drop it whenever you like, nothing is lost.
+#[must_use = "futures do nothing unless awaited"]
+pub struct ExitFuture {
+    entry: Arc<Entry>,
+    /// This waiter's key in the entry's waker list.
+    key: u64,
+    watch: Watching,
+}
+
+/// Where an [`ExitFuture`] is in its wait.
+enum Watching {
+    /// Not polled yet, or done.
+    Idle,
+    /// The exit fd is registered with the reactor. `reaps`: the entry counts
+    /// this future as a waiter that reaps the process itself.
+    Fd { fd: AsyncReadable, reaps: bool },
+    /// Waiting for the monitor to record the outcome (the waker list).
+    Recorded,
+}
+
+impl ExitFuture {
+    /// Leaves the reactor and the waiter count (idempotent).
+    fn unwatch(&mut self) {
+        match std::mem::replace(&mut self.watch, Watching::Idle) {
+            Watching::Fd { fd, reaps } => {
+                drop(fd);
+                if reaps {
+                    self.entry.waiter_gone();
+                }
+            }
+            Watching::Recorded => self.entry.wakers.remove(self.key),
+            Watching::Idle => {}
+        }
+    }
+
+    fn done(&mut self, outcome: Outcome) -> Poll<io::Result<Exit>> {
+        self.unwatch();
+        Poll::Ready(self.entry.answer(outcome))
+    }
+
+    fn fail(&mut self, op: &'static str, source: io::Error) -> Poll<io::Result<Exit>> {
+        self.unwatch();
+        let pid = self.entry.pid();
+        Poll::Ready(Err(Error::Io { pid, op, source }.into()))
+    }
+
+    /// Registers the exit fd with the current runtime's reactor.
+    fn watch_fd(&mut self) -> io::Result<()> {
+        self.watch = match self.entry.shared_pidfd() {
+            Some(pidfd) => {
+                let fd = AsyncReadable::new(Arc::clone(pidfd))?;
+                self.entry.waiter_came();
+                Watching::Fd { fd, reaps: true }
+            }
+            None => {
+                let dup = self.entry.exit_fd().try_clone_to_owned()?;
+                Watching::Fd {
+                    fd: AsyncReadable::from_fd(dup)?,
+                    reaps: false,
+                }
+            }
+        };
+        Ok(())
+    }
+}
+
+impl Future for ExitFuture {
+    type Output = io::Result<Exit>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
+        let this = self.get_mut();
+        loop {
+            match &this.watch {
+                Watching::Idle => {
+                    // Settled already, or exited and reapable now: no
+                    // registration needed.
+                    match this.entry.try_outcome() {
+                        Ok(Some(outcome)) => return this.done(outcome),
+                        Ok(None) => {}
+                        Err(e) => return this.fail("waitid", e),
+                    }
+                    if let Err(e) = this.watch_fd() {
+                        return this.fail("register the exit fd with tokio's reactor", e);
+                    }
+                }
+                Watching::Fd { fd, reaps } => {
+                    let reaps = *reaps;
+                    match fd.poll_readable(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => {
+                            return this.fail("await the exit fd in tokio's reactor", e);
+                        }
+                        Poll::Ready(Ok(())) => {}
+                    }
+                    let mut slot = this.entry.lock();
+                    if reaps {
+                        // The process has exited: reap it here, unless
+                        // someone already has.
+                        match this.entry.resolve(&mut slot, true) {
+                            Ok(Step::Done) => {}
+                            Ok(Step::NotYet) => {}
+                            Err(e) => {
+                                drop(slot);
+                                return this.fail("waitid", e);
+                            }
+                        }
+                    }
+                    if let Some(outcome) = *slot {
+                        drop(slot);
+                        return this.done(outcome);
+                    }
+                    drop(slot);
+                    // Exited without a status yet (an adopted process whose
+                    // parent has not reaped it): the monitor retries and
+                    // records it; wait for that.
+                    this.unwatch();
+                    this.watch = Watching::Recorded;
+                }
+                Watching::Recorded => {
+                    let slot = this.entry.lock();
+                    if let Some(outcome) = *slot {
+                        drop(slot);
+                        return this.done(outcome);
+                    }
+                    // Under the entry's lock, which every record takes: the
+                    // outcome cannot be recorded between the check and this.
+                    this.entry.wakers.set(this.key, cx.waker());
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ExitFuture {
+    fn drop(&mut self) {
+        self.unwatch();
+    }
+}
+
+impl fmt::Debug for ExitFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.watch {
+            Watching::Idle => "idle",
+            Watching::Fd { .. } => "awaiting the exit fd",
+            Watching::Recorded => "awaiting the recorded exit",
+        };
+        f.debug_struct("ExitFuture")
+            .field("pid", &self.entry.pid())
+            .field("state", &state)
+            .finish()
+    }
+}

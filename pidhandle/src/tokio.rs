@@ -1,0 +1,175 @@
+//! [`PidHandle::wait_exited_async`]: awaiting the exit of any pinned process
+//! on tokio. Feature `tokio`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin as Pinned;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pidkit_pidfd::{AsyncReadable, PidFd};
+
+use crate::error::io_context;
+use crate::{Error, PidHandle, Pin, State};
+
+/// First and longest pause between two looks at `/proc` in the fallback.
+const NAP_MIN: Duration = Duration::from_millis(1);
+const NAP_MAX: Duration = Duration::from_millis(50);
+
+impl PidHandle {
+    /// Waits, asynchronously on a tokio runtime, until the process has
+    /// exited (zombie or gone); [`PidHandle::wait_exited`] without a thread.
+    /// Does not reap. Feature `tokio`.
+    ///
+    /// Works for any pinned process: a child or not, made here or restored
+    /// from text after a restart. With a pidfd, the pidfd is registered with
+    /// the reactor of the runtime that polls the future (shared with the
+    /// handle; a duplicate for each further waiter in the same runtime), and
+    /// the task is woken by the exit itself: no thread, no polling. A
+    /// recycled PID cannot complete the future: the pidfd refers to the
+    /// pinned process only.
+    ///
+    /// In the fallback without pidfds the future re-reads
+    /// `/proc/<pid>/stat` (identity included) on tokio timers, 1 ms growing
+    /// to 50 ms apart, like [`PidHandle::wait_exited`]; that needs the
+    /// runtime's time driver (`enable_time` or `enable_all`). A gone handle
+    /// is ready at once; a closed one fails with [`Error::Closed`].
+    ///
+    /// The future is `'static` (it holds a clone of the handle), `Send` and
+    /// `Unpin`. Cancel-safe: it observes and never consumes anything, so
+    /// dropping it loses nothing and any number of tasks may await one
+    /// process.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{PidHandle, Signal, State};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// let mut child = Command::new("sleep").arg("100").spawn()?;
+    /// // Restored from text, as after a restart of the supervisor.
+    /// let handle: PidHandle = PidHandle::from_child(&child)?.to_string().parse()?;
+    /// handle.kill(Signal::TERM)?;
+    /// rt.block_on(handle.wait_exited_async())?;
+    /// assert_ne!(handle.state()?, State::Running);
+    /// child.wait()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] for a closed handle; [`Error::Io`] naming the pid
+    /// if the pidfd cannot be registered with the reactor (no tokio runtime,
+    /// out of descriptors for a further waiter's duplicate) or the reactor
+    /// fails; in the fallback, the errors of [`PidHandle::state`].
+    ///
+    /// # Panics
+    ///
+    /// If polled in a tokio runtime without the I/O driver (with a pidfd) or
+    /// the time driver (in the fallback), as tokio's own types do.
+    pub fn wait_exited_async(&self) -> ExitedFuture {
+        let how = match &self.pin {
+            Pin::Fd(fd) => How::Fd {
+                pidfd: Arc::clone(fd),
+                readable: None,
+            },
+            Pin::Ticks(_) => How::Proc {
+                handle: self.clone(),
+                sleep: None,
+                nap: NAP_MIN,
+            },
+            Pin::Gone => How::Gone,
+            Pin::Closed => How::Closed,
+        };
+        ExitedFuture {
+            pid: self.pid(),
+            how,
+        }
+    }
+}
+
+/// The future of [`PidHandle::wait_exited_async`]: ready once the process
+/// has exited.
+#[must_use = "futures do nothing unless awaited"]
+pub struct ExitedFuture {
+    pid: u32,
+    how: How,
+}
+
+enum How {
+    Fd {
+        pidfd: Arc<PidFd>,
+        /// Registered on the first poll, in the runtime that polls.
+        readable: Option<AsyncReadable>,
+    },
+    Proc {
+        handle: PidHandle,
+        sleep: Option<Pinned<Box<::tokio::time::Sleep>>>,
+        nap: Duration,
+    },
+    Gone,
+    Closed,
+}
+
+impl Future for ExitedFuture {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pinned<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        let pid = this.pid;
+        match &mut this.how {
+            How::Gone => Poll::Ready(Ok(())),
+            How::Closed => Poll::Ready(Err(Error::Closed)),
+            How::Fd { pidfd, readable } => {
+                let fd = match readable {
+                    Some(fd) => fd,
+                    None => match AsyncReadable::new(Arc::clone(pidfd)) {
+                        Ok(fd) => readable.insert(fd),
+                        Err(e) => {
+                            return Poll::Ready(Err(io_context(
+                                format!("registering the pidfd of pid {pid} with tokio's reactor"),
+                                e,
+                            )));
+                        }
+                    },
+                };
+                fd.poll_readable(cx).map_err(|e| {
+                    io_context(
+                        format!("awaiting the pidfd of pid {pid} in tokio's reactor"),
+                        e,
+                    )
+                })
+            }
+            How::Proc { handle, sleep, nap } => loop {
+                if let Some(s) = sleep {
+                    if s.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    *sleep = None;
+                }
+                if handle.state()? != State::Running {
+                    return Poll::Ready(Ok(()));
+                }
+                *sleep = Some(Box::pin(::tokio::time::sleep(*nap)));
+                *nap = (*nap * 2).min(NAP_MAX);
+            },
+        }
+    }
+}
+
+impl fmt::Debug for ExitedFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = match &self.how {
+            How::Fd { .. } => "pidfd",
+            How::Proc { .. } => "proc",
+            How::Gone => "gone",
+            How::Closed => "closed",
+        };
+        f.debug_struct("ExitedFuture")
+            .field("pid", &self.pid)
+            .field("via", &how)
+            .finish()
+    }
+}

@@ -1,0 +1,189 @@
+//! `PidHandle::wait_exited_async` (feature `tokio`, enabled for the test
+//! suite by the crate's dev-dependency on itself): children and non-children,
+//! restored handles, both runtime flavours, many waiters on one pidfd,
+//! cancellation, and the fallback without pidfds under seccomp.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed step must fail the test loudly"
+)]
+
+mod common;
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::pin::Pin;
+use std::process::{Command, Stdio};
+use std::task::{Context, Poll, Waker};
+
+use common::{LIMIT, pidfd_path};
+use pidkit_pidhandle::{Error, ExitedFuture, PidHandle, Signal, State};
+use testkit::{ChildGuard, Isolation, SeccompMode, watchdog};
+use tokio::runtime::{Builder, Runtime};
+
+fn runtimes() -> [Runtime; 2] {
+    [
+        Builder::new_current_thread().enable_all().build().unwrap(),
+        Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+    ]
+}
+
+/// Lets `rt` run once, then polls `f` once from inside it.
+fn drive_and_poll<F: Future + Unpin>(rt: &Runtime, f: &mut F) -> Poll<F::Output> {
+    rt.block_on(async {
+        tokio::task::yield_now().await;
+        std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx))).await
+    })
+}
+
+/// `sh -c 'sleep 1000 & echo $!; wait $!'`: the shell and its background
+/// sleep's PID (not our child).
+fn grandchild() -> (ChildGuard, u32) {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "sleep 1000 >/dev/null 2>&1 & echo $!; wait $!"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut guard = ChildGuard::spawn(&mut cmd);
+    let mut line = String::new();
+    BufReader::new(guard.child_mut().stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (guard, line.trim().parse().unwrap())
+}
+
+/// What must hold on either path (pidfd or /proc) and runtime flavour.
+fn body(rt: &Runtime) {
+    // Our child, awaited through a handle restored from text.
+    let child = ChildGuard::spawn(Command::new("sleep").arg("1000").stdin(Stdio::null()));
+    let text = PidHandle::from_child(child.child()).unwrap().to_string();
+    let restored: PidHandle = text.parse().unwrap();
+    assert_eq!(restored.pidfd().is_some(), pidfd_path());
+    let mut f = restored.wait_exited_async();
+    assert!(drive_and_poll(rt, &mut f).is_pending());
+    // Cancelled while registered: nothing changes.
+    drop(f);
+    assert_eq!(restored.state().unwrap(), State::Running);
+    let mut f = restored.wait_exited_async();
+    assert!(drive_and_poll(rt, &mut f).is_pending());
+    restored.kill(Signal::TERM).unwrap();
+    rt.block_on(f).unwrap();
+    assert_eq!(restored.state().unwrap(), State::Exited);
+    // Again, after the exit: ready at once; and after the reap.
+    rt.block_on(restored.wait_exited_async()).unwrap();
+    assert_eq!(child.wait().signal_or_code(), 15);
+    rt.block_on(restored.wait_exited_async()).unwrap();
+    assert_eq!(restored.state().unwrap(), State::Gone);
+
+    // Not our child: a shell's background sleep, restored from text.
+    let (sh, gpid) = grandchild();
+    let h: PidHandle = PidHandle::new(gpid).unwrap().to_string().parse().unwrap();
+    // Many waiters on one pidfd (clones share it) and on a duplicate.
+    let clones: Vec<PidHandle> = (0..20).map(|_| h.clone()).collect();
+    let own = h.try_clone().unwrap();
+    let exited = rt.block_on(async {
+        let mut tasks: Vec<_> = clones
+            .iter()
+            .map(|c| tokio::spawn(c.wait_exited_async()))
+            .collect();
+        tasks.push(tokio::spawn(own.wait_exited_async()));
+        tokio::task::yield_now().await;
+        h.kill(Signal::KILL).unwrap();
+        let mut n = 0;
+        for t in tasks {
+            t.await.unwrap().unwrap();
+            n += 1;
+        }
+        n
+    });
+    assert_eq!(exited, 21);
+    assert_ne!(h.state().unwrap(), State::Running);
+    // The shell reaped it.
+    assert_eq!(sh.wait().code(), Some(128 + 9));
+    assert_eq!(h.state().unwrap(), State::Gone);
+
+    // A closed handle is an error; one whose process was reaped is ready.
+    let mut closed = h.clone();
+    closed.close().unwrap();
+    assert!(matches!(
+        rt.block_on(closed.wait_exited_async()),
+        Err(Error::Closed)
+    ));
+    let done = testkit::sh("exit 0");
+    let gone = PidHandle::from_child(done.child()).unwrap();
+    assert!(done.wait().success());
+    rt.block_on(gone.wait_exited_async()).unwrap();
+    assert_eq!(gone.state().unwrap(), State::Gone);
+}
+
+trait SignalOrCode {
+    fn signal_or_code(&self) -> i32;
+}
+
+impl SignalOrCode for std::process::ExitStatus {
+    fn signal_or_code(&self) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        self.signal().or(self.code()).unwrap()
+    }
+}
+
+#[test]
+fn wait_exited_async_on_both_runtime_flavours() {
+    let _w = watchdog("handle_async", LIMIT);
+    for rt in runtimes() {
+        body(&rt);
+    }
+}
+
+fn seccomp_body() {
+    let _w = watchdog("handle_async_seccomp", LIMIT);
+    assert!(!pidfd_path());
+    for rt in runtimes() {
+        body(&rt);
+    }
+}
+
+#[test]
+fn wait_exited_async_under_seccomp_enosys() {
+    testkit::run_isolated(
+        "wait_exited_async_under_seccomp_enosys",
+        Isolation::Seccomp(SeccompMode::Enosys),
+        LIMIT,
+        seccomp_body,
+    );
+}
+
+#[test]
+fn wait_exited_async_under_seccomp_eperm() {
+    testkit::run_isolated(
+        "wait_exited_async_under_seccomp_eperm",
+        Isolation::Seccomp(SeccompMode::Eperm),
+        LIMIT,
+        seccomp_body,
+    );
+}
+
+#[test]
+fn future_is_static_send_and_unpin_and_errs_outside_a_runtime() {
+    fn check<T: Send + Unpin + 'static>(_: &T) {}
+    let _w = watchdog("handle_async_static", LIMIT);
+    let child = ChildGuard::spawn(Command::new("sleep").arg("1000").stdin(Stdio::null()));
+    let h = PidHandle::from_child(child.child()).unwrap();
+    let mut f: ExitedFuture = h.wait_exited_async();
+    check(&f);
+    if pidfd_path() {
+        let Poll::Ready(Err(err)) = Pin::new(&mut f).poll(&mut Context::from_waker(Waker::noop()))
+        else {
+            panic!("expected an error outside a runtime");
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&child.id().to_string()) && msg.contains("tokio runtime"),
+            "{msg}"
+        );
+    }
+}
