@@ -72,8 +72,8 @@
 //!   can only start after that, in a later tick. The price: the first
 //!   [`identity`](PidHandle::identity) or `to_string` of a handle made
 //!   within its process's start tick waits out the rest of that tick (under
-//!   10 ms), and a handle whose process exited before it could be checked
-//!   so writes the `gone` form; the fallback without pidfds waits at
+//!   10 ms), and a handle whose process was reaped before it could be
+//!   checked so writes the `gone` form; the fallback without pidfds waits at
 //!   creation instead. What remains: a clock tick that is not a clock tick
 //!   (a time namespace whose boot-time offset is changed while handles
 //!   exist), and in the fallback the check-then-kill race below. A held
@@ -495,9 +495,10 @@ impl PidHandle {
     /// Two processes that get one PID within one clock tick have the same
     /// start ticks. So text with start ticks `T` is only issued once the
     /// process is known to have been alive after tick `T` ended: waits out
-    /// the tick (only a handle made in it ever waits), then polls the
-    /// pidfd. A process that took the PID after that check started after
-    /// tick `T` and never matches the text. A process that already exited by
+    /// the tick (only a handle made in it ever waits), then sends signal 0
+    /// through the pidfd: a process not yet reaped (running or a zombie)
+    /// still holds the PID, so one that takes the PID later starts after
+    /// tick `T` and never matches the text. A process already reaped by
     /// then (or a closed handle, which can no longer look) gets the `gone`
     /// form: nothing proves which tick its successor may have started in.
     fn settle(&self) -> Identity {
@@ -505,8 +506,13 @@ impl PidHandle {
             return self.id;
         };
         proc::wait_past_tick(ticks);
+        // Not yet reaped (running, or a zombie) means the PID is still this
+        // process's: signal 0 through the pidfd succeeds, or fails with EPERM.
         let alive = match &self.pin {
-            Pin::Fd(fd) => matches!(has_exited(pid, fd), Ok(false)),
+            Pin::Fd(fd) => match fd.send_signal(Signal::ZERO) {
+                Ok(()) => true,
+                Err(e) => matches!(signal_error(pid, e), Error::PermissionDenied { .. }),
+            },
             Pin::Ticks(_) => true,
             Pin::Gone | Pin::Closed => false,
         };
