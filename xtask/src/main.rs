@@ -1,5 +1,5 @@
 //! `cargo xtask`: the pidkit repository's tasks (tests, lints, packaging,
-//! benchmarks), written in Rust with std only. Run `cargo xtask help`.
+//! benchmarks), written in Rust. Run `cargo xtask help`.
 //!
 //! Every command xtask runs is printed first and has a time limit; past it the
 //! command's whole process tree is killed and the step fails, so CI never hangs.
@@ -7,7 +7,6 @@
 mod bench;
 mod exec;
 mod initramfs;
-mod json;
 mod matrix;
 mod peers;
 mod report;
