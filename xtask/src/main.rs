@@ -4,6 +4,8 @@
 //! Every command xtask runs is printed first and has a time limit; past it the
 //! command's whole process tree is killed and the step fails, so CI never hangs.
 
+#![forbid(unsafe_code)]
+
 mod bench;
 mod exec;
 mod initramfs;
