@@ -1,10 +1,15 @@
 //! Running child commands: each one is printed before it runs, gets a time limit,
 //! and past that limit its whole process tree is terminated, then killed.
 //!
-//! std only, so signals are sent with the shell's `kill` builtin (`sh` exists on
-//! every Linux machine; procps' `kill` may not). The tree is found through
-//! `/proc/<pid>/stat` (parent PID), and every process is recorded with its start
-//! time, so the final SIGKILL never reaches a process that got a recycled PID.
+//! Every signal goes through a [`PidHandle`] (a pidfd where the kernel has
+//! them), never through a bare PID, so it cannot reach a process that got a
+//! recycled number. A command's own process is pinned when it is spawned.
+//! Any other process is pinned first and proven second: after its pidfd is
+//! open, `/proc/<pid>` is read again and must still show what picked it (the
+//! start time seen in the process table, or the marker below), and then the
+//! pinned process must still be running, so that read was its own.
+//! Descendants are found through `/proc/<pid>/stat` (parent PID), below
+//! members that are pinned and still running.
 //!
 //! Processes that escaped the tree (a test's child orphaned when the test
 //! panicked, a daemon) are found by a marker: every command gets a unique
@@ -21,6 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use pidkit_pidhandle::{PidHandle, Signal, State};
 
 /// How long a timed-out tree gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
@@ -287,7 +294,7 @@ pub(crate) fn run(cmd: &Cmd) -> Outcome {
         Ok(c) => c,
         Err(e) => return Outcome::not_started(Finish::SpawnFailed(e)),
     };
-    let pid = child.id();
+    let root = pin_child(&child);
     let out_thread = child.stdout.take().map(|s| tee(s, false));
     let err_thread = child.stderr.take().map(|s| tee(s, true));
     let (tx, rx) = mpsc::channel();
@@ -304,7 +311,9 @@ pub(crate) fn run(cmd: &Cmd) -> Outcome {
                 cmd.display(),
                 cmd.timeout.as_secs()
             );
-            terminate_tree(pid, &rx);
+            if let Some(root) = root {
+                terminate_tree(root, &rx);
+            }
             Finish::TimedOut(cmd.timeout)
         }
     };
@@ -366,37 +375,78 @@ fn sweep_marked(marker: &str) -> Vec<String> {
     leftovers
 }
 
+/// Pins a child we spawned and have not reaped (so its PID cannot have been
+/// reused). `None`, with a message, only when no handle can be had (out of
+/// file descriptors): the marker sweep then still stops its processes.
+fn pin_child(child: &std::process::Child) -> Option<PidHandle> {
+    match PidHandle::from_child(child) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            eprintln!(
+                "xtask: cannot pin child {} ({e}); only the marker sweep can stop it",
+                child.id()
+            );
+            None
+        }
+    }
+}
+
+/// Whether `environ` (the NUL-separated text of `/proc/<pid>/environ`) holds `entry`.
+fn has_env_entry(environ: &[u8], entry: &str) -> bool {
+    environ.split(|&b| b == 0).any(|v| v == entry.as_bytes())
+}
+
+/// Pins `pid`, then proves the pin: `check` must accept what
+/// `/proc/<pid>/{stat,environ}` say *after* the pidfd is open, and the pinned
+/// process must still be running afterwards (so that `/proc` read was its
+/// own, not a successor's). `None` when the process is gone, changed, or
+/// cannot be pinned.
+fn pin_proven(pid: u32, check: impl FnOnce(&str, &[u8]) -> bool) -> Option<PidHandle> {
+    let handle = PidHandle::new(pid).ok()?;
+    let dir = format!("/proc/{pid}");
+    let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
+    // Unreadable environments (other users' processes) read as empty.
+    let environ = std::fs::read(format!("{dir}/environ")).unwrap_or_default();
+    if !check(&stat, &environ) {
+        return None;
+    }
+    matches!(handle.state(), Ok(State::Running)).then_some(handle)
+}
+
 /// Kills every live process whose environment holds `MARKER_ENV=marker` (except
-/// [`KEEP_ALIVE`] helpers and zombies) and returns their PIDs and names.
+/// [`KEEP_ALIVE`] helpers and zombies), each through a proven [`PidHandle`],
+/// and returns the PIDs and names of those it killed.
 fn kill_marked(marker: &str) -> Vec<(u32, String)> {
     let entry = format!("{MARKER_ENV}={marker}");
     let me = std::process::id();
-    let mut found = BTreeMap::new();
-    let mut names = Vec::new();
+    let mut killed = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return names;
+        return killed;
     };
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
-        // Unreadable environments (other users' processes) are not ours.
+        // A cheap filter before pinning: most processes are not ours.
         let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
-        if pid == me || !env.split(|&b| b == 0).any(|v| v == entry.as_bytes()) {
+        if pid == me || !has_env_entry(&env, &entry) {
             continue;
         }
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let Some((name, state, start)) = stat_name_state_start(&stat) else {
-            continue;
-        };
-        if state == "Z" || KEEP_ALIVE.contains(&name) {
-            continue;
+        let mut name = String::new();
+        let pinned = pin_proven(pid, |stat, environ| {
+            let Some((n, state, _)) = stat_name_state_start(stat) else {
+                return false;
+            };
+            name = n.to_owned();
+            state != "Z" && !KEEP_ALIVE.contains(&n) && has_env_entry(environ, &entry)
+        });
+        if let Some(handle) = pinned {
+            if handle.kill(Signal::KILL).is_ok() {
+                killed.push((pid, name));
+            }
         }
-        found.insert(pid, start);
-        names.push((pid, name.to_owned()));
     }
-    send_signal("KILL", &found);
-    names
+    killed
 }
 
 /// `(command name, state, start time)` from the text of `/proc/<pid>/stat`.
@@ -409,45 +459,28 @@ fn stat_name_state_start(stat: &str) -> Option<(&str, &str, u64)> {
     Some((name, state, start))
 }
 
-/// SIGTERM to the tree below (and including) `root`, then after [`GRACE`] SIGKILL to
-/// every recorded member still alive with the same start time, and to anything
-/// that appeared below `root` meanwhile.
-fn terminate_tree(root: u32, waiter: &mpsc::Receiver<io::Result<ExitStatus>>) {
-    let mut known = process_tree(root);
-    send_signal("TERM", &known);
+/// SIGTERM to the tree below (and including) `root`, then after [`GRACE`]
+/// SIGKILL to every member pinned so far and to anything that appeared below
+/// a live member meanwhile. Members are pinned, so a member that died during
+/// the grace period is not replaced by whatever gets its PID.
+fn terminate_tree(root: PidHandle, waiter: &mpsc::Receiver<io::Result<ExitStatus>>) {
+    let mut tree = BTreeMap::from([(root.pid(), root)]);
+    pin_descendants(&mut tree);
+    signal_all(&tree, Signal::TERM);
     // Wait for the root to be reaped, or the grace period to pass.
     let _ = waiter.recv_timeout(GRACE);
-    // Re-scan from every recorded member: children of those that died were
-    // reparented, but a member that still lives may have forked again.
-    let members: Vec<u32> = known.keys().copied().collect();
-    for pid in members {
-        for (p, start) in process_tree(pid) {
-            known.entry(p).or_insert(start);
-        }
-    }
-    let table = process_table();
-    let alive: BTreeMap<u32, u64> = known
-        .into_iter()
-        .filter(|(pid, start)| table.get(pid).is_some_and(|&(_, s)| s == *start))
-        .collect();
-    if !alive.is_empty() {
-        send_signal("KILL", &alive);
-    }
+    // Children of members that died were reparented, but a member that still
+    // runs may have forked again.
+    pin_descendants(&mut tree);
+    signal_all(&tree, Signal::KILL);
     let _ = waiter.recv_timeout(GRACE);
 }
 
-/// Sends `signal` (a name such as `TERM`) to each PID, ignoring ones already gone.
-fn send_signal(signal: &str, pids: &BTreeMap<u32, u64>) {
-    if pids.is_empty() {
-        return;
+/// Sends `signal` through each handle; members already gone are skipped.
+fn signal_all(tree: &BTreeMap<u32, PidHandle>, signal: Signal) {
+    for handle in tree.values() {
+        let _ = handle.kill(signal);
     }
-    let list: Vec<String> = pids.keys().map(u32::to_string).collect();
-    let script = format!("kill -s {signal} {} 2>/dev/null; exit 0", list.join(" "));
-    let _ = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .status();
 }
 
 /// `pid -> (parent pid, start time in clock ticks)` for every process visible in `/proc`.
@@ -485,25 +518,32 @@ pub(crate) fn parse_stat(stat: &str) -> Option<(u32, u64)> {
     Some((ppid, start))
 }
 
-/// `root` and all its descendants, with their start times.
-fn process_tree(root: u32) -> BTreeMap<u32, u64> {
+/// Adds to `tree` every descendant of its members, pinned and proven by its
+/// start time; only members still running count as parents (a reaped
+/// member's PID may since name an unrelated process).
+fn pin_descendants(tree: &mut BTreeMap<u32, PidHandle>) {
     let table = process_table();
-    let mut tree = BTreeMap::new();
-    let Some(&(_, start)) = table.get(&root) else {
-        return tree;
-    };
-    tree.insert(root, start);
-    let mut frontier: BTreeSet<u32> = BTreeSet::from([root]);
-    while !frontier.is_empty() {
+    let mut parents: BTreeSet<u32> = tree
+        .iter()
+        .filter(|(_, h)| matches!(h.state(), Ok(State::Running)))
+        .map(|(&pid, _)| pid)
+        .collect();
+    while !parents.is_empty() {
         let mut next = BTreeSet::new();
         for (&pid, &(ppid, start)) in &table {
-            if frontier.contains(&ppid) && tree.insert(pid, start).is_none() {
+            if !parents.contains(&ppid) || tree.contains_key(&pid) {
+                continue;
+            }
+            let proven = pin_proven(pid, |stat, _| {
+                parse_stat(stat).is_some_and(|(_, s)| s == start)
+            });
+            if let Some(handle) = proven {
+                tree.insert(pid, handle);
                 next.insert(pid);
             }
         }
-        frontier = next;
+        parents = next;
     }
-    tree
 }
 
 /// Runs a short helper command to completion and returns its stdout, or `None`
@@ -522,7 +562,7 @@ pub(crate) fn output_of(program: &str, args: &[&str], limit: Duration) -> Option
         let _ = stdout.read_to_string(&mut s);
         s
     });
-    let pid = child.id();
+    let root = pin_child(&child);
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let _ = tx.send(child.wait());
@@ -531,7 +571,9 @@ pub(crate) fn output_of(program: &str, args: &[&str], limit: Duration) -> Option
         Ok(Ok(st)) if st.success() => reader.join().ok(),
         Ok(_) => None,
         Err(_) => {
-            terminate_tree(pid, &rx);
+            if let Some(root) = root {
+                terminate_tree(root, &rx);
+            }
             None
         }
     }
@@ -575,6 +617,80 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(20));
         let clean = run(&Cmd::new("true"));
         assert!(clean.leftovers.is_empty() && clean.note().is_empty());
+    }
+
+    /// The start time of a live process, from `/proc/<pid>/stat`.
+    fn start_of(pid: u32) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        parse_stat(&stat).unwrap().1
+    }
+
+    #[test]
+    fn pin_proven_signals_only_the_process_that_passed_the_check() {
+        let _w = testkit::watchdog("pin_proven", Duration::from_secs(60));
+        let mut child = testkit::sleeper();
+        let pid = child.id();
+        let start = start_of(pid);
+        assert!(pin_proven(pid, |_, _| false).is_none());
+        assert!(
+            pin_proven(pid, |stat, _| parse_stat(stat)
+                .is_some_and(|(_, s)| s != start))
+            .is_none()
+        );
+        let handle = pin_proven(pid, |stat, _| {
+            parse_stat(stat).is_some_and(|(_, s)| s == start)
+        })
+        .expect("a running child with its own start time is pinned");
+        assert_eq!(handle.pid(), pid);
+        handle.kill(Signal::KILL).unwrap();
+        let status = child.child_mut().wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+        // Reaped: the handle refuses, whatever gets the number next.
+        assert!(handle.kill(Signal::KILL).is_err());
+    }
+
+    #[test]
+    fn a_recycled_pid_is_not_pinned_for_the_process_it_replaced() {
+        let _w = testkit::watchdog("recycled_pid", Duration::from_secs(120));
+        testkit::run_isolated(
+            "exec::tests::a_recycled_pid_is_not_pinned_for_the_process_it_replaced",
+            testkit::Isolation::PidNamespace,
+            Duration::from_secs(60),
+            || {
+                let first = testkit::sleeper();
+                let pid = first.id();
+                let first_start = start_of(pid);
+                let mut first = first.into_inner();
+                first.kill().unwrap();
+                first.wait().unwrap();
+                // A new process with the same PID; retried until its start
+                // time differs (two starts within one clock tick are the
+                // same identity, a documented limit of start times).
+                let second = loop {
+                    let c = testkit::spawn_with_pid(Command::new("sleep").arg("600"), pid);
+                    if start_of(pid) != first_start {
+                        break c;
+                    }
+                    drop(c);
+                };
+                let proven = pin_proven(pid, |stat, _| {
+                    parse_stat(stat).is_some_and(|(_, s)| s == first_start)
+                });
+                assert!(
+                    proven.is_none(),
+                    "pid {pid} pinned for a process that was reaped"
+                );
+                let mut second = second;
+                assert!(second.child_mut().try_wait().unwrap().is_none());
+                // The marker sweep pins and proves the same way: the new
+                // process has no marker and is left alone.
+                assert!(kill_marked("not-this-one").is_empty());
+                assert!(second.child_mut().try_wait().unwrap().is_none());
+            },
+        );
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! `cargo xtask`: the pidkit repository's tasks (tests, lints, packaging,
-//! benchmarks), written in Rust with std only. Run `cargo xtask help`.
+//! benchmarks), written in Rust. Run `cargo xtask help`.
 //!
 //! Every command xtask runs is printed first and has a time limit; past it the
 //! command's whole process tree is killed and the step fails, so CI never hangs.
 
+#![forbid(unsafe_code)]
+
 mod bench;
 mod exec;
 mod initramfs;
-mod json;
 mod matrix;
 mod peers;
 mod report;
@@ -26,24 +27,31 @@ TASKS:
     test        What CI runs (`.ci/run`). Steps, each timed, then a summary table
                 and a final line `xtask test: N passed, M failed`; exits non-zero
                 if any step failed (later steps still run):
-                  1. cargo fmt --all --check
-                  2. cargo clippy --workspace --all-targets -- -D warnings
-                  3. the test suite: cargo nextest run --workspace --all-targets
-                     (profile `ci` when CI=true; see .config/nextest.toml), or
-                     cargo test --workspace --all-targets without cargo-nextest;
-                     PIDKIT_SANDBOX=none
-                  4. cargo test --workspace --doc (nextest runs no doc tests)
-                  5. the test suite (all targets but benches) twice more under
-                     a seccomp filter on the pidfd system calls: cargo's target
+                  1. `fmt`: cargo fmt --all --check
+                  2. `clippy`: cargo clippy --workspace --all-targets -- -D warnings
+                  3. `tests (*)`, the test suite: cargo nextest run --workspace
+                     --all-targets (profile `ci` when CI=true; see
+                     .config/nextest.toml), or cargo test --workspace
+                     --all-targets without cargo-nextest; PIDKIT_SANDBOX=none
+                  4. `doc tests`: cargo test --workspace --doc (nextest runs no
+                     doc tests)
+                  5. `build seccomp runner`, then `tests (*, sandbox=*)`: the
+                     test suite (all targets but benches) twice more under a
+                     seccomp filter on the pidfd system calls: cargo's target
                      runner is `pidkit-seccomp-exec enosys|eperm` (testkit/src/bin),
-                     PIDKIT_SANDBOX=enosys|eperm
-                  6. cargo doc --workspace --no-deps, RUSTDOCFLAGS=-D warnings
-                  7. cargo package of every publishable member, verified
+                     PIDKIT_SANDBOX=enosys|eperm; and `tests (hidden feature: *)`:
+                     the suite once with each optional kernel feature (pidfs,
+                     get_info, info_exit) hidden through PIDKIT_HIDE_FEATURES
+                  6. `doc`: cargo doc --workspace --no-deps, RUSTDOCFLAGS=-D warnings
+                  7. `package`: cargo package of every publishable member, verified
                      (--no-verify only when the registry is unreachable)
-                  8. with --fuzz: cargo test --release -- fuzz, PROPTEST_CASES=20000
-                  9. the kernel matrix: the whole nextest suite inside Debian's
-                     kernels 5.10 (bullseye), 6.1 (bookworm), 6.12 (trixie) and
-                     7.x (sid) under QEMU, as `cargo xtask matrix`
+                  8. `fuzz`, with --fuzz: cargo test --release -- fuzz,
+                     PROPTEST_CASES=20000
+                  9. `matrix: *`, the kernel matrix: the whole nextest suite
+                     inside Debian's kernels 5.10 (bullseye), 6.1 (bookworm),
+                     6.12 (trixie) and 7.x (sid) under QEMU, as `cargo xtask matrix`
+                Names in backticks are the steps' names in the summary (`*`: a
+                variant); a step missing here fails the run.
         --quick         skip steps 5, 6 and 9
         --no-sandbox    skip step 5
         --no-matrix     skip step 9

@@ -32,6 +32,57 @@ const FUZZ_CASES: &str = "20000";
 /// drawing cases when it is used up).
 const FUZZ_TARGET_SECONDS: &str = "60";
 
+/// Every step `cargo xtask test` can run, by the name its summary shows
+/// (`*` stands for a variant: the test tool, the sandbox mode, the feature,
+/// the kernel). `cargo xtask help` names each of them in backticks, which
+/// xtask/tests/tidy.rs checks, and [`test`] fails a run that recorded a step
+/// missing here, so neither the help nor this list can drift from what runs.
+pub(crate) const TEST_STEPS: [&str; 11] = [
+    "fmt",
+    "clippy",
+    "tests (*)",
+    "doc tests",
+    "build seccomp runner",
+    "tests (*, sandbox=*)",
+    "tests (hidden feature: *)",
+    "doc",
+    "package",
+    "fuzz",
+    "matrix: *",
+];
+
+/// Whether the step `name` is the step `pattern` of [`TEST_STEPS`] (`*`
+/// matches any non-empty text).
+fn step_matches(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            let Some(rest) = name.strip_prefix(head) else {
+                return false;
+            };
+            (1..=rest.len())
+                .filter(|&i| rest.is_char_boundary(i))
+                .any(|i| step_matches(tail, &rest[i..]))
+        }
+    }
+}
+
+/// Fails the run for every step it recorded that [`TEST_STEPS`] does not list.
+fn check_steps_listed(r: &mut Report) {
+    for name in r.step_names() {
+        if !TEST_STEPS.iter().any(|p| step_matches(p, &name)) {
+            let started = r.begin("steps listed");
+            r.record(
+                "steps listed",
+                started,
+                Err(format!(
+                    "step `{name}` is not in TEST_STEPS (xtask/src/tasks.rs) and so not in the help"
+                )),
+            );
+        }
+    }
+}
+
 /// A seccomp sandbox mode of the test suite (see `pidkit-seccomp-exec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sandbox {
@@ -191,6 +242,7 @@ pub(crate) fn test(opts: &TestOptions) -> ExitCode {
     } else {
         crate::matrix::run(&mut r, &crate::matrix::MatrixOptions::default());
     }
+    check_steps_listed(&mut r);
     r.finish()
 }
 
@@ -559,6 +611,63 @@ mod tests {
 
     fn strings(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn step_names_match_their_patterns() {
+        assert!(step_matches("fmt", "fmt"));
+        assert!(!step_matches("fmt", "fmt2"));
+        assert!(!step_matches("doc", "doc tests"));
+        assert!(step_matches("tests (*)", "tests (nextest)"));
+        assert!(!step_matches("tests (*)", "tests ()"));
+        assert!(step_matches(
+            "tests (*, sandbox=*)",
+            "tests (cargo test, sandbox=eperm)"
+        ));
+        assert!(!step_matches("tests (*, sandbox=*)", "tests (nextest)"));
+        assert!(step_matches("matrix: *", "matrix: Linux 6.1 (bookworm)"));
+        assert!(!step_matches("matrix: *", "matrix:"));
+        // Every name `test` records, in each variant, is listed.
+        let mut names = vec![
+            "fmt".to_owned(),
+            "clippy".to_owned(),
+            "doc tests".to_owned(),
+            "build seccomp runner".to_owned(),
+            "doc".to_owned(),
+            "package".to_owned(),
+            "fuzz".to_owned(),
+            "matrix: build guest init and suite archive".to_owned(),
+            "tests (nextest)".to_owned(),
+            "tests (cargo test)".to_owned(),
+        ];
+        for nextest in [true, false] {
+            for mode in [Sandbox::Enosys, Sandbox::Eperm] {
+                names.push(sandbox_step_name(nextest, mode));
+            }
+        }
+        names.extend(
+            HIDDEN_FEATURES
+                .iter()
+                .map(|f| format!("tests (hidden feature: {f})")),
+        );
+        names.extend(
+            crate::matrix::KERNELS
+                .iter()
+                .map(|k| format!("matrix: Linux {} ({})", k.series, k.suite)),
+        );
+        for n in &names {
+            assert!(
+                TEST_STEPS.iter().any(|p| step_matches(p, n)),
+                "{n} is not listed"
+            );
+        }
+    }
+
+    #[test]
+    fn help_names_every_test_step() {
+        for step in TEST_STEPS {
+            assert!(crate::USAGE.contains(&format!("`{step}`")), "{step}");
+        }
     }
 
     #[test]

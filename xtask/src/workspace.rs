@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::exec::output_of;
-use crate::json::Json;
+use serde_json::Value;
 
 const PROBE_LIMIT: Duration = Duration::from_secs(120);
 
@@ -81,25 +81,25 @@ pub(crate) fn metadata() -> Result<Metadata, String> {
 }
 
 fn parse_metadata(text: &str) -> Result<Metadata, String> {
-    let doc = Json::parse(text).map_err(|e| format!("cargo metadata: {e}"))?;
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("cargo metadata: {e}"))?;
     let target_dir = doc
         .get("target_directory")
-        .and_then(Json::as_str)
+        .and_then(Value::as_str)
         .ok_or("cargo metadata: no target_directory")?;
     let packages = doc
         .get("packages")
-        .and_then(Json::as_array)
+        .and_then(Value::as_array)
         .ok_or("cargo metadata: no packages")?;
     let mut publishable = Vec::new();
     let mut unpublished = Vec::new();
     for p in packages {
         let name = p
             .get("name")
-            .and_then(Json::as_str)
+            .and_then(Value::as_str)
             .ok_or("cargo metadata: unnamed package")?;
         // `publish`: null = any registry; [] = publish = false; [names] = those registries.
         match p.get("publish") {
-            Some(Json::Arr(regs)) if regs.is_empty() => unpublished.push(name.to_owned()),
+            Some(Value::Array(regs)) if regs.is_empty() => unpublished.push(name.to_owned()),
             _ => publishable.push(name.to_owned()),
         }
     }
@@ -139,6 +139,33 @@ mod tests {
         assert_eq!(m.publishable, ["a", "b"]);
         assert_eq!(m.unpublished, ["xtask"]);
         assert_eq!(m.target_dir, PathBuf::from("/w/target"));
+    }
+
+    #[test]
+    fn escapes_and_unicode_in_names() {
+        let text = r#"{"packages":[{"name":"x\"y\u00e9\ud83d\ude00","publish":null}],
+            "target_directory":"/t/d\u00e9"}"#;
+        let m = parse_metadata(text).unwrap();
+        assert_eq!(m.publishable, ["x\"y\u{e9}\u{1f600}"]);
+        assert_eq!(m.target_dir, PathBuf::from("/t/d\u{e9}"));
+    }
+
+    #[test]
+    fn malformed_metadata_is_an_error_naming_what_is_missing() {
+        for (bad, says) in [
+            ("", "cargo metadata: EOF"),
+            ("{\"packages\":[1,]}", "cargo metadata: trailing comma"),
+            ("{} x", "cargo metadata: trailing characters"),
+            ("{\"packages\":[]}", "no target_directory"),
+            ("{\"target_directory\":\"/t\"}", "no packages"),
+            (
+                "{\"target_directory\":\"/t\",\"packages\":[{\"publish\":null}]}",
+                "unnamed package",
+            ),
+        ] {
+            let e = parse_metadata(bad).unwrap_err();
+            assert!(e.contains(says), "{bad:?} gave {e:?}, wanted {says:?}");
+        }
     }
 
     #[test]
