@@ -237,6 +237,8 @@ fn prepare(r: &Report) -> Result<Setup, String> {
         "nextest",
         "archive",
         "--workspace",
+        "--exclude",
+        "xtask",
         "--all-targets",
         "--archive-file",
     ])
