@@ -507,7 +507,15 @@ fn run_kernel(r: &Report, s: &Setup, k: Kernel, nextest_args: &[String]) -> Resu
         ));
     }
     let summary = summarize(&log);
-    let line = format!("Linux {release}: {} in {secs}s ({label})", summary.counts);
+    let mut line = format!("Linux {release}: {} in {secs}s ({label})", summary.counts);
+    // The reuse tests' own counts ("N immediate reuses, ..., 0 wrong signals").
+    let mut seen = Vec::new();
+    for l in log.lines().map(str::trim) {
+        if l.contains("immediate reuses") && !seen.contains(&l) {
+            seen.push(l);
+            let _ = write!(line, "\n    {l}");
+        }
+    }
     if status.trim() == "0" && summary.failed.is_empty() && summary.ran {
         Ok(line)
     } else {
