@@ -414,7 +414,14 @@ fn parse_image_depends(text: &str) -> Option<String> {
 
 fn run_kernel(r: &Report, s: &Setup, k: Kernel, nextest_args: &[String]) -> Result<String, String> {
     let (root, label) = fetch_kernel(r, &s.cache, k)?;
-    let modules_root = root.join("lib").join("modules");
+    // Merged-/usr packages (trixie on) ship their modules under /usr/lib.
+    let modules_root = [
+        root.join("lib").join("modules"),
+        root.join("usr/lib/modules"),
+    ]
+    .into_iter()
+    .find(|p| p.is_dir())
+    .ok_or_else(|| format!("no lib/modules or usr/lib/modules in {}", root.display()))?;
     let release = fs::read_dir(&modules_root)
         .map_err(|e| format!("{}: {e}", modules_root.display()))?
         .flatten()
