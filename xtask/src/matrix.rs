@@ -353,42 +353,54 @@ fn fetch_kernel(r: &Report, cache: &Path, k: Kernel) -> Result<(PathBuf, String)
             k.suite
         )
     })?;
-    let policy = quiet(r, apt(&dir, "apt-cache").args(["policy", &package]))?;
-    let version = policy
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Candidate:"))
-        .map(|v| v.trim().to_owned())
-        .filter(|v| v != "(none)")
-        .ok_or_else(|| format!("{}: no candidate for {package}", k.suite))?;
-    let debs = dir.join("debs");
-    let deb = debs.join(format!(
-        "{package}_{}_amd64.deb",
-        version.replace(':', "%3a")
-    ));
-    if !deb.is_file() {
-        quiet(
-            r,
-            apt(&dir, "apt-get")
-                .args(["download", &format!("{package}={version}")])
-                .current_dir(&debs),
-        )?;
-        if !deb.is_file() {
-            return Err(format!("apt-get download left no {}", deb.display()));
+    // Since 7.x the image package is a shell around linux-binary-* (the
+    // kernel) and linux-modules-* (its modules): fetch those too.
+    let image_deps = quiet(r, apt(&dir, "apt-cache").args(["depends", &package]))?;
+    let mut packages = vec![package.clone()];
+    packages.extend(parse_split_packages(&image_deps));
+    let mut debs_of = Vec::new();
+    let mut version = String::new();
+    for (i, pkg) in packages.iter().enumerate() {
+        let policy = quiet(r, apt(&dir, "apt-cache").args(["policy", pkg]))?;
+        let v = policy
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Candidate:"))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| v != "(none)")
+            .ok_or_else(|| format!("{}: no candidate for {pkg}", k.suite))?;
+        if i == 0 {
+            version = v.clone();
         }
+        let debs = dir.join("debs");
+        let deb = debs.join(format!("{pkg}_{}_amd64.deb", v.replace(':', "%3a")));
+        if !deb.is_file() {
+            quiet(
+                r,
+                apt(&dir, "apt-get")
+                    .args(["download", &format!("{pkg}={v}")])
+                    .current_dir(&debs),
+            )?;
+            if !deb.is_file() {
+                return Err(format!("apt-get download left no {}", deb.display()));
+            }
+        }
+        debs_of.push(deb);
     }
     let unpacked = cache.join("kernels").join(format!("{package}_{version}"));
     let done = unpacked.join(".unpacked");
     if !done.exists() {
         let _ = fs::remove_dir_all(&unpacked);
         fs::create_dir_all(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
-        quiet(
-            r,
-            Cmd::new("dpkg-deb")
-                .arg("-x")
-                .arg(&deb)
-                .arg(&unpacked)
-                .timeout(APT_LIMIT),
-        )?;
+        for deb in &debs_of {
+            quiet(
+                r,
+                Cmd::new("dpkg-deb")
+                    .arg("-x")
+                    .arg(deb)
+                    .arg(&unpacked)
+                    .timeout(APT_LIMIT),
+            )?;
+        }
         fs::write(&done, "").map_err(|e| format!("{}: {e}", done.display()))?;
     }
     // Remove older unpacked kernels of the same package.
@@ -401,6 +413,18 @@ fn fetch_kernel(r: &Report, cache: &Path, k: Kernel) -> Result<(PathBuf, String)
         }
     }
     Ok((unpacked, format!("{package} {version}")))
+}
+
+/// The packages an image package splits its kernel and modules into
+/// (`linux-binary-*`, `linux-modules-*`; none before 7.x).
+fn parse_split_packages(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim().trim_start_matches('|').strip_prefix("Depends:"))
+        .map(str::trim)
+        .filter(|p| p.starts_with("linux-binary-") || p.starts_with("linux-modules-"))
+        .filter(|p| !p.contains('<'))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The kernel image package `apt-cache depends linux-image-amd64` names.
@@ -428,7 +452,16 @@ fn run_kernel(r: &Report, s: &Setup, k: Kernel, nextest_args: &[String]) -> Resu
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .next()
         .ok_or("the kernel package has no modules directory")?;
-    let vmlinuz = root.join("boot").join(format!("vmlinuz-{release}"));
+    let vmlinuz = [
+        root.join("boot"),
+        root.join("usr/lib/linux"),
+        root.join(format!("usr/lib/modules/{release}")),
+        root.join(format!("lib/modules/{release}")),
+    ]
+    .iter()
+    .flat_map(|d| [d.join(format!("vmlinuz-{release}")), d.join("vmlinuz")])
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| root.join("boot").join(format!("vmlinuz-{release}")));
     if !vmlinuz.is_file() {
         return Err(format!("no {}", vmlinuz.display()));
     }
@@ -639,6 +672,19 @@ fn tail_from_summary(log: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_packages() {
+        let text = "linux-image-7.2.13+deb14-amd64\n  PreDepends: linux-base\n |Depends: dracut\n  Depends: <linux-initramfs-tool>\n  Depends: linux-base-7.2.13+deb14-amd64\n  Depends: linux-binary-7.2.13+deb14-amd64\n  Depends: linux-modules-7.2.13+deb14-amd64\n";
+        assert_eq!(
+            parse_split_packages(text),
+            [
+                "linux-binary-7.2.13+deb14-amd64",
+                "linux-modules-7.2.13+deb14-amd64"
+            ]
+        );
+        assert!(parse_split_packages("linux-image-5.10.0-46-amd64\n  Depends: kmod\n").is_empty());
+    }
 
     #[test]
     fn image_depends() {
