@@ -470,7 +470,18 @@ impl PidFd {
             if support.info_coredump {
                 want |= PIDFD_INFO_COREDUMP;
             }
-            match sys::pidfd_get_info(self.fd.as_fd(), want) {
+            let mut answer = sys::pidfd_get_info(self.fd.as_fd(), want);
+            // A process being reaped while we ask: the kernel stores the exit
+            // status before it detaches the PID, but it reads the status
+            // before it looks for the task, so a reap in between gives ESRCH
+            // although the status is there. Asked again, the task is gone
+            // and the status is what the answer carries.
+            if support.info_exit
+                && matches!(&answer, Err(e) if e.raw_os_error() == Some(libc::ESRCH))
+            {
+                answer = sys::pidfd_get_info(self.fd.as_fd(), want);
+            }
+            match answer {
                 Ok((buf, len)) => {
                     let (raw, _) = info::decode_info(&buf.0[..len])
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use camino::{Utf8Path, Utf8PathBuf};
 use pidkit_lockfile::{UnwrittenLockFile, create_exclusive};
 use pidkit_pidfile::{
-    Error, PidFileGuard, PidFileRead, Signal, State, claim_for_current_process, read,
+    Error, PidFileGuard, PidFileRead, PidHandle, Signal, State, claim_for_current_process, read,
     read_with_wait,
 };
 use proptest::prelude::*;
@@ -533,83 +533,157 @@ fn racing_claimers_never_overlap() {
     );
 }
 
-#[test]
-fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
-    let _serial = serial();
-    testkit::run_isolated(
-        "forced_pid_reuse_never_yields_a_handle_to_the_newcomer",
-        Isolation::PidNamespace,
-        Duration::from_secs(60),
-        || {
-            let _wd = watchdog("forced_pid_reuse (isolated)", Duration::from_secs(50));
-            let (_dir, path) = temp_lock("svc.pid");
-            let mut holder = ROLES.spawn(HELPER, "holder");
-            let pid = holder.pid();
-            assert_eq!(holder.call(&format!("claim {path}")), "ok");
-            let owner = expect_owner(&path);
-            assert_eq!(owner.pid(), pid);
+/// Forced reuses of a pidfile holder's PID: the issue's bar is 200 immediate
+/// reuses with no pause, on every kernel of the matrix.
+const REUSE_ROUNDS: usize = 200;
+/// Every this many rounds, a pidkit claim in progress (locked, not written
+/// yet, the file still naming the recycled PID) is added to the round: it
+/// costs a helper process, so not every round.
+const CLAIM_EVERY: usize = 20;
 
-            // The holder dies and is reaped; a newcomer gets its PID.
-            holder.kill();
-            let mut newcomer = testkit::spawn_with_pid(Command::new("sleep").arg("1000"), pid);
-            assert_eq!(
-                newcomer.id(),
-                pid,
-                "the newcomer did not get the holder's PID"
-            );
-            // Let it finish exec'ing, so it is a plain `sleep` from here on.
-            wait_until(|| comm(pid).as_deref() == Some("sleep"));
+/// The start time of process `pid` in clock ticks (field 22 of
+/// `/proc/<pid>/stat`), if it exists.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
 
-            match owner.handle() {
-                Err(Error::HolderGone { pid: p, .. }) => assert_eq!(p, pid),
-                Ok(handle) => {
-                    assert_eq!(
-                        handle.state().unwrap(),
-                        State::Gone,
-                        "a live handle to the newcomer"
-                    )
-                }
-                Err(other) => panic!("expected HolderGone, got {other:?}"),
+/// Asserts that `result` is the refusal a stale owner gets for `pid`.
+fn assert_holder_gone<T: std::fmt::Debug>(result: Result<T, Error>, pid: u32, what: &str) {
+    match result {
+        Err(Error::HolderGone { pid: p, .. }) => assert_eq!(p, pid, "{what}"),
+        other => panic!("{what}: expected HolderGone for {pid}, got {other:?}"),
+    }
+}
+
+/// Asserts that a handle signal failed because its process is gone.
+fn assert_no_such_process(result: Result<(), pidkit_pidhandle::Error>, pid: u32, what: &str) {
+    match result {
+        Err(pidkit_pidhandle::Error::NoSuchProcess { pid: p }) => assert_eq!(p, pid, "{what}"),
+        other => panic!("{what}: expected NoSuchProcess for {pid}, got {other:?}"),
+    }
+}
+
+/// One holder after another takes a pidfile (the `flock(1)` idiom: the
+/// shell locks the file, writes its PID and execs `sleep`), is proven by
+/// [`pidkit_pidfile::Owner::handle`], ends and is reaped, and at once a
+/// newcomer gets its PID. The owner read before, its proven handle and that
+/// handle's text (taken before or after the reuse) must all refuse the
+/// newcomer; the newcomer must end of the one signal we send it at the end.
+fn forced_pid_reuse_body() {
+    let _wd = watchdog("forced_pid_reuse (isolated)", Duration::from_secs(150));
+    assert_eq!(std::process::id(), 1, "not PID 1 of a new namespace");
+    let dir = tempfile::tempdir().unwrap();
+    let mut same_tick = 0;
+    for round in 0..REUSE_ROUNDS {
+        // A fresh file per round, so that no round reads the last one's PID.
+        let path = Utf8PathBuf::try_from(dir.path().join(format!("svc-{round}.pid"))).unwrap();
+        let holder = testkit::sh(&format!(
+            "exec 9>>'{path}'; flock -x -n 9 || exit 3; echo $$ > '{path}'; exec sleep 1000"
+        ));
+        let pid = holder.id();
+        wait_until(|| fs::read_to_string(&path).is_ok_and(|c| c == format!("{pid}\n")));
+        let a_ticks = start_ticks(pid).unwrap();
+        let owner = expect_owner(&path);
+        assert_eq!(owner.pid(), pid, "round {round}");
+        let proven = owner.handle().unwrap();
+        assert_eq!(proven.pid(), pid, "round {round}");
+        // Even rounds keep the proven handle's text from before the reuse,
+        // odd ones ask for it only after the newcomer has the PID.
+        let early = round % 2 == 0;
+        let early_text = early.then(|| proven.to_string());
+
+        // The holder ends through the owner (the legitimate use) and is
+        // reaped; at once, a newcomer gets its PID.
+        let end = if early { Signal::KILL } else { Signal::TERM };
+        owner.signal(end).unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&holder.wait()),
+            Some(end.as_raw()),
+            "round {round}"
+        );
+        let newcomer = testkit::spawn_with_pid(Command::new("sleep").arg("1000"), pid);
+        assert_eq!(newcomer.id(), pid, "round {round}: no reuse");
+        if start_ticks(pid) == Some(a_ticks) {
+            same_tick += 1;
+        }
+        let text = early_text.unwrap_or_else(|| proven.to_string());
+        let restored: PidHandle = text.parse().unwrap();
+
+        // Nobody holds the file; the owner read before names the newcomer's
+        // PID and must refuse it, and so must everything it proved.
+        let ctx = format!("round {round} (pid {pid}, {text})");
+        assert_holder_gone(owner.handle(), pid, &ctx);
+        for s in [Signal::ZERO, Signal::KILL, Signal::TERM] {
+            assert_holder_gone(owner.signal(s), pid, &ctx);
+        }
+        for (what, h) in [("proven", &proven), ("restored", &restored)] {
+            assert_eq!(h.state().unwrap(), State::Gone, "{ctx}: {what}");
+            for s in [Signal::ZERO, Signal::KILL, Signal::TERM] {
+                assert_no_such_process(h.kill(s), pid, &format!("{ctx}: {what}"));
             }
-            assert!(owner.signal(Signal::KILL).is_err());
-            // The newcomer was not touched.
-            assert!(
-                newcomer.child_mut().try_wait().unwrap().is_none(),
-                "the newcomer died"
-            );
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-            let state = stat.rsplit(") ").next().unwrap().chars().next().unwrap();
-            assert!(
-                matches!(state, 'R' | 'S'),
-                "the newcomer was stopped or killed: {stat}"
-            );
+        }
+        match read(&path).unwrap() {
+            PidFileRead::NotHeldByAnyProcess(guard) => drop(guard),
+            other => panic!("{ctx}: expected NotHeldByAnyProcess, got {other:?}"),
+        }
+
+        if round % CLAIM_EVERY == 0 {
             // A new claim in progress: locked, the file still naming the
             // dead holder's PID, which is now the newcomer's. Neither the
             // owner read before nor a fresh read may yield the newcomer.
             let mut claimer = ROLES.spawn(HELPER, "claimer");
             assert_eq!(claimer.call(&format!("lockraw {path}")), "ok");
             let fresh = expect_owner(&path);
-            assert_eq!(fresh.pid(), pid, "the file names the recycled pid");
+            assert_eq!(fresh.pid(), pid, "{ctx}: the file names the recycled pid");
             for o in [&owner, &fresh] {
                 match o.handle() {
                     Err(Error::NotHolder { pid: p, .. }) => assert_eq!(p, pid),
-                    other => panic!("expected NotHolder, got {other:?}"),
+                    other => panic!("{ctx}: expected NotHolder, got {other:?}"),
                 }
-                assert!(o.signal(Signal::KILL).is_err());
+                for s in [Signal::KILL, Signal::TERM] {
+                    assert!(
+                        matches!(o.signal(s), Err(Error::NotHolder { pid: p, .. }) if p == pid),
+                        "{ctx}"
+                    );
+                }
             }
-            assert!(
-                newcomer.child_mut().try_wait().unwrap().is_none(),
-                "the newcomer died"
-            );
             // Written, the claim is proven, and it is the claimer.
             assert_eq!(claimer.call("writepid"), "ok");
-            assert_eq!(expect_owner(&path).handle().unwrap().pid(), claimer.pid());
+            assert_eq!(
+                expect_owner(&path).handle().unwrap().pid(),
+                claimer.pid(),
+                "{ctx}"
+            );
             claimer.kill();
-            assert!(matches!(
-                read(&path).unwrap(),
-                PidFileRead::NotHeldByAnyProcess(_)
-            ));
-        },
+        }
+
+        // The newcomer was never touched: ended with SIGUSR2, that is what
+        // it dies of (a stray SIGKILL or SIGTERM above would have won).
+        let fresh = PidHandle::from_child(newcomer.child()).unwrap();
+        assert_eq!(fresh.state().unwrap(), State::Running, "{ctx}");
+        fresh.kill(Signal::USR2).unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&newcomer.wait()),
+            Some(Signal::USR2.as_raw()),
+            "{ctx}: the newcomer was hit by a stale owner or handle"
+        );
+    }
+    eprintln!(
+        "{REUSE_ROUNDS} immediate reuses of a pidfile holder's PID, {same_tick} with the newcomer \
+         in the holder's start tick, 0 wrong signals"
+    );
+}
+
+#[test]
+fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
+    let _serial = serial();
+    testkit::run_isolated(
+        "forced_pid_reuse_never_yields_a_handle_to_the_newcomer",
+        Isolation::PidNamespace,
+        Duration::from_secs(180),
+        forced_pid_reuse_body,
     );
 }
 
