@@ -39,6 +39,7 @@
 //! | `PIDFD_GET_INFO` | 6.13 |
 //! | `PIDFD_INFO_EXIT` | 6.15 |
 //! | `PIDFD_INFO_COREDUMP` ([`PidfdInfo::coredump`]) | 6.16 |
+//! | pidfs file handles opened on the pidfs root ([`PidFd::file_handle`], [`PidFd::open_file_handle`]) | 6.17 |
 //! | `PIDFD_INFO_SUPPORTED_MASK` (used by [`probe`]) | 6.19 |
 //!
 //! `struct pidfd_info` grew from 64 bytes (VER0) to 88 (VER3, Linux 7.x), and
@@ -62,6 +63,11 @@
 //!   its status through [`PidFd::info`].
 //! - [`PidFd::inode_id`] is `None` before Linux 6.9 (pidfds were anonymous
 //!   inodes then, all with the same number).
+//! - [`PidFd::open_file_handle`] needs Linux 6.17 (`FD_PIDFS_ROOT`); 6.13 to
+//!   6.16 encode pidfs handles but can open them only relative to another
+//!   pidfd, which this crate does not offer. A handle is meaningful only in
+//!   the boot it was made in, and only for processes visible in the caller's
+//!   PID namespace.
 //!
 //! # Example
 //!
