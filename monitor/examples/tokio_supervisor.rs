@@ -42,7 +42,7 @@ enum Watched {
     Process(Process),
     /// Restored where it cannot be adopted (no pidfds: a non-child cannot be
     /// watched by the monitor): its exit is seen, its status is not.
-    Handle(PidHandle),
+    Handle(Box<PidHandle>),
 }
 
 /// What a finished wait says.
@@ -244,7 +244,7 @@ async fn main() -> io::Result<()> {
                     // gone with it. Counted as an exit (restarted below).
                     say(format_args!("gone {slot} {}", handle.pid()));
                     let ended = handle.clone();
-                    watch(&mut set, slot, Watched::Handle(ended));
+                    watch(&mut set, slot, Watched::Handle(Box::new(ended)));
                     sv.handles.insert(slot, handle);
                     continue;
                 }
@@ -254,7 +254,7 @@ async fn main() -> io::Result<()> {
                     Ok(p) => watch(&mut set, slot, Watched::Process(p)),
                     // No pidfds here: await it through the handle.
                     Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                        watch(&mut set, slot, Watched::Handle(handle))
+                        watch(&mut set, slot, Watched::Handle(Box::new(handle)))
                     }
                     Err(e) => return Err(e),
                 }

@@ -39,6 +39,7 @@
 //! | `PIDFD_GET_INFO` | 6.13 |
 //! | `PIDFD_INFO_EXIT` | 6.15 |
 //! | `PIDFD_INFO_COREDUMP` ([`PidfdInfo::coredump`]) | 6.16 |
+//! | pidfs file handles opened on the pidfs root ([`PidFd::file_handle`], [`PidFd::open_file_handle`]) | 6.17 |
 //! | `PIDFD_INFO_SUPPORTED_MASK` (used by [`probe`]) | 6.19 |
 //!
 //! `struct pidfd_info` grew from 64 bytes (VER0) to 88 (VER3, Linux 7.x), and
@@ -62,6 +63,11 @@
 //!   its status through [`PidFd::info`].
 //! - [`PidFd::inode_id`] is `None` before Linux 6.9 (pidfds were anonymous
 //!   inodes then, all with the same number).
+//! - [`PidFd::open_file_handle`] needs Linux 6.17 (`FD_PIDFS_ROOT`); 6.13 to
+//!   6.16 encode pidfs handles but can open them only relative to another
+//!   pidfd, which this crate does not offer. A handle is meaningful only in
+//!   the boot it was made in, and only for processes visible in the caller's
+//!   PID namespace.
 //!
 //! # Example
 //!
@@ -537,6 +543,136 @@ impl PidFd {
             fd: rustix::io::fcntl_dupfd_cloexec(&self.fd, 0)?,
         })
     }
+}
+
+/// A pidfs file handle: what `name_to_handle_at(2)` gives for a pidfd, and
+/// what [`PidFd::open_file_handle`] opens a pidfd from again, with no PID
+/// involved (Linux 6.17, [`Support::pidfs_file_handles`]).
+///
+/// The handle names one process of one boot: the kernel resolves it to that
+/// process while it has not been reaped, and refuses it afterwards
+/// ([`io::ErrorKind::NotFound`]), whatever process has its PID by then. The
+/// bytes are the kernel's; pidkit keeps them opaque (on 64-bit kernels today
+/// they are the 8 bytes of the pidfs inode id, type `FILEID_KERNFS`, 0xfe).
+///
+/// ```
+/// use pidkit_pidfd::FileHandle;
+///
+/// let h = FileHandle::new(0xfe, &[0x5b, 0x11, 4, 0, 0, 0, 0, 0])?;
+/// assert_eq!(h.handle_type(), 0xfe);
+/// assert_eq!(h.as_bytes().len(), 8);
+/// assert!(FileHandle::new(0xfe, &[]).is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct FileHandle {
+    handle_type: i32,
+    len: u8,
+    bytes: [u8; sys::MAX_HANDLE_SZ],
+}
+
+impl FileHandle {
+    /// The most bytes a handle may have (`MAX_HANDLE_SZ`).
+    pub const MAX_LEN: usize = sys::MAX_HANDLE_SZ;
+
+    /// A handle of `handle_type` with `bytes` (for one read back from text).
+    /// `InvalidInput` unless it has 1 to [`FileHandle::MAX_LEN`] bytes.
+    pub fn new(handle_type: i32, bytes: &[u8]) -> io::Result<FileHandle> {
+        if bytes.is_empty() || bytes.len() > Self::MAX_LEN {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a file handle has 1..={} bytes, not {}",
+                    Self::MAX_LEN,
+                    bytes.len()
+                ),
+            ));
+        }
+        let mut buf = [0; sys::MAX_HANDLE_SZ];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        Ok(FileHandle {
+            handle_type,
+            len: bytes.len() as u8,
+            bytes: buf,
+        })
+    }
+
+    /// The handle type the kernel gave (`FILEID_KERNFS`, 0xfe, for pidfs).
+    pub fn handle_type(&self) -> i32 {
+        self.handle_type
+    }
+
+    /// The handle's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl fmt::Debug for FileHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FileHandle({:#x}, ", self.handle_type)?;
+        for b in self.as_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl PidFd {
+    /// The pidfs file handle of the process (`name_to_handle_at` with
+    /// `AT_EMPTY_PATH`), to open a pidfd for it later with
+    /// [`PidFd::open_file_handle`], in this or another process of the same
+    /// boot, without its PID.
+    ///
+    /// [`io::ErrorKind::Unsupported`] where [`probe`] did not find
+    /// [`Support::pidfs_file_handles`] (kernels before 6.17, seccomp, or
+    /// hidden through `PIDKIT_HIDE_FEATURES`).
+    pub fn file_handle(&self) -> io::Result<FileHandle> {
+        if !probe().pidfs_file_handles {
+            return Err(file_handles_unsupported());
+        }
+        self.file_handle_raw()
+    }
+
+    /// [`PidFd::file_handle`] without consulting the probe (the probe uses it).
+    pub(crate) fn file_handle_raw(&self) -> io::Result<FileHandle> {
+        let (handle_type, bytes, len) = sys::name_to_handle(self.fd.as_fd())?;
+        FileHandle::new(handle_type, &bytes[..len])
+    }
+
+    /// Opens a pidfd from a pidfs file handle (`open_by_handle_at` on the
+    /// pidfs root, `FD_PIDFS_ROOT`, Linux 6.17): no PID lookup, so nothing
+    /// can race with the PID's reuse.
+    ///
+    /// A handle of a process that has been reaped gives
+    /// [`io::ErrorKind::NotFound`] (the kernel's `ESTALE`), as does a handle
+    /// that names no process (pidfs has no such inode); a zombie still opens.
+    /// [`io::ErrorKind::Unsupported`] where [`probe`] did not find
+    /// [`Support::pidfs_file_handles`]. A handle of another boot must not be
+    /// given here: pidfs ids start over at boot, so it could name another
+    /// process (`pidkit-pidhandle` compares boot ids first).
+    pub fn open_file_handle(handle: &FileHandle) -> io::Result<PidFd> {
+        if !probe().pidfs_file_handles {
+            return Err(file_handles_unsupported());
+        }
+        Self::open_file_handle_raw(handle)
+    }
+
+    /// [`PidFd::open_file_handle`] without consulting the probe.
+    pub(crate) fn open_file_handle_raw(handle: &FileHandle) -> io::Result<PidFd> {
+        match sys::open_by_handle(handle.handle_type, handle.as_bytes()) {
+            Ok(fd) => Ok(PidFd { fd }),
+            Err(e) if e.raw_os_error() == Some(libc::ESTALE) => Err(gone(None, Errno::STALE)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn file_handles_unsupported() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "pidfs file handles are not available here (Linux 6.17+, see probe())",
+    )
 }
 
 /// Whether `flags` holds only flags this crate defines (so that an `EINVAL`

@@ -41,6 +41,11 @@ pub struct Support {
     /// on kernels without it, where `info_exit` and `info_coredump` come
     /// from the kernel release.
     pub info_supported_mask: Option<u64>,
+    /// pidfs file handles that open without a pidfd: `name_to_handle_at` on a
+    /// pidfd and `open_by_handle_at` on the pidfs root (`FD_PIDFS_ROOT`,
+    /// Linux 6.17), proven by a round trip on ourselves that must give back
+    /// our own pidfs id ([`PidFd::file_handle`], [`PidFd::open_file_handle`]).
+    pub pidfs_file_handles: bool,
     /// `PIDFD_THREAD` pidfds and thread-scoped signals (Linux 6.9).
     pub thread: bool,
     /// Signal scopes for `pidfd_send_signal` (`PIDFD_SIGNAL_*`, Linux 6.9).
@@ -93,7 +98,7 @@ impl fmt::Display for Support {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let yes = |b: bool| if b { "yes" } else { "no" };
-        let rows: [(&str, &str, bool); 11] = [
+        let rows: [(&str, &str, bool); 12] = [
             ("pidfd_send_signal", "5.1", self.send_signal),
             ("pidfd_open", "5.3", self.pidfd_open),
             ("waitid(P_PIDFD)", "5.4", self.waitid),
@@ -108,6 +113,11 @@ impl fmt::Display for Support {
             ("PIDFD_GET_INFO", "6.13", self.get_info),
             ("PIDFD_INFO_EXIT", "6.15", self.info_exit),
             ("PIDFD_INFO_COREDUMP", "6.16", self.info_coredump),
+            (
+                "pidfs file handles (open_by_handle_at on FD_PIDFS_ROOT)",
+                "6.17",
+                self.pidfs_file_handles,
+            ),
             (
                 "PIDFD_INFO_SUPPORTED_MASK",
                 "6.19",
@@ -149,8 +159,9 @@ impl fmt::Display for Support {
 ///
 /// For tests of fallbacks, the environment variable `PIDKIT_HIDE_FEATURES`
 /// (comma separated: `pidfd`, `pidfs`, `get_info`, `info_exit`,
-/// `info_coredump`, `supported_mask`, `thread`) reports the named features
-/// absent; `pidfd` hides all of them. Hiding `supported_mask` makes the
+/// `info_coredump`, `supported_mask`, `file_handles`, `thread`) reports the
+/// named features absent; `pidfd` hides all of them, and `pidfs` hides
+/// `file_handles` too (a pidfs file handle is a pidfs id in other form). Hiding `supported_mask` makes the
 /// probe decide `info_exit` and `info_coredump` by the kernel release, as on
 /// kernels before 6.19.
 ///
@@ -210,7 +221,11 @@ fn apply_hidden(s: &mut Support, hidden: &[String]) {
                     ..Support::default()
                 }
             }
-            "pidfs" => s.pidfs = false,
+            "pidfs" => {
+                s.pidfs = false;
+                s.pidfs_file_handles = false;
+            }
+            "file_handles" => s.pidfs_file_handles = false,
             "get_info" => {
                 s.get_info = false;
                 s.info_exit = false;
@@ -304,7 +319,18 @@ fn run_probe() -> Support {
             e.raw_os_error() == Some(libc::EBADF)
         }
     };
-    s.pidfs = matches!(fd.pidfs_inode(), Ok(Some(_)));
+    let own_id = fd.pidfs_inode().ok().flatten();
+    s.pidfs = own_id.is_some();
+    if let Some(own_id) = own_id {
+        match file_handle_round_trip(&fd, own_id) {
+            Ok(works) => s.pidfs_file_handles = works,
+            Err(e) => {
+                if let Some(errno) = exhaustion(&e) {
+                    return exhausted("pidfs file handle round trip on self", &e, errno);
+                }
+            }
+        }
+    }
     use crate::sys::{
         PIDFD_INFO_COREDUMP, PIDFD_INFO_EXIT, PIDFD_INFO_PID, PIDFD_INFO_SUPPORTED_MASK,
     };
@@ -347,6 +373,24 @@ fn run_probe() -> Support {
         .send_signal_scoped(Signal::ZERO, crate::SignalScope::ThreadGroup)
         .is_ok();
     s
+}
+
+/// Whether a pidfs file handle of our own pidfd opens again from the pidfs
+/// root and gives back our own pidfs id. Kernels before 6.13 refuse the
+/// handle (`EOPNOTSUPP`), 6.13 to 6.16 the root (`EBADF`), seccomp says
+/// `ENOSYS` or `EPERM`: all "absent". Errors that say nothing about the
+/// kernel (out of descriptors) are returned.
+fn file_handle_round_trip(fd: &PidFd, own_id: u64) -> io::Result<bool> {
+    let handle = match fd.file_handle_raw() {
+        Ok(h) => h,
+        Err(e) if exhaustion(&e).is_some() => return Err(e),
+        Err(_) => return Ok(false),
+    };
+    match PidFd::open_file_handle_raw(&handle) {
+        Ok(again) => Ok(again.pidfs_inode().ok().flatten() == Some(own_id)),
+        Err(e) if exhaustion(&e).is_some() => Err(e),
+        Err(_) => Ok(false),
+    }
 }
 
 /// Whether the running kernel's release is at least `major.minor`.

@@ -1,12 +1,13 @@
 //! The only place in pidkit with `unsafe`: the pidfd calls that rustix does not
 //! offer as safe functions (signals with scope flags and signal 0, the
-//! `PIDFD_GET_INFO` ioctl), made through `libc`, rustix's raw ioctl
+//! `PIDFD_GET_INFO` ioctl, pidfs file handles through `name_to_handle_at` and
+//! `open_by_handle_at`), made through `libc`, rustix's raw ioctl
 //! interface, or for `pidfd_send_signal` inline on x86-64 and aarch64. Each
 //! wrapper is safe to call: it takes a borrowed fd and plain values and
 //! returns an `io::Result`.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::ioctl::{Direction, Opcode, Updater, opcode};
@@ -97,6 +98,111 @@ fn raw_pidfd_send_signal(fd: i32, sig: i32, flags: u32) -> isize {
         -(io::Error::last_os_error()
             .raw_os_error()
             .unwrap_or(libc::EIO) as isize)
+    }
+}
+
+/// `MAX_HANDLE_SZ` (`include/linux/exportfs.h`): the largest file handle
+/// the kernel encodes or accepts, in bytes.
+pub(crate) const MAX_HANDLE_SZ: usize = 128;
+
+/// `FD_PIDFS_ROOT` (`include/uapi/linux/fcntl.h`, as shipped in Debian sid's
+/// `linux-libc-dev` 7.2.13): a pseudo descriptor naming the root of pidfs,
+/// accepted as the mount fd of `open_by_handle_at` (Linux 6.17).
+const FD_PIDFS_ROOT: i32 = -10002;
+
+/// `struct file_handle` with room for the largest handle: `handle_bytes`,
+/// `handle_type`, then the opaque bytes (`include/linux/fcntl.h`'s
+/// flexible array, here fixed at `MAX_HANDLE_SZ`).
+#[repr(C)]
+struct RawFileHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    f_handle: [u8; MAX_HANDLE_SZ],
+}
+
+/// `name_to_handle_at(pidfd, "", &handle, &mount_id, AT_EMPTY_PATH)`: the
+/// file handle of the pidfs inode of `pidfd`. Returns the handle type, the
+/// bytes buffer and how many of its bytes are the handle.
+pub(crate) fn name_to_handle(
+    pidfd: BorrowedFd<'_>,
+) -> io::Result<(i32, [u8; MAX_HANDLE_SZ], usize)> {
+    let mut handle = RawFileHandle {
+        handle_bytes: MAX_HANDLE_SZ as u32,
+        handle_type: 0,
+        f_handle: [0; MAX_HANDLE_SZ],
+    };
+    let mut mount_id: libc::c_int = 0;
+    // SAFETY: the fd is borrowed and open for the call; the path is a valid
+    // NUL-terminated empty string (AT_EMPTY_PATH makes the call act on the
+    // fd itself); `handle` is a live, writable `struct file_handle` whose
+    // `handle_bytes` says how much room follows its header (exactly the
+    // array behind it), so the kernel writes only within it; `mount_id` is a
+    // live, writable int.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            pidfd.as_raw_fd(),
+            c"".as_ptr(),
+            &mut handle as *mut RawFileHandle,
+            &mut mount_id as *mut libc::c_int,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if ret != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let len = handle.handle_bytes as usize;
+    if len > MAX_HANDLE_SZ {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("name_to_handle_at reported a {len}-byte handle, more than {MAX_HANDLE_SZ}"),
+        ));
+    }
+    Ok((handle.handle_type, handle.f_handle, len))
+}
+
+/// `open_by_handle_at(FD_PIDFS_ROOT, handle, O_RDWR | O_CLOEXEC)`: a pidfd
+/// opened from a pidfs file handle, with no PID involved.
+pub(crate) fn open_by_handle(handle_type: i32, bytes: &[u8]) -> io::Result<OwnedFd> {
+    if bytes.is_empty() || bytes.len() > MAX_HANDLE_SZ {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a file handle has 1..={MAX_HANDLE_SZ} bytes, not {}",
+                bytes.len()
+            ),
+        ));
+    }
+    let mut handle = RawFileHandle {
+        handle_bytes: bytes.len() as u32,
+        handle_type,
+        f_handle: [0; MAX_HANDLE_SZ],
+    };
+    handle.f_handle[..bytes.len()].copy_from_slice(bytes);
+    loop {
+        // SAFETY: `FD_PIDFS_ROOT` is a pseudo descriptor the kernel resolves
+        // itself (EBADF on kernels that do not know it); `handle` is a live
+        // `struct file_handle` whose `handle_bytes` (checked above) is no
+        // more than the array behind its header, so the kernel reads only
+        // within it; the flags are plain integers.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_open_by_handle_at,
+                FD_PIDFS_ROOT,
+                &mut handle as *mut RawFileHandle,
+                libc::O_RDWR | libc::O_CLOEXEC,
+            )
+        };
+        if ret >= 0 {
+            let fd = ret as libc::c_int;
+            // SAFETY: the kernel just returned this descriptor to us; nothing
+            // else owns it, so the `OwnedFd` is its only owner.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
     }
 }
 
@@ -192,6 +298,22 @@ pub(crate) fn pidfd_get_info(pidfd: BorrowedFd<'_>, mask: u64) -> io::Result<(In
     }
 }
 
+/// Registers `held` for readability with the current tokio runtime's
+/// reactor; gives `held` back with the error if that fails.
+#[cfg(feature = "tokio")]
+pub(crate) fn register_readable(
+    held: crate::tokio::Held,
+) -> Result<tokio::io::unix::AsyncFd<crate::tokio::Held>, (crate::tokio::Held, io::Error)> {
+    // SAFETY: `Held` owns its descriptor (an `OwnedFd`, or an `Arc<PidFd>`
+    // whose `PidFd` is never changed and lives as long as the `Arc`), and the
+    // `AsyncFd` owns the `Held` until it is dropped or unwrapped; so the
+    // descriptor stays open and refers to the same file description for the
+    // registration's whole life, and `as_raw_fd` returns the same number on
+    // every call, which is what `register_with_interest` requires.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(held, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.into_parts())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,20 +332,4 @@ mod tests {
             (3 << 30) | (64 << 16) | (0xFF << 8) | 11
         );
     }
-}
-
-/// Registers `held` for readability with the current tokio runtime's
-/// reactor; gives `held` back with the error if that fails.
-#[cfg(feature = "tokio")]
-pub(crate) fn register_readable(
-    held: crate::tokio::Held,
-) -> Result<tokio::io::unix::AsyncFd<crate::tokio::Held>, (crate::tokio::Held, io::Error)> {
-    // SAFETY: `Held` owns its descriptor (an `OwnedFd`, or an `Arc<PidFd>`
-    // whose `PidFd` is never changed and lives as long as the `Arc`), and the
-    // `AsyncFd` owns the `Held` until it is dropped or unwrapped; so the
-    // descriptor stays open and refers to the same file description for the
-    // registration's whole life, and `as_raw_fd` returns the same number on
-    // every call, which is what `register_with_interest` requires.
-    unsafe { tokio::io::unix::AsyncFd::register_with_interest(held, tokio::io::Interest::READABLE) }
-        .map_err(|e| e.into_parts())
 }

@@ -117,6 +117,11 @@ fn probe_finds_every_feature_on_this_kernel() {
         info && ver >= (6, 16) && !hidden("info_coredump"),
         "{s:?} on {release}"
     );
+    assert_eq!(
+        s.pidfs_file_handles,
+        ver >= (6, 17) && !hidden("pidfs") && !hidden("file_handles"),
+        "{s:?} on {release}"
+    );
     // The kernel's own word (6.19+) where it has one, and it agrees with
     // what the release says.
     assert_eq!(
@@ -143,6 +148,10 @@ fn probe_finds_every_feature_on_this_kernel() {
         ("PIDFD_GET_INFO (6.13): ", s.get_info),
         ("PIDFD_INFO_EXIT (6.15): ", s.info_exit),
         ("PIDFD_INFO_COREDUMP (6.16): ", s.info_coredump),
+        (
+            "pidfs file handles (open_by_handle_at on FD_PIDFS_ROOT) (6.17): ",
+            s.pidfs_file_handles,
+        ),
         (
             "PIDFD_INFO_SUPPORTED_MASK (6.19): ",
             s.info_supported_mask.is_some(),
@@ -567,7 +576,7 @@ fn seccomp_body(mode: SeccompMode) {
     let s = probe();
     assert!(!s.usable(), "{s:?}");
     assert!(
-        !s.pidfd_open && !s.pidfs && !s.get_info && !s.thread,
+        !s.pidfd_open && !s.pidfs && !s.get_info && !s.thread && !s.pidfs_file_handles,
         "{s:?}"
     );
     assert!(
@@ -685,6 +694,78 @@ fn reaped_pidfd_refuses_after_forced_pid_reuse() {
                     assert_ne!(fd.inode_id().unwrap(), fresh.inode_id().unwrap());
                 }
             }
+        },
+    );
+}
+
+/// pidfs file handles (6.17+): a handle opens a pidfd for the same process
+/// with no PID, a zombie's still opens, a reaped process's never does (not
+/// even after its PID went to a newcomer), and a handle that names nothing
+/// is refused. Where the probe did not find them, both calls say
+/// `Unsupported`.
+#[test]
+fn file_handles_open_the_same_process_without_its_pid() {
+    testkit::run_isolated(
+        "file_handles_open_the_same_process_without_its_pid",
+        Isolation::PidNamespace,
+        LIMIT,
+        || {
+            let _w = watchdog("file_handles", LIMIT);
+            if sandboxed_refusal() {
+                return;
+            }
+            if !probe().pidfs_file_handles {
+                let me = PidFd::open(std::process::id()).unwrap();
+                let err = me.file_handle().unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+                let h = pidkit_pidfd::FileHandle::new(0xfe, &[1; 8]).unwrap();
+                let err = PidFd::open_file_handle(&h).unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+                return;
+            }
+            for round in 0..50 {
+                let a = sleeper();
+                let pid = a.id();
+                let fd = PidFd::from_child(a.child()).unwrap();
+                let handle = fd.file_handle().unwrap();
+                assert!(!handle.as_bytes().is_empty());
+                assert_eq!(handle, fd.file_handle().unwrap(), "stable per process");
+                let again = PidFd::open_file_handle(&handle).unwrap();
+                assert!(cloexec(&again));
+                assert_eq!(again.inode_id().unwrap(), fd.inode_id().unwrap());
+                assert_eq!(again.info().unwrap().pid, Some(pid));
+                // A zombie still opens; once reaped it never does.
+                fd.send_signal(Signal::KILL).unwrap();
+                assert!(fd.wait_exited(None).unwrap());
+                let zombie = PidFd::open_file_handle(&handle).unwrap();
+                zombie.send_signal(Signal::ZERO).unwrap();
+                assert_eq!(fd.wait().unwrap().signal(), Some(9));
+                let _ = a.into_inner();
+                let err = PidFd::open_file_handle(&handle).unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::NotFound, "round {round}: {err}");
+                // B gets A's number on purpose: the handle still names A.
+                let b = testkit::spawn_with_pid(Command::new("sleep").arg("1000"), pid);
+                assert_eq!(b.id(), pid, "round {round}");
+                let err = PidFd::open_file_handle(&handle).unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::NotFound, "round {round}: {err}");
+                let fresh = PidFd::from_child(b.child()).unwrap();
+                assert_ne!(fresh.file_handle().unwrap(), handle, "round {round}");
+                assert!(!fresh.has_exited().unwrap(), "round {round}: B was hit");
+            }
+            // Handles that name no process: refused, never a panic.
+            for (ty, bytes) in [
+                (0xfe, vec![0xff; 8]),
+                (0xfe, vec![0; 8]),
+                (0xfe, vec![1; 3]),
+                (0x1, vec![1; 8]),
+                (-1, vec![1; 8]),
+                (0xfe, vec![7; pidkit_pidfd::FileHandle::MAX_LEN]),
+            ] {
+                let h = pidkit_pidfd::FileHandle::new(ty, &bytes).unwrap();
+                assert!(PidFd::open_file_handle(&h).is_err(), "{h:?}");
+            }
+            assert!(pidkit_pidfd::FileHandle::new(0xfe, &[]).is_err());
+            assert!(pidkit_pidfd::FileHandle::new(0xfe, &[0; 129]).is_err());
         },
     );
 }

@@ -67,6 +67,13 @@ fn benches(c: &mut Criterion) {
     let rpid = Pid::from_raw(pid as i32).expect("pid");
     let held = PidHandle::from_child(&child).expect("handle");
     let text = held.to_string();
+    // The same identity without the pidfs file handle: restored by
+    // `pidfd_open` + pidfs-id check, as on kernels before 6.17.
+    let text_by_pid = match text.split_once(":fh=") {
+        Some((head, _)) => head.to_owned(),
+        None => text.clone(),
+    };
+    let file_handle = held.identity().file_handle();
     let start_ticks = {
         let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
         let rest = &s[s.rfind(')').expect(")") + 1..];
@@ -140,12 +147,31 @@ fn benches(c: &mut Criterion) {
         g.bench_function("podman-style /proc stat + kill(pid, 0)", |b| {
             b.iter(|| podman_style(black_box(pid), rpid, start_ticks))
         });
-        g.bench_function("parse::<PidHandle>+kill(ZERO)+drop", |b| {
-            b.iter(|| {
-                let h: PidHandle = black_box(text.as_str()).parse().expect("restore");
-                h.kill(Signal::ZERO).expect("kill");
-            })
-        });
+        if let Some(fh) = &file_handle {
+            g.bench_function("raw open_by_handle_at+send(0)+close", |b| {
+                b.iter(|| {
+                    PidFd::open_file_handle(black_box(fh))
+                        .expect("open_by_handle_at")
+                        .send_signal(Signal::ZERO)
+                        .expect("signal")
+                })
+            });
+            g.bench_function("parse::<PidHandle>+kill(ZERO)+drop, file handle", |b| {
+                b.iter(|| {
+                    let h: PidHandle = black_box(text.as_str()).parse().expect("restore");
+                    h.kill(Signal::ZERO).expect("kill");
+                })
+            });
+        }
+        g.bench_function(
+            "parse::<PidHandle>+kill(ZERO)+drop, pidfd_open+verify",
+            |b| {
+                b.iter(|| {
+                    let h: PidHandle = black_box(text_by_pid.as_str()).parse().expect("restore");
+                    h.kill(Signal::ZERO).expect("kill");
+                })
+            },
+        );
         g.finish();
 
         let mut g = c.benchmark_group(format!("new_{cond}"));

@@ -5,13 +5,18 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::Error;
+use pidkit_pidfd::FileHandle;
 
 /// The fixed start of every serialized handle.
 pub(crate) const PREFIX: &str = "pidkit-pid";
 /// The only text version this library writes and reads.
 pub(crate) const VERSION: &str = "v1";
-/// Longer than any valid v1 text (the longest is 124 bytes).
-const MAX_LEN: usize = 160;
+/// Longer than any valid v1 text (the longest is 201 bytes).
+const MAX_LEN: usize = 224;
+/// The longest file handle a text may carry, in bytes. pidfs handles have 8
+/// today; a kernel that gives a longer one gets no `fh=` field, and restore
+/// takes the pidfs-id path.
+pub(crate) const FH_MAX: usize = 32;
 
 /// The boot id of a running kernel (`/proc/sys/kernel/random/boot_id`), a
 /// random UUID chosen at every boot.
@@ -88,6 +93,7 @@ impl fmt::Debug for BootId {
 ///
 /// ```text
 /// pidkit-pid:v1:pid=1234:boot=0f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8e90:pidfs=4711
+/// pidkit-pid:v1:pid=1234:boot=0f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8e90:pidfs=4711:fh=fe.6712000000000000
 /// pidkit-pid:v1:pid=1234:boot=0f3c9a5e-6b1d-4e0a-9a43-2f5b7c1d8e90:start=98765
 /// pidkit-pid:v1:pid=1234:gone
 /// ```
@@ -96,6 +102,13 @@ impl fmt::Debug for BootId {
 /// - `boot`: the [`BootId`] when the handle was made.
 /// - `pidfs`: the pidfs inode id of the process (Linux 6.9+), unique among
 ///   all processes of one boot. When present it is the whole identity check.
+/// - `fh`: the pidfs file handle of the process (Linux 6.17+), as
+///   `<type>.<bytes>`: the handle type in lowercase hex without leading
+///   zeros (`1..=7fffffff`), a dot, and the handle's 1 to 32 bytes in
+///   lowercase hex. Only with `pidfs`. Where the kernel can open it, a
+///   restore opens the process from it with no PID lookup at all; elsewhere
+///   it is ignored and `pidfs` is checked as without it. Texts without it
+///   (all texts written before it existed) mean what they always meant.
 /// - `start`: the process start time in clock ticks since boot
 ///   (`/proc/<pid>/stat` field 22), recorded where there is no pidfs id.
 ///   Ticks since boot do not move when the wall clock is set.
@@ -105,7 +118,7 @@ impl fmt::Debug for BootId {
 /// The parser is strict, so that every identity has exactly one text: fixed
 /// prefix and version, fields in this order, none repeated or unknown,
 /// decimal numbers without sign, spaces or leading zeros, and at least one of
-/// `pidfs` and `start` after `boot`. Anything else, including bare PIDs and
+/// `pidfs` and `start` after `boot` (`fh` only after `pidfs`). Anything else, including bare PIDs and
 /// podman's `no-proc` / `start-time:` / `name-to-handle:` forms and other
 /// versions, is [`Error::Parse`] naming the input and what is wrong.
 ///
@@ -137,8 +150,95 @@ enum Kind {
     Live {
         boot: BootId,
         pidfs: Option<u64>,
+        fh: Option<Fh>,
         start: Option<u64>,
     },
+}
+
+/// A pidfs file handle small enough to keep inline (so that [`Identity`]
+/// stays `Copy`): type, length, bytes (zero beyond the length).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Fh {
+    ty: i32,
+    len: u8,
+    bytes: [u8; FH_MAX],
+}
+
+impl Fh {
+    /// The inline form of `h`; `None` when it does not fit the text (more
+    /// than [`FH_MAX`] bytes, or a type outside `1..=i32::MAX`).
+    pub(crate) fn from_handle(h: &FileHandle) -> Option<Fh> {
+        let b = h.as_bytes();
+        if b.is_empty() || b.len() > FH_MAX || h.handle_type() < 1 {
+            return None;
+        }
+        let mut bytes = [0; FH_MAX];
+        bytes[..b.len()].copy_from_slice(b);
+        Some(Fh {
+            ty: h.handle_type(),
+            len: b.len() as u8,
+            bytes,
+        })
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// Parses `<type hex>.<bytes hex>`, canonical only.
+    fn parse(value: &str) -> Result<Fh, String> {
+        let bad = |why: &str| format!("`fh={value}`: {why}");
+        let (ty, hex) = value
+            .split_once('.')
+            .ok_or_else(|| bad("expected `<type>.<bytes>` in lowercase hex"))?;
+        if ty.is_empty() || ty.len() > 8 || !ty.bytes().all(is_lower_hex) {
+            return Err(bad("the type is not lowercase hex"));
+        }
+        if ty.starts_with('0') {
+            return Err(bad("the type is zero or has a leading zero"));
+        }
+        let ty = i32::try_from(u32::from_str_radix(ty, 16).map_err(|_| bad("bad type"))?)
+            .map_err(|_| bad("the type is out of range"))?;
+        if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 2 * FH_MAX {
+            return Err(bad(&format!(
+                "the handle is 1 to {FH_MAX} bytes as an even number of hex digits"
+            )));
+        }
+        let mut bytes = [0; FH_MAX];
+        for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
+            if !pair.iter().copied().all(is_lower_hex) {
+                return Err(bad("the handle is not lowercase hex"));
+            }
+            bytes[i] = (hex_digit(pair[0]) << 4) | hex_digit(pair[1]);
+        }
+        Ok(Fh {
+            ty,
+            len: (hex.len() / 2) as u8,
+            bytes,
+        })
+    }
+}
+
+fn is_lower_hex(c: u8) -> bool {
+    c.is_ascii_digit() || (b'a'..=b'f').contains(&c)
+}
+
+fn hex_digit(c: u8) -> u8 {
+    if c.is_ascii_digit() {
+        c - b'0'
+    } else {
+        c - b'a' + 10
+    }
+}
+
+impl fmt::Display for Fh {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:x}.", self.ty)?;
+        for b in self.as_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Identity {
@@ -156,7 +256,37 @@ impl Identity {
         debug_assert!(pidfs.is_some() || start.is_some());
         Identity {
             pid,
-            kind: Kind::Live { boot, pidfs, start },
+            kind: Kind::Live {
+                boot,
+                pidfs,
+                fh: None,
+                start,
+            },
+        }
+    }
+
+    /// This identity with the pidfs file handle `h` added, when it has a
+    /// pidfs id and `h` fits the text; else unchanged.
+    pub(crate) fn with_file_handle(self, h: &FileHandle) -> Identity {
+        match self.kind {
+            Kind::Live {
+                boot,
+                pidfs: Some(ino),
+                start,
+                ..
+            } => match Fh::from_handle(h) {
+                Some(fh) => Identity {
+                    pid: self.pid,
+                    kind: Kind::Live {
+                        boot,
+                        pidfs: Some(ino),
+                        fh: Some(fh),
+                        start,
+                    },
+                },
+                None => self,
+            },
+            _ => self,
         }
     }
 
@@ -187,6 +317,14 @@ impl Identity {
         }
     }
 
+    /// The pidfs file handle, when one was recorded (only with a pidfs id).
+    pub fn file_handle(&self) -> Option<FileHandle> {
+        match self.kind {
+            Kind::Live { fh: Some(fh), .. } => FileHandle::new(fh.ty, fh.as_bytes()).ok(),
+            _ => None,
+        }
+    }
+
     /// The start time in clock ticks since boot, when one was recorded.
     pub fn start_ticks(&self) -> Option<u64> {
         match self.kind {
@@ -201,10 +339,18 @@ impl fmt::Display for Identity {
         write!(f, "{PREFIX}:{VERSION}:pid={}", self.pid)?;
         match self.kind {
             Kind::Gone => f.write_str(":gone"),
-            Kind::Live { boot, pidfs, start } => {
+            Kind::Live {
+                boot,
+                pidfs,
+                fh,
+                start,
+            } => {
                 write!(f, ":boot={boot}")?;
                 if let Some(ino) = pidfs {
                     write!(f, ":pidfs={ino}")?;
+                }
+                if let Some(fh) = fh {
+                    write!(f, ":fh={fh}")?;
                 }
                 if let Some(ticks) = start {
                     write!(f, ":start={ticks}")?;
@@ -288,6 +434,13 @@ fn parse_fast(b: &[u8]) -> Option<Identity> {
         pidfs = Some(v);
         b = rest;
     }
+    let mut fh = None;
+    if let Some(rest) = b.strip_prefix(b":fh=") {
+        pidfs?;
+        let end = rest.iter().position(|&c| c == b':').unwrap_or(rest.len());
+        fh = Some(Fh::parse(std::str::from_utf8(&rest[..end]).ok()?).ok()?);
+        b = &rest[end..];
+    }
     let mut start = None;
     if let Some(rest) = b.strip_prefix(b":start=") {
         let (v, rest) = take_number(rest)?;
@@ -297,7 +450,15 @@ fn parse_fast(b: &[u8]) -> Option<Identity> {
     if !b.is_empty() || (pidfs.is_none() && start.is_none()) {
         return None;
     }
-    Some(Identity::live(pid, boot, pidfs, start))
+    Some(Identity {
+        pid,
+        kind: Kind::Live {
+            boot,
+            pidfs,
+            fh,
+            start,
+        },
+    })
 }
 
 fn parse_diagnosing(s: &str) -> Result<Identity, String> {
@@ -368,8 +529,9 @@ fn parse_diagnosing(s: &str) -> Result<Identity, String> {
         },
     };
     // The optional fields, each at most once and in this order.
-    const ORDER: [&str; 2] = ["pidfs", "start"];
-    let mut values: [Option<u64>; 2] = [None, None];
+    const ORDER: [&str; 3] = ["pidfs", "fh", "start"];
+    let mut values: [Option<u64>; 3] = [None, None, None];
+    let mut fh = None;
     let mut next_slot = 0;
     for f in fields {
         let (name, value) = f.split_once('=').unwrap_or((f, ""));
@@ -386,14 +548,29 @@ fn parse_diagnosing(s: &str) -> Result<Identity, String> {
         if slot < next_slot {
             return Err(format!("field `{name}` is repeated or out of order"));
         }
-        values[slot] = Some(number(name, value)?);
+        if name == "fh" {
+            if values[0].is_none() {
+                return Err("`fh=` is only valid after `pidfs=`".into());
+            }
+            fh = Some(Fh::parse(value)?);
+        } else {
+            values[slot] = Some(number(name, value)?);
+        }
         next_slot = slot + 1;
     }
-    let [pidfs, start] = values;
+    let [pidfs, _, start] = values;
     if pidfs.is_none() && start.is_none() {
         return Err("no identity: expected `pidfs=` or `start=` after `boot=`".into());
     }
-    Ok(Identity::live(pid, boot, pidfs, start))
+    Ok(Identity {
+        pid,
+        kind: Kind::Live {
+            boot,
+            pidfs,
+            fh,
+            start,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -433,11 +610,88 @@ mod tests {
             format!("pidkit-pid:v1:pid=1:boot={BOOT}:pidfs=0"),
             format!("pidkit-pid:v1:pid=2147483647:boot={BOOT}:start=18446744073709551615"),
             format!("pidkit-pid:v1:pid=42:boot={BOOT}:pidfs=7:start=9"),
+            format!("pidkit-pid:v1:pid=42:boot={BOOT}:pidfs=7:fh=fe.0700000000000000"),
+            format!("pidkit-pid:v1:pid=42:boot={BOOT}:pidfs=7:fh=1.00:start=9"),
             "pidkit-pid:v1:pid=42:gone".to_owned(),
         ] {
             let id: Identity = text.parse().unwrap();
             assert_eq!(id.to_string(), text);
+            assert_eq!(parse_fast(text.as_bytes()), Some(id));
         }
+        let id: Identity =
+            format!("pidkit-pid:v1:pid=42:boot={BOOT}:pidfs=7:fh=fe.0700000000000000")
+                .parse()
+                .unwrap();
+        let h = id.file_handle().unwrap();
+        assert_eq!(h.handle_type(), 0xfe);
+        assert_eq!(h.as_bytes(), &[7, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(id.pidfs_id(), Some(7));
+    }
+
+    /// The longest valid text fits `MAX_LEN`, as its comment says.
+    #[test]
+    fn longest_text_fits() {
+        let h = FileHandle::new(i32::MAX, &[0xab; FH_MAX]).unwrap();
+        let id = Identity::live(
+            i32::MAX as u32,
+            BootId(u128::MAX),
+            Some(u64::MAX),
+            Some(u64::MAX),
+        )
+        .with_file_handle(&h);
+        let text = id.to_string();
+        assert_eq!(text.len(), 201, "{text}");
+        assert!(text.len() <= MAX_LEN);
+        assert_eq!(text.parse::<Identity>().unwrap(), id);
+        // A handle too long for the text, or of a type it cannot carry, is
+        // left out rather than cut.
+        let long = FileHandle::new(0xfe, &[1; FH_MAX + 1]).unwrap();
+        let base = Identity::live(1, BootId(0), Some(5), None);
+        assert_eq!(base.with_file_handle(&long), base);
+        assert_eq!(
+            base.with_file_handle(&FileHandle::new(-1, &[1]).unwrap()),
+            base
+        );
+        // Only a pidfs identity carries one.
+        let ticks = Identity::live(1, BootId(0), None, Some(5));
+        assert_eq!(ticks.with_file_handle(&h), ticks);
+    }
+
+    /// Malformed `fh=` fields are parse errors that say what is wrong.
+    #[test]
+    fn bad_file_handles_are_parse_errors() {
+        let head = format!("pidkit-pid:v1:pid=42:boot={BOOT}");
+        for (tail, why) in [
+            (":fh=fe.07", "only valid after `pidfs=`"),
+            (":start=1:fh=fe.07", "repeated or out of order"),
+            (":pidfs=7:fh=", "expected `<type>.<bytes>`"),
+            (":pidfs=7:fh=fe", "expected `<type>.<bytes>`"),
+            (":pidfs=7:fh=fe.", "even number of hex digits"),
+            (":pidfs=7:fh=fe.0", "even number of hex digits"),
+            (":pidfs=7:fh=FE.07", "not lowercase hex"),
+            (":pidfs=7:fh=fe.0A", "not lowercase hex"),
+            (":pidfs=7:fh=0fe.07", "leading zero"),
+            (":pidfs=7:fh=0.07", "leading zero"),
+            (":pidfs=7:fh=80000000.07", "out of range"),
+            (":pidfs=7:fh=100000000.07", "not lowercase hex"),
+            (":pidfs=7:fh=fe.07.08", "even number of hex digits"),
+            (":pidfs=7:fh=fe.07.0", "not lowercase hex"),
+            (":pidfs=7:fh=-2.07", "not lowercase hex"),
+            (":pidfs=7:fh=fe.07:fh=fe.07", "repeated or out of order"),
+            (":pidfs=7:start=1:fh=fe.07", "repeated or out of order"),
+            (":pidfs=7:fh", "has no `=`"),
+        ] {
+            let text = format!("{head}{tail}");
+            match text.parse::<Identity>() {
+                Err(Error::Parse { reason, .. }) => {
+                    assert!(reason.contains(why), "{text}: {reason}")
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+            assert_eq!(parse_fast(text.as_bytes()), None, "{text}");
+        }
+        let too_long = format!("{head}:pidfs=7:fh=fe.{}", "00".repeat(FH_MAX + 1));
+        assert!(too_long.parse::<Identity>().is_err());
     }
 
     fn arb_identity() -> impl Strategy<Value = Identity> {
@@ -449,14 +703,24 @@ mod tests {
                 any::<u128>(),
                 proptest::option::of(any::<u64>()),
                 any::<u64>(),
-                0..3u8
+                0..3u8,
+                proptest::option::of((
+                    1..=i32::MAX,
+                    prop::collection::vec(any::<u8>(), 1..=FH_MAX)
+                )),
             )
-                .prop_map(|(pid, boot, pidfs, start, which)| {
+                .prop_map(|(pid, boot, pidfs, start, which, fh)| {
                     let boot = BootId(boot);
-                    match (which, pidfs) {
+                    let id = match (which, pidfs) {
                         (0, Some(ino)) => Identity::live(pid, boot, Some(ino), None),
                         (1, p) => Identity::live(pid, boot, p, Some(start)),
                         _ => Identity::live(pid, boot, None, Some(start)),
+                    };
+                    match fh {
+                        Some((ty, bytes)) => {
+                            id.with_file_handle(&FileHandle::new(ty, &bytes).unwrap())
+                        }
+                        None => id,
                     }
                 }),
         ]
@@ -494,6 +758,11 @@ mod tests {
                     prop_assert!(id.boot_id().is_some());
                     prop_assert!(id.pidfs_id().is_some() || id.start_ticks().is_some());
                 }
+                if let Some(h) = id.file_handle() {
+                    prop_assert!(id.pidfs_id().is_some());
+                    prop_assert!(!h.as_bytes().is_empty() && h.as_bytes().len() <= FH_MAX);
+                    prop_assert!(h.handle_type() >= 1);
+                }
             }
             Err(Error::Parse { input, reason }) => {
                 prop_assert_eq!(&input, &*text);
@@ -529,6 +798,10 @@ mod tests {
             b":boot=",
             b":pidfs=",
             b":start=",
+            b":fh=",
+            b":fh=fe.",
+            b"0700000000000000",
+            b".",
             b":gone",
             b":",
             b"=",

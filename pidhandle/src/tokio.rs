@@ -76,7 +76,7 @@ impl PidHandle {
                 readable: None,
             },
             Pin::Ticks(_) => How::Proc {
-                handle: self.clone(),
+                handle: Box::new(self.clone()),
                 sleep: None,
                 nap: NAP_MIN,
             },
@@ -105,7 +105,8 @@ enum How {
         readable: Option<AsyncReadable>,
     },
     Proc {
-        handle: PidHandle,
+        /// Boxed: a handle carries its identity twice (up to a file handle each).
+        handle: Box<PidHandle>,
         sleep: Option<Pinned<Box<::tokio::time::Sleep>>>,
         nap: Duration,
     },

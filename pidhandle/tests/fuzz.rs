@@ -43,11 +43,33 @@ fn pidfs_checked() -> bool {
     pidfd_path() && probe().pidfs
 }
 
+/// Whether restoring opens the text's pidfs file handle here (where it
+/// has one) before anything else.
+fn fh_opened() -> bool {
+    pidfd_path() && probe().pidfs_file_handles
+}
+
 /// What the test knows about its child.
 struct Child {
     pid: u32,
     pidfs: Option<u64>,
+    /// Its pidfs file handle in text form (`fh=` value), where the kernel
+    /// has them.
+    fh: Option<String>,
     start: u64,
+}
+
+/// What the kernel makes of a file handle: `Some(Some(id))` it opens the
+/// process with pidfs id `id`, `Some(None)` it names no process (stale, or
+/// not decodable: `EINVAL`), `None` the call itself was refused.
+fn opened_by(h: &pidkit_pidhandle::FileHandle) -> Option<Option<u64>> {
+    match PidFd::open_file_handle(h) {
+        Ok(fd) => Some(fd.inode_id().unwrap()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(22) => {
+            Some(None)
+        }
+        Err(_) => None,
+    }
 }
 
 /// The facts a text is assembled from: right, near and wrong ones.
@@ -55,6 +77,22 @@ fn assembled(child: &Child, boot: BootId) -> impl Strategy<Value = Bytes> {
     let pid = child.pid;
     let pidfs = child.pidfs.unwrap_or(4711);
     let start = child.start;
+    let fh = child
+        .fh
+        .clone()
+        .unwrap_or_else(|| "fe.0700000000000000".into());
+    let fhs = prop_oneof![
+        3 => Just(None),
+        4 => Just(Some(fh.clone())),
+        1 => Just(Some(format!("{fh}00"))),
+        1 => Just(Some(format!("1{fh}"))),
+        1 => (1..=i32::MAX, prop::collection::vec(any::<u8>(), 1..=32)).prop_map(|(t, b)| {
+            Some(format!(
+                "{t:x}.{}",
+                b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+            ))
+        }),
+    ];
     let pids = prop_oneof![
         6 => Just(pid),
         1 => Just(pid + 1),
@@ -86,21 +124,26 @@ fn assembled(child: &Child, boot: BootId) -> impl Strategy<Value = Bytes> {
         1 => Just(Some(start.wrapping_sub(1))),
         1 => any::<u64>().prop_map(Some),
     ];
-    (pids, boots, pidfs_ids, starts, 0..10u8).prop_map(|(pid, boot, pidfs, start, gone)| {
-        let mut text = format!("pidkit-pid:v1:pid={pid}");
-        if gone == 0 {
-            text.push_str(":gone");
-        } else {
-            text.push_str(&format!(":boot={boot}"));
-            if let Some(ino) = pidfs {
-                text.push_str(&format!(":pidfs={ino}"));
+    (pids, boots, pidfs_ids, starts, 0..10u8, fhs).prop_map(
+        |(pid, boot, pidfs, start, gone, fh)| {
+            let mut text = format!("pidkit-pid:v1:pid={pid}");
+            if gone == 0 {
+                text.push_str(":gone");
+            } else {
+                text.push_str(&format!(":boot={boot}"));
+                if let Some(ino) = pidfs {
+                    text.push_str(&format!(":pidfs={ino}"));
+                    if let Some(fh) = fh {
+                        text.push_str(&format!(":fh={fh}"));
+                    }
+                }
+                if let Some(t) = start {
+                    text.push_str(&format!(":start={t}"));
+                }
             }
-            if let Some(t) = start {
-                text.push_str(&format!(":start={t}"));
-            }
-        }
-        Bytes(text.into_bytes())
-    })
+            Bytes(text.into_bytes())
+        },
+    )
 }
 
 /// How the restores came out: parse errors, unsupported, gone, live.
@@ -157,6 +200,13 @@ fn check_restored(
         if id.is_gone() || !this_boot {
             return Some(false);
         }
+        if let (Some(h), true) = (id.file_handle(), fh_opened()) {
+            // Opened by the handle: it must open the child, and the text's
+            // pidfs id must be the child's.
+            if let Some(opened) = opened_by(&h) {
+                return Some(opened == child.pidfs && id.pidfs_id() == child.pidfs);
+            }
+        }
         match (id.pidfs_id(), id.start_ticks()) {
             (Some(ino), _) if pidfs_checked() => Some(Some(ino) == child.pidfs),
             (_, Some(t)) => Some(t == child.start),
@@ -207,6 +257,18 @@ fn check_restored(
     }
     // Another process matched (a mutation named it, with facts that fit):
     // check those facts independently, unless it is gone by now.
+    if let Some(h) = id
+        .file_handle()
+        .filter(|h| fh_opened() && opened_by(h).is_some())
+    {
+        if let Ok(fd) = PidFd::open_file_handle(&h) {
+            prop_assert_eq!(fd.inode_id().unwrap(), id.pidfs_id(), "{}", text);
+            if let Ok(info) = fd.info() {
+                prop_assert!(info.pid.is_none() || info.pid == Some(id.pid()), "{}", text);
+            }
+        }
+        return Ok(());
+    }
     match (id.pidfs_id(), id.start_ticks()) {
         (Some(ino), _) if pidfs_checked() => {
             if let Ok(fd) = PidFd::open(id.pid()) {
@@ -245,8 +307,15 @@ fn fuzz_handle_text() {
         } else {
             None
         },
+        fh: handle
+            .identity()
+            .to_string()
+            .split(":fh=")
+            .nth(1)
+            .map(|rest| rest.split(':').next().unwrap_or_default().to_owned()),
         start: start_ticks_known_comm(pid, Some("sleep")),
     };
+    assert_eq!(child.fh.is_some(), fh_opened(), "{}", handle);
     let mut seeds = fuzz::corpus(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/identity"));
     let live = [
         handle.to_string(),
@@ -261,6 +330,11 @@ fn fuzz_handle_text() {
             child.start
         ),
         format!("pidkit-pid:v1:pid={pid}:gone"),
+        format!(
+            "pidkit-pid:v1:pid={pid}:boot={boot}:pidfs={}:fh={}",
+            child.pidfs.unwrap_or(1),
+            child.fh.as_deref().unwrap_or("fe.0100000000000000")
+        ),
     ];
     seeds.extend(live.iter().map(|t| t.clone().into_bytes()));
     let verbatim: Vec<Bytes> = seeds.iter().cloned().map(Bytes).collect();
@@ -269,6 +343,8 @@ fn fuzz_handle_text() {
         b":boot=",
         b":pidfs=",
         b":start=",
+        b":fh=",
+        b":fh=fe.",
         b":gone",
         b":",
         b"=",

@@ -871,3 +871,61 @@ mod prop {
         }
     }
 }
+
+/// Where the kernel has pidfs file handles (6.17+), text carries one and a
+/// restore opens the process from it and from nothing else: a live child's
+/// text restores and signals that child; the same text with the handle of a
+/// reaped process instead is gone (the pidfs id alone would have matched),
+/// and so is one whose PID disagrees with the process the handle opens.
+/// Elsewhere the text has no `fh=` field and such texts restore by pidfs id.
+#[test]
+fn restore_opens_the_file_handle_and_nothing_else() {
+    let _w = watchdog("restore_by_file_handle", LIMIT);
+    let child = sleeper();
+    let h = PidHandle::from_child(child.child()).unwrap();
+    let text = h.to_string();
+    let with_fh = pidfd_path() && probe().pidfs_file_handles;
+    assert_eq!(text.contains(":fh="), with_fh, "{text} {:?}", probe());
+    assert_eq!(h.identity().file_handle().is_some(), with_fh);
+    if !with_fh {
+        return;
+    }
+    // A reaped process's handle, spliced into the live child's text.
+    let dead = sh("exit 0");
+    let dead_handle = PidHandle::from_child(dead.child()).unwrap();
+    let dead_fh = dead_handle
+        .identity()
+        .file_handle()
+        .expect("a handle made with pidfds has a file handle here");
+    let dead_text = dead_handle.to_string();
+    dead.wait();
+    let fh_field = |t: &str| t.split(":fh=").nth(1).unwrap().to_owned();
+    let spliced = text.replace(&fh_field(&text), &fh_field(&dead_text));
+    assert_ne!(spliced, text);
+    let r: PidHandle = spliced.parse().unwrap();
+    assert_eq!(r.state().unwrap(), State::Gone, "{spliced}");
+    assert!(r.to_string().ends_with(":gone"));
+    assert!(PidFd::open_file_handle(&dead_fh).is_err());
+    // The same text without the handle is checked by pidfs id: live.
+    let without: String = text.split(":fh=").next().unwrap().to_owned();
+    let r: PidHandle = without.parse().unwrap();
+    assert_eq!(r.state().unwrap(), State::Running, "{without}");
+    // The child's own handle, but another PID in the text: gone, not the
+    // child under a wrong number.
+    let other_pid = text.replace(
+        &format!("pid={}:", child.id()),
+        &format!("pid={}:", free_pid()),
+    );
+    let r: PidHandle = other_pid.parse().unwrap();
+    assert_eq!(r.state().unwrap(), State::Gone, "{other_pid}");
+    // The real text: the child, signalled through the pidfd from the handle.
+    let r: PidHandle = text.parse().unwrap();
+    assert_eq!(r.to_string(), text);
+    assert_eq!(r.state().unwrap(), State::Running);
+    r.kill(Signal::USR1).unwrap();
+    assert_eq!(child.wait().signal(), Some(Signal::USR1.as_raw()));
+    assert_eq!(
+        text.parse::<PidHandle>().unwrap().state().unwrap(),
+        State::Gone
+    );
+}

@@ -50,6 +50,14 @@ fn reuse_body(expect_pidfd: bool) {
         // PID: the text of a handle made in A's start tick must not match B.
         let early = round % 2 == 0;
         let early_text = early.then(|| held.to_string());
+        // The text carries the pidfs file handle exactly where the kernel
+        // can open one (then restore opens it, with no PID lookup).
+        assert_eq!(
+            held.to_string().contains(":fh="),
+            pidfd_path() && probe().pidfs_file_handles,
+            "{held} {:?}",
+            probe()
+        );
         let restored_early: Option<PidHandle> = early_text.as_ref().map(|t| t.parse().unwrap());
         if let Some(r) = &restored_early {
             assert_eq!(r.state().unwrap(), State::Running);
@@ -137,6 +145,71 @@ fn forced_pid_reuse_pidfd_without_pidfs() {
         || {
             assert!(!probe().pidfs);
             reuse_body(true);
+        },
+    );
+}
+
+#[test]
+fn forced_pid_reuse_pidfd_without_file_handles() {
+    run_isolated_env(
+        "forced_pid_reuse_pidfd_without_file_handles",
+        true,
+        &[("PIDKIT_HIDE_FEATURES", "file_handles")],
+        || {
+            assert!(!probe().pidfs_file_handles);
+            reuse_body(true);
+        },
+    );
+}
+
+/// Text with a file handle, restored where file handles are hidden: the
+/// `fh=` field is ignored and the pidfs id decides, exactly as for text
+/// without it, across 200 immediate reuses.
+#[test]
+fn file_handle_text_restores_by_pidfs_id_where_handles_are_hidden() {
+    run_isolated_env(
+        "file_handle_text_restores_by_pidfs_id_where_handles_are_hidden",
+        true,
+        &[("PIDKIT_HIDE_FEATURES", "file_handles")],
+        || {
+            let _w = watchdog("fh_hidden", LIMIT);
+            if !pidfd_path() || !probe().pidfs {
+                // Nothing to restore by pidfs id here: the sandbox and
+                // pidfs-less runs are covered by the other reuse tests.
+                assert!(testkit::sandbox().is_some() || !probe().pidfs);
+                return;
+            }
+            assert!(!probe().pidfs_file_handles);
+            for round in 0..ROUNDS {
+                let a = sleeper();
+                let pid = a.id();
+                let held = PidHandle::from_child(a.child()).unwrap();
+                let plain = held.to_string();
+                assert!(!plain.contains(":fh="), "{plain}");
+                // A handle as a kernel with file handles would have
+                // written it (the bytes do not matter here: never opened).
+                let text = format!("{plain}:fh=fe.0100000000000000");
+                let live: PidHandle = text.parse().unwrap();
+                assert_eq!(live.state().unwrap(), State::Running, "round {round}");
+                assert_eq!(live.to_string(), text);
+                held.kill(Signal::KILL).unwrap();
+                assert_eq!(a.wait().signal(), Some(9), "round {round}");
+                let b = spawn_b(pid);
+                let late: PidHandle = text.parse().unwrap();
+                for h in [&live, &late] {
+                    assert_eq!(h.state().unwrap(), State::Gone, "round {round}");
+                    assert_no_such_process(h.kill(Signal::KILL), pid);
+                }
+                PidHandle::from_child(b.child())
+                    .unwrap()
+                    .kill(Signal::USR2)
+                    .unwrap();
+                assert_eq!(
+                    b.wait().signal(),
+                    Some(Signal::USR2.as_raw()),
+                    "round {round}"
+                );
+            }
         },
     );
 }
