@@ -507,6 +507,39 @@ impl PidFd {
         self.info_from_fdinfo()
     }
 
+    /// The process's PID in this PID namespace (`None` when it has none
+    /// here), asked for alone: one `PIDFD_GET_INFO` with only
+    /// `PIDFD_INFO_PID` (6.13+), else `/proc/self/fdinfo/<fd>`. A process
+    /// that has been reaped is [`io::ErrorKind::NotFound`].
+    ///
+    /// ```
+    /// let child = std::process::Command::new("true").spawn()?;
+    /// let fd = pidkit_pidfd::PidFd::open(child.id())?;
+    /// assert_eq!(fd.pid()?, Some(child.id()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn pid(&self) -> io::Result<Option<u32>> {
+        if probe().get_info {
+            match sys::pidfd_get_info(self.fd.as_fd(), sys::PIDFD_INFO_PID) {
+                Ok((buf, len)) => {
+                    let (raw, _) = info::decode_info(&buf.0[..len])
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    return Ok(raw.pid);
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                    return Err(gone(None, Errno::SRCH));
+                }
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOTTY | libc::EINVAL | libc::ENOSYS | libc::EPERM)
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.info_from_fdinfo().map(|i| i.pid)
+    }
+
     fn info_from_fdinfo(&self) -> io::Result<PidfdInfo> {
         let path = format!("/proc/self/fdinfo/{}", self.fd.as_raw_fd());
         let text = std::fs::read_to_string(&path)?;

@@ -667,8 +667,8 @@ impl PidHandle {
         if pidfs_id(pid, &fd)? != identity.pidfs_id() {
             return Ok(Some(Self::gone(pid)));
         }
-        match fd.info() {
-            Ok(info) if info.pid == Some(pid) => {}
+        match fd.pid() {
+            Ok(Some(p)) if p == pid => {}
             Ok(_) => return Ok(Some(Self::gone(pid))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(Self::gone(pid))),
             Err(e) => {
