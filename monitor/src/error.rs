@@ -58,20 +58,17 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The process has exited and its exit was recorded; it can no longer be
-    /// signalled (its PID may already name another process). Kind:
+    /// The process is gone: it has exited and its exit was recorded, so it
+    /// can no longer be signalled (its PID may already name another
+    /// process); or the handle given to [`Monitor::adopt`](crate::Monitor::adopt)
+    /// refers to a process that was already reaped, recycled or never
+    /// existed, so there is nothing to watch. If the monitor recorded the
+    /// exit, [`Process::wait`](crate::Process::wait) (or
+    /// [`Process::try_wait`](crate::Process::try_wait)) returns it. Kind:
     /// [`io::ErrorKind::NotFound`].
-    #[error("process {pid} has exited")]
-    Exited {
-        /// The process's PID.
-        pid: u32,
-    },
-    /// The handle given to [`Monitor::adopt`](crate::Monitor::adopt) refers to
-    /// a process that is already gone (reaped, recycled or never existed), so
-    /// there is nothing to watch. Kind: [`io::ErrorKind::NotFound`].
-    #[error("process {pid} is gone; there is nothing to watch")]
+    #[error("process {pid} is gone")]
     Gone {
-        /// The handle's PID.
+        /// The process's PID.
         pid: u32,
     },
     /// An adopted process (not our child) has exited, but this kernel does not
@@ -207,9 +204,7 @@ impl Error {
             | Error::FdLimit { source, .. }
             | Error::Io { source, .. }
             | Error::OutOfResources { source, .. } => source.kind(),
-            Error::Exited { .. } | Error::Gone { .. } | Error::GroupGone { .. } => {
-                io::ErrorKind::NotFound
-            }
+            Error::Gone { .. } | Error::GroupGone { .. } => io::ErrorKind::NotFound,
             Error::NotGroupLeader { .. } => io::ErrorKind::InvalidInput,
             Error::GroupUnreachable { .. } => io::ErrorKind::Unsupported,
             Error::StatusUnavailable { .. }
@@ -217,7 +212,7 @@ impl Error {
             | Error::SignalUnsupported { .. }
             | Error::BackendUnavailable { .. } => io::ErrorKind::Unsupported,
             Error::ReapedElsewhere { .. } => io::ErrorKind::Other,
-            Error::Handle { source, .. } => handle_error_kind(source),
+            Error::Handle { source, .. } => source.kind(),
         }
     }
 
@@ -247,18 +242,5 @@ impl Error {
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         io::Error::new(e.kind(), e)
-    }
-}
-
-fn handle_error_kind(e: &pidkit_pidhandle::Error) -> io::ErrorKind {
-    use pidkit_pidhandle::Error as H;
-    match e {
-        H::NoSuchProcess { .. } => io::ErrorKind::NotFound,
-        H::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
-        H::Unsupported { .. } => io::ErrorKind::Unsupported,
-        H::Parse { .. } => io::ErrorKind::InvalidData,
-        H::InvalidPid { .. } | H::PidMismatch { .. } | H::Closed => io::ErrorKind::InvalidInput,
-        H::Io(io) => io.kind(),
-        _ => io::ErrorKind::Other,
     }
 }

@@ -409,8 +409,8 @@ fn kill_after_exit_is_an_error_never_a_stray_signal() {
     for sig in [Signal::ZERO, Signal::KILL, Signal::TERM] {
         let err = p.kill(sig).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
-        assert!(matches!(Error::from_io(&err), Some(Error::Exited { pid }) if *pid == p.pid()));
-        assert_eq!(err.to_string(), format!("process {} has exited", p.pid()));
+        assert!(matches!(Error::from_io(&err), Some(Error::Gone { pid }) if *pid == p.pid()));
+        assert_eq!(err.to_string(), format!("process {} is gone", p.pid()));
     }
 }
 

@@ -46,7 +46,7 @@ fn describe_read(result: Result<PidFileRead, Error>, guards: &mut Vec<PidFileGua
         Ok(PidFileRead::LockedByOtherProcess(owner)) => match owner.handle() {
             Ok(handle) => format!("owner {} handle {}", owner.pid(), handle.pid()),
             Err(Error::NotHolder { .. }) => format!("owner {} notholder", owner.pid()),
-            Err(Error::HolderGone { .. }) => format!("owner {} gone", owner.pid()),
+            Err(Error::Gone { .. }) => format!("owner {} gone", owner.pid()),
             Err(e) => format!("owner {} handle-err {e:?}", owner.pid()),
         },
         Err(Error::BadContent { .. }) => "badcontent".to_owned(),
@@ -256,7 +256,7 @@ fn holder_killed_by_sigkill_frees_the_pidfile() {
 
     // The owner read before the kill no longer yields a handle.
     assert!(
-        matches!(owner.handle(), Err(Error::HolderGone { pid, .. }) if pid == dead_pid),
+        matches!(owner.handle(), Err(Error::Gone { pid, .. }) if pid == dead_pid),
         "{:?}",
         owner.handle()
     );
@@ -561,7 +561,7 @@ fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
             wait_until(|| comm(pid).as_deref() == Some("sleep"));
 
             match owner.handle() {
-                Err(Error::HolderGone { pid: p, .. }) => assert_eq!(p, pid),
+                Err(Error::Gone { pid: p, .. }) => assert_eq!(p, pid),
                 Ok(handle) => {
                     assert_eq!(
                         handle.state().unwrap(),
@@ -569,7 +569,7 @@ fn forced_pid_reuse_never_yields_a_handle_to_the_newcomer() {
                         "a live handle to the newcomer"
                     )
                 }
-                Err(other) => panic!("expected HolderGone, got {other:?}"),
+                Err(other) => panic!("expected Gone, got {other:?}"),
             }
             assert!(owner.signal(Signal::KILL).is_err());
             // The newcomer was not touched.
