@@ -244,3 +244,61 @@ impl From<Error> for io::Error {
         io::Error::new(e.kind(), e)
     }
 }
+
+/// A failed [`Monitor::adopt`](crate::Monitor::adopt): the error, and the
+/// handle, handed back unchanged.
+///
+/// Displays as its [`io::Error`] (whose [`Error::from_io`] gives the precise
+/// reason) and has that error's source. Converting it into an [`io::Error`]
+/// (so `?` in a function returning [`io::Result`]) drops the handle.
+#[derive(Debug)]
+pub struct AdoptError {
+    pub(crate) handle: pidkit_pidhandle::PidHandle,
+    pub(crate) error: io::Error,
+}
+
+impl AdoptError {
+    /// Why the process could not be adopted.
+    pub fn error(&self) -> &io::Error {
+        &self.error
+    }
+
+    /// The kind of [`AdoptError::error`].
+    pub fn kind(&self) -> io::ErrorKind {
+        self.error.kind()
+    }
+
+    /// The handle given to `adopt`, unchanged.
+    pub fn handle(&self) -> &pidkit_pidhandle::PidHandle {
+        &self.handle
+    }
+
+    /// The handle given to `adopt`, unchanged, to use or drop.
+    pub fn into_handle(self) -> pidkit_pidhandle::PidHandle {
+        self.handle
+    }
+
+    /// The handle and the error.
+    pub fn into_parts(self) -> (pidkit_pidhandle::PidHandle, io::Error) {
+        (self.handle, self.error)
+    }
+}
+
+impl std::fmt::Display for AdoptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl std::error::Error for AdoptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+/// Drops the handle and keeps the error.
+impl From<AdoptError> for io::Error {
+    fn from(e: AdoptError) -> io::Error {
+        e.error
+    }
+}

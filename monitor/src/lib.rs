@@ -145,7 +145,11 @@ mod tokio;
 
 #[cfg(feature = "tokio")]
 pub use self::tokio::ExitFuture;
-pub use error::Error;
+pub use error::{AdoptError, Error};
+/// The handle crate whose [`PidHandle`](pidkit_pidhandle::PidHandle)
+/// [`Monitor::adopt`] takes and [`Process::handle`] returns, re-exported so
+/// that its version always matches this crate's.
+pub use pidkit_pidhandle;
 pub use exit::Exit;
 pub use monitor::{Backend, Monitor, ProcessMonitor};
 pub use pidkit_pidfd::Signal;
