@@ -164,19 +164,39 @@ impl Monitor {
     }
 
     /// The process-wide monitor (go-runc's package-level `Monitor`), created
-    /// on first use with [`Monitor::new`] and never dropped. If that fails
-    /// (descriptor or thread limits at that moment) it is a
-    /// [`Backend::ThreadPerChild`] monitor, which needs no resources up front.
+    /// on first use with [`Monitor::new`] and never dropped.
+    ///
+    /// It never keeps a backend chosen for lack of resources: while
+    /// [`Monitor::new`] fails (the probe or the reaper ran out of file
+    /// descriptors, memory or threads: [`Error::OutOfResources`] and the
+    /// like), each call returns a [`Backend::ThreadPerChild`] monitor, which
+    /// needs nothing up front, and the next call tries [`Monitor::new`]
+    /// again; the first success is kept for good. So a program whose first
+    /// use happened at its descriptor limit gets the epoll backend once
+    /// descriptors are free. Processes started on the stand-in keep working.
+    /// Use [`Monitor::new`] to see the error instead.
     pub fn global() -> &'static Monitor {
         static GLOBAL: OnceLock<Monitor> = OnceLock::new();
-        GLOBAL.get_or_init(|| {
-            Monitor::new().unwrap_or_else(|_| Monitor {
+        static STAND_IN: OnceLock<Monitor> = OnceLock::new();
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        if let Some(m) = GLOBAL.get() {
+            return m;
+        }
+        // One creator at a time, so that no second reaper is started and
+        // thrown away.
+        let _init = INIT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(m) = GLOBAL.get() {
+            return m;
+        }
+        match Monitor::new() {
+            Ok(m) => GLOBAL.get_or_init(|| m),
+            Err(_) => STAND_IN.get_or_init(|| Monitor {
                 inner: Launcher {
                     shared: None,
                     watchers: Arc::new(AtomicUsize::new(0)),
                 },
-            })
-        })
+            }),
+        }
     }
 
     /// Which backend this monitor uses.
