@@ -44,11 +44,11 @@ fn is_emfile(e: &io::Error) -> bool {
 }
 
 /// Whether the epoll backend is possible here (not sandboxed, not hidden).
-/// Asks the kernel itself (`probe_uncached`), so that the cached probe does
+/// Asks the kernel itself (`testkit::pidfds_work`), so that the cached probe does
 /// not run before the table is full.
 fn pidfds_possible() -> bool {
     let hidden = std::env::var("PIDKIT_HIDE_FEATURES").unwrap_or_default();
-    pidkit_pidfd::probe_uncached().usable() && !hidden.split(',').any(|f| f.trim() == "pidfd")
+    testkit::pidfds_work() && !hidden.split(',').any(|f| f.trim() == "pidfd")
 }
 
 /// Asserts that `r` is the probe's "out of file descriptors" error.

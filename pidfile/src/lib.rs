@@ -169,7 +169,15 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file, read_held_claim};
 use proof::{FileId, Proof};
 
+/// The lock file crate under the pidfiles: its [`LockFileGuard`] is what a
+/// [`PidFileGuard`] dereferences to, and its `Error` is inside
+/// [`Error::Lock`]. Re-exported so that its version always matches.
+pub use pidkit_lockfile;
 pub use pidkit_lockfile::LockFileGuard;
+/// The handle crate: [`Owner::handle`] returns its [`PidHandle`], and its
+/// `Error` is inside [`Error::Handle`]. Re-exported so that its version
+/// always matches.
+pub use pidkit_pidhandle;
 pub use pidkit_pidhandle::{PidHandle, Signal, State};
 
 /// How long [`read`] keeps re-reading a held pidfile whose content is not a

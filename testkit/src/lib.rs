@@ -965,6 +965,26 @@ pub fn run_isolated_env(
     true
 }
 
+/// Whether the kernel lets this process use pidfds right now: `pidfd_open`
+/// of ourselves works, and `waitid(P_PIDFD)` on it fails with `ECHILD` (we
+/// are not our own parent), not with `ENOSYS`/`EPERM` (a seccomp filter).
+/// Asks the kernel directly, so `pidkit_pidfd::probe()` (which caches its
+/// answer) does not run before a test wants it to. `PIDKIT_HIDE_FEATURES`
+/// is not consulted. Uses one descriptor for a moment.
+pub fn pidfds_work() -> bool {
+    use rustix::process::{PidfdFlags, WaitIdOptions, getpid, pidfd_open, waitid};
+    let Ok(fd) = pidfd_open(getpid(), PidfdFlags::empty()) else {
+        return false;
+    };
+    matches!(
+        waitid(
+            rustix::process::WaitId::PidFd(std::os::fd::AsFd::as_fd(&fd)),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+        ),
+        Err(rustix::io::Errno::CHILD)
+    )
+}
+
 /// The number of threads of this process (the `Threads:` line of
 /// `/proc/self/status`).
 pub fn thread_count() -> usize {
