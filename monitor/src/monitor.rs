@@ -184,7 +184,9 @@ impl Monitor {
         }
         // One creator at a time, so that no second reaper is started and
         // thrown away.
-        let _init = INIT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _init = INIT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(m) = GLOBAL.get() {
             return m;
         }

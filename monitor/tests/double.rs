@@ -87,7 +87,11 @@ fn a_test_double_implements_the_trait() {
         ]),
         started: Mutex::new(Vec::new()),
     };
-    let mut cmds = [Command::new("ok"), Command::new("fails"), Command::new("never")];
+    let mut cmds = [
+        Command::new("ok"),
+        Command::new("fails"),
+        Command::new("never"),
+    ];
     assert_eq!(run_until_failure(&double, &mut cmds).unwrap(), [0, 3]);
     assert_eq!(*double.started.lock().unwrap(), ["ok", "fails"]);
     let err = run_until_failure(&double, &mut [Command::new("missing")]).unwrap_err();

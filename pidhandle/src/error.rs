@@ -203,7 +203,10 @@ mod tests {
     fn converts_to_io_error_with_its_kind_and_keeps_the_error() {
         let cases = [
             (Error::Gone { pid: 3 }, io::ErrorKind::NotFound),
-            (Error::PermissionDenied { pid: 3 }, io::ErrorKind::PermissionDenied),
+            (
+                Error::PermissionDenied { pid: 3 },
+                io::ErrorKind::PermissionDenied,
+            ),
             (Error::InvalidPid { pid: 0 }, io::ErrorKind::InvalidInput),
             (
                 Error::Parse {

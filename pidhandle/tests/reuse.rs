@@ -207,10 +207,7 @@ fn concurrent_body() {
                             Err(Error::Gone { .. }) => {}
                             other => panic!("kill through a dead handle gave {other:?}"),
                         }
-                        assert!(matches!(
-                            h.kill(Signal::KILL),
-                            Err(Error::Gone { .. })
-                        ));
+                        assert!(matches!(h.kill(Signal::KILL), Err(Error::Gone { .. })));
                         if i % 2 == 0 {
                             c.close().unwrap();
                             assert!(matches!(c.kill(Signal::KILL), Err(Error::Closed)));
