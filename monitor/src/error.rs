@@ -253,7 +253,9 @@ impl From<Error> for io::Error {
 /// (so `?` in a function returning [`io::Result`]) drops the handle.
 #[derive(Debug)]
 pub struct AdoptError {
-    pub(crate) handle: pidkit_pidhandle::PidHandle,
+    /// Boxed: a handle is large, and an `Err` should not make every
+    /// `Result` of `adopt` that large.
+    pub(crate) handle: Box<pidkit_pidhandle::PidHandle>,
     pub(crate) error: io::Error,
 }
 
@@ -275,12 +277,12 @@ impl AdoptError {
 
     /// The handle given to `adopt`, unchanged, to use or drop.
     pub fn into_handle(self) -> pidkit_pidhandle::PidHandle {
-        self.handle
+        *self.handle
     }
 
     /// The handle and the error.
     pub fn into_parts(self) -> (pidkit_pidhandle::PidHandle, io::Error) {
-        (self.handle, self.error)
+        (*self.handle, self.error)
     }
 }
 

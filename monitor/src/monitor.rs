@@ -366,7 +366,10 @@ impl Monitor {
     pub fn adopt(&self, handle: PidHandle) -> Result<Process, AdoptError> {
         match self.watch_handle(&handle) {
             Ok(process) => Ok(process),
-            Err(error) => Err(AdoptError { handle, error }),
+            Err(error) => Err(AdoptError {
+                handle: Box::new(handle),
+                error,
+            }),
         }
     }
 
