@@ -341,6 +341,48 @@ impl Error {
             }
         }
     }
+
+    /// The [`io::ErrorKind`] this error converts to (see the [`From`] impl):
+    /// a lock someone else holds is [`WouldBlock`](io::ErrorKind::WouldBlock)
+    /// (what a non-blocking `flock` says), a missing parent
+    /// [`NotFound`](io::ErrorKind::NotFound), refusals
+    /// [`PermissionDenied`](io::ErrorKind::PermissionDenied), content that is
+    /// not text [`InvalidData`](io::ErrorKind::InvalidData), a path that is
+    /// not a regular file [`IsADirectory`](io::ErrorKind::IsADirectory) or
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput), and an operating system
+    /// error the kind of its source.
+    ///
+    /// ```
+    /// use pidkit_lockfile::Error;
+    /// use std::io;
+    ///
+    /// let e = Error::Locked { path: "/run/a.lock".into() };
+    /// assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    /// let io: io::Error = e.into();
+    /// assert_eq!(io.to_string(), "lock file /run/a.lock is locked by another holder");
+    /// ```
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Locked { .. } => io::ErrorKind::WouldBlock,
+            Error::Symlink { .. } | Error::NotRegularFile { .. } => io::ErrorKind::InvalidInput,
+            Error::IsDirectory { .. } => io::ErrorKind::IsADirectory,
+            Error::MissingParent { .. } => io::ErrorKind::NotFound,
+            Error::ReadOnlyFilesystem { .. } => io::ErrorKind::ReadOnlyFilesystem,
+            Error::ProtectedBySticky { .. } | Error::PermissionDenied { .. } => {
+                io::ErrorKind::PermissionDenied
+            }
+            Error::NotUtf8 { .. } => io::ErrorKind::InvalidData,
+            Error::Io { source, .. } => source.kind(),
+        }
+    }
+}
+
+/// The error inside an [`io::Error`] of kind [`Error::kind`] (get it back
+/// with [`io::Error::get_ref`] and `downcast_ref::<Error>()`).
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        io::Error::new(e.kind(), e)
+    }
 }
 
 /// Turns an OS error from step `op` into the most telling [`Error`].
@@ -576,30 +618,120 @@ impl UnwrittenLockFile {
     /// entry is durable as well. The returned guard keeps holding the
     /// exclusive lock, for as long as it lives.
     ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+    /// use pidkit_lockfile::create_exclusive;
+    ///
+    /// let guard = match create_exclusive(&path)?.write_content("v1\n".to_owned()) {
+    ///     Ok(guard) => guard,
+    ///     // Still ours: try once more (or drop it to let go).
+    ///     Err(failed) => failed.into_claim().write_content("v1\n".to_owned())?,
+    /// };
+    /// assert_eq!(std::fs::read_to_string(guard.path())?, "v1\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
-    /// If any step fails, the descriptor is closed, which releases the lock, and
-    /// the error names the failed step ([`Error::op`]): [`Op::Truncate`],
-    /// [`Op::Write`], [`Op::SyncFile`] or [`Op::SyncParentDir`]. Depending on
-    /// the step, the file may then be empty or hold part of `content`; since
-    /// nobody holds the lock any more, readers treat it as stale.
-    pub fn write_content(self, content: String) -> Result<LockFileGuard, Error> {
+    /// If any step fails, the claim is handed back in the [`WriteError`]
+    /// ([`WriteError::into_claim`]), still locked: nobody else can claim the
+    /// file until it is dropped. [`WriteError::error`] names the failed step
+    /// ([`Error::op`]): [`Op::Truncate`], [`Op::Write`], [`Op::SyncFile`] or
+    /// [`Op::SyncParentDir`]; a path that cannot be truncated (a FIFO, a
+    /// device) is [`Error::NotRegularFile`]. Depending on the step, the file
+    /// may then be empty or hold part of `content`; a reader sees it as held
+    /// by the claimer (as any claim in progress) until the claim is dropped,
+    /// and then as stale.
+    pub fn write_content(self, content: String) -> Result<LockFileGuard, WriteError> {
+        match self.write(&content) {
+            Ok(()) => Ok(LockFileGuard {
+                file: self.file,
+                path: self.path,
+            }),
+            Err(error) => Err(WriteError { claim: self, error }),
+        }
+    }
+
+    /// The steps of [`UnwrittenLockFile::write_content`].
+    fn write(&self, content: &str) -> Result<(), Error> {
         let UnwrittenLockFile { file, path } = self;
         if let Err(e) = file.set_len(0) {
             // A FIFO or a device can be opened and locked, but not truncated.
             if file.metadata().is_ok_and(|m| !m.file_type().is_file()) {
-                return Err(Error::NotRegularFile { path });
+                return Err(Error::NotRegularFile { path: path.clone() });
             }
-            return Err(classify(&path, Op::Truncate, e));
+            return Err(classify(path, Op::Truncate, e));
         }
         file.write_all_at(content.as_bytes(), 0)
-            .map_err(|e| classify(&path, Op::Write, e))?;
+            .map_err(|e| classify(path, Op::Write, e))?;
         file.sync_all()
-            .map_err(|e| classify(&path, Op::SyncFile, e))?;
-        File::open(parent_dir(&path))
+            .map_err(|e| classify(path, Op::SyncFile, e))?;
+        File::open(parent_dir(path))
             .and_then(|dir| dir.sync_all())
-            .map_err(|e| classify(&path, Op::SyncParentDir, e))?;
-        Ok(LockFileGuard { file, path })
+            .map_err(|e| classify(path, Op::SyncParentDir, e))
+    }
+}
+
+/// A failed [`UnwrittenLockFile::write_content`]: the error, and the claim,
+/// still locked, handed back to retry or to drop.
+///
+/// Displays as its [`Error`] and has that error's source, so `?` into
+/// `Box<dyn Error>` or [`io::Error`] (kind [`Error::kind`]) reads the same.
+/// Converting it into an [`Error`] or an [`io::Error`] drops the claim.
+#[derive(Debug)]
+pub struct WriteError {
+    claim: UnwrittenLockFile,
+    error: Error,
+}
+
+impl WriteError {
+    /// What failed.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The claim, still holding its lock.
+    pub fn into_claim(self) -> UnwrittenLockFile {
+        self.claim
+    }
+
+    /// The error, releasing the claim.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// The claim and the error.
+    pub fn into_parts(self) -> (UnwrittenLockFile, Error) {
+        (self.claim, self.error)
+    }
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+/// Drops the claim and keeps the error.
+impl From<WriteError> for Error {
+    fn from(e: WriteError) -> Error {
+        e.error
+    }
+}
+
+/// Drops the claim; the [`Error`] inside, of kind [`Error::kind`].
+impl From<WriteError> for io::Error {
+    fn from(e: WriteError) -> io::Error {
+        e.error.into()
     }
 }
 

@@ -455,13 +455,18 @@ fn fifo_is_rejected_without_hanging_or_writing() {
         .write_content("x".into())
         .unwrap_err();
     assert!(
-        matches!(&err, Error::NotRegularFile { path: p } if p == &path),
+        matches!(err.error(), Error::NotRegularFile { path: p } if p == &path),
         "{err:?}"
     );
     assert_eq!(
         err.to_string(),
         format!("lock file {path} is not a regular file")
     );
+    // The failed write handed the claim back, still locked.
+    let claim = err.into_claim();
+    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    drop(claim);
+    drop(create_exclusive(&path).unwrap());
 }
 
 #[test]

@@ -91,7 +91,7 @@ fn body() {
 
     // One descriptor free: reads work (one open each); a claim gets its
     // file but cannot open the directory to fsync it, fails at that step,
-    // and lets go of the lock.
+    // and hands the claim back, still locked.
     let mut full = fill_fd_table();
     full.leave_free(1);
     let read_stale = match read_and_hold_lock_file(&stale) {
@@ -109,21 +109,22 @@ fn body() {
     drop(full);
     assert_eq!(read_stale.unwrap(), "stale\n");
     assert_eq!(read_held.unwrap(), "holder\n");
-    assert_emfile(claim.unwrap(), &stale, Op::SyncParentDir);
-    assert!(is_free(&stale), "the failed claim kept its lock");
-    // As documented for write_content: the content was written, the claim
-    // was not made, so readers find it stale.
-    match read_and_hold_lock_file(&stale).unwrap() {
-        LockFileRead::NotHeldByAnyProcess(_reader, content) => assert_eq!(content, "new\n"),
-        other => panic!("{other:?}"),
-    }
+    let (claim, error) = claim.unwrap().unwrap_err().into_parts();
+    assert_emfile::<()>(Err(error), &stale, Op::SyncParentDir);
+    assert!(!is_free(&stale), "the failed claim let go of its lock");
+    // Once descriptors are free, the same claim completes.
+    let guard_stale = claim.write_content("new\n".into()).unwrap();
+    assert_eq!(fs::read_to_string(&stale).unwrap(), "new\n");
+    assert!(!is_free(&stale));
+    drop(guard_stale);
+    assert!(is_free(&stale));
 
     // Two free: a whole claim.
     let mut full = fill_fd_table();
     full.leave_free(2);
-    let claim = create_exclusive(&fresh).and_then(|u| u.write_content("fresh\n".into()));
+    let claim = create_exclusive(&fresh).map(|u| u.write_content("fresh\n".into()));
     drop(full);
-    let claim = claim.unwrap();
+    let claim = claim.unwrap().unwrap();
     assert_eq!(fs::read_to_string(&fresh).unwrap(), "fresh\n");
     drop(claim);
     drop(guard);

@@ -64,7 +64,7 @@ fn role_helper() {
             "claim" => {
                 let (path, content) = rest.split_once(' ').unwrap_or((rest, ""));
                 match create_exclusive(Utf8Path::new(path))
-                    .and_then(|u| u.write_content(unescape(content)))
+                    .and_then(|u| u.write_content(unescape(content)).map_err(Error::from))
                 {
                     Ok(g) => {
                         guards.push(g);
@@ -398,10 +398,14 @@ fn read_only_file_system_is_a_clear_error() {
     });
 }
 
+/// A write that fails for lack of space (a real ENOSPC, on an 8 KiB tmpfs
+/// mounted in a private mount namespace) names the step and hands the claim
+/// back still locked: another claim fails until it is dropped, and the same
+/// claim can write once there is room.
 #[test]
-fn failed_write_releases_the_lock_and_names_the_step() {
+fn failed_write_keeps_the_claim_and_names_the_step() {
     let _serial = serial();
-    support::run_in_mount_namespace("failed_write_releases_the_lock_and_names_the_step", || {
+    support::run_in_mount_namespace("failed_write_keeps_the_claim_and_names_the_step", || {
         let dir = tempfile::tempdir().unwrap();
         let mnt = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
         support::mount(&["-t", "tmpfs", "-o", "size=8k", "tmpfs", mnt.as_str()]);
@@ -412,18 +416,40 @@ fn failed_write_releases_the_lock_and_names_the_step() {
         let _ = fs::write(mnt.join("filler"), &filler);
 
         let big = "x".repeat(1 << 20);
-        let err = create_exclusive(&path)
+        let failed = create_exclusive(&path)
             .unwrap()
             .write_content(big)
             .unwrap_err();
+        let err = failed.error();
         assert!(
-            matches!(&err, Error::Io { path: p, op: Op::Write, .. } if p == &path),
+            matches!(err, Error::Io { path: p, op: Op::Write, .. } if p == &path),
             "{err:?}"
         );
-        assert_eq!(err.to_string(), format!("cannot write lock file {path}"));
-        let source = std::error::Error::source(&err).unwrap();
+        assert_eq!(failed.to_string(), format!("cannot write lock file {path}"));
+        let source = std::error::Error::source(&failed).unwrap();
         assert!(source.to_string().contains("No space left"), "{source}");
-        // The lock went with the failure.
+        // The claim came back, still locked.
+        let claim = failed.into_claim();
+        assert_eq!(claim.path(), path);
+        assert!(
+            matches!(create_exclusive(&path), Err(Error::Locked { .. })),
+            "a second claim succeeded while the failed one was held"
+        );
+        assert!(!flock_tool_gets(&["-x", "-n"], &path));
+        // Once there is room, the same claim writes.
+        fs::remove_file(mnt.join("filler")).unwrap();
+        let guard = claim.write_content("mine\n".into()).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "mine\n");
+        assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+        drop(guard);
+        // Converted to an io::Error, the failure lets go of the claim.
+        let _ = fs::write(mnt.join("filler"), &filler);
+        let io_err: std::io::Error = create_exclusive(&path)
+            .unwrap()
+            .write_content("x".repeat(1 << 20))
+            .unwrap_err()
+            .into();
+        assert_eq!(io_err.kind(), std::io::ErrorKind::StorageFull);
         drop(create_exclusive(&path).unwrap());
         support::umount(&mnt);
     });

@@ -250,13 +250,13 @@ async fn main() -> io::Result<()> {
                 }
                 say(format_args!("restored {slot} {}", handle.pid()));
                 sv.handles.insert(slot, handle.clone());
-                match sv.monitor.adopt(handle.clone()) {
+                match sv.monitor.adopt(handle) {
                     Ok(p) => watch(&mut set, slot, Watched::Process(p)),
-                    // No pidfds here: await it through the handle.
+                    // No pidfds here: the handle comes back; await it.
                     Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                        watch(&mut set, slot, Watched::Handle(Box::new(handle)))
+                        watch(&mut set, slot, Watched::Handle(Box::new(e.into_handle())))
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
             }
         }

@@ -416,14 +416,14 @@ impl Entry {
     pub(crate) fn kill(&self, signal: Signal) -> io::Result<()> {
         let slot = self.lock();
         if slot.is_some() {
-            return Err(Error::Exited { pid: self.pid }.into());
+            return Err(Error::Gone { pid: self.pid }.into());
         }
         match &self.watch {
             Watch::Pidfd(fd) => fd.send_signal(signal).map_err(|e| {
                 if e.kind() == io::ErrorKind::NotFound {
                     // Reaped by someone else meanwhile: the pidfd refuses,
                     // whatever now has the number.
-                    Error::Exited { pid: self.pid }.into()
+                    Error::Gone { pid: self.pid }.into()
                 } else {
                     Error::Io {
                         pid: self.pid,
@@ -451,7 +451,7 @@ impl Entry {
                     rustix::process::kill_process(pid, sig)
                 };
                 result.map_err(|e| match e {
-                    Errno::SRCH => Error::Exited { pid: self.pid }.into(),
+                    Errno::SRCH => Error::Gone { pid: self.pid }.into(),
                     e => Error::Io {
                         pid: self.pid,
                         op: "kill",

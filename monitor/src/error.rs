@@ -58,20 +58,17 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The process has exited and its exit was recorded; it can no longer be
-    /// signalled (its PID may already name another process). Kind:
+    /// The process is gone: it has exited and its exit was recorded, so it
+    /// can no longer be signalled (its PID may already name another
+    /// process); or the handle given to [`Monitor::adopt`](crate::Monitor::adopt)
+    /// refers to a process that was already reaped, recycled or never
+    /// existed, so there is nothing to watch. If the monitor recorded the
+    /// exit, [`Process::wait`](crate::Process::wait) (or
+    /// [`Process::try_wait`](crate::Process::try_wait)) returns it. Kind:
     /// [`io::ErrorKind::NotFound`].
-    #[error("process {pid} has exited")]
-    Exited {
-        /// The process's PID.
-        pid: u32,
-    },
-    /// The handle given to [`Monitor::adopt`](crate::Monitor::adopt) refers to
-    /// a process that is already gone (reaped, recycled or never existed), so
-    /// there is nothing to watch. Kind: [`io::ErrorKind::NotFound`].
-    #[error("process {pid} is gone; there is nothing to watch")]
+    #[error("process {pid} is gone")]
     Gone {
-        /// The handle's PID.
+        /// The process's PID.
         pid: u32,
     },
     /// An adopted process (not our child) has exited, but this kernel does not
@@ -207,9 +204,7 @@ impl Error {
             | Error::FdLimit { source, .. }
             | Error::Io { source, .. }
             | Error::OutOfResources { source, .. } => source.kind(),
-            Error::Exited { .. } | Error::Gone { .. } | Error::GroupGone { .. } => {
-                io::ErrorKind::NotFound
-            }
+            Error::Gone { .. } | Error::GroupGone { .. } => io::ErrorKind::NotFound,
             Error::NotGroupLeader { .. } => io::ErrorKind::InvalidInput,
             Error::GroupUnreachable { .. } => io::ErrorKind::Unsupported,
             Error::StatusUnavailable { .. }
@@ -217,7 +212,7 @@ impl Error {
             | Error::SignalUnsupported { .. }
             | Error::BackendUnavailable { .. } => io::ErrorKind::Unsupported,
             Error::ReapedElsewhere { .. } => io::ErrorKind::Other,
-            Error::Handle { source, .. } => handle_error_kind(source),
+            Error::Handle { source, .. } => source.kind(),
         }
     }
 
@@ -250,15 +245,62 @@ impl From<Error> for io::Error {
     }
 }
 
-fn handle_error_kind(e: &pidkit_pidhandle::Error) -> io::ErrorKind {
-    use pidkit_pidhandle::Error as H;
-    match e {
-        H::NoSuchProcess { .. } => io::ErrorKind::NotFound,
-        H::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
-        H::Unsupported { .. } => io::ErrorKind::Unsupported,
-        H::Parse { .. } => io::ErrorKind::InvalidData,
-        H::InvalidPid { .. } | H::PidMismatch { .. } | H::Closed => io::ErrorKind::InvalidInput,
-        H::Io(io) => io.kind(),
-        _ => io::ErrorKind::Other,
+/// A failed [`Monitor::adopt`](crate::Monitor::adopt): the error, and the
+/// handle, handed back unchanged.
+///
+/// Displays as its [`io::Error`] (whose [`Error::from_io`] gives the precise
+/// reason) and has that error's source. Converting it into an [`io::Error`]
+/// (so `?` in a function returning [`io::Result`]) drops the handle.
+#[derive(Debug)]
+pub struct AdoptError {
+    /// Boxed: a handle is large, and an `Err` should not make every
+    /// `Result` of `adopt` that large.
+    pub(crate) handle: Box<pidkit_pidhandle::PidHandle>,
+    pub(crate) error: io::Error,
+}
+
+impl AdoptError {
+    /// Why the process could not be adopted.
+    pub fn error(&self) -> &io::Error {
+        &self.error
+    }
+
+    /// The kind of [`AdoptError::error`].
+    pub fn kind(&self) -> io::ErrorKind {
+        self.error.kind()
+    }
+
+    /// The handle given to `adopt`, unchanged.
+    pub fn handle(&self) -> &pidkit_pidhandle::PidHandle {
+        &self.handle
+    }
+
+    /// The handle given to `adopt`, unchanged, to use or drop.
+    pub fn into_handle(self) -> pidkit_pidhandle::PidHandle {
+        *self.handle
+    }
+
+    /// The handle and the error.
+    pub fn into_parts(self) -> (pidkit_pidhandle::PidHandle, io::Error) {
+        (*self.handle, self.error)
+    }
+}
+
+impl std::fmt::Display for AdoptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl std::error::Error for AdoptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+/// Drops the handle and keeps the error.
+impl From<AdoptError> for io::Error {
+    fn from(e: AdoptError) -> io::Error {
+        e.error
     }
 }

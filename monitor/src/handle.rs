@@ -35,14 +35,14 @@ impl Process {
     ///
     /// # Errors
     ///
-    /// [`Error::Exited`] ([`io::ErrorKind::NotFound`]) once the exit is
+    /// [`Error::Gone`] ([`io::ErrorKind::NotFound`]) once the exit is
     /// recorded; [`Error::Handle`] if the handle cannot be made (for
     /// example, no descriptor left for the duplicate).
     pub fn handle(&self) -> io::Result<PidHandle> {
         let pid = self.pid();
         let slot = self.entry.lock();
         if slot.is_some() {
-            return Err(Error::Exited { pid }.into());
+            return Err(Error::Gone { pid }.into());
         }
         let handle = match self.entry.pidfd() {
             Some(fd) => fd

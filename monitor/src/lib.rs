@@ -145,10 +145,14 @@ mod tokio;
 
 #[cfg(feature = "tokio")]
 pub use self::tokio::ExitFuture;
-pub use error::Error;
+pub use error::{AdoptError, Error};
 pub use exit::Exit;
 pub use monitor::{Backend, Monitor, ProcessMonitor};
 pub use pidkit_pidfd::Signal;
+/// The handle crate whose [`PidHandle`](pidkit_pidhandle::PidHandle)
+/// [`Monitor::adopt`] takes and [`Process::handle`] returns, re-exported so
+/// that its version always matches this crate's.
+pub use pidkit_pidhandle;
 pub use process::Process;
 
 /// Raises this process's soft `RLIMIT_NOFILE` to its hard limit and returns

@@ -11,7 +11,7 @@ use pidkit_pidhandle::{PidHandle, State};
 use rustix::pipe::{PipeFlags, pipe_with};
 
 use crate::entry::{Entry, Kind, Watch};
-use crate::error::Error;
+use crate::error::{AdoptError, Error};
 use crate::exit::Exit;
 use crate::process::Process;
 use crate::reaper::Shared;
@@ -24,23 +24,43 @@ const LOCKED_STACK: usize = 256 * 1024;
 
 /// go-runc's `ProcessMonitor`: starts processes and reports their exits.
 ///
-/// Implemented by [`Monitor`]. The trait exists so that code can take
-/// "something that starts and waits for processes" and be given a test
-/// double; a custom monitor must keep the contract below.
+/// Implemented by [`Monitor`] (with `Process = `[`Process`]). The trait
+/// exists so that code can take "something that starts and waits for
+/// processes" and be given a test double: the process type is the
+/// implementor's own ([`ProcessMonitor::Process`]), because a [`Process`]
+/// can only come from a real monitor (it owns a pidfd and its exit record),
+/// while [`Exit`] has public fields and can be built by anyone. A custom
+/// monitor must keep the contract below.
+///
+/// ```
+/// use pidkit_monitor::{Exit, Monitor, ProcessMonitor};
+/// use std::process::Command;
+///
+/// fn run<M: ProcessMonitor>(m: &M, cmd: &mut Command) -> std::io::Result<i32> {
+///     let p = m.start(cmd)?;
+///     Ok(m.wait(&p)?.code())
+/// }
+/// assert_eq!(run(Monitor::global(), Command::new("sh").args(["-c", "exit 4"]))?, 4);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait ProcessMonitor: Send + Sync {
+    /// What [`ProcessMonitor::start`] returns and [`ProcessMonitor::wait`]
+    /// takes: [`Process`] for [`Monitor`].
+    type Process;
+
     /// Spawns `cmd` and starts watching the child. A spawn failure (missing
     /// binary, permission) is an error, and no exit is ever delivered for it.
-    fn start(&self, cmd: &mut Command) -> io::Result<Process>;
+    fn start(&self, cmd: &mut Command) -> io::Result<Self::Process>;
 
     /// Like [`ProcessMonitor::start`], but the child is spawned from a
     /// dedicated thread that lives until the child is reaped, so a child
     /// that set `PR_SET_PDEATHSIG` is not killed when the calling thread
     /// exits (golang/go#27505).
-    fn start_locked(&self, cmd: &mut Command) -> io::Result<Process>;
+    fn start_locked(&self, cmd: &mut Command) -> io::Result<Self::Process>;
 
     /// Waits for `process` to exit: the same [`Exit`] every time it is
     /// called, from any thread, before or after the exit.
-    fn wait(&self, process: &Process) -> io::Result<Exit>;
+    fn wait(&self, process: &Self::Process) -> io::Result<Exit>;
 }
 
 /// How a [`Monitor`] learns of exits.
@@ -144,19 +164,41 @@ impl Monitor {
     }
 
     /// The process-wide monitor (go-runc's package-level `Monitor`), created
-    /// on first use with [`Monitor::new`] and never dropped. If that fails
-    /// (descriptor or thread limits at that moment) it is a
-    /// [`Backend::ThreadPerChild`] monitor, which needs no resources up front.
+    /// on first use with [`Monitor::new`] and never dropped.
+    ///
+    /// It never keeps a backend chosen for lack of resources: while
+    /// [`Monitor::new`] fails (the probe or the reaper ran out of file
+    /// descriptors, memory or threads: [`Error::OutOfResources`] and the
+    /// like), each call returns a [`Backend::ThreadPerChild`] monitor, which
+    /// needs nothing up front, and the next call tries [`Monitor::new`]
+    /// again; the first success is kept for good. So a program whose first
+    /// use happened at its descriptor limit gets the epoll backend once
+    /// descriptors are free. Processes started on the stand-in keep working.
+    /// Use [`Monitor::new`] to see the error instead.
     pub fn global() -> &'static Monitor {
         static GLOBAL: OnceLock<Monitor> = OnceLock::new();
-        GLOBAL.get_or_init(|| {
-            Monitor::new().unwrap_or_else(|_| Monitor {
+        static STAND_IN: OnceLock<Monitor> = OnceLock::new();
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        if let Some(m) = GLOBAL.get() {
+            return m;
+        }
+        // One creator at a time, so that no second reaper is started and
+        // thrown away.
+        let _init = INIT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(m) = GLOBAL.get() {
+            return m;
+        }
+        match Monitor::new() {
+            Ok(m) => GLOBAL.get_or_init(|| m),
+            Err(_) => STAND_IN.get_or_init(|| Monitor {
                 inner: Launcher {
                     shared: None,
                     watchers: Arc::new(AtomicUsize::new(0)),
                 },
-            })
-        })
+            }),
+        }
     }
 
     /// Which backend this monitor uses.
@@ -271,7 +313,7 @@ impl Monitor {
     /// (containerd's `loadProcess`).
     ///
     /// The exit is seen through the handle's pidfd (duplicated; the handle
-    /// is dropped). Its status comes from `PIDFD_INFO_EXIT` (Linux 6.15+),
+    /// is dropped once the process is watched). Its status comes from `PIDFD_INFO_EXIT` (Linux 6.15+),
     /// which the kernel fills in when the process's *parent* reaps it; so
     /// [`Process::wait`] returns once the process has exited *and* been
     /// reaped by its parent, and [`Process::exit_fd`] becomes readable at the
@@ -287,12 +329,52 @@ impl Monitor {
     ///
     /// # Errors
     ///
+    /// On failure the handle is handed back inside the [`AdoptError`]
+    /// ([`AdoptError::into_handle`]), unchanged, so the caller can still
+    /// signal or wait through it; `?` into an [`io::Result`] drops it.
+    ///
     /// - A handle whose process is already gone: [`Error::Gone`]
     ///   ([`io::ErrorKind::NotFound`]); there is nothing left to watch.
     /// - A handle without a pidfd (pidfds unavailable): [`Error::NoPidfd`]
     ///   ([`io::ErrorKind::Unsupported`]); a non-child cannot be watched
     ///   without one.
-    pub fn adopt(&self, handle: PidHandle) -> io::Result<Process> {
+    /// - [`Error::Handle`] if the handle's state cannot be read, and
+    ///   [`Error::Io`] if its pidfd cannot be duplicated or watched.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use pidkit_pidhandle::{PidHandle, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut child = Command::new("sleep").arg("1000").spawn()?;
+    /// let handle = PidHandle::from_child(&child)?;
+    /// match Monitor::global().adopt(handle) {
+    ///     Ok(p) => {
+    ///         p.kill(Signal::KILL)?;
+    ///         assert_eq!(p.wait()?.signal(), Some(Signal::KILL));
+    ///     }
+    ///     // No pidfds here: the handle comes back and still works.
+    ///     Err(failed) => {
+    ///         failed.into_handle().kill(Signal::KILL)?;
+    ///         child.wait()?;
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn adopt(&self, handle: PidHandle) -> Result<Process, AdoptError> {
+        match self.watch_handle(&handle) {
+            Ok(process) => Ok(process),
+            Err(error) => Err(AdoptError {
+                handle: Box::new(handle),
+                error,
+            }),
+        }
+    }
+
+    /// [`Monitor::adopt`], borrowing the handle.
+    fn watch_handle(&self, handle: &PidHandle) -> io::Result<Process> {
         let pid = handle.pid();
         match handle.state() {
             Ok(State::Gone) => return Err(Error::Gone { pid }.into()),
@@ -307,7 +389,6 @@ impl Monitor {
             op: "duplicate the pidfd",
             source,
         })?;
-        drop(handle);
         // `waitid(WNOHANG | WNOWAIT)` succeeds only on our own child.
         let kind = if fd.peek_exit().is_ok() {
             Kind::Child
@@ -418,6 +499,8 @@ fn kill_and_reap(child: &mut Child) {
 }
 
 impl ProcessMonitor for Monitor {
+    type Process = Process;
+
     fn start(&self, cmd: &mut Command) -> io::Result<Process> {
         Monitor::start(self, cmd)
     }

@@ -69,7 +69,7 @@ impl Process {
     ///
     /// Through the pidfd where there is one, serialised with reaping: once
     /// the exit has been recorded this fails with [`io::ErrorKind::NotFound`]
-    /// ([`Error::Exited`](crate::Error::Exited), "process N has exited") and
+    /// ([`Error::Gone`](crate::Error::Gone), "process N is gone") and
     /// never signals whatever process has the PID by then. A process that
     /// has exited but is not reaped yet (a zombie) accepts signals and
     /// ignores them. [`Signal::ZERO`] checks that the exit is not recorded.

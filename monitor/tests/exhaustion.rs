@@ -1,7 +1,8 @@
 //! A full file descriptor table (`RLIMIT_NOFILE` reached): creating a
 //! monitor and starting a process are errors naming what ran out, never a
 //! panic and never a silent switch to the fallback backend; once descriptors
-//! are free again everything works and no descriptor is left behind.
+//! are free again everything works and no descriptor is left behind, and
+//! `Monitor::global()` probes again rather than keep the stand-in it gave.
 //!
 //! The body runs in a process of its own (`testkit::run_isolated`), so that
 //! the lowered limit concerns nothing else and `probe()` has not run yet.
@@ -43,11 +44,11 @@ fn is_emfile(e: &io::Error) -> bool {
 }
 
 /// Whether the epoll backend is possible here (not sandboxed, not hidden).
-/// Asks the kernel itself (`probe_uncached`), so that the cached probe does
+/// Asks the kernel itself (`testkit::pidfds_work`), so that the cached probe does
 /// not run before the table is full.
 fn pidfds_possible() -> bool {
     let hidden = std::env::var("PIDKIT_HIDE_FEATURES").unwrap_or_default();
-    pidkit_pidfd::probe_uncached().usable() && !hidden.split(',').any(|f| f.trim() == "pidfd")
+    testkit::pidfds_work() && !hidden.split(',').any(|f| f.trim() == "pidfd")
 }
 
 /// Asserts that `r` is the probe's "out of file descriptors" error.
@@ -182,5 +183,57 @@ fn new_and_start_with_a_full_fd_table_fallback() {
         Isolation::Seccomp(SeccompMode::Enosys),
         LIMIT,
         full_table_body,
+    );
+}
+
+/// `Monitor::global()` first used with a full descriptor table: that call
+/// gets a thread-per-child stand-in (the probe could not answer), and the
+/// next call, with descriptors free, probes again and keeps the backend the
+/// kernel allows. The stand-in's processes still work.
+fn global_body() {
+    let _w = watchdog("global_retries", LIMIT);
+    let possible = pidfds_possible();
+    let expected = if possible {
+        Backend::Epoll
+    } else {
+        Backend::ThreadPerChild
+    };
+    let full = fill_fd_table();
+    let first = Monitor::global();
+    let first_backend = first.backend();
+    drop(full);
+    if possible {
+        assert_eq!(first_backend, Backend::ThreadPerChild);
+    }
+    let second = Monitor::global();
+    assert_eq!(second.backend(), expected, "{:?}", pidkit_pidfd::probe());
+    assert!(std::ptr::eq(second, Monitor::global()), "not kept");
+    if possible {
+        assert!(!std::ptr::eq(first, second), "the stand-in was kept");
+    }
+    for m in [first, second] {
+        let p = m.start(&mut sleep_cmd()).unwrap();
+        p.kill(Signal::KILL).unwrap();
+        assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
+    }
+}
+
+#[test]
+fn global_probes_again_after_a_full_fd_table() {
+    testkit::run_isolated(
+        "global_probes_again_after_a_full_fd_table",
+        Isolation::Process,
+        LIMIT,
+        global_body,
+    );
+}
+
+#[test]
+fn global_probes_again_after_a_full_fd_table_fallback() {
+    testkit::run_isolated(
+        "global_probes_again_after_a_full_fd_table_fallback",
+        Isolation::Seccomp(SeccompMode::Enosys),
+        LIMIT,
+        global_body,
     );
 }

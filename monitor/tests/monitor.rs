@@ -175,7 +175,7 @@ fn monitor_and_process_are_send_and_sync() {
     both::<Exit>();
     both::<Error>();
     // The trait is object safe and usable through a reference.
-    let m: &dyn ProcessMonitor = Monitor::global();
+    let m: &dyn ProcessMonitor<Process = Process> = Monitor::global();
     let p = m.start(&mut sh_cmd("exit 3")).unwrap();
     assert_eq!(m.wait(&p).unwrap().code(), 3);
 }
@@ -409,8 +409,8 @@ fn kill_after_exit_is_an_error_never_a_stray_signal() {
     for sig in [Signal::ZERO, Signal::KILL, Signal::TERM] {
         let err = p.kill(sig).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
-        assert!(matches!(Error::from_io(&err), Some(Error::Exited { pid }) if *pid == p.pid()));
-        assert_eq!(err.to_string(), format!("process {} has exited", p.pid()));
+        assert!(matches!(Error::from_io(&err), Some(Error::Gone { pid }) if *pid == p.pid()));
+        assert_eq!(err.to_string(), format!("process {} is gone", p.pid()));
     }
 }
 
@@ -583,8 +583,11 @@ fn adopt_a_non_child_and_get_its_status() {
     if handle_has_no_pidfd_here() {
         let err = result.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
-        assert!(matches!(Error::from_io(&err), Some(Error::NoPidfd { pid }) if *pid == gpid));
+        assert!(
+            matches!(Error::from_io(err.error()), Some(Error::NoPidfd { pid }) if *pid == gpid)
+        );
         assert!(err.to_string().contains(&gpid.to_string()), "{err}");
+        assert_eq!(err.into_handle().pid(), gpid);
         kill_grandchild(sh, gpid);
         return;
     }
@@ -700,10 +703,50 @@ fn adopt_of_a_gone_process_is_not_found() {
     let pid = child.id();
     let status = ChildGuard::new(child).wait();
     assert!(status.success());
+    let text = handle.to_string();
     let err = Monitor::global().adopt(handle).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
-    assert!(matches!(Error::from_io(&err), Some(Error::Gone { pid: p }) if *p == pid));
-    assert!(err.to_string().contains(&pid.to_string()), "{err}");
+    assert!(matches!(Error::from_io(err.error()), Some(Error::Gone { pid: p }) if *p == pid));
+    assert_eq!(err.to_string(), format!("process {pid} is gone"));
+    // The handle comes back unchanged, and still says the process is gone.
+    let handle = err.into_handle();
+    assert_eq!((handle.pid(), handle.to_string()), (pid, text));
+    assert_eq!(handle.state().unwrap(), pidkit_pidhandle::State::Gone);
+    let io_err: io::Error = Monitor::global().adopt(handle).unwrap_err().into();
+    assert_eq!(io_err.kind(), io::ErrorKind::NotFound);
+}
+
+/// Without pidfds (a seccomp filter makes `pidfd_open` fail) a live
+/// process cannot be adopted; the failed adopt hands back the very handle,
+/// which still signals the process.
+#[test]
+fn a_failed_adopt_hands_back_a_working_handle() {
+    testkit::run_isolated(
+        "a_failed_adopt_hands_back_a_working_handle",
+        Isolation::Seccomp(SeccompMode::Enosys),
+        LIMIT,
+        || {
+            let _w = watchdog("adopt_hands_back", LIMIT);
+            let child = ChildGuard::spawn(Command::new("sleep").arg("1000"));
+            let pid = child.id();
+            let handle = PidHandle::new(pid).unwrap();
+            assert!(handle.pidfd().is_none(), "the filter left pidfds working");
+            let text = handle.to_string();
+            let m = Monitor::with_backend(Backend::ThreadPerChild).unwrap();
+            let err = m.adopt(handle).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+            assert!(
+                matches!(Error::from_io(err.error()), Some(Error::NoPidfd { pid: p }) if *p == pid),
+                "{err}"
+            );
+            let handle = err.into_handle();
+            assert_eq!((handle.pid(), handle.to_string()), (pid, text));
+            assert!(handle.is_alive().unwrap());
+            handle.kill(Signal::KILL).unwrap();
+            let status = child.wait();
+            assert_eq!(status.signal(), Some(Signal::KILL.as_raw()), "{status}");
+        },
+    );
 }
 
 #[test]

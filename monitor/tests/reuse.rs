@@ -28,7 +28,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pidkit_monitor::{Error, Exit, Monitor, Process, Signal};
+use pidkit_monitor::{AdoptError, Error, Exit, Monitor, Process, Signal};
 use pidkit_pidfd::probe;
 use pidkit_pidhandle::{PidHandle, State};
 use testkit::{ChildGuard, Isolation, watchdog};
@@ -97,16 +97,18 @@ fn start_a(kin: Kin) -> (Original, u32) {
 }
 
 /// Asserts that `result` is [`Error::Gone`] for `pid`.
-fn assert_adopt_gone(result: io::Result<Process>, pid: u32, what: &str) {
+fn assert_adopt_gone(result: Result<Process, AdoptError>, pid: u32, what: &str) {
     let err = match result {
         Ok(p) => panic!("{what}: adopted process {} across the reuse", p.pid()),
         Err(e) => e,
     };
     assert_eq!(err.kind(), io::ErrorKind::NotFound, "{what}: {err}");
     assert!(
-        matches!(Error::from_io(&err), Some(Error::Gone { pid: p }) if *p == pid),
+        matches!(Error::from_io(err.error()), Some(Error::Gone { pid: p }) if *p == pid),
         "{what}: {err:?}"
     );
+    // The refused handle comes back, for its pid.
+    assert_eq!(err.into_handle().pid(), pid, "{what}");
 }
 
 /// The forced-reuse rounds for A of kind `kin`.
@@ -153,7 +155,7 @@ fn reuse_body(kin: Kin) {
                 assert!(!pidfds, "{ctx}: {e}");
                 assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{ctx}: {e}");
                 assert!(
-                    matches!(Error::from_io(&e), Some(Error::NoPidfd { pid: p }) if *p == pid),
+                    matches!(Error::from_io(e.error()), Some(Error::NoPidfd { pid: p }) if *p == pid),
                     "{ctx}: {e:?}"
                 );
                 None
@@ -216,7 +218,7 @@ fn reuse_body(kin: Kin) {
                 let err = p.kill(s).unwrap_err();
                 assert_eq!(err.kind(), io::ErrorKind::NotFound, "{ctx}: {err}");
                 assert!(
-                    matches!(Error::from_io(&err), Some(Error::Exited { pid: p }) if *p == pid),
+                    matches!(Error::from_io(&err), Some(Error::Gone { pid: p }) if *p == pid),
                     "{ctx}: {err:?}"
                 );
             }

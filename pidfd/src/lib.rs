@@ -126,7 +126,7 @@ use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, WaitId, WaitIdOptions};
 #[cfg(feature = "tokio")]
 pub use self::tokio::AsyncReadable;
 pub use info::{CoreDump, InfoSource, PidfdInfo};
-pub use probe::{Support, probe, probe_uncached};
+pub use probe::{Support, probe};
 pub use signal::{ParseSignalError, Signal};
 
 /// The superblock magic of pidfs (`PIDFS_MAGIC`, "PIDF").
@@ -324,7 +324,7 @@ impl PidFd {
 
     /// Borrows the fd (same as [`AsFd::as_fd`]).
     #[inline]
-    pub fn as_borrowed(&self) -> BorrowedFd<'_> {
+    pub(crate) fn as_borrowed(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 

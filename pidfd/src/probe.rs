@@ -198,11 +198,6 @@ pub fn probe() -> &'static Support {
     SUPPORT.get_or_init(|| s)
 }
 
-/// Runs the probe steps now, uncached and ignoring `PIDKIT_HIDE_FEATURES`.
-pub fn probe_uncached() -> Support {
-    run_probe()
-}
-
 fn hidden_features() -> Vec<String> {
     std::env::var("PIDKIT_HIDE_FEATURES")
         .unwrap_or_default()

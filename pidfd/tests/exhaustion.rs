@@ -16,7 +16,7 @@
 use std::io;
 use std::time::Duration;
 
-use pidkit_pidfd::{PidFd, Signal, probe, probe_uncached};
+use pidkit_pidfd::{PidFd, Signal, probe};
 use testkit::{Isolation, SeccompMode, fill_fd_table, sh, sleeper, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -106,11 +106,7 @@ fn body() {
     let now = probe();
     assert!(now.resource_error().is_none(), "{now:?}");
     let hidden = now.hidden.iter().any(|h| h == "pidfd");
-    assert_eq!(
-        now.usable(),
-        probe_uncached().usable() && !hidden,
-        "{now:?}"
-    );
+    assert_eq!(now.usable(), testkit::pidfds_work() && !hidden, "{now:?}");
     assert_eq!(now.usable(), testkit::sandbox().is_none() && !hidden);
     if let Some(fd) = &held {
         let info = fd.info().unwrap();

@@ -62,7 +62,7 @@
 //! newcomer claimed it itself, and then it *is* the holder):
 //! [`Error::NotHolder`]. A claim in progress, whose file still names the
 //! previous holder, is the same case. If the holder died and nobody has the
-//! PID, step 1 pins nothing and step 3 fails: [`Error::HolderGone`].
+//! PID, step 1 pins nothing and step 3 fails: [`Error::Gone`].
 //!
 //! The cost of step 2 grows with the number of descriptors of the process
 //! `P`, not with the number of locks on the machine (a scan of `/proc/locks`
@@ -93,10 +93,10 @@
 //!   directory) reads fine and [`Owner::pid`] is that number, but in the
 //!   reader's namespace it names another process or none:
 //!   [`Owner::handle`] then gives [`Error::NotHolder`] or
-//!   [`Error::HolderGone`], never a handle to the wrong process.
+//!   [`Error::Gone`], never a handle to the wrong process.
 //! - **The holder must be the process the file names.** A lock handed to a
 //!   forked child whose parent then exits (classic double-fork daemonizing)
-//!   leaves a file naming a dead process: [`Error::HolderGone`], or
+//!   leaves a file naming a dead process: [`Error::Gone`], or
 //!   [`Error::NotHolder`] once the number is reused. Claim in the final
 //!   process, or claim before `exec` with
 //!   [`LockFileGuard::keep_across_exec`] (an `exec` keeps the PID).
@@ -169,7 +169,15 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file, read_held_claim};
 use proof::{FileId, Proof};
 
+/// The lock file crate under the pidfiles: its [`LockFileGuard`] is what a
+/// [`PidFileGuard`] dereferences to, and its `Error` is inside
+/// [`Error::Lock`]. Re-exported so that its version always matches.
+pub use pidkit_lockfile;
 pub use pidkit_lockfile::LockFileGuard;
+/// The handle crate: [`Owner::handle`] returns its [`PidHandle`], and its
+/// `Error` is inside [`Error::Handle`]. Re-exported so that its version
+/// always matches.
+pub use pidkit_pidhandle;
 pub use pidkit_pidhandle::{PidHandle, Signal, State};
 
 /// How long [`read`] keeps re-reading a held pidfile whose content is not a
@@ -213,9 +221,9 @@ pub enum Error {
     },
     /// The process that held the pidfile when it was read no longer does: it
     /// exited (its PID may now belong to another process, which is never
-    /// handed out), or it let go.
-    #[error("pid {pid}, which held pidfile {path}, no longer holds it")]
-    HolderGone {
+    /// handed out), or it let go. Kind: [`io::ErrorKind::NotFound`].
+    #[error("pid {pid}, which held pidfile {path}, is gone or no longer holds it")]
+    Gone {
         /// The pidfile.
         path: Utf8PathBuf,
         /// The PID read from the pidfile.
@@ -278,12 +286,49 @@ impl Error {
         match self {
             Error::AlreadyClaimed { path, .. }
             | Error::BadContent { path, .. }
-            | Error::HolderGone { path, .. }
+            | Error::Gone { path, .. }
             | Error::NotHolder { path, .. }
             | Error::CannotVerify { path, .. }
             | Error::Handle { path, .. } => path,
             Error::Lock(e) => e.path(),
         }
+    }
+
+    /// The [`io::ErrorKind`] this error converts to (see the [`From`] impl):
+    /// a claim refused because someone holds the file is
+    /// [`WouldBlock`](io::ErrorKind::WouldBlock) (what a non-blocking `flock`
+    /// says), a holder that is gone [`NotFound`](io::ErrorKind::NotFound),
+    /// content that is not a pid or does not name the holder
+    /// [`InvalidData`](io::ErrorKind::InvalidData), and the errors that carry
+    /// another error (a [`PidHandle`] error, the lock file's, the `/proc` read
+    /// of [`Error::CannotVerify`]) the kind of that error.
+    ///
+    /// ```
+    /// use pidkit_pidfile::Error;
+    /// use std::io;
+    ///
+    /// let e = Error::Gone { path: "/run/d.pid".into(), pid: 9 };
+    /// assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    /// let io: io::Error = e.into();
+    /// assert!(io.to_string().contains("/run/d.pid"), "{io}");
+    /// ```
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::AlreadyClaimed { .. } => io::ErrorKind::WouldBlock,
+            Error::BadContent { .. } | Error::NotHolder { .. } => io::ErrorKind::InvalidData,
+            Error::Gone { .. } => io::ErrorKind::NotFound,
+            Error::CannotVerify { source, .. } => source.kind(),
+            Error::Handle { source, .. } => source.kind(),
+            Error::Lock(e) => e.kind(),
+        }
+    }
+}
+
+/// The error inside an [`io::Error`] of kind [`Error::kind`] (get it back
+/// with [`io::Error::get_ref`] and `downcast_ref::<Error>()`).
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        io::Error::new(e.kind(), e)
     }
 }
 
@@ -391,7 +436,7 @@ pub fn claim_for_current_process(path: &Utf8Path) -> Result<PidFileGuard, Error>
     let unwritten = create_exclusive(path).map_err(|e| claim_failure(path, e))?;
     let guard = unwritten
         .write_content(format!("{}\n", std::process::id()))
-        .map_err(|e| claim_failure(path, e))?;
+        .map_err(|e| claim_failure(path, e.into_error()))?;
     Ok(PidFileGuard(guard))
 }
 
@@ -476,7 +521,7 @@ impl Owner {
     ///
     /// # Errors
     ///
-    /// - [`Error::HolderGone`] if the process the file names has exited (even
+    /// - [`Error::Gone`] if the process the file names has exited (even
     ///   if its PID now belongs to another process, which is never pinned in a
     ///   handle that is returned), or runs but nobody holds the file any more.
     /// - [`Error::NotHolder`] if that process runs but does not hold the lock
@@ -534,7 +579,7 @@ impl Owner {
     /// # Errors
     ///
     /// As [`Owner::handle`], and [`Error::Handle`] if the signal cannot be sent
-    /// (its source is [`pidkit_pidhandle::Error::NoSuchProcess`] if the holder
+    /// (its source is [`pidkit_pidhandle::Error::Gone`] if the holder
     /// exited in between).
     pub fn signal(&self, signal: Signal) -> Result<(), Error> {
         self.handle()?
@@ -543,7 +588,7 @@ impl Owner {
     }
 
     fn gone(&self) -> Error {
-        Error::HolderGone {
+        Error::Gone {
             path: self.path.clone(),
             pid: self.pid,
         }
@@ -701,13 +746,13 @@ mod tests {
             "cannot verify that pid 13 holds pidfile /run/a.pid: /proc/13/fd cannot be read here"
         );
         assert_eq!(e.path(), "/run/a.pid");
-        let e = Error::HolderGone {
+        let e = Error::Gone {
             path: "/run/a.pid".into(),
             pid: 9,
         };
         assert_eq!(
             e.to_string(),
-            "pid 9, which held pidfile /run/a.pid, no longer holds it"
+            "pid 9, which held pidfile /run/a.pid, is gone or no longer holds it"
         );
         assert_eq!(e.path(), "/run/a.pid");
     }

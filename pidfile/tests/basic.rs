@@ -185,7 +185,7 @@ fn content_only_chooses_whom_to_ask_and_a_dead_pid_is_holder_gone() {
     // ...but a handle is only given to a process that holds the lock.
     let err = owner.handle().unwrap_err();
     assert!(
-        matches!(&err, Error::HolderGone { pid, .. } if *pid == impossible),
+        matches!(&err, Error::Gone { pid, .. } if *pid == impossible),
         "{err:?}"
     );
     assert!(owner.signal(pidkit_pidfile::Signal::ZERO).is_err());
@@ -266,7 +266,7 @@ fn handle_rechecks_the_inode_that_was_read() {
     fs::write(&path, "1\n").unwrap();
     assert_eq!(owner.handle().unwrap().pid(), me());
     drop(guard);
-    assert!(matches!(owner.handle(), Err(Error::HolderGone { .. })));
+    assert!(matches!(owner.handle(), Err(Error::Gone { .. })));
 }
 
 #[test]

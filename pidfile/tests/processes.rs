@@ -46,7 +46,7 @@ fn describe_read(result: Result<PidFileRead, Error>, guards: &mut Vec<PidFileGua
         Ok(PidFileRead::LockedByOtherProcess(owner)) => match owner.handle() {
             Ok(handle) => format!("owner {} handle {}", owner.pid(), handle.pid()),
             Err(Error::NotHolder { .. }) => format!("owner {} notholder", owner.pid()),
-            Err(Error::HolderGone { .. }) => format!("owner {} gone", owner.pid()),
+            Err(Error::Gone { .. }) => format!("owner {} gone", owner.pid()),
             Err(e) => format!("owner {} handle-err {e:?}", owner.pid()),
         },
         Err(Error::BadContent { .. }) => "badcontent".to_owned(),
@@ -256,7 +256,7 @@ fn holder_killed_by_sigkill_frees_the_pidfile() {
 
     // The owner read before the kill no longer yields a handle.
     assert!(
-        matches!(owner.handle(), Err(Error::HolderGone { pid, .. }) if pid == dead_pid),
+        matches!(owner.handle(), Err(Error::Gone { pid, .. }) if pid == dead_pid),
         "{:?}",
         owner.handle()
     );
@@ -552,16 +552,16 @@ fn start_ticks(pid: u32) -> Option<u64> {
 /// Asserts that `result` is the refusal a stale owner gets for `pid`.
 fn assert_holder_gone<T: std::fmt::Debug>(result: Result<T, Error>, pid: u32, what: &str) {
     match result {
-        Err(Error::HolderGone { pid: p, .. }) => assert_eq!(p, pid, "{what}"),
-        other => panic!("{what}: expected HolderGone for {pid}, got {other:?}"),
+        Err(Error::Gone { pid: p, .. }) => assert_eq!(p, pid, "{what}"),
+        other => panic!("{what}: expected Gone for {pid}, got {other:?}"),
     }
 }
 
 /// Asserts that a handle signal failed because its process is gone.
 fn assert_no_such_process(result: Result<(), pidkit_pidhandle::Error>, pid: u32, what: &str) {
     match result {
-        Err(pidkit_pidhandle::Error::NoSuchProcess { pid: p }) => assert_eq!(p, pid, "{what}"),
-        other => panic!("{what}: expected NoSuchProcess for {pid}, got {other:?}"),
+        Err(pidkit_pidhandle::Error::Gone { pid: p }) => assert_eq!(p, pid, "{what}"),
+        other => panic!("{what}: expected Gone for {pid}, got {other:?}"),
     }
 }
 

@@ -5,16 +5,17 @@ use std::io;
 
 /// Everything that can go wrong with a [`PidHandle`](crate::PidHandle).
 ///
-/// A process that is gone is [`Error::NoSuchProcess`]; a process that exists
+/// A process that is gone is [`Error::Gone`]; a process that exists
 /// but may not be signalled by us is [`Error::PermissionDenied`] (never
 /// reported as "dead"). Text that is not a handle is [`Error::Parse`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The pinned process is gone (reaped, or never existed when the handle
-    /// was made), even if its PID now names another process.
-    #[error("no such process: pid {pid}")]
-    NoSuchProcess {
+    /// was made), even if its PID now names another process. Kind:
+    /// [`io::ErrorKind::NotFound`].
+    #[error("process {pid} is gone")]
+    Gone {
         /// The PID the handle was made for.
         pid: u32,
     },
@@ -68,6 +69,48 @@ pub enum Error {
     Io(#[from] io::Error),
 }
 
+impl Error {
+    /// The [`io::ErrorKind`] this error converts to (see the
+    /// [`From`] impl): a gone process is [`NotFound`](io::ErrorKind::NotFound),
+    /// a refused signal [`PermissionDenied`](io::ErrorKind::PermissionDenied),
+    /// bad text [`InvalidData`](io::ErrorKind::InvalidData), what cannot be
+    /// done safely here [`Unsupported`](io::ErrorKind::Unsupported), a bad
+    /// argument or a closed handle [`InvalidInput`](io::ErrorKind::InvalidInput),
+    /// and an I/O failure the kind of its source.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::Error;
+    /// use std::io;
+    ///
+    /// let e = Error::Gone { pid: 7 };
+    /// assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    /// let io: io::Error = e.into();
+    /// assert_eq!(io.kind(), io::ErrorKind::NotFound);
+    /// assert_eq!(io.to_string(), "process 7 is gone");
+    /// ```
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Gone { .. } => io::ErrorKind::NotFound,
+            Error::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
+            Error::Unsupported { .. } => io::ErrorKind::Unsupported,
+            Error::Parse { .. } => io::ErrorKind::InvalidData,
+            Error::InvalidPid { .. } | Error::PidMismatch { .. } | Error::Closed => {
+                io::ErrorKind::InvalidInput
+            }
+            Error::Io(io) => io.kind(),
+        }
+    }
+}
+
+/// The error inside an [`io::Error`] of kind [`Error::kind`]; get it back
+/// with [`io::Error::get_ref`] and `downcast_ref::<Error>()`, or
+/// [`io::Error::into_inner`] and `downcast`.
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        io::Error::new(e.kind(), e)
+    }
+}
+
 /// Shows at most the first 100 characters of a text, escaped.
 struct Abbrev<'a>(&'a str);
 
@@ -119,7 +162,7 @@ mod tests {
     #[test]
     fn messages_are_lowercase_and_name_the_subject() {
         let cases: Vec<(Error, &str)> = vec![
-            (Error::NoSuchProcess { pid: 7 }, "no such process: pid 7"),
+            (Error::Gone { pid: 7 }, "process 7 is gone"),
             (
                 Error::PermissionDenied { pid: 7 },
                 "permission denied signalling pid 7",
@@ -154,5 +197,43 @@ mod tests {
         );
         assert!(e.to_string().contains("/proc/5/stat"), "{e}");
         assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn converts_to_io_error_with_its_kind_and_keeps_the_error() {
+        let cases = [
+            (Error::Gone { pid: 3 }, io::ErrorKind::NotFound),
+            (
+                Error::PermissionDenied { pid: 3 },
+                io::ErrorKind::PermissionDenied,
+            ),
+            (Error::InvalidPid { pid: 0 }, io::ErrorKind::InvalidInput),
+            (
+                Error::Parse {
+                    input: "x".into(),
+                    reason: "bad".into(),
+                },
+                io::ErrorKind::InvalidData,
+            ),
+            (
+                Error::Unsupported {
+                    pid: 3,
+                    reason: "r".into(),
+                },
+                io::ErrorKind::Unsupported,
+            ),
+            (Error::Closed, io::ErrorKind::InvalidInput),
+            (
+                Error::Io(io::Error::from(io::ErrorKind::OutOfMemory)),
+                io::ErrorKind::OutOfMemory,
+            ),
+        ];
+        for (e, kind) in cases {
+            let text = e.to_string();
+            let io: io::Error = e.into();
+            assert_eq!(io.kind(), kind, "{text}");
+            assert_eq!(io.to_string(), text);
+            assert!(io.get_ref().unwrap().downcast_ref::<Error>().is_some());
+        }
     }
 }

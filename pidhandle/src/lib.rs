@@ -7,7 +7,7 @@
 //! hit an unrelated process. [`PidHandle`] pins one process instead:
 //!
 //! - it holds a pidfd where the kernel has them (Linux 5.3+), and signals only
-//!   through it, so a reaped process gives [`Error::NoSuchProcess`] whatever
+//!   through it, so a reaped process gives [`Error::Gone`] whatever
 //!   now has its PID;
 //! - it records who the process is: the pidfs inode id (Linux 6.9+), or its
 //!   start time in clock ticks since boot where there is no pidfs id, and the
@@ -122,7 +122,7 @@
 //!
 //! // Reaped: both refuse, whatever process gets the PID next.
 //! assert_eq!(restored.state()?, State::Gone);
-//! assert!(matches!(handle.kill(Signal::TERM), Err(pidkit_pidhandle::Error::NoSuchProcess { .. })));
+//! assert!(matches!(handle.kill(Signal::TERM), Err(pidkit_pidhandle::Error::Gone { .. })));
 //! assert_eq!(text.parse::<PidHandle>()?.state()?, State::Gone);
 //! # Ok(())
 //! # }
@@ -256,7 +256,7 @@ fn boot_id_for(pid: u32) -> Result<BootId, Error> {
 #[cold]
 fn signal_error(pid: u32, e: io::Error) -> Error {
     match e.kind() {
-        io::ErrorKind::NotFound => Error::NoSuchProcess { pid },
+        io::ErrorKind::NotFound => Error::Gone { pid },
         io::ErrorKind::PermissionDenied => Error::PermissionDenied { pid },
         _ => io_context(format!("signalling pid {pid}"), e),
     }
@@ -302,7 +302,7 @@ fn ticks_behind(pid: u32, fd: &PidFd) -> Result<Option<(u64, bool)>, Error> {
     let alive = match fd.send_signal(Signal::ZERO) {
         Ok(()) => true,
         Err(e) => match signal_error(pid, e) {
-            Error::NoSuchProcess { .. } => false,
+            Error::Gone { .. } => false,
             // EPERM: the process exists, we just may not signal it.
             Error::PermissionDenied { .. } => true,
             other => return Err(other),
@@ -714,7 +714,7 @@ impl PidHandle {
 
     /// Sends `signal` to the pinned process ([`Signal::ZERO`] only checks).
     ///
-    /// [`Error::NoSuchProcess`] once the process has been reaped (or never
+    /// [`Error::Gone`] once the process has been reaped (or never
     /// existed), even if its PID now names another process;
     /// [`Error::PermissionDenied`] when it exists but we may not signal it;
     /// [`Error::Closed`] after [`PidHandle::close`]. A zombie accepts signals
@@ -736,7 +736,7 @@ impl PidHandle {
         let pid = self.pid();
         match &self.pin {
             Pin::Fd(_) => unreachable!("handled in kill"),
-            Pin::Gone => Err(Error::NoSuchProcess { pid }),
+            Pin::Gone => Err(Error::Gone { pid }),
             Pin::Closed => Err(Error::Closed),
             Pin::Ticks(ticks) => {
                 let rpid =
@@ -759,7 +759,7 @@ impl PidHandle {
                 };
                 match visible_stat(pid)? {
                     Some(stat) if stat.start_ticks == *ticks && !stat.is_dead() => {}
-                    _ => return Err(Error::NoSuchProcess { pid }),
+                    _ => return Err(Error::Gone { pid }),
                 }
                 // The race window of the fallback is here, between the check
                 // above and the kill below (see the crate docs).
@@ -789,7 +789,7 @@ impl PidHandle {
                 match fd.send_signal(Signal::ZERO) {
                     Ok(()) => Ok(State::Exited),
                     Err(e) => match signal_error(pid, e) {
-                        Error::NoSuchProcess { .. } => Ok(State::Gone),
+                        Error::Gone { .. } => Ok(State::Gone),
                         // EPERM proves the process still exists.
                         Error::PermissionDenied { .. } => Ok(State::Exited),
                         other => Err(other),

@@ -40,11 +40,11 @@ fn assert_emfile(e: &Error, pid: u32, what: &str) {
 }
 
 /// Whether the pidfd path is possible here at all (not sandboxed, not hidden).
-/// Asks the kernel itself (`probe_uncached`), so that the cached probe does
+/// Asks the kernel itself (`testkit::pidfds_work`), so that the cached probe does
 /// not run before the test wants it to.
 fn pidfds_possible() -> bool {
     let hidden = std::env::var("PIDKIT_HIDE_FEATURES").unwrap_or_default();
-    pidkit_pidfd::probe_uncached().usable() && !hidden.split(',').any(|f| f.trim() == "pidfd")
+    testkit::pidfds_work() && !hidden.split(',').any(|f| f.trim() == "pidfd")
 }
 
 /// The first thing this process does with pidkit happens with the table

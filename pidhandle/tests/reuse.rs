@@ -238,7 +238,7 @@ fn forced_pid_reuse_fallback_eperm() {
 /// process while other threads drop clones and open and close pidfds of a
 /// live decoy, so that fd numbers are reused all the time. If any kill went
 /// through a closed-and-reused fd number it would hit the decoy. Every kill
-/// must be `NoSuchProcess`, and the decoy must die of our final signal only.
+/// must be `Gone`, and the decoy must die of our final signal only.
 fn concurrent_body() {
     let _w = watchdog("concurrent", LIMIT);
     let decoy = sleeper();
@@ -277,13 +277,10 @@ fn concurrent_body() {
                             _ => h.to_string().parse().unwrap(),
                         };
                         match c.kill(Signal::KILL) {
-                            Err(Error::NoSuchProcess { .. }) => {}
+                            Err(Error::Gone { .. }) => {}
                             other => panic!("kill through a dead handle gave {other:?}"),
                         }
-                        assert!(matches!(
-                            h.kill(Signal::KILL),
-                            Err(Error::NoSuchProcess { .. })
-                        ));
+                        assert!(matches!(h.kill(Signal::KILL), Err(Error::Gone { .. })));
                         if i % 2 == 0 {
                             c.close().unwrap();
                             assert!(matches!(c.kill(Signal::KILL), Err(Error::Closed)));

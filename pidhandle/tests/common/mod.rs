@@ -43,12 +43,12 @@ pub(crate) fn start_ticks_known_comm(pid: u32, comm: Option<&str>) -> u64 {
     }
 }
 
-/// Asserts that `r` is `Err(NoSuchProcess { pid })`.
+/// Asserts that `r` is `Err(Gone { pid })`.
 #[track_caller]
 pub(crate) fn assert_no_such_process(r: Result<(), Error>, pid: u32) {
     match r {
-        Err(Error::NoSuchProcess { pid: p }) if p == pid => {}
-        other => panic!("expected NoSuchProcess for pid {pid}, got {other:?}"),
+        Err(Error::Gone { pid: p }) if p == pid => {}
+        other => panic!("expected Gone for pid {pid}, got {other:?}"),
     }
 }
 
