@@ -25,7 +25,14 @@ const LIMIT: Duration = Duration::from_secs(300);
 fn example() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let bin = dir.join("tokio_supervisor");
+    let mut bin = dir.join("tokio_supervisor");
+    // A test binary run from a `cargo nextest archive` (the kernel matrix)
+    // has no examples beside it; the workspace's own target dir has.
+    let in_workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/debug/examples/tokio_supervisor");
+    if !bin.is_file() && in_workspace.is_file() {
+        bin = in_workspace;
+    }
     if !bin.is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
