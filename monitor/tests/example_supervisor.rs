@@ -28,8 +28,8 @@ fn example() -> PathBuf {
     let mut bin = dir.join("tokio_supervisor");
     // A test binary run from a `cargo nextest archive` (the kernel matrix)
     // has no examples beside it; the workspace's own target dir has.
-    let in_workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/debug/examples/tokio_supervisor");
+    let in_workspace =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/examples/tokio_supervisor");
     if !bin.is_file() && in_workspace.is_file() {
         bin = in_workspace;
     }

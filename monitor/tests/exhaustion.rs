@@ -237,3 +237,93 @@ fn global_probes_again_after_a_full_fd_table_fallback() {
         global_body,
     );
 }
+
+/// Starting children until the soft `RLIMIT_NOFILE` is reached: the failing
+/// start is [`Error::FdLimit`] naming the limit and its values, nothing was
+/// left running for it, every process started before is still monitored and
+/// delivers its own exit, and after [`pidkit_monitor::raise_fd_limit`] starts
+/// work again.
+fn fd_limit_body() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let _w = watchdog("fd_limit", LIMIT);
+    let m = Monitor::new().unwrap();
+    let saved = getrlimit(Resource::Nofile);
+    let soft = testkit::open_fds().len() as u64 + 40;
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(soft),
+            maximum: saved.maximum,
+        },
+    )
+    .unwrap();
+    let mut started = Vec::new();
+    let err = loop {
+        match m.start(&mut sleep_cmd()) {
+            Ok(p) => started.push(p),
+            Err(e) => break e,
+        }
+        assert!(
+            started.len() < 1000,
+            "the lowered limit {soft} was never reached"
+        );
+    };
+    assert!(
+        !started.is_empty(),
+        "no start succeeded under {soft}: {err}"
+    );
+    match Error::from_io(&err) {
+        Some(Error::FdLimit { soft: s, hard, .. }) => {
+            assert_eq!(*s, soft, "{err}");
+            assert_eq!(Some(*hard), saved.maximum, "{err}");
+        }
+        other => panic!("expected FdLimit, got {other:?} ({err})"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("RLIMIT_NOFILE") && text.contains(&soft.to_string()),
+        "{text}"
+    );
+    assert!(is_emfile(&err), "{err:?}");
+    assert_eq!(
+        m.watched(),
+        started.len(),
+        "a failed start left something watched"
+    );
+    // Every process started before is still watched and gets its own exit.
+    for p in &started {
+        p.kill(Signal::TERM).unwrap();
+    }
+    for p in &started {
+        let exit = p.wait().unwrap();
+        assert_eq!(exit.pid, p.pid());
+        assert_eq!(exit.signal(), Some(Signal::TERM));
+    }
+    drop(started);
+    // Raised again, starting works.
+    let raised = pidkit_monitor::raise_fd_limit().unwrap();
+    assert_eq!(Some(raised), saved.maximum.or(Some(u64::MAX)));
+    let p = m.start(&mut sleep_cmd()).unwrap();
+    p.kill(Signal::KILL).unwrap();
+    assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
+}
+
+#[test]
+fn start_at_the_fd_limit_names_it_and_loses_nothing() {
+    testkit::run_isolated(
+        "start_at_the_fd_limit_names_it_and_loses_nothing",
+        Isolation::Process,
+        LIMIT,
+        fd_limit_body,
+    );
+}
+
+#[test]
+fn start_at_the_fd_limit_names_it_and_loses_nothing_fallback() {
+    testkit::run_isolated(
+        "start_at_the_fd_limit_names_it_and_loses_nothing_fallback",
+        Isolation::Seccomp(SeccompMode::Enosys),
+        LIMIT,
+        fd_limit_body,
+    );
+}
