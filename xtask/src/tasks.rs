@@ -35,7 +35,7 @@ const FUZZ_TARGET_SECONDS: &str = "60";
 /// Every step `cargo xtask test` can run, by the name its summary shows
 /// (`*` stands for a variant: the test tool, the sandbox mode, the feature,
 /// the kernel). `cargo xtask help` names each of them in backticks, which
-/// xtask/tests/tidy.rs checks, and [`test`] fails a run that recorded a step
+/// xtask/tests/tidy.rs checks, and [`test()`] fails a run that recorded a step
 /// missing here, so neither the help nor this list can drift from what runs.
 pub(crate) const TEST_STEPS: [&str; 11] = [
     "fmt",
