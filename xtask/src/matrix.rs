@@ -61,7 +61,7 @@ const BUILD_LIMIT: Duration = Duration::from_secs(15 * MIN);
 /// One kernel's boot and suite; QEMU is killed past it.
 const GUEST_LIMIT: Duration = Duration::from_secs(40 * MIN);
 /// Guest memory (MiB) and CPUs.
-const GUEST_MEM: &str = "4096";
+const GUEST_MEM: &str = "6144";
 const GUEST_CPUS: &str = "2";
 /// The modules the guest needs beyond the kernel image (their dependencies
 /// are found from each module's `depends=` field).
