@@ -566,6 +566,13 @@ pub fn run_isolated_env(
         "isolated `{test_name}` ({how:?}, {env:?}) failed: {status}\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Pass on what the body reported (counts, figures): the isolated run's
+    // output is otherwise seen only when it fails.
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        if !line.trim().is_empty() && !line.starts_with("note: ") {
+            eprintln!("[isolated] {line}");
+        }
+    }
     true
 }
 
