@@ -67,6 +67,8 @@ const GUEST_CPUS: &str = "2";
 /// are found from each module's `depends=` field).
 const GUEST_MODULES: [&str; 3] = ["virtio_pci", "9pnet_virtio", "9p"];
 const INIT_BIN: &str = "pidkit-guest-init";
+/// Guests booted side by side.
+const LANES: usize = 2;
 
 /// Options of `cargo xtask matrix`.
 #[derive(Debug, Clone, Default)]
@@ -141,19 +143,56 @@ pub(crate) fn run(r: &mut Report, opts: &MatrixOptions) {
             .map(|_| String::new())
             .ok_or_else(|| err.unwrap_or_default()),
     );
+    // Two lanes of kernels side by side: the guests spend much of the suite
+    // waiting (for children, exits, locks), so two of them share the host's
+    // CPUs better than one at a time.
+    let lanes: Vec<Vec<Kernel>> = (0..LANES)
+        .map(|lane| kernels.iter().skip(lane).step_by(LANES).copied().collect())
+        .collect();
+    let shared: &Report = r;
+    let mut results: Vec<(Kernel, Duration, Result<String, String>)> = std::thread::scope(
+        |scope| {
+            let handles: Vec<_> = lanes
+            .into_iter()
+            .map(|lane| {
+                let setup = setup.as_ref();
+                let args = &opts.nextest_args;
+                scope.spawn(move || {
+                    lane.into_iter()
+                        .map(|k| {
+                            println!("\n==> matrix: Linux {} ({}) starts", k.series, k.suite);
+                            let t = Instant::now();
+                            let result = match setup {
+                                Some(s) if ok => run_kernel(shared, s, k, args),
+                                _ => Err("not run: the guest init or the suite archive did not build"
+                                    .into()),
+                            };
+                            (k, t.elapsed(), result)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        },
+    );
+    results.sort_by_key(|(k, _, _)| KERNELS.iter().position(|x| x.suite == k.suite));
     let mut lines = Vec::new();
-    for k in kernels {
+    for (k, took, result) in results {
         let name = format!("matrix: Linux {} ({})", k.series, k.suite);
-        let started = r.begin(&name);
-        let result = match &setup {
-            Some(s) if ok => run_kernel(r, s, k, &opts.nextest_args),
-            _ => Err("not run: the guest init or the suite archive did not build".into()),
+        let shown = match &result {
+            Ok(l) => l.clone(),
+            Err(l) => l
+                .lines()
+                .take_while(|x| !x.starts_with("  log:"))
+                .collect::<Vec<_>>()
+                .join("\n"),
         };
-        let line = match &result {
-            Ok(l) | Err(l) => format!("{:<9} {}", k.suite, l.lines().next().unwrap_or("")),
-        };
-        lines.push(line);
-        r.record(&name, started, result);
+        lines.push(format!("{:<9} {}", k.suite, shown));
+        r.record_took(&name, took, result);
     }
     println!("\nkernel matrix:");
     for l in &lines {

@@ -67,7 +67,17 @@ impl Report {
 
     /// Records a step that began at `started`: `Ok(note)` passed, `Err(why)` failed.
     pub(crate) fn record(&mut self, name: &str, started: Instant, result: Result<String, String>) {
-        let secs = started.elapsed().as_secs_f64();
+        self.record_took(name, started.elapsed(), result);
+    }
+
+    /// Records a step that took `took` (steps run side by side).
+    pub(crate) fn record_took(
+        &mut self,
+        name: &str,
+        took: Duration,
+        result: Result<String, String>,
+    ) {
+        let secs = took.as_secs_f64();
         let (status, note) = match result {
             Ok(note) => (Status::Passed, note),
             Err(why) => (Status::Failed, why),
