@@ -476,32 +476,8 @@ impl PidFd {
             if support.info_coredump {
                 want |= PIDFD_INFO_COREDUMP;
             }
-            let mut answer = sys::pidfd_get_info(self.fd.as_fd(), want);
-            // A process being reaped while we ask: the kernel stores the exit
-            // status before it detaches the PID, but it reads the status
-            // before it looks for the task, so a reap in between gives ESRCH
-            // although the status is there. Asked again, the task is gone
-            // and the status is what the answer carries.
-            if support.info_exit
-                && matches!(&answer, Err(e) if e.raw_os_error() == Some(libc::ESRCH))
-            {
-                answer = sys::pidfd_get_info(self.fd.as_fd(), want);
-            }
-            match answer {
-                Ok((buf, len)) => {
-                    let (raw, _) = info::decode_info(&buf.0[..len])
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                    return Ok(raw.to_info(support.info_exit, support.info_coredump));
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
-                    return Err(gone(None, Errno::SRCH));
-                }
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ENOTTY | libc::EINVAL | libc::ENOSYS | libc::EPERM)
-                    ) => {}
-                Err(e) => return Err(e),
+            if let Some(raw) = self.ask_info(want, support.info_exit)? {
+                return Ok(raw.to_info(support.info_exit, support.info_coredump));
             }
         }
         self.info_from_fdinfo()
@@ -520,24 +496,41 @@ impl PidFd {
     /// ```
     pub fn pid(&self) -> io::Result<Option<u32>> {
         if probe().get_info {
-            match sys::pidfd_get_info(self.fd.as_fd(), sys::PIDFD_INFO_PID) {
-                Ok((buf, len)) => {
-                    let (raw, _) = info::decode_info(&buf.0[..len])
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                    return Ok(raw.pid);
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
-                    return Err(gone(None, Errno::SRCH));
-                }
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ENOTTY | libc::EINVAL | libc::ENOSYS | libc::EPERM)
-                    ) => {}
-                Err(e) => return Err(e),
+            if let Some(raw) = self.ask_info(sys::PIDFD_INFO_PID, false)? {
+                return Ok(raw.pid);
             }
         }
         self.info_from_fdinfo().map(|i| i.pid)
+    }
+
+    /// One `PIDFD_GET_INFO` for the fields in `want`, decoded by layout;
+    /// `Ok(None)` when the kernel refuses the request itself (the caller
+    /// then reads fdinfo). With `retry_reaped`, an `ESRCH` is asked once
+    /// more: a process being reaped while we ask gives `ESRCH` although its
+    /// exit status is stored (the kernel reads the status before it looks
+    /// for the task); asked again, the task is gone and the answer carries
+    /// the status.
+    fn ask_info(&self, want: u64, retry_reaped: bool) -> io::Result<Option<info::RawInfo>> {
+        let srch = |r: &io::Result<_>| matches!(r, Err(e) if e.raw_os_error() == Some(libc::ESRCH));
+        let mut answer = sys::pidfd_get_info(self.fd.as_fd(), want);
+        if retry_reaped && srch(&answer) {
+            answer = sys::pidfd_get_info(self.fd.as_fd(), want);
+        }
+        match answer {
+            Ok((buf, len)) => info::decode_info(&buf.0[..len])
+                .map(|(raw, _)| Some(raw))
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(gone(None, Errno::SRCH)),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOTTY | libc::EINVAL | libc::ENOSYS | libc::EPERM)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn info_from_fdinfo(&self) -> io::Result<PidfdInfo> {

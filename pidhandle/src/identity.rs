@@ -450,15 +450,7 @@ fn parse_fast(b: &[u8]) -> Option<Identity> {
     if !b.is_empty() || (pidfs.is_none() && start.is_none()) {
         return None;
     }
-    Some(Identity {
-        pid,
-        kind: Kind::Live {
-            boot,
-            pidfs,
-            fh,
-            start,
-        },
-    })
+    Some(parsed(pid, boot, pidfs, fh, start))
 }
 
 fn parse_diagnosing(s: &str) -> Result<Identity, String> {
@@ -562,7 +554,18 @@ fn parse_diagnosing(s: &str) -> Result<Identity, String> {
     if pidfs.is_none() && start.is_none() {
         return Err("no identity: expected `pidfs=` or `start=` after `boot=`".into());
     }
-    Ok(Identity {
+    Ok(parsed(pid, boot, pidfs, fh, start))
+}
+
+/// A live identity as both parsers read it.
+fn parsed(
+    pid: u32,
+    boot: BootId,
+    pidfs: Option<u64>,
+    fh: Option<Fh>,
+    start: Option<u64>,
+) -> Identity {
+    Identity {
         pid,
         kind: Kind::Live {
             boot,
@@ -570,7 +573,7 @@ fn parse_diagnosing(s: &str) -> Result<Identity, String> {
             fh,
             start,
         },
-    })
+    }
 }
 
 #[cfg(test)]
