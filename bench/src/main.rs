@@ -14,6 +14,7 @@
 // allowed `unsafe`).
 #![deny(unsafe_code)]
 
+mod asyncwait;
 mod cases;
 mod floor;
 mod measure;
@@ -70,6 +71,8 @@ pub(crate) struct Row {
     pub(crate) baseline: Vec<f64>,
     /// Per-event latencies (plotted as distributions) rather than batched costs.
     pub(crate) is_latency: bool,
+    /// The figures are bytes, not nanoseconds.
+    pub(crate) is_bytes: bool,
 }
 
 impl Row {
@@ -82,6 +85,7 @@ impl Row {
             pidkit,
             baseline,
             is_latency: false,
+            is_bytes: false,
         }
     }
 
@@ -94,6 +98,12 @@ impl Row {
     /// Names whose figure the first series is (default `pidkit`).
     pub(crate) fn by(mut self, subject: &str) -> Row {
         self.subject = subject.to_owned();
+        self
+    }
+
+    /// Marks the figures as bytes (memory), not times.
+    pub(crate) fn bytes(mut self) -> Row {
+        self.is_bytes = true;
         self
     }
 
@@ -234,6 +244,11 @@ fn main() -> ExitCode {
             "pidfile",
             "pidfile claim and read".into(),
             Box::new(cases::pidfile),
+        ),
+        (
+            "async",
+            "awaiting exits on tokio: pidkit-monitor vs tokio::process".into(),
+            Box::new(asyncwait::rows),
         ),
     ];
     if cfg.peers {

@@ -69,6 +69,15 @@ impl Machine {
     }
 }
 
+/// `512 B`, `1.5 KiB`.
+pub(crate) fn fmt_bytes(v: f64) -> String {
+    if v.abs() < 1024.0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{:.1} KiB", v / 1024.0)
+    }
+}
+
 /// `412 ns`, `5.31 µs`, `1.23 ms`.
 pub(crate) fn fmt_ns(v: f64) -> String {
     if !v.is_finite() {
@@ -97,15 +106,16 @@ pub(crate) fn table(rows: &[Row]) -> String {
     let mut cells: Vec<[String; 9]> = vec![head.map(str::to_owned)];
     for r in rows {
         let (a, b) = (r.pidkit_stats(), r.baseline_stats());
+        let f = if r.is_bytes { fmt_bytes } else { fmt_ns };
         cells.push([
             r.group.clone(),
             r.subject.clone(),
             r.metric.clone(),
-            fmt_ns(a.p50),
-            fmt_ns(b.p50),
+            f(a.p50),
+            f(b.p50),
             format!("{:.2}x", r.ratio()),
-            fmt_ns(a.p99),
-            fmt_ns(b.p99),
+            f(a.p99),
+            f(b.p99),
             format!("{}/{}", a.runs, b.runs),
         ]);
     }

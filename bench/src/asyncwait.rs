@@ -1,0 +1,235 @@
+//! Awaiting exits on tokio (`pidkit-monitor`'s `tokio` feature) against
+//! `tokio::process` on the same runtime: exit latency, spawn+await
+//! throughput, and the memory each awaited process costs.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use pidkit_monitor::{Monitor, Process};
+use rustix::process::{Pid, Signal, kill_process};
+
+use crate::cases::{pin, settle};
+use crate::measure::interleave;
+use crate::{Config, Row};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn sleep_cmd() -> Command {
+    let mut c = Command::new("sleep");
+    c.arg("1000").stdin(Stdio::null());
+    c
+}
+
+fn true_cmd() -> Command {
+    let mut c = Command::new("true");
+    c.stdin(Stdio::null());
+    c
+}
+
+fn kill9(pid: u32) {
+    kill_process(Pid::from_raw(pid as i32).expect("pid"), Signal::KILL).expect("kill");
+}
+
+/// Resident memory of this process, in bytes (`/proc/self/statm`).
+fn rss() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    pages * rustix::param::page_size() as f64
+}
+
+/// The rows: pidkit's awaited exits against tokio::process's.
+pub(crate) fn rows(cfg: &Config) -> Result<Vec<Row>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let monitor = Monitor::new()?;
+    let mut rows = Vec::new();
+
+    pin(Some(0));
+    let n = cfg.samples(300);
+    let mut ours = || -> f64 {
+        let p = monitor.start(&mut sleep_cmd()).expect("start");
+        rt.block_on(async {
+            // Polled once before the exit, as tokio's child is registered
+            // at spawn: both wait in the reactor when the kill comes.
+            let mut waiting = p.wait_async();
+            std::future::poll_fn(|cx| {
+                let _ = std::pin::Pin::new(&mut waiting).poll(cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+            settle();
+            let t0 = Instant::now();
+            kill9(p.pid());
+            let exit = waiting.await.expect("wait_async");
+            let t = t0.elapsed();
+            black_box(exit);
+            t.as_nanos() as f64
+        })
+    };
+    let mut theirs = || -> f64 {
+        rt.block_on(async {
+            let mut c = tokio::process::Command::from(sleep_cmd())
+                .spawn()
+                .expect("spawn");
+            let pid = c.id().expect("pid");
+            settle();
+            let t0 = Instant::now();
+            kill9(pid);
+            let st = c.wait().await.expect("wait");
+            let t = t0.elapsed();
+            black_box(st);
+            t.as_nanos() as f64
+        })
+    };
+    let (a, b) = interleave(cfg.budget(3.0), n / 4, n, &mut ours, &mut theirs);
+    rows.push(
+        Row::new(
+            "async wait",
+            "exit latency on a current_thread runtime: Process::wait_async vs tokio Child::wait",
+            a,
+            b,
+        )
+        .latency(),
+    );
+    pin(None);
+
+    for in_flight in [1usize, 8] {
+        let batch = 8usize;
+        let mut ours = || -> f64 {
+            rt.block_on(async {
+                let t0 = Instant::now();
+                for _ in 0..batch / in_flight {
+                    let ps: Vec<Process> = (0..in_flight)
+                        .map(|_| monitor.start(&mut true_cmd()).expect("start"))
+                        .collect();
+                    for p in &ps {
+                        p.wait_async().await.expect("wait_async");
+                    }
+                }
+                t0.elapsed().as_nanos() as f64 / batch as f64
+            })
+        };
+        let mut theirs = || -> f64 {
+            rt.block_on(async {
+                let t0 = Instant::now();
+                for _ in 0..batch / in_flight {
+                    let mut cs: Vec<_> = (0..in_flight)
+                        .map(|_| {
+                            tokio::process::Command::from(true_cmd())
+                                .spawn()
+                                .expect("spawn")
+                        })
+                        .collect();
+                    for c in &mut cs {
+                        c.wait().await.expect("wait");
+                    }
+                }
+                t0.elapsed().as_nanos() as f64 / batch as f64
+            })
+        };
+        let (a, b) = interleave(cfg.budget(3.0), 20, 100_000, &mut ours, &mut theirs);
+        let what = if in_flight == 1 {
+            "sequential".to_owned()
+        } else {
+            format!("{in_flight} in flight")
+        };
+        rows.push(Row::new(
+            "async wait",
+            &format!(
+                "spawn+await, {what}, per child: Monitor::start + wait_async vs tokio::process"
+            ),
+            a,
+            b,
+        ));
+    }
+
+    rows.push(footprint(cfg, &monitor)?);
+    Ok(rows)
+}
+
+/// Memory per awaited process with many in flight: the growth of this
+/// process's resident set while `count` children are started and each is
+/// awaited by its own task on a multi-thread runtime, per child.
+fn footprint(cfg: &Config, monitor: &Monitor) -> Result<Row> {
+    let want: u64 = if cfg.samples(1) > 1 { 10_000 } else { 2_000 };
+    let soft = pidkit_monitor::raise_fd_limit()?;
+    let count = want.min(soft.saturating_sub(256)) as usize;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    // Warm both paths once, so that one-time allocations do not count.
+    rt.block_on(async {
+        let p = monitor.start(&mut true_cmd()).expect("start");
+        p.wait_async().await.expect("wait");
+        let mut c = tokio::process::Command::from(true_cmd())
+            .spawn()
+            .expect("spawn");
+        c.wait().await.expect("wait");
+    });
+
+    let before = rss();
+    let procs: Vec<Arc<Process>> = (0..count)
+        .map(|_| Arc::new(monitor.start(&mut sleep_cmd()).expect("start")))
+        .collect();
+    let tasks: Vec<_> = procs.iter().map(|p| rt.spawn(p.wait_async())).collect();
+    rt.block_on(async {
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+    });
+    let ours = (rss() - before) / count as f64;
+    for p in &procs {
+        p.kill(pidkit_monitor::Signal::KILL)?;
+    }
+    rt.block_on(async {
+        for t in tasks {
+            t.await.expect("task").expect("wait_async");
+        }
+    });
+    drop(procs);
+
+    let before = rss();
+    let mut pids = Vec::with_capacity(count);
+    let tasks: Vec<_> = (0..count)
+        .map(|_| {
+            let _guard = rt.enter();
+            let mut c = tokio::process::Command::from(sleep_cmd())
+                .spawn()
+                .expect("spawn");
+            pids.push(c.id().expect("pid"));
+            rt.spawn(async move { c.wait().await })
+        })
+        .collect();
+    rt.block_on(async {
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+    });
+    let theirs = (rss() - before) / count as f64;
+    for pid in pids {
+        kill9(pid);
+    }
+    rt.block_on(async {
+        for t in tasks {
+            let _ = t.await.expect("task");
+        }
+    });
+    Ok(Row::new(
+        "async wait",
+        &format!(
+            "memory per awaited process, {count} in flight (bytes of RSS): wait_async vs tokio::process"
+        ),
+        vec![ours],
+        vec![theirs],
+    )
+    .bytes())
+}
