@@ -382,7 +382,10 @@ pub fn parse_pid(content: &str) -> Option<u32> {
     }
     // Only digits: parsing can fail only by overflow.
     let pid: u32 = digits.parse().ok()?;
-    (pid >= 1 && pid <= i32::MAX as u32).then_some(pid)
+    // The one valid-PID rule, pidfd's.
+    pidkit_pidhandle::pidkit_pidfd::check_pid(pid)
+        .ok()
+        .map(|_| pid)
 }
 
 /// Keeps a claim on a pidfile until it is dropped; dereferences to the

@@ -150,6 +150,9 @@ use std::time::{Duration, Instant};
 pub use self::tokio::ExitedFuture;
 pub use error::Error;
 pub use identity::{BootId, Identity};
+/// The pidfd layer, whose types ([`PidFd`], [`Signal`], [`Support`],
+/// [`FileHandle`]) appear in this crate's signatures.
+pub use pidkit_pidfd;
 pub use pidkit_pidfd::{FileHandle, PidFd, Signal, Support, probe};
 
 use error::io_context;
@@ -217,11 +220,9 @@ impl fmt::Debug for PidHandle {
 
 /// Rejects PID 0 and PIDs above `i32::MAX`.
 fn check_pid(pid: u32) -> Result<(), Error> {
-    if pid == 0 || pid > i32::MAX as u32 {
-        Err(Error::InvalidPid { pid })
-    } else {
-        Ok(())
-    }
+    pidkit_pidfd::check_pid(pid)
+        .map(drop)
+        .map_err(|_| Error::InvalidPid { pid })
 }
 
 /// Whether the pidfd path is available here.
