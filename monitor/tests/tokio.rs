@@ -597,9 +597,9 @@ fn ten_thousand_processes_awaited_at_once() {
             // Without pidfds the fallback costs a thread per child
             // (documented); a thousand show the same guarantees there.
             let n: usize = if m.backend() == Backend::Epoll {
-                10_000
+                testkit::capacity(10_000, 1_000)
             } else {
-                1_000
+                testkit::capacity(1_000, 200)
             };
             // A pidfd per process (shared with the reactor), plus room.
             if !raise_nofile(n as u64 + 2048) {

@@ -166,6 +166,19 @@ pub fn raise_nofile(want: u64) -> u64 {
     new
 }
 
+/// The size of a capacity test (how many processes, handles, rounds):
+/// `full` normally, `in_matrix` inside `cargo xtask matrix`'s guests
+/// (`PIDKIT_MATRIX` set). The matrix checks what each kernel does, under
+/// QEMU's TCG at a tenth of the host's speed; how much pidkit holds at once is
+/// the host's to show, at full size, in every `cargo xtask test`.
+pub fn capacity(full: usize, in_matrix: usize) -> usize {
+    if std::env::var_os("PIDKIT_MATRIX").is_some() {
+        in_matrix
+    } else {
+        full
+    }
+}
+
 /// Arms a watchdog named `name` for `limit` (times [`time_scale`]).
 pub fn watchdog(name: &str, limit: Duration) -> Watchdog {
     let limit = limit * time_scale();
