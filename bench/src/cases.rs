@@ -228,6 +228,33 @@ pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
         .floor_of("restored handle + signal 0 ÷ pidfd_open+fstat+pidfd_send_signal+close"),
     );
 
+    // The other route a restore could take where the text carries a pidfs
+    // file handle (6.17+): no PID lookup, but the PID the text names is then
+    // left to check. Raw against raw, to show why restore opens by PID.
+    if let Some(fh) = handle.identity().file_handle() {
+        let raw = floor::RawFileHandle::new(fh.handle_type(), fh.as_bytes());
+        let (a, b) = interleave_batched(
+            budget,
+            &mut || {
+                let fd = floor::open_by_pidfs_handle(black_box(&raw)).expect("open_by_handle_at");
+                floor::pidfd_send0(fd).expect("pidfd_send_signal");
+                floor::close(fd);
+            },
+            &mut || {
+                let fd = floor::pidfd_open(black_box(ipid)).expect("pidfd_open");
+                black_box(floor::fstat_ino(fd).expect("fstat"));
+                floor::pidfd_send0(fd).expect("pidfd_send_signal");
+                floor::close(fd);
+            },
+        );
+        rows.push(Row::new(
+            "signal send",
+            "raw open_by_handle_at+pidfd_send_signal+close vs pidfd_open+fstat+pidfd_send_signal+close (the two restore routes, before the PID check the first still needs)",
+            a,
+            b,
+        ));
+    }
+
     let (a, b) = interleave_batched(
         budget,
         &mut || {

@@ -124,6 +124,43 @@ pub(crate) fn fstat_ino(fd: i32) -> io::Result<u64> {
     Ok(st.st_ino)
 }
 
+/// A `struct file_handle` with room for the pidfs handles the text carries.
+#[repr(C)]
+pub(crate) struct RawFileHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    f_handle: [u8; 32],
+}
+
+impl RawFileHandle {
+    /// The kernel's handle of `handle_type` with `bytes` (at most 32).
+    pub(crate) fn new(handle_type: i32, bytes: &[u8]) -> RawFileHandle {
+        let mut f_handle = [0; 32];
+        f_handle[..bytes.len()].copy_from_slice(bytes);
+        RawFileHandle {
+            handle_bytes: bytes.len() as u32,
+            handle_type,
+            f_handle,
+        }
+    }
+}
+
+/// `open_by_handle_at(FD_PIDFS_ROOT, handle, O_CLOEXEC)` (Linux 6.17): a
+/// pidfd straight from a pidfs file handle; the caller closes it.
+#[inline(always)]
+pub(crate) fn open_by_pidfs_handle(handle: &RawFileHandle) -> io::Result<i32> {
+    /// `FD_PIDFS_ROOT` in the uapi `fcntl.h`.
+    const FD_PIDFS_ROOT: isize = -10002;
+    check(sys4(
+        libc::SYS_open_by_handle_at,
+        FD_PIDFS_ROOT as usize,
+        std::ptr::from_ref(handle) as usize,
+        libc::O_CLOEXEC as usize,
+        0,
+    ))
+    .map(|fd| fd as i32)
+}
+
 /// `close(fd)` of an fd from [`pidfd_open`].
 #[inline(always)]
 pub(crate) fn close(fd: i32) {
@@ -153,6 +190,17 @@ mod tests {
         pidfd_send0(fd).unwrap();
         let st = rustix::fs::fstat(unsafe_free_borrow(fd)).unwrap();
         assert_eq!(fstat_ino(fd).unwrap(), st.st_ino);
+        if pidkit_pidhandle::probe().pidfs_file_handles {
+            // Our own pidfs file handle opens a pidfd to us again.
+            let own = pidkit_pidhandle::PidFd::open(me as u32)
+                .unwrap()
+                .file_handle()
+                .unwrap();
+            let h = RawFileHandle::new(own.handle_type(), own.as_bytes());
+            let again = open_by_pidfs_handle(&h).unwrap();
+            assert_eq!(fstat_ino(again).unwrap(), st.st_ino);
+            close(again);
+        }
         close(fd);
         // Closed: the fd no longer works, and the error is reported as such.
         assert_eq!(

@@ -40,7 +40,11 @@ impl BootId {
 
     /// Parses a canonical lowercase UUID (`8-4-4-4-12` hex digits).
     pub(crate) fn parse_canonical(s: &str) -> Option<BootId> {
-        let b = s.as_bytes();
+        Self::parse_canonical_bytes(s.as_bytes())
+    }
+
+    /// [`BootId::parse_canonical`] on bytes, for the text parser's fast path.
+    fn parse_canonical_bytes(b: &[u8]) -> Option<BootId> {
         if b.len() != 36 {
             return None;
         }
@@ -52,12 +56,7 @@ impl BootId {
                 }
                 continue;
             }
-            let d = match c {
-                b'0'..=b'9' => c - b'0',
-                b'a'..=b'f' => c - b'a' + 10,
-                _ => return None,
-            };
-            v = (v << 4) | u128::from(d);
+            v = (v << 4) | u128::from(lower_hex_value(c)?);
         }
         Some(BootId(v))
     }
@@ -206,10 +205,11 @@ impl Fh {
         }
         let mut bytes = [0; FH_MAX];
         for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
-            if !pair.iter().copied().all(is_lower_hex) {
+            let (Some(high), Some(low)) = (lower_hex_value(pair[0]), lower_hex_value(pair[1]))
+            else {
                 return Err(bad("the handle is not lowercase hex"));
-            }
-            bytes[i] = (hex_digit(pair[0]) << 4) | hex_digit(pair[1]);
+            };
+            bytes[i] = (high << 4) | low;
         }
         Ok(Fh {
             ty,
@@ -217,18 +217,59 @@ impl Fh {
             bytes,
         })
     }
+
+    /// The pidfs id this handle names, when it has the pidfs form (see
+    /// [`Identity::file_handle_agrees`]).
+    fn pidfs_ino(&self) -> Option<u64> {
+        const FILEID_KERNFS: i32 = 0xfe;
+        match (self.ty, self.as_bytes()) {
+            (FILEID_KERNFS, &[a, b, c, d, e, f, g, h]) => {
+                Some(u64::from_le_bytes([a, b, c, d, e, f, g, h]))
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Fh::parse`] for the text parser's fast path: bytes in, no
+    /// diagnosis out (`None` for anything `parse` would refuse).
+    fn parse_fast(b: &[u8]) -> Option<Fh> {
+        let dot = b.iter().position(|&c| c == b'.')?;
+        let (ty, hex) = (&b[..dot], &b[dot + 1..]);
+        if ty.is_empty() || ty.len() > 8 || ty[0] == b'0' {
+            return None;
+        }
+        let mut t: u32 = 0;
+        for &c in ty {
+            t = (t << 4) | u32::from(lower_hex_value(c)?);
+        }
+        let ty = i32::try_from(t).ok()?;
+        if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 2 * FH_MAX {
+            return None;
+        }
+        let mut bytes = [0; FH_MAX];
+        for (out, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+            *out = (lower_hex_value(pair[0])? << 4) | lower_hex_value(pair[1])?;
+        }
+        Some(Fh {
+            ty,
+            len: (hex.len() / 2) as u8,
+            bytes,
+        })
+    }
+}
+
+/// The value of a lowercase hex digit; `None` for any other byte.
+#[inline]
+fn lower_hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
 }
 
 fn is_lower_hex(c: u8) -> bool {
-    c.is_ascii_digit() || (b'a'..=b'f').contains(&c)
-}
-
-fn hex_digit(c: u8) -> u8 {
-    if c.is_ascii_digit() {
-        c - b'0'
-    } else {
-        c - b'a' + 10
-    }
+    lower_hex_value(c).is_some()
 }
 
 impl fmt::Display for Fh {
@@ -262,6 +303,22 @@ impl Identity {
                 fh: None,
                 start,
             },
+        }
+    }
+
+    /// Whether the recorded file handle names the recorded pidfs id, where
+    /// its form says which process it names: the pidfs form the kernels up
+    /// to 7.2 write (type `FILEID_KERNFS`, 0xfe, eight bytes: the pidfs id,
+    /// little-endian). `None` for a handle of another form, which only the
+    /// kernel can decode; `Some(true)` without a handle.
+    pub(crate) fn file_handle_agrees(&self) -> Option<bool> {
+        match self.kind {
+            Kind::Live {
+                pidfs: Some(ino),
+                fh: Some(fh),
+                ..
+            } => fh.pidfs_ino().map(|named| named == ino),
+            _ => Some(true),
         }
     }
 
@@ -426,7 +483,7 @@ fn parse_fast(b: &[u8]) -> Option<Identity> {
         return Some(Identity::gone(pid));
     }
     let b = b.strip_prefix(b":boot=")?;
-    let boot = BootId::parse_canonical(std::str::from_utf8(b.get(..36)?).ok()?)?;
+    let boot = BootId::parse_canonical_bytes(b.get(..36)?)?;
     let mut b = &b[36..];
     let mut pidfs = None;
     if let Some(rest) = b.strip_prefix(b":pidfs=") {
@@ -438,7 +495,7 @@ fn parse_fast(b: &[u8]) -> Option<Identity> {
     if let Some(rest) = b.strip_prefix(b":fh=") {
         pidfs?;
         let end = rest.iter().position(|&c| c == b':').unwrap_or(rest.len());
-        fh = Some(Fh::parse(std::str::from_utf8(&rest[..end]).ok()?).ok()?);
+        fh = Some(Fh::parse_fast(&rest[..end])?);
         b = &rest[end..];
     }
     let mut start = None;

@@ -34,17 +34,18 @@
 //! |---|---|---|
 //! | pidfd | pidfds usable ([`probe`]`().usable()`) | the kernel, on every signal |
 //! | pidfs inode id | Linux 6.9+ (`probe().pidfs`) | `fstat` of the pidfd opened on restore |
-//! | pidfs file handle (`fh=`) | Linux 6.17+ (`probe().pidfs_file_handles`), added when the text is first asked for | the kernel: restore opens the pidfd from it, no PID lookup |
+//! | pidfs file handle (`fh=`) | Linux 6.17+ (`probe().pidfs_file_handles`), added when the text is first asked for | the kernel, for readers that open the process from it ([`Identity::file_handle`], [`PidFd::open_file_handle`]) |
 //! | start ticks (`/proc/<pid>/stat` field 22) | only when there is no pidfs id | re-reading it after the pidfd is open (or before every signal in the fallback) |
 //! | boot id | always | compared on restore; another boot is gone |
 //!
-//! Where the text carries a pidfs file handle and the kernel can open one, a
-//! restore checks the boot id, then opens the pidfd straight from the handle
-//! (`open_by_handle_at` on the pidfs root): there is no `pidfd_open(pid)` and
-//! so nothing a PID reuse could slip into. A handle of a reaped process is
-//! refused by the kernel (gone), and the process it opens must have the
-//! text's pidfs id and PID (else gone: the fields disagree). Elsewhere the
-//! `fh=` field is ignored and the pidfs id is checked as below.
+//! Where the kernel has pidfs file handles the text also carries one, so
+//! that any reader can open the process with no PID lookup at all
+//! ([`PidFd::open_file_handle`]; a reaped process's handle is refused).
+//! [`PidHandle::restore`] itself takes `pidfd_open(pid)` plus the pidfs-id
+//! check below: just as exact (a PID reuse gives another pidfs id), and the
+//! cheaper of the two, since opening from the handle leaves the PID the
+//! text names to be checked with a `PIDFD_GET_INFO` call (measured in
+//! ARCHITECTURE.md).
 //!
 //! When a pidfs id exists it is the whole check: the kernel never gives one
 //! id to two processes of a boot. [`PidHandle::new`] then does not read
@@ -91,12 +92,8 @@
 //!   in the fallback it pins the thread's process.
 //! - The fallback path keeps the race described above, and cannot send
 //!   real-time signals ([`Error::Unsupported`]).
-//! - A restore through a file handle is not faster than `pidfd_open` plus
-//!   the pidfs-id check (measured on 6.18: about 8.7 µs against 5.3 µs with
-//!   another pidfd to the process open, 13 µs against 12 µs without; the
-//!   PID check through `PIDFD_GET_INFO` is most of the difference); what it
-//!   buys is that no PID is looked up. Text written by this version carries
-//!   `fh=`, which older versions reject as an unknown field.
+//! - Text written by this version on 6.17+ carries `fh=`, which versions
+//!   before 0.1 reject as an unknown field.
 //! - Text whose only identity is a pidfs id cannot be verified where pidfs ids
 //!   cannot be read; restoring it there is [`Error::Unsupported`] (unless no
 //!   process has the PID at all, which is plainly [`State::Gone`]).
@@ -561,8 +558,10 @@ impl PidHandle {
     /// Restores a handle from its recorded identity (what
     /// [`FromStr`] does after parsing).
     ///
-    /// Another boot, no process with the PID, or a process that is not the
-    /// recorded one give `Ok` with a handle in state [`State::Gone`]. With
+    /// Another boot, no process with the PID, a process that is not the
+    /// recorded one, or a text whose file handle names another process than
+    /// its pidfs id (edited or spliced text) give `Ok` with a handle in
+    /// state [`State::Gone`]. With
     /// pidfds, a pidfd for the PID is opened first, the process behind it is
     /// verified (pidfs id when both the text and the kernel have one, else
     /// start ticks), and from then on every signal goes through that pidfd.
@@ -576,14 +575,18 @@ impl PidHandle {
         if boot != boot_id_for(pid)? {
             return Ok(Self::gone(pid));
         }
+        let agrees = match identity.file_handle_agrees() {
+            Some(agrees) => agrees,
+            None => Self::opaque_file_handle_agrees(identity)?,
+        };
+        if !agrees {
+            return Ok(Self::gone(pid));
+        }
         // Text is only issued once its start tick is over (see `settle`),
         // so a process matching it is the recorded one, and the restored
         // handle may give the same text out again.
         let live = PidHandle::settled(*identity, Pin::Gone);
         if pidfds(pid)? {
-            if let Some(restored) = Self::restore_by_file_handle(identity)? {
-                return Ok(restored);
-            }
             let Some(fd) = open_pidfd(pid)? else {
                 return Ok(Self::gone(pid));
             };
@@ -619,35 +622,27 @@ impl PidHandle {
         }
     }
 
-    /// Restores through the text's pidfs file handle, when it has one and the
-    /// kernel can open it (after the boot id matched): the pidfd comes
-    /// straight from the handle, with no PID lookup, so no reuse of the PID
-    /// can come between. `Ok(None)` when there is no handle or the kernel
-    /// cannot open one here (the caller then takes the pidfs-id path).
-    ///
-    /// A handle the kernel refuses as stale (the process was reaped) or
-    /// cannot decode (`EINVAL`) is gone; a refusal that is about the call,
-    /// not the handle (`EPERM`/`ENOSYS` from a filter installed after the
-    /// probe, `EACCES`), takes the pidfs-id path. The process it opens must also have the text's pidfs id and
-    /// PID: a text whose fields disagree (edited, or written in another PID
-    /// namespace) is gone as well, never another process.
-    fn restore_by_file_handle(identity: &Identity) -> Result<Option<PidHandle>, Error> {
+    /// Whether a recorded file handle of a form pidkit cannot read names the
+    /// recorded process: the kernel opens it and the pidfs ids are compared.
+    /// A handle the kernel refuses as stale or cannot decode (`EINVAL`)
+    /// names no such process; where handles cannot be opened here (an older
+    /// kernel, a filter) the pidfs id alone decides.
+    #[cold]
+    fn opaque_file_handle_agrees(identity: &Identity) -> Result<bool, Error> {
         let pid = identity.pid();
         let Some(handle) = identity.file_handle() else {
-            return Ok(None);
+            return Ok(true);
         };
         if !probe().pidfs_file_handles {
-            return Ok(None);
+            return Ok(true);
         }
-        let fd = match PidFd::open_file_handle(&handle) {
-            Ok(fd) => fd,
-            // Stale (the process was reaped), or a handle the kernel
-            // cannot decode (`EINVAL`): it names no process that runs.
+        match PidFd::open_file_handle(&handle) {
+            Ok(fd) => Ok(pidfs_id(pid, &fd)? == identity.pidfs_id()),
             Err(e)
                 if e.kind() == io::ErrorKind::NotFound
                     || rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::INVAL) =>
             {
-                return Ok(Some(Self::gone(pid)));
+                Ok(false)
             }
             Err(e)
                 if matches!(
@@ -659,30 +654,10 @@ impl PidHandle {
                     )
                 ) =>
             {
-                return Err(io_context(format!("open_by_handle_at for pid {pid}"), e));
+                Err(io_context(format!("open_by_handle_at for pid {pid}"), e))
             }
-            // Refused here (a filter, a kernel that changed its mind):
-            // the pidfs-id path decides.
-            Err(_) => return Ok(None),
-        };
-        if pidfs_id(pid, &fd)? != identity.pidfs_id() {
-            return Ok(Some(Self::gone(pid)));
+            Err(_) => Ok(true),
         }
-        match fd.pid() {
-            Ok(Some(p)) if p == pid => {}
-            Ok(_) => return Ok(Some(Self::gone(pid))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(Self::gone(pid))),
-            Err(e) => {
-                return Err(io_context(
-                    format!("reading the pidfd info of pid {pid}"),
-                    e,
-                ));
-            }
-        }
-        Ok(Some(PidHandle {
-            pin: Pin::Fd(Arc::new(fd)),
-            ..PidHandle::settled(*identity, Pin::Gone)
-        }))
     }
 
     /// The error for text whose only identity is a pidfs id, where pidfs ids

@@ -872,15 +872,16 @@ mod prop {
     }
 }
 
-/// Where the kernel has pidfs file handles (6.17+), text carries one and a
-/// restore opens the process from it and from nothing else: a live child's
-/// text restores and signals that child; the same text with the handle of a
-/// reaped process instead is gone (the pidfs id alone would have matched),
-/// and so is one whose PID disagrees with the process the handle opens.
-/// Elsewhere the text has no `fh=` field and such texts restore by pidfs id.
+/// Where the kernel has pidfs file handles (6.17+), text carries one, in
+/// the pidfs form (type 0xfe, the pidfs id in eight little-endian bytes); a
+/// restore checks the pidfs id through `pidfd_open` and refuses text whose
+/// handle names another process: a live child's text restores and signals
+/// that child; the same text with the handle of a reaped process spliced in
+/// is gone (the pidfs id alone would have matched), and so is one whose PID
+/// is another. Elsewhere the text has no `fh=` field.
 #[test]
-fn restore_opens_the_file_handle_and_nothing_else() {
-    let _w = watchdog("restore_by_file_handle", LIMIT);
+fn file_handle_text_restores_and_spliced_handles_are_refused() {
+    let _w = watchdog("file_handle_text_restores", LIMIT);
     let child = sleeper();
     let h = PidHandle::from_child(child.child()).unwrap();
     let text = h.to_string();
@@ -890,6 +891,13 @@ fn restore_opens_the_file_handle_and_nothing_else() {
     if !with_fh {
         return;
     }
+    let own = h.identity().file_handle().unwrap();
+    assert_eq!(own.handle_type(), 0xfe);
+    assert_eq!(
+        own.as_bytes(),
+        h.identity().pidfs_id().unwrap().to_le_bytes(),
+        "{text}"
+    );
     // A reaped process's handle, spliced into the live child's text.
     let dead = sh("exit 0");
     let dead_handle = PidHandle::from_child(dead.child()).unwrap();
@@ -918,7 +926,7 @@ fn restore_opens_the_file_handle_and_nothing_else() {
     );
     let r: PidHandle = other_pid.parse().unwrap();
     assert_eq!(r.state().unwrap(), State::Gone, "{other_pid}");
-    // The real text: the child, signalled through the pidfd from the handle.
+    // The real text: the child, signalled through the restored pidfd.
     let r: PidHandle = text.parse().unwrap();
     assert_eq!(r.to_string(), text);
     assert_eq!(r.state().unwrap(), State::Running);

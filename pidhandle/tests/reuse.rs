@@ -186,9 +186,15 @@ fn file_handle_text_restores_by_pidfs_id_where_handles_are_hidden() {
                 let held = PidHandle::from_child(a.child()).unwrap();
                 let plain = held.to_string();
                 assert!(!plain.contains(":fh="), "{plain}");
-                // A handle as a kernel with file handles would have
-                // written it (the bytes do not matter here: never opened).
-                let text = format!("{plain}:fh=fe.0100000000000000");
+                // The handle a kernel with file handles would have written
+                // (the pidfs form: the id in eight little-endian bytes).
+                let ino = held.identity().pidfs_id().unwrap();
+                let hex: String = ino
+                    .to_le_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                let text = format!("{plain}:fh=fe.{hex}");
                 let live: PidHandle = text.parse().unwrap();
                 assert_eq!(live.state().unwrap(), State::Running, "round {round}");
                 assert_eq!(live.to_string(), text);
