@@ -146,8 +146,7 @@ impl Monitor {
                     return Err(Error::BackendUnavailable {
                         reason: support
                             .reason
-                            .clone()
-                            .unwrap_or_else(|| "pidfds are unusable".into()),
+                            .map_or_else(|| "pidfds are unusable".into(), |r| r.to_string()),
                     }
                     .into());
                 }

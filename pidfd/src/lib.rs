@@ -126,7 +126,7 @@ use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, WaitId, WaitIdOptions};
 #[cfg(feature = "tokio")]
 pub use self::tokio::AsyncReadable;
 pub use info::{CoreDump, InfoSource, PidfdInfo};
-pub use probe::{Support, probe};
+pub use probe::{Feature, ParseFeatureError, ProbeStep, Support, Unusable, probe};
 pub use signal::{ParseSignalError, Signal};
 
 /// The superblock magic of pidfs (`PIDFS_MAGIC`, "PIDF").
