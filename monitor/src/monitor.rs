@@ -8,11 +8,11 @@ use std::sync::{Arc, OnceLock, mpsc};
 
 use pidkit_pidfd::{PidFd, probe};
 use pidkit_pidhandle::{PidHandle, State};
-use rustix::pipe::{PipeFlags, pipe_with};
 
 use crate::entry::{Entry, Kind, Watch};
 use crate::error::{AdoptError, Error};
 use crate::exit::Exit;
+use crate::fallback::ExitPipe;
 use crate::process::Process;
 use crate::reaper::Shared;
 
@@ -417,14 +417,10 @@ impl Launcher {
             Some(Ok(fd)) => Watch::Pidfd(Arc::new(fd)),
             // No pidfd backend, or no pidfd for this child (descriptor
             // limit): the exit pipe and a watcher thread.
-            _ => match pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK) {
-                Ok((read, write)) => Watch::Pipe {
-                    read,
-                    write: std::sync::Mutex::new(Some(write)),
-                },
+            _ => match ExitPipe::new() {
+                Ok(pipe) => Watch::Pipe(pipe),
                 Err(e) => {
                     kill_and_reap(&mut child);
-                    let e = io::Error::from(e);
                     return Err(Error::fd_limit(cmd.get_program(), &e)
                         .unwrap_or(Error::Io {
                             pid,

@@ -101,6 +101,7 @@
 compile_error!("pidkit-pidfd supports Linux only: pidfds are a Linux kernel feature");
 
 mod info;
+pub mod low_level;
 mod probe;
 mod signal;
 #[allow(

@@ -740,35 +740,21 @@ impl PidHandle {
             Pin::Gone => Err(Error::Gone { pid }),
             Pin::Closed => Err(Error::Closed),
             Pin::Ticks(ticks) => {
-                let rpid =
-                    rustix::process::Pid::from_raw(pid as i32).ok_or(Error::InvalidPid { pid })?;
-                // Convert the signal before checking, so the check is as
-                // close to the kill as it can be.
-                let rsig = if signal == Signal::ZERO {
-                    None
-                } else {
-                    Some(
-                        rustix::process::Signal::from_named_raw(signal.as_raw()).ok_or_else(|| {
-                            Error::Unsupported {
-                                pid,
-                                reason: format!(
-                                    "{signal} can only be sent through a pidfd, and pidfds are not available"
-                                ),
-                            }
-                        })?,
-                    )
-                };
                 match visible_stat(pid)? {
                     Some(stat) if stat.start_ticks == *ticks && !stat.is_dead() => {}
                     _ => return Err(Error::Gone { pid }),
                 }
                 // The race window of the fallback is here, between the check
                 // above and the kill below (see the crate docs).
-                let result = match rsig {
-                    None => rustix::process::test_kill_process(rpid),
-                    Some(sig) => rustix::process::kill_process(rpid, sig),
-                };
-                result.map_err(|e| signal_error(pid, e.into()))
+                pidkit_pidfd::low_level::kill_pid(pid, signal).map_err(|e| match e.kind() {
+                    io::ErrorKind::Unsupported => Error::Unsupported {
+                        pid,
+                        reason: format!(
+                            "{signal} can only be sent through a pidfd, and pidfds are not available"
+                        ),
+                    },
+                    _ => signal_error(pid, e),
+                })
             }
         }
     }
