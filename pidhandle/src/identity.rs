@@ -136,6 +136,33 @@ impl fmt::Debug for BootId {
 /// assert!("pidkit-pid:v2:pid=1234:gone".parse::<Identity>().is_err());
 /// # Ok::<(), pidkit_pidhandle::Error>(())
 /// ```
+///
+/// # In state files (`serde` feature)
+///
+/// With the `serde` feature (off by default), `Identity` serializes as this
+/// text, a string (no live descriptor, no fields), and deserializes with the
+/// same parser; an error names the text. Deserializing makes no system call
+/// and trusts nothing: act on the result only through
+/// [`PidHandle::restore`](crate::PidHandle::restore), which opens the
+/// process and checks it. [`BootId`] serializes as its UUID.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use pidkit_pidhandle::{Identity, PidHandle, State};
+///
+/// let mut child = std::process::Command::new("sleep").arg("10").spawn()?;
+/// let id = *PidHandle::from_child(&child)?.identity();
+/// // Saved, as systemd and containerd keep `{pid, id}` records...
+/// let json = serde_json::to_string(&id).expect("serializes");
+/// assert_eq!(json, format!("\"{id}\""));
+/// // ...and read back after a restart: only data until restored.
+/// let back: Identity = serde_json::from_str(&json).expect("parses");
+/// let handle = PidHandle::restore(&back)?;
+/// assert_eq!(handle.state()?, State::Running);
+/// # child.kill()?; child.wait()?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Identity {
     pid: u32,

@@ -21,7 +21,9 @@
 //!
 //! With the `tokio` feature (off by default), `PidHandle::wait_exited_async`
 //! awaits the exit of any pinned process in tokio's reactor, without a
-//! thread.
+//! thread. With the `serde` feature (off by default), [`Identity`] and
+//! [`BootId`] serialize as their text forms for state files; deserializing
+//! verifies nothing, [`PidHandle::restore`] does.
 //!
 //! What it adds over `pidkit-pidfd`: the identity check for bare PIDs and
 //! restored text (a bare `pidfd_open` trusts the number), the text form, the
@@ -136,6 +138,8 @@ compile_error!("pidkit-pidhandle supports Linux only: it relies on pidfds and /p
 mod error;
 mod identity;
 mod proc;
+#[cfg(feature = "serde")]
+mod serde_text;
 #[cfg(feature = "tokio")]
 mod tokio;
 
