@@ -813,13 +813,6 @@ mod tests {
     /// corpus) mutated, and arbitrary bytes. Pure parsing, no system call.
     #[test]
     fn fuzz_identity() {
-        use testkit::fuzz::{self, Bytes};
-        let _w = testkit::watchdog(
-            "fuzz_identity",
-            fuzz::budget() + std::time::Duration::from_secs(120),
-        );
-        let seeds = fuzz::corpus(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/identity"));
-        let verbatim: Vec<Bytes> = seeds.iter().cloned().map(Bytes).collect();
         let tokens: &[&[u8]] = &[
             b"pidkit-pid",
             b":v1",
@@ -844,11 +837,10 @@ mod tests {
             "\u{e9}".as_bytes(),
             "\u{ff11}".as_bytes(),
         ];
-        fuzz::run(
+        testkit::fuzz::target(
             "pidhandle/identity",
-            fuzz::cases(),
-            &verbatim,
-            fuzz::inputs(seeds, tokens),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/identity"),
+            tokens,
             |input| check_text(&input.0),
         );
     }

@@ -14,58 +14,49 @@ use serde::ser::{Serialize, Serializer};
 
 use crate::identity::{BootId, Identity};
 
-impl Serialize for Identity {
-    /// The text form, `pidkit-pid:v1:pid=...`, as a string.
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
+/// `Serialize` as the type's `Display`, a string; `Deserialize` from a
+/// string through `$parse`, whose error message names the text.
+macro_rules! serde_as_text {
+    ($ty:ty, $expecting:literal, $parse:expr) => {
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
 
-impl<'de> Deserialize<'de> for Identity {
-    /// Parses the text form; an error names the text and what is wrong
-    /// with it ([`Error::Parse`](crate::Error::Parse)'s message).
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Identity, D::Error> {
-        deserializer.deserialize_str(TextVisitor::<Identity>::new(
-            "a pidkit identity text (`pidkit-pid:v1:pid=...`)",
-            |s| s.parse::<Identity>().map_err(|e| e.to_string()),
-        ))
-    }
-}
-
-impl Serialize for BootId {
-    /// The canonical lowercase UUID, as a string.
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for BootId {
-    /// Parses a canonical lowercase UUID; an error names the text.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<BootId, D::Error> {
-        deserializer.deserialize_str(TextVisitor::<BootId>::new(
-            "a boot id (a canonical lowercase UUID)",
-            |s| {
-                BootId::parse_canonical(s).ok_or_else(|| {
-                    format!(
-                        "invalid boot id {}: expected a canonical lowercase UUID",
-                        crate::error::Abbrev(s)
-                    )
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<$ty, D::Error> {
+                deserializer.deserialize_str(TextVisitor::<$ty> {
+                    expecting: $expecting,
+                    parse: $parse,
                 })
-            },
-        ))
-    }
+            }
+        }
+    };
 }
+
+// The text form, `pidkit-pid:v1:pid=...`; errors are `Error::Parse`'s
+// message.
+serde_as_text!(
+    Identity,
+    "a pidkit identity text (`pidkit-pid:v1:pid=...`)",
+    |s| s.parse::<Identity>().map_err(|e| e.to_string())
+);
+
+// The canonical lowercase UUID.
+serde_as_text!(BootId, "a boot id (a canonical lowercase UUID)", |s| {
+    BootId::parse_canonical(s).ok_or_else(|| {
+        format!(
+            "invalid boot id {}: expected a canonical lowercase UUID",
+            crate::error::Abbrev(s)
+        )
+    })
+});
 
 /// A visitor that takes a string and parses it with `parse`.
 struct TextVisitor<T> {
     expecting: &'static str,
     parse: fn(&str) -> Result<T, String>,
-}
-
-impl<T> TextVisitor<T> {
-    fn new(expecting: &'static str, parse: fn(&str) -> Result<T, String>) -> TextVisitor<T> {
-        TextVisitor { expecting, parse }
-    }
 }
 
 impl<T> Visitor<'_> for TextVisitor<T> {
