@@ -14,7 +14,7 @@ use crate::error::{AdoptError, Error};
 use crate::exit::Exit;
 use crate::fallback::ExitPipe;
 use crate::process::Process;
-use crate::reaper::Shared;
+use crate::reaper::{Owner, Shared};
 
 /// Stack of a fallback watcher thread: it only blocks in `waitid` and takes a
 /// lock.
@@ -93,6 +93,9 @@ pub enum Backend {
 /// [`Process`] values keep working, and the reaper thread keeps running
 /// until the last of them has been reaped, then ends.
 pub struct Monitor {
+    /// Stops the reaper once the monitor is dropped and every process it
+    /// watches is reaped; `None` for [`Backend::ThreadPerChild`].
+    _owner: Option<Owner>,
     inner: Launcher,
 }
 
@@ -154,12 +157,18 @@ impl Monitor {
             }
             Backend::ThreadPerChild => None,
         };
-        Ok(Monitor {
+        Ok(Monitor::with_reaper(shared))
+    }
+
+    /// A monitor with the epoll reaper `shared`, or the fallback for `None`.
+    fn with_reaper(shared: Option<Arc<Shared>>) -> Monitor {
+        Monitor {
+            _owner: shared.as_ref().map(Owner::new),
             inner: Launcher {
                 shared,
                 watchers: Arc::new(AtomicUsize::new(0)),
             },
-        })
+        }
     }
 
     /// The process-wide monitor (go-runc's package-level `Monitor`), created
@@ -191,12 +200,7 @@ impl Monitor {
         }
         match Monitor::new() {
             Ok(m) => GLOBAL.get_or_init(|| m),
-            Err(_) => STAND_IN.get_or_init(|| Monitor {
-                inner: Launcher {
-                    shared: None,
-                    watchers: Arc::new(AtomicUsize::new(0)),
-                },
-            }),
+            Err(_) => STAND_IN.get_or_init(|| Monitor::with_reaper(None)),
         }
     }
 
@@ -506,14 +510,6 @@ impl ProcessMonitor for Monitor {
 
     fn wait(&self, process: &Process) -> io::Result<Exit> {
         Monitor::wait(self, process)
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        if let Some(shared) = &self.inner.shared {
-            shared.close();
-        }
     }
 }
 
