@@ -28,13 +28,13 @@ use crate::Signal;
 ///
 /// # Errors
 ///
-/// - [`io::ErrorKind::InvalidInput`]: `pid` is 0 or above `i32::MAX`
+/// - [`io::ErrorKind::InvalidInput`] for a `pid` of 0 or above `i32::MAX`
 ///   ([`check_pid`](crate::check_pid));
-/// - [`io::ErrorKind::Unsupported`]: a signal this path cannot send (the
+/// - [`io::ErrorKind::Unsupported`] for a signal this path cannot send (the
 ///   real-time signals, which pidkit sends only through a pidfd), named in
 ///   the message;
-/// - [`io::ErrorKind::NotFound`]: no process has the number (`ESRCH`);
-/// - [`io::ErrorKind::PermissionDenied`]: `EPERM`.
+/// - [`io::ErrorKind::NotFound`] when no process has the number (`ESRCH`);
+/// - [`io::ErrorKind::PermissionDenied`] for `EPERM`.
 ///
 /// ```
 /// use pidkit_pidfd::{Signal, low_level::kill_pid};
