@@ -402,7 +402,7 @@ where
 ///
 /// ```no_run
 /// use proptest::prelude::*;
-/// testkit::fuzz::target("mine/parser", "fuzz-corpus/parser", &[b":"], |input| {
+/// pidkit_testkit::fuzz::target("mine/parser", "fuzz-corpus/parser", &[b":"], |input| {
 ///     prop_assert!(input.0.len() < 1 << 20);
 ///     Ok(())
 /// });
