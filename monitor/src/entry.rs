@@ -7,17 +7,17 @@
 //! mutex, so it can never run between "reaped" and "recorded".
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
 use pidkit_pidfd::{PidFd, Signal, probe};
 use rustix::io::Errno;
-use rustix::process::{Pid, WaitId, WaitIdOptions, WaitOptions};
 
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::fallback::{self, ExitPipe, Reap};
 
 /// Whose process it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,13 +36,10 @@ pub(crate) enum Watch {
     /// Through the pidfd, readable once the process exited. Shared so that
     /// an async waiter can register it with its runtime's reactor.
     Pidfd(Arc<PidFd>),
-    /// Without a pidfd (the fallback): a watcher thread blocks in
-    /// `waitid(P_PID, WNOWAIT)`. The read end becomes readable (EOF) when the
-    /// outcome is recorded, because the write end is then closed.
-    Pipe {
-        read: OwnedFd,
-        write: Mutex<Option<OwnedFd>>,
-    },
+    /// Without a pidfd (the fallback, in the `fallback` module): a watcher
+    /// thread blocks in `waitid(P_PID, WNOWAIT)`; the pipe becomes readable
+    /// when the outcome is recorded.
+    Pipe(ExitPipe),
 }
 
 /// What finally became of the process. Set once.
@@ -125,7 +122,7 @@ impl Entry {
     pub(crate) fn pidfd(&self) -> Option<&PidFd> {
         match &self.watch {
             Watch::Pidfd(fd) => Some(fd.as_ref()),
-            Watch::Pipe { .. } => None,
+            Watch::Pipe(_) => None,
         }
     }
 
@@ -134,7 +131,7 @@ impl Entry {
     pub(crate) fn shared_pidfd(&self) -> Option<&Arc<PidFd>> {
         match &self.watch {
             Watch::Pidfd(fd) => Some(fd),
-            Watch::Pipe { .. } => None,
+            Watch::Pipe(_) => None,
         }
     }
 
@@ -154,7 +151,7 @@ impl Entry {
     pub(crate) fn exit_fd(&self) -> BorrowedFd<'_> {
         match &self.watch {
             Watch::Pidfd(fd) => fd.as_fd(),
-            Watch::Pipe { read, .. } => read.as_fd(),
+            Watch::Pipe(pipe) => pipe.exit_fd(),
         }
     }
 
@@ -181,9 +178,8 @@ impl Entry {
         self.cond.notify_all();
         #[cfg(feature = "tokio")]
         self.wakers.wake_all();
-        if let Watch::Pipe { write, .. } = &self.watch {
-            // Closing the write end makes the exit fd readable.
-            drop(write.lock().unwrap_or_else(PoisonError::into_inner).take());
+        if let Watch::Pipe(pipe) = &self.watch {
+            pipe.close();
         }
     }
 
@@ -234,22 +230,17 @@ impl Entry {
                 }
                 Err(e) => Err(e),
             },
-            Watch::Pipe { .. } => {
-                let pid = raw_pid(self.pid)?;
-                match rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
-                    Ok(Some((_, st))) => {
-                        use std::os::unix::process::ExitStatusExt;
-                        self.exited(slot, std::process::ExitStatus::from_raw(st.as_raw()));
-                        Ok(Step::Done)
-                    }
-                    Ok(None) => Ok(Step::NotYet),
-                    Err(Errno::CHILD) => {
-                        self.record(slot, Outcome::ReapedElsewhere);
-                        Ok(Step::Done)
-                    }
-                    Err(e) => Err(e.into()),
+            Watch::Pipe(_) => match fallback::try_reap(self.pid)? {
+                Reap::Exited(status) => {
+                    self.exited(slot, status);
+                    Ok(Step::Done)
                 }
-            }
+                Reap::NotYet => Ok(Step::NotYet),
+                Reap::Elsewhere => {
+                    self.record(slot, Outcome::ReapedElsewhere);
+                    Ok(Step::Done)
+                }
+            },
         }
     }
 
@@ -346,7 +337,7 @@ impl Entry {
                     pause = (pause * 2).min(RETRY_MAX);
                 }
             }
-            Watch::Pipe { .. } => {
+            Watch::Pipe(_) => {
                 // The watcher thread reaps and notifies.
                 let mut slot = slot;
                 loop {
@@ -377,7 +368,7 @@ impl Entry {
         loop {
             let settled = match &self.watch {
                 Watch::Pidfd(_) => matches!(self.wait_deadline(None), Ok(Some(_))),
-                Watch::Pipe { .. } => self.reap_pid_blocking(),
+                Watch::Pipe(_) => self.reap_pid_blocking(),
             };
             if settled {
                 return;
@@ -387,25 +378,12 @@ impl Entry {
         }
     }
 
-    /// Fallback: waits without reaping (`waitid(P_PID, WEXITED | WNOWAIT)`,
-    /// so the PID stays ours), then reaps under the lock. Only the entry's
-    /// watcher thread calls this, so the PID it waits on is always our
-    /// unreaped child, never a recycled number.
+    /// Fallback: waits for the exit without reaping, then reaps under the
+    /// lock. Only the entry's watcher thread calls this, so the PID it waits
+    /// on is always our unreaped child, never a recycled number.
     fn reap_pid_blocking(&self) -> bool {
-        let Ok(pid) = raw_pid(self.pid) else {
+        if !fallback::wait_exited(self.pid) {
             return false;
-        };
-        loop {
-            match rustix::process::waitid(
-                WaitId::Pid(pid),
-                WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
-            ) {
-                // Exited; or not our child any more (ECHILD), which `resolve`
-                // records as reaped elsewhere.
-                Ok(_) | Err(Errno::CHILD) => break,
-                Err(Errno::INTR) => continue,
-                Err(_) => return false,
-            }
         }
         let mut slot = self.lock();
         matches!(self.resolve(&mut slot, true), Ok(Step::Done))
@@ -433,42 +411,14 @@ impl Entry {
                     .into()
                 }
             }),
-            Watch::Pipe { .. } => {
+            Watch::Pipe(_) => {
                 // Our child, not reaped (only the watcher thread reaps, and
                 // it records the exit under this lock in the same step): its
                 // PID cannot have been reused, so kill(2) reaches it.
-                let pid = raw_pid(self.pid)?;
-                let result = if signal == Signal::ZERO {
-                    rustix::process::test_kill_process(pid)
-                } else {
-                    let Some(sig) = rustix::process::Signal::from_named_raw(signal.as_raw()) else {
-                        return Err(Error::SignalUnsupported {
-                            pid: self.pid,
-                            signal,
-                        }
-                        .into());
-                    };
-                    rustix::process::kill_process(pid, sig)
-                };
-                result.map_err(|e| match e {
-                    Errno::SRCH => Error::Gone { pid: self.pid }.into(),
-                    e => Error::Io {
-                        pid: self.pid,
-                        op: "kill",
-                        source: e.into(),
-                    }
-                    .into(),
-                })
+                fallback::kill(self.pid, signal)
             }
         }
     }
-}
-
-fn raw_pid(pid: u32) -> io::Result<Pid> {
-    pidkit_pidfd::check_pid(pid)
-        .ok()
-        .and_then(Pid::from_raw)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid pid {pid}")))
 }
 
 /// Time left until `deadline` (zero once passed); `None` for no deadline.

@@ -135,6 +135,7 @@ compile_error!(
 mod entry;
 mod error;
 mod exit;
+mod fallback;
 mod group;
 mod handle;
 mod monitor;

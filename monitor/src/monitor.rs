@@ -8,13 +8,13 @@ use std::sync::{Arc, OnceLock, mpsc};
 
 use pidkit_pidfd::{PidFd, probe};
 use pidkit_pidhandle::{PidHandle, State};
-use rustix::pipe::{PipeFlags, pipe_with};
 
 use crate::entry::{Entry, Kind, Watch};
 use crate::error::{AdoptError, Error};
 use crate::exit::Exit;
+use crate::fallback::ExitPipe;
 use crate::process::Process;
-use crate::reaper::Shared;
+use crate::reaper::{Owner, Shared};
 
 /// Stack of a fallback watcher thread: it only blocks in `waitid` and takes a
 /// lock.
@@ -93,6 +93,9 @@ pub enum Backend {
 /// [`Process`] values keep working, and the reaper thread keeps running
 /// until the last of them has been reaped, then ends.
 pub struct Monitor {
+    /// Stops the reaper once the monitor is dropped and every process it
+    /// watches is reaped; `None` for [`Backend::ThreadPerChild`].
+    _owner: Option<Owner>,
     inner: Launcher,
 }
 
@@ -146,8 +149,7 @@ impl Monitor {
                     return Err(Error::BackendUnavailable {
                         reason: support
                             .reason
-                            .clone()
-                            .unwrap_or_else(|| "pidfds are unusable".into()),
+                            .map_or_else(|| "pidfds are unusable".into(), |r| r.to_string()),
                     }
                     .into());
                 }
@@ -155,12 +157,18 @@ impl Monitor {
             }
             Backend::ThreadPerChild => None,
         };
-        Ok(Monitor {
+        Ok(Monitor::with_reaper(shared))
+    }
+
+    /// A monitor with the epoll reaper `shared`, or the fallback for `None`.
+    fn with_reaper(shared: Option<Arc<Shared>>) -> Monitor {
+        Monitor {
+            _owner: shared.as_ref().map(Owner::new),
             inner: Launcher {
                 shared,
                 watchers: Arc::new(AtomicUsize::new(0)),
             },
-        })
+        }
     }
 
     /// The process-wide monitor (go-runc's package-level `Monitor`), created
@@ -192,12 +200,7 @@ impl Monitor {
         }
         match Monitor::new() {
             Ok(m) => GLOBAL.get_or_init(|| m),
-            Err(_) => STAND_IN.get_or_init(|| Monitor {
-                inner: Launcher {
-                    shared: None,
-                    watchers: Arc::new(AtomicUsize::new(0)),
-                },
-            }),
+            Err(_) => STAND_IN.get_or_init(|| Monitor::with_reaper(None)),
         }
     }
 
@@ -418,14 +421,10 @@ impl Launcher {
             Some(Ok(fd)) => Watch::Pidfd(Arc::new(fd)),
             // No pidfd backend, or no pidfd for this child (descriptor
             // limit): the exit pipe and a watcher thread.
-            _ => match pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK) {
-                Ok((read, write)) => Watch::Pipe {
-                    read,
-                    write: std::sync::Mutex::new(Some(write)),
-                },
+            _ => match ExitPipe::new() {
+                Ok(pipe) => Watch::Pipe(pipe),
                 Err(e) => {
                     kill_and_reap(&mut child);
-                    let e = io::Error::from(e);
                     return Err(Error::fd_limit(cmd.get_program(), &e)
                         .unwrap_or(Error::Io {
                             pid,
@@ -511,14 +510,6 @@ impl ProcessMonitor for Monitor {
 
     fn wait(&self, process: &Process) -> io::Result<Exit> {
         Monitor::wait(self, process)
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        if let Some(shared) = &self.inner.shared {
-            shared.close();
-        }
     }
 }
 

@@ -41,6 +41,25 @@ pub(crate) struct Shared {
     closing: AtomicBool,
 }
 
+/// A monitor's hold on its reaper: dropped with the [`Monitor`], it tells
+/// the reaper thread to stop once every registered process has been reaped.
+///
+/// [`Monitor`]: crate::Monitor
+#[derive(Debug)]
+pub(crate) struct Owner(Arc<Shared>);
+
+impl Owner {
+    pub(crate) fn new(shared: &Arc<Shared>) -> Owner {
+        Owner(Arc::clone(shared))
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 impl Shared {
     /// Creates the epoll set and starts the reaper thread.
     pub(crate) fn start() -> io::Result<Arc<Shared>> {
@@ -101,7 +120,7 @@ impl Shared {
 
     /// The monitor is gone: the reaper stops once every registered process
     /// has been reaped.
-    pub(crate) fn close(&self) {
+    fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
         let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
     }

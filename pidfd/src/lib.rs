@@ -101,6 +101,7 @@
 compile_error!("pidkit-pidfd supports Linux only: pidfds are a Linux kernel feature");
 
 mod info;
+pub mod low_level;
 mod probe;
 mod signal;
 #[allow(
@@ -126,7 +127,7 @@ use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, WaitId, WaitIdOptions};
 #[cfg(feature = "tokio")]
 pub use self::tokio::AsyncReadable;
 pub use info::{CoreDump, InfoSource, PidfdInfo};
-pub use probe::{Support, probe};
+pub use probe::{Feature, ParseFeatureError, ProbeStep, Support, Unusable, probe};
 pub use signal::{ParseSignalError, Signal};
 
 /// The superblock magic of pidfs (`PIDFS_MAGIC`, "PIDF").

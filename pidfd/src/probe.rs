@@ -2,9 +2,263 @@
 
 use std::fmt;
 use std::io;
+use std::str::FromStr;
 use std::sync::OnceLock;
 
 use crate::{OpenFlags, PidFd, Signal};
+
+/// A pidfd feature that [`probe`] checks and that `PIDKIT_HIDE_FEATURES` can
+/// hide, named as that variable names it ([`Feature::name`]).
+///
+/// ```
+/// use pidkit_pidfd::Feature;
+///
+/// let f: Feature = "get_info".parse().unwrap();
+/// assert_eq!(f, Feature::GetInfo);
+/// assert_eq!(f.to_string(), "get_info");
+/// assert!("getinfo".parse::<Feature>().unwrap_err().to_string().contains("getinfo"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Feature {
+    /// The core set (open, signal, wait); hiding it hides every feature.
+    Pidfd,
+    /// pidfs inode ids ([`Support::pidfs`]); hiding it hides
+    /// [`Feature::FileHandles`] too.
+    Pidfs,
+    /// `PIDFD_GET_INFO` ([`Support::get_info`]) and every info field.
+    GetInfo,
+    /// `PIDFD_INFO_EXIT` ([`Support::info_exit`]).
+    InfoExit,
+    /// `PIDFD_INFO_COREDUMP` ([`Support::info_coredump`]).
+    InfoCoredump,
+    /// The kernel's `PIDFD_INFO_SUPPORTED_MASK`
+    /// ([`Support::info_supported_mask`]); hidden, the info fields are
+    /// decided by the kernel release as before Linux 6.19.
+    SupportedMask,
+    /// pidfs file handles ([`Support::pidfs_file_handles`]).
+    FileHandles,
+    /// `PIDFD_THREAD` and signal scopes ([`Support::thread`],
+    /// [`Support::signal_scope`]).
+    Thread,
+}
+
+impl Feature {
+    /// Every feature, in the order of the list above.
+    pub const ALL: [Feature; 8] = [
+        Feature::Pidfd,
+        Feature::Pidfs,
+        Feature::GetInfo,
+        Feature::InfoExit,
+        Feature::InfoCoredump,
+        Feature::SupportedMask,
+        Feature::FileHandles,
+        Feature::Thread,
+    ];
+
+    /// The name `PIDKIT_HIDE_FEATURES` knows it by: `pidfd`, `pidfs`,
+    /// `get_info`, `info_exit`, `info_coredump`, `supported_mask`,
+    /// `file_handles` or `thread`.
+    ///
+    /// ```
+    /// assert_eq!(pidkit_pidfd::Feature::FileHandles.name(), "file_handles");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Feature::Pidfd => "pidfd",
+            Feature::Pidfs => "pidfs",
+            Feature::GetInfo => "get_info",
+            Feature::InfoExit => "info_exit",
+            Feature::InfoCoredump => "info_coredump",
+            Feature::SupportedMask => "supported_mask",
+            Feature::FileHandles => "file_handles",
+            Feature::Thread => "thread",
+        }
+    }
+}
+
+impl fmt::Display for Feature {
+    /// The feature's [`name`](Feature::name).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Feature {
+    type Err = ParseFeatureError;
+
+    /// The feature of that exact [`name`](Feature::name).
+    fn from_str(s: &str) -> Result<Feature, ParseFeatureError> {
+        Feature::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| ParseFeatureError { name: s.to_owned() })
+    }
+}
+
+/// A name that is not one of [`Feature::name`]'s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseFeatureError {
+    name: String,
+}
+
+impl ParseFeatureError {
+    /// The name as given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for ParseFeatureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown pidfd feature {:?}: expected one of ", self.name)?;
+        for (i, feature) in Feature::ALL.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{feature}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ParseFeatureError {}
+
+/// A call the probe makes on its own process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProbeStep {
+    /// `pidfd_open` on ourselves.
+    PidfdOpen,
+    /// `waitid(P_PIDFD)` on ourselves, which must fail with `ECHILD`.
+    Waitid,
+    /// Signal 0 to ourselves through `pidfd_send_signal`.
+    SendSignal,
+    /// `pidfd_getfd` on ourselves.
+    Getfd,
+    /// The pidfs file handle round trip on ourselves.
+    FileHandles,
+    /// `pidfd_open(PIDFD_THREAD)` on our own thread.
+    ThreadOpen,
+}
+
+impl ProbeStep {
+    /// The feature this step checks.
+    ///
+    /// ```
+    /// use pidkit_pidfd::{Feature, ProbeStep};
+    /// assert_eq!(ProbeStep::Waitid.feature(), Feature::Pidfd);
+    /// ```
+    pub const fn feature(self) -> Feature {
+        match self {
+            ProbeStep::PidfdOpen | ProbeStep::Waitid | ProbeStep::SendSignal | ProbeStep::Getfd => {
+                Feature::Pidfd
+            }
+            ProbeStep::FileHandles => Feature::FileHandles,
+            ProbeStep::ThreadOpen => Feature::Thread,
+        }
+    }
+}
+
+impl fmt::Display for ProbeStep {
+    /// What the step calls, e.g. `waitid(P_PIDFD) on self`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProbeStep::PidfdOpen => "pidfd_open on self",
+            ProbeStep::Waitid => "waitid(P_PIDFD) on self",
+            ProbeStep::SendSignal => "pidfd_send_signal on self",
+            ProbeStep::Getfd => "pidfd_getfd on self",
+            ProbeStep::FileHandles => "pidfs file handle round trip on self",
+            ProbeStep::ThreadOpen => "pidfd_open(PIDFD_THREAD) on self",
+        })
+    }
+}
+
+/// Why the core feature set is unusable ([`Support::reason`]): the first
+/// failing step, or the reason no step was believed.
+///
+/// ```
+/// let support = pidkit_pidfd::probe();
+/// if let Some(why) = &support.reason {
+///     eprintln!("no pidfds ({}): {why}", why.feature());
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unusable {
+    /// A step failed: `kind` and, for an error from the kernel, `errno`
+    /// (`ENOSYS`, `EPERM` from seccomp, ...).
+    Failed {
+        /// The step that failed.
+        step: ProbeStep,
+        /// The error's kind.
+        kind: io::ErrorKind,
+        /// The errno, when the error is one.
+        errno: Option<i32>,
+    },
+    /// `waitid(P_PIDFD)` on ourselves succeeded where it must fail with
+    /// `ECHILD` (we are not our own parent): the call is not what it says.
+    WaitidSucceeded,
+    /// The process or system ran out of file descriptors or memory at
+    /// `step`; the answer is not cached ([`Support::resource_error`]).
+    OutOfResources {
+        /// The step that could not be made.
+        step: ProbeStep,
+        /// `EMFILE`, `ENFILE` or `ENOMEM`.
+        errno: i32,
+    },
+    /// `PIDKIT_HIDE_FEATURES` names `pidfd`.
+    Hidden,
+}
+
+impl Unusable {
+    fn failed(step: ProbeStep, e: &io::Error) -> Unusable {
+        Unusable::Failed {
+            step,
+            kind: e.kind(),
+            errno: e.raw_os_error(),
+        }
+    }
+
+    /// The feature whose check failed: [`Feature::Pidfd`] but for a probe
+    /// cut short by a lack of resources in an optional feature's step.
+    pub fn feature(&self) -> Feature {
+        match self {
+            Unusable::Failed { step, .. } | Unusable::OutOfResources { step, .. } => step.feature(),
+            Unusable::WaitidSucceeded | Unusable::Hidden => Feature::Pidfd,
+        }
+    }
+
+    /// The errno behind it, when there is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Unusable::Failed { errno, .. } => *errno,
+            Unusable::OutOfResources { errno, .. } => Some(*errno),
+            Unusable::WaitidSucceeded | Unusable::Hidden => None,
+        }
+    }
+}
+
+impl fmt::Display for Unusable {
+    /// The step and its error, as `pidfd_open on self: Function not
+    /// implemented (os error 38)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let error = |kind: io::ErrorKind, errno: Option<i32>| match errno {
+            Some(n) => io::Error::from_raw_os_error(n),
+            None => io::Error::from(kind),
+        };
+        match *self {
+            Unusable::Failed { step, kind, errno } => write!(f, "{step}: {}", error(kind, errno)),
+            Unusable::WaitidSucceeded => {
+                write!(f, "{}: did not fail with ECHILD", ProbeStep::Waitid)
+            }
+            Unusable::OutOfResources { step, errno } => write!(
+                f,
+                "{step}: {}; not cached, probed again on the next call",
+                error(io::ErrorKind::Other, Some(errno))
+            ),
+            Unusable::Hidden => f.write_str("hidden by PIDKIT_HIDE_FEATURES"),
+        }
+    }
+}
 
 /// Which pidfd features work here, as found by [`probe`].
 ///
@@ -51,13 +305,16 @@ pub struct Support {
     /// Signal scopes for `pidfd_send_signal` (`PIDFD_SIGNAL_*`, Linux 6.9).
     pub signal_scope: bool,
     /// Features hidden on purpose through `PIDKIT_HIDE_FEATURES` (for testing
-    /// the fallbacks), as given.
-    pub hidden: Vec<String>,
-    /// Why the core feature set is unusable, when it is (the first failing step).
-    pub reason: Option<String>,
-    /// The errno that kept the probe from finishing, when it ran out of
-    /// file descriptors or memory (see [`Support::resource_error`]).
-    exhausted: Option<i32>,
+    /// the fallbacks), in the order given.
+    pub hidden: Vec<Feature>,
+    /// Names in `PIDKIT_HIDE_FEATURES` that are no [`Feature`]: ignored, and
+    /// listed here (and by `Display`) so that a typo does not pass for a
+    /// hidden feature.
+    pub unknown_hidden: Vec<String>,
+    /// Why the core feature set is unusable, when it is (the first failing
+    /// step), or why the probe could not finish
+    /// ([`Unusable::OutOfResources`]).
+    pub reason: Option<Unusable>,
 }
 
 impl Support {
@@ -83,9 +340,34 @@ impl Support {
     /// }
     /// ```
     pub fn resource_error(&self) -> Option<io::Error> {
-        self.exhausted.map(io::Error::from_raw_os_error)
+        match self.reason {
+            Some(Unusable::OutOfResources { errno, .. }) => {
+                Some(io::Error::from_raw_os_error(errno))
+            }
+            _ => None,
+        }
     }
 }
+
+/// The features `Support` prints, each with the kernel that brought it, in
+/// the order of its `Display`.
+const ROWS: [(&str, &str); 12] = [
+    ("pidfd_send_signal", "5.1"),
+    ("pidfd_open", "5.3"),
+    ("waitid(P_PIDFD)", "5.4"),
+    ("pidfd_getfd", "5.6"),
+    ("pidfs inode ids", "6.9"),
+    ("PIDFD_THREAD", "6.9"),
+    ("signal scopes incl. PIDFD_SIGNAL_PROCESS_GROUP", "6.9"),
+    ("PIDFD_GET_INFO", "6.13"),
+    ("PIDFD_INFO_EXIT", "6.15"),
+    ("PIDFD_INFO_COREDUMP", "6.16"),
+    (
+        "pidfs file handles (open_by_handle_at on FD_PIDFS_ROOT)",
+        "6.17",
+    ),
+    ("PIDFD_INFO_SUPPORTED_MASK", "6.19"),
+];
 
 impl fmt::Display for Support {
     /// One line per feature: its name, the kernel that brought it, and
@@ -98,33 +380,21 @@ impl fmt::Display for Support {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let yes = |b: bool| if b { "yes" } else { "no" };
-        let rows: [(&str, &str, bool); 12] = [
-            ("pidfd_send_signal", "5.1", self.send_signal),
-            ("pidfd_open", "5.3", self.pidfd_open),
-            ("waitid(P_PIDFD)", "5.4", self.waitid),
-            ("pidfd_getfd", "5.6", self.getfd),
-            ("pidfs inode ids", "6.9", self.pidfs),
-            ("PIDFD_THREAD", "6.9", self.thread),
-            (
-                "signal scopes incl. PIDFD_SIGNAL_PROCESS_GROUP",
-                "6.9",
-                self.signal_scope,
-            ),
-            ("PIDFD_GET_INFO", "6.13", self.get_info),
-            ("PIDFD_INFO_EXIT", "6.15", self.info_exit),
-            ("PIDFD_INFO_COREDUMP", "6.16", self.info_coredump),
-            (
-                "pidfs file handles (open_by_handle_at on FD_PIDFS_ROOT)",
-                "6.17",
-                self.pidfs_file_handles,
-            ),
-            (
-                "PIDFD_INFO_SUPPORTED_MASK",
-                "6.19",
-                self.info_supported_mask.is_some(),
-            ),
+        let found = [
+            self.send_signal,
+            self.pidfd_open,
+            self.waitid,
+            self.getfd,
+            self.pidfs,
+            self.thread,
+            self.signal_scope,
+            self.get_info,
+            self.info_exit,
+            self.info_coredump,
+            self.pidfs_file_handles,
+            self.info_supported_mask.is_some(),
         ];
-        for (name, since, found) in rows {
+        for ((name, since), found) in ROWS.iter().zip(found) {
             writeln!(f, "{name} ({since}): {}", yes(found))?;
         }
         match self.info_supported_mask {
@@ -132,10 +402,14 @@ impl fmt::Display for Support {
             None => writeln!(f, "info fields by the kernel release")?,
         }
         if !self.hidden.is_empty() {
+            let names: Vec<&str> = self.hidden.iter().map(|h| h.name()).collect();
+            writeln!(f, "hidden by PIDKIT_HIDE_FEATURES: {}", names.join(","))?;
+        }
+        if !self.unknown_hidden.is_empty() {
             writeln!(
                 f,
-                "hidden by PIDKIT_HIDE_FEATURES: {}",
-                self.hidden.join(",")
+                "unknown names in PIDKIT_HIDE_FEATURES (ignored): {}",
+                self.unknown_hidden.join(",")
             )?;
         }
         if let Some(reason) = &self.reason {
@@ -183,11 +457,12 @@ pub fn probe() -> &'static Support {
     if let Some(s) = SUPPORT.get() {
         return s;
     }
-    let hidden = hidden_features();
+    let (hidden, unknown) = hidden_features();
     let mut s = run_probe();
     apply_hidden(&mut s, &hidden);
     s.hidden = hidden;
-    if let Some(errno) = s.exhausted {
+    s.unknown_hidden = unknown;
+    if let Some(Unusable::OutOfResources { errno, .. }) = s.reason {
         let slot = match errno {
             libc::EMFILE => 0,
             libc::ENFILE => 1,
@@ -198,47 +473,56 @@ pub fn probe() -> &'static Support {
     SUPPORT.get_or_init(|| s)
 }
 
-fn hidden_features() -> Vec<String> {
-    std::env::var("PIDKIT_HIDE_FEATURES")
-        .unwrap_or_default()
-        .split(',')
-        .map(|f| f.trim().to_owned())
-        .filter(|f| !f.is_empty())
-        .collect()
+/// The features `PIDKIT_HIDE_FEATURES` names, and the names it has that
+/// are no feature.
+fn hidden_features() -> (Vec<Feature>, Vec<String>) {
+    parse_hidden(&std::env::var("PIDKIT_HIDE_FEATURES").unwrap_or_default())
 }
 
-fn apply_hidden(s: &mut Support, hidden: &[String]) {
+/// `"pidfs, get_info,bogus"` → `([Pidfs, GetInfo], ["bogus"])`.
+fn parse_hidden(list: &str) -> (Vec<Feature>, Vec<String>) {
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        match name.parse() {
+            Ok(f) => known.push(f),
+            Err(ParseFeatureError { name }) => unknown.push(name),
+        }
+    }
+    (known, unknown)
+}
+
+fn apply_hidden(s: &mut Support, hidden: &[Feature]) {
     for f in hidden {
-        match f.as_str() {
-            "pidfd" => {
+        match f {
+            Feature::Pidfd => {
                 *s = Support {
-                    reason: Some("hidden by PIDKIT_HIDE_FEATURES".into()),
+                    reason: Some(Unusable::Hidden),
                     ..Support::default()
                 }
             }
-            "pidfs" => {
+            Feature::Pidfs => {
                 s.pidfs = false;
                 s.pidfs_file_handles = false;
             }
-            "file_handles" => s.pidfs_file_handles = false,
-            "get_info" => {
+            Feature::FileHandles => s.pidfs_file_handles = false,
+            Feature::GetInfo => {
                 s.get_info = false;
                 s.info_exit = false;
                 s.info_coredump = false;
                 s.info_supported_mask = None;
             }
-            "info_exit" => s.info_exit = false,
-            "info_coredump" => s.info_coredump = false,
-            "supported_mask" => {
+            Feature::InfoExit => s.info_exit = false,
+            Feature::InfoCoredump => s.info_coredump = false,
+            Feature::SupportedMask => {
                 s.info_supported_mask = None;
                 s.info_exit = s.get_info && kernel_at_least(6, 15);
                 s.info_coredump = s.get_info && kernel_at_least(6, 16);
             }
-            "thread" => {
+            Feature::Thread => {
                 s.thread = false;
                 s.signal_scope = false;
             }
-            _ => {}
         }
     }
 }
@@ -249,13 +533,10 @@ fn exhaustion(e: &io::Error) -> Option<i32> {
         .filter(|n| matches!(*n, libc::EMFILE | libc::ENFILE | libc::ENOMEM))
 }
 
-/// The answer of a probe cut short by `e` (see [`Support::resource_error`]).
-fn exhausted(step: &str, e: &io::Error, errno: i32) -> Support {
+/// The answer of a probe cut short at `step` (see [`Support::resource_error`]).
+fn exhausted(step: ProbeStep, errno: i32) -> Support {
     Support {
-        reason: Some(format!(
-            "{step}: {e}; not cached, probed again on the next call"
-        )),
-        exhausted: Some(errno),
+        reason: Some(Unusable::OutOfResources { step, errno }),
         ..Support::default()
     }
 }
@@ -274,9 +555,9 @@ fn run_probe() -> Support {
         Ok(fd) => fd,
         Err(e) => {
             if let Some(errno) = exhaustion(&e) {
-                return exhausted("pidfd_open on self", &e, errno);
+                return exhausted(ProbeStep::PidfdOpen, errno);
             }
-            s.reason = Some(format!("pidfd_open on self: {e}"));
+            s.reason = Some(Unusable::failed(ProbeStep::PidfdOpen, &e));
             return s;
         }
     };
@@ -286,20 +567,20 @@ fn run_probe() -> Support {
         Err(e) if e.raw_os_error() == Some(libc::ECHILD) => s.waitid = true,
         Err(e) => {
             if let Some(errno) = exhaustion(&e) {
-                return exhausted("waitid(P_PIDFD) on self", &e, errno);
+                return exhausted(ProbeStep::Waitid, errno);
             }
-            s.reason = Some(format!("waitid(P_PIDFD) on self: {e}"));
+            s.reason = Some(Unusable::failed(ProbeStep::Waitid, &e));
         }
-        Ok(_) => s.reason = Some("waitid(P_PIDFD) on self did not fail with ECHILD".into()),
+        Ok(_) => s.reason = Some(Unusable::WaitidSucceeded),
     }
     match fd.send_signal(Signal::ZERO) {
         Ok(()) => s.send_signal = true,
         Err(e) => {
             if let Some(errno) = exhaustion(&e) {
-                return exhausted("pidfd_send_signal on self", &e, errno);
+                return exhausted(ProbeStep::SendSignal, errno);
             }
             if s.reason.is_none() {
-                s.reason = Some(format!("pidfd_send_signal on self: {e}"));
+                s.reason = Some(Unusable::failed(ProbeStep::SendSignal, &e));
             }
         }
     }
@@ -308,7 +589,7 @@ fn run_probe() -> Support {
         Ok(_) => true,
         Err(e) => {
             if let Some(errno) = exhaustion(&e) {
-                return exhausted("pidfd_getfd on self", &e, errno);
+                return exhausted(ProbeStep::Getfd, errno);
             }
             // No fd 0 is still an answer from a working syscall.
             e.raw_os_error() == Some(libc::EBADF)
@@ -321,7 +602,7 @@ fn run_probe() -> Support {
             Ok(works) => s.pidfs_file_handles = works,
             Err(e) => {
                 if let Some(errno) = exhaustion(&e) {
-                    return exhausted("pidfs file handle round trip on self", &e, errno);
+                    return exhausted(ProbeStep::FileHandles, errno);
                 }
             }
         }
@@ -359,7 +640,7 @@ fn run_probe() -> Support {
         Err(e) => {
             let e = io::Error::from(e);
             if let Some(errno) = exhaustion(&e) {
-                return exhausted("pidfd_open(PIDFD_THREAD) on self", &e, errno);
+                return exhausted(ProbeStep::ThreadOpen, errno);
             }
             false
         }
@@ -414,5 +695,75 @@ mod tests {
         assert_eq!(parse_release("6.9"), Some((6, 9)));
         assert_eq!(parse_release("garbage"), None);
         assert_eq!(parse_release(""), None);
+    }
+
+    #[test]
+    fn hidden_names_typed_and_unknown_kept() {
+        let (known, unknown) = parse_hidden(" pidfs,get_info,,bogus , thread,Pidfs");
+        assert_eq!(known, [Feature::Pidfs, Feature::GetInfo, Feature::Thread]);
+        assert_eq!(unknown, ["bogus", "Pidfs"]);
+        assert_eq!(parse_hidden(""), (vec![], vec![]));
+        let s = Support {
+            hidden: known,
+            unknown_hidden: unknown,
+            ..Support::default()
+        };
+        let text = s.to_string();
+        assert!(
+            text.contains("hidden by PIDKIT_HIDE_FEATURES: pidfs,get_info,thread\n"),
+            "{text}"
+        );
+        assert!(text.contains("(ignored): bogus,Pidfs\n"), "{text}");
+    }
+
+    #[test]
+    fn feature_names_round_trip() {
+        for f in Feature::ALL {
+            assert_eq!(f.name().parse::<Feature>(), Ok(f));
+            assert_eq!(f.to_string(), f.name());
+        }
+        let e = "info-exit".parse::<Feature>().unwrap_err();
+        assert_eq!(e.name(), "info-exit");
+        assert!(
+            e.to_string()
+                .starts_with("unknown pidfd feature \"info-exit\": expected one of pidfd, pidfs,"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unusable_prints_step_and_error() {
+        let u = Unusable::Failed {
+            step: ProbeStep::PidfdOpen,
+            kind: io::ErrorKind::Unsupported,
+            errno: Some(libc::ENOSYS),
+        };
+        assert_eq!(u.feature(), Feature::Pidfd);
+        assert_eq!(u.errno(), Some(libc::ENOSYS));
+        let text = u.to_string();
+        assert!(text.starts_with("pidfd_open on self: "), "{text}");
+        assert!(text.contains("os error 38"), "{text}");
+        let out = Unusable::OutOfResources {
+            step: ProbeStep::ThreadOpen,
+            errno: libc::EMFILE,
+        };
+        assert_eq!(out.feature(), Feature::Thread);
+        assert!(
+            out.to_string()
+                .ends_with("not cached, probed again on the next call")
+        );
+        let s = Support {
+            reason: Some(out),
+            ..Support::default()
+        };
+        assert_eq!(
+            s.resource_error().and_then(|e| e.raw_os_error()),
+            Some(libc::EMFILE)
+        );
+        assert!(Support::default().resource_error().is_none());
+        assert_eq!(
+            Unusable::WaitidSucceeded.to_string(),
+            "waitid(P_PIDFD) on self: did not fail with ECHILD"
+        );
     }
 }

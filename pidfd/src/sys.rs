@@ -30,17 +30,21 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32, flags: u32) -> 
     }
 }
 
-/// The raw call: 0, or `-errno`.
-#[cfg(target_arch = "x86_64")]
+/// The raw call: 0, or `-errno`; the `syscall` instruction on x86-64,
+/// `svc 0` on aarch64.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[inline(always)]
 fn raw_pidfd_send_signal(fd: i32, sig: i32, flags: u32) -> isize {
     let ret: isize;
     // SAFETY: the fd is borrowed by the caller and open for the whole call,
     // the siginfo pointer is NULL (the kernel then fills in a default one),
     // and the rest are plain integers the kernel validates; the kernel reads
-    // and writes no user memory here. `syscall` clobbers rcx and r11
-    // (declared) and returns in rax.
+    // and writes no user memory here. Each architecture's registers are
+    // declared as its kernel ABI uses them: on x86-64 `syscall` clobbers rcx
+    // and r11 (declared) and returns in rax; on aarch64 `svc 0` returns in
+    // x0 and preserves all else.
     unsafe {
+        #[cfg(target_arch = "x86_64")]
         std::arch::asm!(
             "syscall",
             inlateout("rax") libc::SYS_pidfd_send_signal as isize => ret,
@@ -52,18 +56,7 @@ fn raw_pidfd_send_signal(fd: i32, sig: i32, flags: u32) -> isize {
             lateout("r11") _,
             options(nostack, preserves_flags, readonly),
         );
-    }
-    ret
-}
-
-/// The raw call: 0, or `-errno`.
-#[cfg(target_arch = "aarch64")]
-#[inline(always)]
-fn raw_pidfd_send_signal(fd: i32, sig: i32, flags: u32) -> isize {
-    let ret: isize;
-    // SAFETY: as on x86-64: a borrowed open fd, a NULL siginfo pointer and
-    // plain integers; `svc 0` returns in x0 and preserves all else.
-    unsafe {
+        #[cfg(target_arch = "aarch64")]
         std::arch::asm!(
             "svc 0",
             in("x8") libc::SYS_pidfd_send_signal as usize,

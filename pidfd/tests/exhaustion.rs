@@ -105,7 +105,7 @@ fn body() {
     // kept, and the real one is given now.
     let now = probe();
     assert!(now.resource_error().is_none(), "{now:?}");
-    let hidden = now.hidden.iter().any(|h| h == "pidfd");
+    let hidden = now.hidden.contains(&pidkit_pidfd::Feature::Pidfd);
     assert_eq!(now.usable(), testkit::pidfds_work() && !hidden, "{now:?}");
     assert_eq!(now.usable(), testkit::sandbox().is_none() && !hidden);
     if let Some(fd) = &held {

@@ -112,7 +112,7 @@ impl From<Error> for io::Error {
 }
 
 /// Shows at most the first 100 characters of a text, escaped.
-struct Abbrev<'a>(&'a str);
+pub(crate) struct Abbrev<'a>(pub(crate) &'a str);
 
 impl fmt::Display for Abbrev<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -135,6 +135,33 @@ impl fmt::Debug for BootId {
 /// assert!("pidkit-pid:v2:pid=1234:gone".parse::<Identity>().is_err());
 /// # Ok::<(), pidkit_pidhandle::Error>(())
 /// ```
+///
+/// # In state files (`serde` feature)
+///
+/// With the `serde` feature (off by default), `Identity` serializes as this
+/// text, a string (no live descriptor, no fields), and deserializes with the
+/// same parser; an error names the text. Deserializing makes no system call
+/// and trusts nothing: act on the result only through
+/// [`PidHandle::restore`](crate::PidHandle::restore), which opens the
+/// process and checks it. [`BootId`] serializes as its UUID.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use pidkit_pidhandle::{Identity, PidHandle, State};
+///
+/// let mut child = std::process::Command::new("sleep").arg("10").spawn()?;
+/// let id = *PidHandle::from_child(&child)?.identity();
+/// // Saved, as systemd and containerd keep `{pid, id}` records...
+/// let json = serde_json::to_string(&id).expect("serializes");
+/// assert_eq!(json, format!("\"{id}\""));
+/// // ...and read back after a restart: only data until restored.
+/// let back: Identity = serde_json::from_str(&json).expect("parses");
+/// let handle = PidHandle::restore(&back)?;
+/// assert_eq!(handle.state()?, State::Running);
+/// # child.kill()?; child.wait()?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Identity {
     pid: u32,
@@ -843,13 +870,6 @@ mod tests {
     /// corpus) mutated, and arbitrary bytes. Pure parsing, no system call.
     #[test]
     fn fuzz_identity() {
-        use testkit::fuzz::{self, Bytes};
-        let _w = testkit::watchdog(
-            "fuzz_identity",
-            fuzz::budget() + std::time::Duration::from_secs(120),
-        );
-        let seeds = fuzz::corpus(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/identity"));
-        let verbatim: Vec<Bytes> = seeds.iter().cloned().map(Bytes).collect();
         let tokens: &[&[u8]] = &[
             b"pidkit-pid",
             b":v1",
@@ -874,11 +894,10 @@ mod tests {
             "\u{e9}".as_bytes(),
             "\u{ff11}".as_bytes(),
         ];
-        fuzz::run(
+        testkit::fuzz::target(
             "pidhandle/identity",
-            fuzz::cases(),
-            &verbatim,
-            fuzz::inputs(seeds, tokens),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/identity"),
+            tokens,
             |input| check_text(&input.0),
         );
     }

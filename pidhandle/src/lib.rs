@@ -21,7 +21,9 @@
 //!
 //! With the `tokio` feature (off by default), `PidHandle::wait_exited_async`
 //! awaits the exit of any pinned process in tokio's reactor, without a
-//! thread.
+//! thread. With the `serde` feature (off by default), [`Identity`] and
+//! [`BootId`] serialize as their text forms for state files; deserializing
+//! verifies nothing, [`PidHandle::restore`] does.
 //!
 //! What it adds over `pidkit-pidfd`: the identity check for bare PIDs and
 //! restored text (a bare `pidfd_open` trusts the number), the text form, the
@@ -133,6 +135,8 @@ compile_error!("pidkit-pidhandle supports Linux only: it relies on pidfds and /p
 mod error;
 mod identity;
 mod proc;
+#[cfg(feature = "serde")]
+mod serde_text;
 #[cfg(feature = "tokio")]
 mod tokio;
 
@@ -715,35 +719,21 @@ impl PidHandle {
             Pin::Gone => Err(Error::Gone { pid }),
             Pin::Closed => Err(Error::Closed),
             Pin::Ticks(ticks) => {
-                let rpid =
-                    rustix::process::Pid::from_raw(pid as i32).ok_or(Error::InvalidPid { pid })?;
-                // Convert the signal before checking, so the check is as
-                // close to the kill as it can be.
-                let rsig = if signal == Signal::ZERO {
-                    None
-                } else {
-                    Some(
-                        rustix::process::Signal::from_named_raw(signal.as_raw()).ok_or_else(|| {
-                            Error::Unsupported {
-                                pid,
-                                reason: format!(
-                                    "{signal} can only be sent through a pidfd, and pidfds are not available"
-                                ),
-                            }
-                        })?,
-                    )
-                };
                 match visible_stat(pid)? {
                     Some(stat) if stat.start_ticks == *ticks && !stat.is_dead() => {}
                     _ => return Err(Error::Gone { pid }),
                 }
                 // The race window of the fallback is here, between the check
                 // above and the kill below (see the crate docs).
-                let result = match rsig {
-                    None => rustix::process::test_kill_process(rpid),
-                    Some(sig) => rustix::process::kill_process(rpid, sig),
-                };
-                result.map_err(|e| signal_error(pid, e.into()))
+                pidkit_pidfd::low_level::kill_pid(pid, signal).map_err(|e| match e.kind() {
+                    io::ErrorKind::Unsupported => Error::Unsupported {
+                        pid,
+                        reason: format!(
+                            "{signal} can only be sent through a pidfd, and pidfds are not available"
+                        ),
+                    },
+                    _ => signal_error(pid, e),
+                })
             }
         }
     }

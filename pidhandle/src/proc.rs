@@ -397,13 +397,6 @@ mod tests {
     /// the same values.
     #[test]
     fn fuzz_stat() {
-        use testkit::fuzz::{self, Bytes};
-        let _w = testkit::watchdog(
-            "fuzz_stat",
-            fuzz::budget() + std::time::Duration::from_secs(120),
-        );
-        let seeds = fuzz::corpus(CORPUS);
-        let verbatim: Vec<Bytes> = seeds.iter().cloned().map(Bytes).collect();
         let tokens: &[&[u8]] = &[
             b"(",
             b")",
@@ -421,42 +414,36 @@ mod tests {
             b"\0",
             "\u{a0}".as_bytes(),
         ];
-        fuzz::run(
-            "pidhandle/stat",
-            fuzz::cases(),
-            &verbatim,
-            fuzz::inputs(seeds, tokens),
-            |input| {
-                let text = &input.0;
-                let parsed = parse_stat(text);
-                if let Some(stat) = parsed {
-                    prop_assert!(stat.state.is_ascii_alphabetic());
-                    let close = text.iter().rposition(|&b| b == b')').unwrap();
-                    let words: Vec<&[u8]> = text[close + 1..]
-                        .split(u8::is_ascii_whitespace)
-                        .filter(|w| !w.is_empty())
-                        .collect();
-                    prop_assert_eq!(words[0], &[stat.state][..]);
-                    let start = std::str::from_utf8(words[19]).unwrap();
-                    prop_assert!(start.bytes().all(|b| b.is_ascii_digit()));
-                    prop_assert_eq!(start.parse::<u64>().unwrap(), stat.start_ticks);
+        testkit::fuzz::target("pidhandle/stat", CORPUS, tokens, |input| {
+            let text = &input.0;
+            let parsed = parse_stat(text);
+            if let Some(stat) = parsed {
+                prop_assert!(stat.state.is_ascii_alphabetic());
+                let close = text.iter().rposition(|&b| b == b')').unwrap();
+                let words: Vec<&[u8]> = text[close + 1..]
+                    .split(u8::is_ascii_whitespace)
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                prop_assert_eq!(words[0], &[stat.state][..]);
+                let start = std::str::from_utf8(words[19]).unwrap();
+                prop_assert!(start.bytes().all(|b| b.is_ascii_digit()));
+                prop_assert_eq!(start.parse::<u64>().unwrap(), stat.start_ticks);
+            }
+            if let Some(r) = reference_fields(text) {
+                if r.state.is_ascii_alphabetic() {
+                    prop_assert_eq!(
+                        parsed,
+                        Some(Stat {
+                            state: r.state,
+                            start_ticks: r.start_ticks
+                        }),
+                        "{:?}",
+                        input
+                    );
                 }
-                if let Some(r) = reference_fields(text) {
-                    if r.state.is_ascii_alphabetic() {
-                        prop_assert_eq!(
-                            parsed,
-                            Some(Stat {
-                                state: r.state,
-                                start_ticks: r.start_ticks
-                            }),
-                            "{:?}",
-                            input
-                        );
-                    }
-                }
-                Ok(())
-            },
-        );
+            }
+            Ok(())
+        });
     }
 
     proptest! {

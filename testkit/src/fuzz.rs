@@ -394,3 +394,27 @@ where
     );
     stats
 }
+
+/// A corpus fuzz target in one call: arms a watchdog (the time [`budget`]
+/// plus two minutes), reads the seeds in `corpus_dir`, and [`run`]s `test`
+/// on each of them as it is, then on [`cases`] [`inputs`] made from them and
+/// `tokens`.
+///
+/// ```no_run
+/// use proptest::prelude::*;
+/// pidkit_testkit::fuzz::target("mine/parser", "fuzz-corpus/parser", &[b":"], |input| {
+///     prop_assert!(input.0.len() < 1 << 20);
+///     Ok(())
+/// });
+/// ```
+pub fn target(
+    name: &str,
+    corpus_dir: impl AsRef<Path>,
+    tokens: &[&[u8]],
+    test: impl Fn(Bytes) -> TestCaseResult,
+) -> Stats {
+    let _watchdog = crate::watchdog(name, budget() + Duration::from_secs(120));
+    let seeds = corpus(corpus_dir);
+    let verbatim: Vec<Bytes> = seeds.iter().cloned().map(Bytes).collect();
+    run(name, cases(), &verbatim, inputs(seeds, tokens), test)
+}

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use pidkit_pidhandle::pidkit_pidfd::Feature;
+
 use crate::exec::Cmd;
 use crate::report::Report;
 use crate::workspace::{self, Metadata};
@@ -324,13 +326,13 @@ fn tests(r: &mut Report, nextest: bool, sandbox: Option<(Sandbox, &PathBuf)>) {
 /// The optional pidfd features hidden in turn (through `PIDKIT_HIDE_FEATURES`,
 /// which `pidkit_pidfd::probe()` honours), so that the crates are shown to
 /// behave as documented on kernels older than this one.
-const HIDDEN_FEATURES: [&str; 3] = ["pidfs", "get_info", "info_exit"];
+const HIDDEN_FEATURES: [Feature; 3] = [Feature::Pidfs, Feature::GetInfo, Feature::InfoExit];
 
 /// The whole suite (all targets but benches) with one optional feature hidden.
-fn hidden_feature(r: &mut Report, nextest: bool, feature: &str) {
+fn hidden_feature(r: &mut Report, nextest: bool, feature: Feature) {
     let cmd = suite_cmd(nextest, false)
         .env(SANDBOX_ENV, "none")
-        .env("PIDKIT_HIDE_FEATURES", feature)
+        .env("PIDKIT_HIDE_FEATURES", feature.name())
         .timeout(TEST_LIMIT);
     r.step(&format!("tests (hidden feature: {feature})"), cmd);
 }

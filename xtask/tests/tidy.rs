@@ -505,3 +505,321 @@ fn xtask_help_lists_every_test_step() {
         &problems,
     );
 }
+
+/// Names a README may put in backticks that are not pidkit's: std and
+/// common traits, and other projects' types it compares against. A
+/// CamelCase name in backticks that is neither an item of the crate (or of
+/// the pidkit crates it builds on) nor listed here fails
+/// [`readmes_name_only_items_that_exist`].
+const FOREIGN_NAMES: [&str; 9] = [
+    "Clone",
+    "Display",
+    "FromStr",
+    "Debug",
+    "Drop",
+    "Send",
+    "Sync",
+    "PIDHandle",
+    "PidRef",
+];
+
+/// What a crate's sources declare: public types, traits and re-exported
+/// names (`types`), and, per type, what may follow `Type::` (`members`:
+/// public and trait functions, public constants and fields, enum variants).
+#[derive(Default)]
+struct Declared {
+    types: BTreeSet<String>,
+    members: BTreeSet<(String, String)>,
+}
+
+/// The first identifier of `s`.
+fn ident(s: &str) -> &str {
+    let end = s
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
+    &s[..end]
+}
+
+/// `s` without `<...>` generics.
+fn strip_generics(s: &str) -> String {
+    let mut depth = 0;
+    s.chars()
+        .filter(|&c| {
+            match c {
+                '<' => depth += 1,
+                '>' => depth -= 1,
+                _ => return depth == 0,
+            }
+            false
+        })
+        .collect()
+}
+
+/// The type an `impl` header (the line, generics and all) adds to, and
+/// whether it is a trait's impl (whose functions are all public).
+fn impl_target(header: &str) -> (String, bool) {
+    let header = strip_generics(header.trim_start().trim_start_matches("impl"));
+    let (ty, is_trait) = match header.split_once(" for ") {
+        Some((_, ty)) => (ty.to_owned(), true),
+        None => (header, false),
+    };
+    let last = ty.trim().rsplit("::").next().unwrap_or("").to_owned();
+    (ident(&last).to_owned(), is_trait)
+}
+
+/// What a block at the top level of a file declares into.
+enum Body {
+    /// `impl Type` (`true`: `impl Trait for Type`) or `pub trait Type`.
+    Impl(String, bool),
+    Enum(String),
+    Struct(String),
+}
+
+/// Adds what one source file declares. Line based, on code only (every
+/// block in question opens and closes at the same indentation, as rustfmt
+/// writes them).
+fn declare(code: &str, d: &mut Declared) {
+    let mut body: Option<(usize, Body)> = None;
+    for line in code.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some((at, b)) = &body {
+            if indent == *at && trimmed.starts_with('}') {
+                body = None;
+                continue;
+            }
+            if indent > *at {
+                let (owner, name) = match b {
+                    Body::Enum(e) if !trimmed.starts_with('#') && indent == at + 4 => {
+                        (e, ident(trimmed))
+                    }
+                    Body::Impl(t, all_public) => {
+                        let f = trimmed
+                            .strip_prefix("pub ")
+                            .or(if *all_public { Some(trimmed) } else { None })
+                            .unwrap_or("");
+                        let f = f
+                            .trim_start_matches("const ")
+                            .trim_start_matches("async ")
+                            .trim_start_matches("unsafe ");
+                        (t, f.strip_prefix("fn ").map(ident).unwrap_or(""))
+                    }
+                    Body::Struct(t) => (
+                        t,
+                        trimmed
+                            .strip_prefix("pub ")
+                            .and_then(|f| f.split_once(':'))
+                            .map(|(f, _)| f)
+                            .filter(|f| ident(f) == *f)
+                            .unwrap_or(""),
+                    ),
+                    Body::Enum(_) => continue,
+                };
+                if !name.is_empty() {
+                    d.members.insert((owner.clone(), name.to_owned()));
+                }
+                continue;
+            }
+        }
+        if trimmed.starts_with("impl") && !trimmed.starts_with("impl_") {
+            if line.trim_end().ends_with('{') {
+                let (ty, is_trait) = impl_target(line.trim_end().trim_end_matches('{'));
+                body = Some((indent, Body::Impl(ty, is_trait)));
+            }
+            continue;
+        }
+        let Some(rest) = trimmed.strip_prefix("pub ") else {
+            continue;
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let name = ident(words.get(1).unwrap_or(&"")).to_owned();
+        let opens = line.trim_end().ends_with('{');
+        match words.first().copied() {
+            Some("struct" | "type" | "union") => {
+                d.types.insert(name.clone());
+                if opens {
+                    body = Some((indent, Body::Struct(name)));
+                }
+            }
+            Some("enum") => {
+                d.types.insert(name.clone());
+                if opens {
+                    body = Some((indent, Body::Enum(name)));
+                }
+            }
+            Some("trait") => {
+                d.types.insert(name.clone());
+                if opens {
+                    body = Some((indent, Body::Impl(name, true)));
+                }
+            }
+            Some("use") => {
+                // `pub use a::{B, C as D};`, `pub use a::B;`, `pub use a;`
+                for part in rest[3..].split([',', '{', '}', ';', ' ', ':']) {
+                    let name = ident(part);
+                    if !name.is_empty() {
+                        d.types.insert(name.to_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The pidkit crates `member` builds on (its `pidkit-*` dependencies, and
+/// theirs), itself included.
+fn with_pidkit_deps(member: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![member.to_owned()];
+    while let Some(m) = todo.pop() {
+        if !out.insert(m.clone()) {
+            continue;
+        }
+        let manifest = read(&root().join(&m).join("Cargo.toml"));
+        let deps = manifest
+            .split("\n[dependencies]")
+            .nth(1)
+            .map(|s| s.split("\n[").next().unwrap_or(""))
+            .unwrap_or("");
+        for line in deps.lines() {
+            if let Some(dep) = line.trim().strip_prefix("pidkit-") {
+                todo.push(ident(dep).to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The spans a README puts in backticks, with their line numbers.
+fn backticked(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        for (i, span) in line.split('`').enumerate() {
+            if i % 2 == 1 && !span.is_empty() {
+                out.push((n + 1, span.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// Checks one backticked span of `member`'s README against what its crates
+/// declare: a path `Type::member` (a crate prefix `pidkit_x::` is dropped;
+/// a path that starts in lowercase, like `io::ErrorKind`, is not pidkit's)
+/// or a bare CamelCase name. Anything else (syscalls, shell, prose) is not
+/// an item and passes.
+fn check_span(member: &str, span: &str, d: &Declared) -> Option<String> {
+    let span = match span.strip_prefix("pidkit_") {
+        Some(rest) => rest.split_once("::").map_or(span, |(_, path)| path),
+        None => span,
+    };
+    let head = ident(span);
+    let camel = head.starts_with(|c: char| c.is_ascii_uppercase())
+        && head.chars().any(|c| c.is_ascii_lowercase());
+    if !camel {
+        return None;
+    }
+    let rest = &span[head.len()..];
+    let Some(path) = rest.strip_prefix("::") else {
+        // A bare name: a type or variant of the crate, or a known foreign one. A name
+        // followed by anything but call or field syntax is prose.
+        // A bare variant (`Gone` for `Error::Gone`) counts as well.
+        let known = d.types.contains(head) || d.members.iter().any(|(_, m)| m == head);
+        let item_like = rest.is_empty() || rest.starts_with(['(', ' ']);
+        return (item_like && !known && !FOREIGN_NAMES.contains(&head)).then(|| {
+            format!("`{span}`: no public item `{head}` in {member} or the pidkit crates it uses (a foreign name goes in FOREIGN_NAMES)")
+        });
+    };
+    let name = ident(path);
+    if !d.types.contains(head) {
+        return Some(format!(
+            "`{span}`: no public type `{head}` in {member} or the pidkit crates it uses"
+        ));
+    }
+    (!d.members.contains(&(head.to_owned(), name.to_owned()))).then(|| {
+        format!("`{span}`: `{head}` has no public fn, constant, variant or field `{name}`")
+    })
+}
+
+#[test]
+fn readme_spans_are_checked_as_items() {
+    let mut d = Declared::default();
+    declare(
+        &code_only(
+            "pub struct Handle;\nimpl Handle {\n    pub fn restore() {}\n    pub const fn pid() {}\n}\n\
+             pub enum Error {\n    Gone { pid: u32 },\n    #[doc(hidden)]\n    Closed,\n}\n\
+             pub trait Watch {\n    fn start(&self);\n}\npub use inner::{Signal, Other as Renamed};\n",
+        ),
+        &mut d,
+    );
+    for ok in [
+        "Handle::restore",
+        "Handle::pid()",
+        "Error::Gone { pid }",
+        "Error::Closed",
+        "Watch::start",
+        "Signal",
+        "Renamed",
+        "Clone",
+        "pidkit_x::Handle::restore",
+        "io::ErrorKind::NotFound",
+        "kill(2)",
+        "PIDFD_INFO_EXIT",
+        "Display for",
+    ] {
+        assert_eq!(check_span("x", ok, &d), None, "{ok}");
+    }
+    for bad in [
+        "Handle::open",
+        "Gadget::restore",
+        "Gadget",
+        "Error::Missing",
+        "Handle::start",
+    ] {
+        assert!(check_span("x", bad, &d).is_some(), "{bad}");
+    }
+    assert_eq!(
+        backticked("a `A::b` and `c`\n```\n`Not::this`\n```\n`D`"),
+        [(1, "A::b".into()), (1, "c".into()), (5, "D".into())]
+    );
+}
+
+#[test]
+fn readmes_name_only_items_that_exist() {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for m in publishable() {
+        let readme = root().join(&m).join("README.md");
+        if !readme.is_file() {
+            continue;
+        }
+        let mut d = Declared::default();
+        for c in with_pidkit_deps(&m) {
+            let mut files = Vec::new();
+            collect_rs(&root().join(&c).join("src"), &mut files);
+            for f in files {
+                declare(&code_only(&read(&f)), &mut d);
+            }
+        }
+        for (line, span) in backticked(&read(&readme)) {
+            checked += 1;
+            if let Some(p) = check_span(&m, &span, &d) {
+                problems.push(format!("{m}/README.md:{line}: {p}"));
+            }
+        }
+    }
+    assert!(
+        checked > 100,
+        "tidy: only {checked} backticked spans in the READMEs"
+    );
+    fail_if_any("README names that are no item of the crate", &problems);
+}

@@ -1,0 +1,105 @@
+//! Calls on bare PIDs, for the documented fallbacks only.
+//!
+//! Everything else in pidkit reaches a process through a pidfd, which
+//! cannot come to mean another process. The functions here take a bare
+//! number, as `kill(2)` does, and so reach whatever process has that number
+//! at the moment of the call. They exist for the fallbacks of the higher
+//! crates on kernels without pidfds, where the caller has made the number
+//! safe to use first: `pidkit-pidhandle` checks the process's start time
+//! just before, `pidkit-monitor` signals only its own unreaped child (whose
+//! number cannot be reused until it is reaped).
+
+use std::io;
+
+use rustix::io::Errno;
+
+use crate::Signal;
+
+/// Sends `signal` to the process that has PID `pid` now, through
+/// `kill(2)`; [`Signal::ZERO`] only checks that the process exists and may
+/// be signalled.
+///
+/// This signals a bare number: if the process exited and was reaped, the
+/// number may belong to another process, which gets the signal. Use it only
+/// where that cannot happen (our own unreaped child) or where the caller
+/// checked the process's identity just before and documents the window left
+/// (the fallbacks of `pidkit-pidhandle` and `pidkit-monitor`); otherwise use
+/// [`PidFd::send_signal`](crate::PidFd::send_signal).
+///
+/// # Errors
+///
+/// - [`io::ErrorKind::InvalidInput`] for a `pid` of 0 or above `i32::MAX`
+///   ([`check_pid`](crate::check_pid));
+/// - [`io::ErrorKind::Unsupported`] for a signal this path cannot send (the
+///   real-time signals, which pidkit sends only through a pidfd), named in
+///   the message;
+/// - [`io::ErrorKind::NotFound`] when no process has the number (`ESRCH`);
+/// - [`io::ErrorKind::PermissionDenied`] for `EPERM`.
+///
+/// ```
+/// use pidkit_pidfd::{Signal, low_level::kill_pid};
+///
+/// // Ourselves: a number nobody else can have while we run.
+/// kill_pid(std::process::id(), Signal::ZERO)?;
+/// let rt = Signal::from_raw(40).unwrap();
+/// let refused = kill_pid(std::process::id(), rt).unwrap_err();
+/// assert_eq!(refused.kind(), std::io::ErrorKind::Unsupported);
+/// assert!(refused.to_string().contains("signal 40"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn kill_pid(pid: u32, signal: Signal) -> io::Result<()> {
+    let raw = crate::check_pid(pid)?;
+    let target = rustix::process::Pid::from_raw(raw)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid pid {pid}")))?;
+    let result = if signal == Signal::ZERO {
+        rustix::process::test_kill_process(target)
+    } else {
+        let Some(sig) = rustix::process::Signal::from_named_raw(signal.as_raw()) else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{signal} can only be sent through a pidfd, not to bare pid {pid}"),
+            ));
+        };
+        rustix::process::kill_process(target, sig)
+    };
+    result.map_err(|e| match e {
+        Errno::SRCH => io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no process has pid {pid} (kill: {})", io::Error::from(e)),
+        ),
+        e => io::Error::from(e),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_name_what_was_refused() {
+        let e = kill_pid(0, Signal::ZERO).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("invalid pid 0"), "{e}");
+        let e = kill_pid(u32::MAX, Signal::TERM).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let rt = Signal::from_raw(libc::SIGRTMIN() + 1).unwrap();
+        let e = kill_pid(std::process::id(), rt).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+        assert!(e.to_string().contains(&rt.to_string()), "{e}");
+    }
+
+    #[test]
+    fn signals_a_child_and_says_not_found_for_a_free_number() {
+        let _w = testkit::watchdog("kill_pid", std::time::Duration::from_secs(60));
+        let child = testkit::sleeper();
+        kill_pid(child.id(), Signal::ZERO).unwrap();
+        kill_pid(child.id(), Signal::KILL).unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(child.wait().signal(), Some(libc::SIGKILL));
+        // Above the kernel's largest pid_max (2^22): never a process's.
+        let free = i32::MAX as u32;
+        let e = kill_pid(free, Signal::ZERO).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+        assert!(e.to_string().contains(&free.to_string()), "{e}");
+    }
+}
