@@ -8,8 +8,8 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use pidkit_pidfd::{PidFd, Signal, probe};
@@ -18,6 +18,7 @@ use rustix::io::Errno;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::fallback::{self, ExitPipe, Reap};
+use crate::reaper::Shared;
 
 /// Whose process it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,29 +73,19 @@ pub(crate) struct Entry {
     watch: Watch,
     outcome: Mutex<Option<Outcome>>,
     cond: Condvar,
-    /// Threads blocked on the pidfd in [`Entry::wait_deadline`], about to
-    /// reap the process themselves; the reaper thread leaves it to them.
+    /// Threads blocked on the pidfd in [`Entry::wait_deadline`] and async
+    /// waiters, about to reap the process themselves; the reaper thread
+    /// leaves it to them. Changed under the entry's lock.
     waiters: AtomicUsize,
+    /// The reaper this entry is registered with, and its token there.
+    registration: OnceLock<(Weak<Shared>, u64)>,
+    /// Whether the pidfd may be in the reaper's epoll set: `false` only once
+    /// it is certainly out. Changed under the entry's lock.
+    in_reaper_set: AtomicBool,
     /// Tasks to wake when the outcome is recorded (async waiters that left
     /// the reaping to the monitor).
     #[cfg(feature = "tokio")]
     pub(crate) wakers: crate::tokio::Wakers,
-}
-
-/// Counts a waiter for as long as it lives.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn new(count: &'a AtomicUsize) -> Waiting<'a> {
-        count.fetch_add(1, Ordering::SeqCst);
-        Waiting(count)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 impl Entry {
@@ -106,6 +97,8 @@ impl Entry {
             outcome: Mutex::new(None),
             cond: Condvar::new(),
             waiters: AtomicUsize::new(0),
+            registration: OnceLock::new(),
+            in_reaper_set: AtomicBool::new(false),
             #[cfg(feature = "tokio")]
             wakers: crate::tokio::Wakers::default(),
         }
@@ -139,13 +132,93 @@ impl Entry {
     /// thread in [`Entry::wait_deadline`]; undone by [`Entry::waiter_gone`].
     #[cfg(feature = "tokio")]
     pub(crate) fn waiter_came(&self) {
-        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let slot = self.lock();
+        self.waiter_arrives(&slot);
     }
 
     /// Undoes one [`Entry::waiter_came`].
     #[cfg(feature = "tokio")]
     pub(crate) fn waiter_gone(&self) {
-        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        let slot = self.lock();
+        self.waiter_leaves(&slot);
+    }
+
+    /// Records that the reaper `shared` watches this entry's pidfd under
+    /// `token` (its epoll set holds it from now on).
+    pub(crate) fn registered(&self, shared: &Arc<Shared>, token: u64) {
+        let _slot = self.lock();
+        if self
+            .registration
+            .set((Arc::downgrade(shared), token))
+            .is_ok()
+        {
+            self.in_reaper_set.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// A waiter that reaps the process itself arrives (`_slot`: the entry's
+    /// lock is held). The first one takes the pidfd out of the reaper's
+    /// epoll set, so that the exit wakes only the waiters, not the reaper
+    /// thread too (one context switch less per waited process).
+    fn waiter_arrives(&self, _slot: &Option<Outcome>) {
+        if self.waiters.fetch_add(1, Ordering::SeqCst) == 0 {
+            if let (Some(shared), Some(fd)) = (self.reaper(), self.pidfd()) {
+                if self.in_reaper_set.load(Ordering::SeqCst) {
+                    shared.unwatch(fd);
+                    self.in_reaper_set.store(false, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    /// A waiter leaves (`slot`: under the entry's lock). The last one hands
+    /// an unsettled process back to the reaper's epoll set, or, once the
+    /// outcome is recorded, takes the entry out of the reaper (the pidfd out
+    /// of its set first, then the table) so that the reaper never hears of
+    /// it again.
+    fn waiter_leaves(&self, slot: &Option<Outcome>) {
+        if self.waiters.fetch_sub(1, Ordering::SeqCst) != 1 {
+            return;
+        }
+        let (Some(shared), Some(fd)) = (self.reaper(), self.pidfd()) else {
+            return;
+        };
+        let Some(&(_, token)) = self.registration.get() else {
+            return;
+        };
+        if slot.is_none() {
+            if !self.in_reaper_set.load(Ordering::SeqCst) {
+                // Marked first: if the add fails, the pidfd is not in the set
+                // and `rewatch` has handed the entry to the reaper's timers.
+                self.in_reaper_set.store(true, Ordering::SeqCst);
+                shared.rewatch(token, fd);
+            }
+        } else {
+            if self.in_reaper_set.load(Ordering::SeqCst) {
+                shared.unwatch(fd);
+                self.in_reaper_set.store(false, Ordering::SeqCst);
+            }
+            shared.forget(token);
+        }
+    }
+
+    /// Takes the pidfd out of the reaper's epoll set if it may be there
+    /// (`_slot`: under the entry's lock), for the reaper thread before it
+    /// drops a settled entry from its table.
+    pub(crate) fn leave_reaper_set(&self, _slot: &Option<Outcome>) {
+        if self.in_reaper_set.load(Ordering::SeqCst) {
+            if let (Some(shared), Some(fd)) = (self.reaper(), self.pidfd()) {
+                shared.unwatch(fd);
+            }
+            self.in_reaper_set.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// The reaper this entry is registered with, while it runs.
+    fn reaper(&self) -> Option<Arc<Shared>> {
+        self.registration
+            .get()
+            .and_then(|(shared, _)| shared.upgrade())
     }
 
     pub(crate) fn exit_fd(&self) -> BorrowedFd<'_> {
@@ -303,39 +376,14 @@ impl Entry {
         match &self.watch {
             Watch::Pidfd(fd) => {
                 // Tell the reaper thread to leave this one to us (it would
-                // otherwise compete for the CPU and the lock right when the
-                // process exits).
-                let _waiting = Waiting::new(&self.waiters);
+                // otherwise wake up and compete for the CPU and the lock
+                // right when the process exits).
+                self.waiter_arrives(&slot);
                 drop(slot);
-                // Wait for the exit on the pidfd ourselves and reap it
-                // ourselves: handing it over from the reaper thread would
-                // cost one more wake-up.
-                if !fd.wait_exited(remaining(deadline))? {
-                    return Ok(None);
-                }
-                let mut slot = self.lock();
-                if self.resolve(&mut slot, true)? == Step::Done {
-                    return Ok(*slot);
-                }
-                // Exited, but no status yet (an adopted process whose parent
-                // has not reaped it): look again with a growing pause.
-                let mut pause = RETRY_MIN;
-                loop {
-                    let wait = match remaining(deadline) {
-                        Some(left) if left.is_zero() => return Ok(None),
-                        Some(left) => left.min(pause),
-                        None => pause,
-                    };
-                    slot = self
-                        .cond
-                        .wait_timeout(slot, wait)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                    if self.resolve(&mut slot, true)? == Step::Done {
-                        return Ok(*slot);
-                    }
-                    pause = (pause * 2).min(RETRY_MAX);
-                }
+                let result = self.wait_pidfd(fd, deadline);
+                let slot = self.lock();
+                self.waiter_leaves(&slot);
+                result
             }
             Watch::Pipe(_) => {
                 // The watcher thread reaps and notifies.
@@ -356,6 +404,38 @@ impl Entry {
                     };
                 }
             }
+        }
+    }
+
+    /// [`Entry::wait_deadline`] with a pidfd, as a counted waiter: waits for
+    /// the exit on the pidfd and reaps the process itself (handing it over
+    /// from the reaper thread would cost one more wake-up).
+    fn wait_pidfd(&self, fd: &PidFd, deadline: Option<Instant>) -> io::Result<Option<Outcome>> {
+        if !fd.wait_exited(remaining(deadline))? {
+            return Ok(None);
+        }
+        let mut slot = self.lock();
+        if self.resolve(&mut slot, true)? == Step::Done {
+            return Ok(*slot);
+        }
+        // Exited, but no status yet (an adopted process whose parent
+        // has not reaped it): look again with a growing pause.
+        let mut pause = RETRY_MIN;
+        loop {
+            let wait = match remaining(deadline) {
+                Some(left) if left.is_zero() => return Ok(None),
+                Some(left) => left.min(pause),
+                None => pause,
+            };
+            slot = self
+                .cond
+                .wait_timeout(slot, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            if self.resolve(&mut slot, true)? == Step::Done {
+                return Ok(*slot);
+            }
+            pause = (pause * 2).min(RETRY_MAX);
         }
     }
 

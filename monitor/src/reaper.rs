@@ -10,7 +10,14 @@
 //!   entries.
 //! - Epoll is level-triggered: a pidfd that is readable when it is added (a
 //!   child that exited before registration) is reported at once.
-//! - Only the reaper removes entries from the table.
+//! - A process someone waits for (a thread in `wait`, a task in
+//!   `wait_async`) is not watched here while they wait: the first waiter
+//!   takes its pidfd out of the set and reaps it itself, so an exit wakes
+//!   one thread, not two. The last waiter to leave puts an unsettled
+//!   process back (or, if the set refuses, hands it to the retry timers),
+//!   or takes a settled one out of the table. These moves happen under the
+//!   entry's lock, and whoever drops a settled entry from the table first
+//!   takes its pidfd out of the set.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -21,6 +28,8 @@ use std::time::{Duration, Instant};
 use rustix::event::epoll;
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::io::Errno;
+
+use pidkit_pidfd::PidFd;
 
 use crate::entry::{Entry, RETRY_MAX, RETRY_MIN, Step};
 
@@ -37,6 +46,9 @@ pub(crate) struct Shared {
     epoll: std::os::fd::OwnedFd,
     wake: std::os::fd::OwnedFd,
     table: Mutex<HashMap<u64, Arc<Entry>>>,
+    /// Tokens the epoll set could not take back ([`Shared::rewatch`]), for
+    /// the retry timers.
+    polled: Mutex<Vec<u64>>,
     next_token: AtomicU64,
     closing: AtomicBool,
 }
@@ -75,6 +87,7 @@ impl Shared {
             epoll,
             wake,
             table: Mutex::new(HashMap::new()),
+            polled: Mutex::new(Vec::new()),
             next_token: AtomicU64::new(WAKE + 1),
             closing: AtomicBool::new(false),
         });
@@ -91,7 +104,7 @@ impl Shared {
     }
 
     /// Adds a pidfd entry to the table and the epoll set.
-    pub(crate) fn register(&self, entry: &Arc<Entry>) -> io::Result<()> {
+    pub(crate) fn register(self: &Arc<Self>, entry: &Arc<Entry>) -> io::Result<()> {
         let Some(fd) = entry.pidfd() else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -110,7 +123,55 @@ impl Shared {
             self.table().remove(&token);
             return Err(e.into());
         }
+        entry.registered(self, token);
         Ok(())
+    }
+
+    /// Takes a pidfd out of the epoll set (a waiter reaps it itself). Not
+    /// being there is no error.
+    pub(crate) fn unwatch(&self, fd: &PidFd) {
+        let _ = epoll::delete(&self.epoll, fd);
+    }
+
+    /// Puts the pidfd of `token` back into the epoll set (its last waiter
+    /// left before the exit). If the set refuses (out of memory, or the
+    /// `max_user_watches` limit), the entry goes to the retry timers
+    /// instead, which look at it with a pause of up to [`RETRY_MAX`].
+    pub(crate) fn rewatch(&self, token: u64, fd: &PidFd) {
+        let added = epoll::add(
+            &self.epoll,
+            fd,
+            epoll::EventData::new_u64(token),
+            epoll::EventFlags::IN,
+        );
+        match added {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(_) => {
+                self.polled
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(token);
+                self.wake();
+            }
+        }
+    }
+
+    /// Drops a settled entry whose pidfd is out of the epoll set (its waiter
+    /// reaped it).
+    pub(crate) fn forget(&self, token: u64) {
+        let empty = {
+            let mut table = self.table();
+            table.remove(&token);
+            table.is_empty()
+        };
+        if empty && self.closing.load(Ordering::SeqCst) {
+            // The reaper stops once the table is empty: tell it.
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
     }
 
     /// How many processes are registered and not yet cleaned up.
@@ -122,7 +183,7 @@ impl Shared {
     /// has been reaped.
     fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
-        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+        self.wake();
     }
 
     /// Settles the entry of `token` if it can, and cleans up after it;
@@ -138,9 +199,15 @@ impl Shared {
         let step = if entry.has_waiters() {
             None
         } else {
-            entry
-                .try_lock()
-                .map(|mut slot| entry.resolve(&mut slot, true))
+            entry.try_lock().map(|mut slot| {
+                let step = entry.resolve(&mut slot, true);
+                if matches!(step, Ok(Step::Done)) {
+                    // A waiter that left may have put the pidfd back in
+                    // the set: out before the entry leaves the table.
+                    entry.leave_reaper_set(&slot);
+                }
+                step
+            })
         };
         if in_epoll {
             if let Some(fd) = entry.pidfd() {
@@ -214,6 +281,11 @@ fn run(shared: &Shared) {
         }
         let now = Instant::now();
         let sweep = std::mem::take(&mut deferred);
+        let polled =
+            std::mem::take(&mut *shared.polled.lock().unwrap_or_else(PoisonError::into_inner));
+        for token in polled {
+            timers.schedule(token, now);
+        }
         let due = timers.due(now);
         let mut handle = |token: u64, in_epoll: bool, deferred: &mut Vec<u64>| match shared
             .service(token, in_epoll)

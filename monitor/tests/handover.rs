@@ -1,0 +1,143 @@
+//! Who reaps a waited process: a waiter takes its pidfd out of the reaper's
+//! epoll set and reaps it itself, and cleans up after itself; a waiter that
+//! gives up hands an unsettled process back, and the reaper then reaps it
+//! with nobody waiting. Each test waits for the observable fact
+//! ([`Monitor::watched`], the recorded exit), bounded by a watchdog.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed step must fail the test loudly"
+)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pidkit_monitor::{Backend, Monitor, Process};
+use testkit::watchdog;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A child that exits with the code it reads from its stdin.
+fn start_reader(monitor: &Monitor) -> Process {
+    monitor
+        .start(
+            Command::new("sh")
+                .args(["-c", "read code; exit $code"])
+                .stdin(Stdio::piped()),
+        )
+        .unwrap()
+}
+
+/// Tells a [`start_reader`] child to exit with `code`.
+fn finish(p: &mut Process, code: i32) {
+    let mut stdin = p.stdin().unwrap();
+    writeln!(stdin, "{code}").unwrap();
+}
+
+/// Waits until the monitor watches `n` processes, pausing 1 ms between
+/// looks (only the reaper thread or a waiter changes it).
+fn until_watched(monitor: &Monitor, n: usize) {
+    while monitor.watched() != n {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether this monitor has a reaper table at all (the fallback counts
+/// nothing: its watcher threads clean up after themselves).
+fn has_reaper(monitor: &Monitor) -> bool {
+    monitor.backend() == Backend::Epoll
+}
+
+#[test]
+fn a_waiter_cleans_up_after_itself() {
+    let _w = watchdog("a_waiter_cleans_up_after_itself", LIMIT);
+    let monitor = Monitor::new().unwrap();
+    for round in 0..20 {
+        let p = monitor.start(&mut Command::new("true")).unwrap();
+        let watched = monitor.watched();
+        assert_eq!(watched, usize::from(has_reaper(&monitor)), "round {round}");
+        assert_eq!(p.wait().unwrap().code(), 0);
+        // Nothing left for the reaper thread: the waiter took the entry out.
+        assert_eq!(monitor.watched(), 0, "round {round}");
+        assert_eq!(p.wait().unwrap().code(), 0, "recorded once");
+    }
+}
+
+#[test]
+fn a_waiter_that_gives_up_hands_the_process_back() {
+    let _w = watchdog("a_waiter_that_gives_up_hands_the_process_back", LIMIT);
+    let monitor = Monitor::new().unwrap();
+    for round in 0..10 {
+        let mut p = start_reader(&monitor);
+        assert_eq!(p.wait_timeout(Duration::from_millis(1)).unwrap(), None);
+        assert!(p.try_exit().is_none(), "round {round}");
+        finish(&mut p, round);
+        if has_reaper(&monitor) {
+            // Nobody waits now: only the reaper thread can reap and drop it.
+            until_watched(&monitor, 0);
+            let exit = p.try_exit().expect("recorded by the reaper thread");
+            assert_eq!(exit.code(), round);
+        } else {
+            assert_eq!(p.wait().unwrap().code(), round);
+        }
+    }
+}
+
+#[test]
+fn many_waiters_one_gives_up_the_others_get_the_same_exit() {
+    let _w = watchdog("many_waiters", LIMIT);
+    let monitor = Monitor::new().unwrap();
+    let mut q = start_reader(&monitor);
+    let mut stdin = q.stdin().unwrap();
+    let shared = Arc::new(q);
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let p = Arc::clone(&shared);
+            std::thread::spawn(move || p.wait().unwrap())
+        })
+        .collect();
+    // One more waiter that gives up, while the others may be waiting.
+    assert_eq!(shared.wait_timeout(Duration::from_millis(1)).unwrap(), None);
+    // And another process's waiter meanwhile.
+    let mut p = start_reader(&monitor);
+    finish(&mut p, 3);
+    assert_eq!(p.wait().unwrap().code(), 3);
+    writeln!(stdin, "5").unwrap();
+    let exits: Vec<_> = waiters.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(exits.iter().all(|e| e.code() == 5), "{exits:?}");
+    assert!(exits.windows(2).all(|w| w[0] == w[1]), "one recorded exit");
+    assert_eq!(shared.wait().unwrap(), exits[0]);
+    assert_eq!(monitor.watched(), 0);
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn an_async_waiter_cleans_up_and_one_dropped_hands_back() {
+    let _w = watchdog("async_handover", LIMIT);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let monitor = Monitor::new().unwrap();
+    let p = monitor.start(&mut Command::new("true")).unwrap();
+    assert_eq!(rt.block_on(p.wait_async()).unwrap().code(), 0);
+    assert_eq!(monitor.watched(), 0);
+    // Dropped before the exit: the process goes back to the reaper thread.
+    let mut q = start_reader(&monitor);
+    rt.block_on(async {
+        let timed_out = tokio::time::timeout(Duration::from_millis(1), q.wait_async()).await;
+        assert!(timed_out.is_err(), "{timed_out:?}");
+    });
+    finish(&mut q, 4);
+    if has_reaper(&monitor) {
+        until_watched(&monitor, 0);
+        assert_eq!(
+            q.try_exit().expect("recorded by the reaper thread").code(),
+            4
+        );
+    } else {
+        assert_eq!(q.wait().unwrap().code(), 4);
+    }
+}
