@@ -166,25 +166,19 @@ fn full_table_body() {
     );
 }
 
-#[test]
-fn new_and_start_with_a_full_fd_table() {
-    testkit::run_isolated(
-        "new_and_start_with_a_full_fd_table",
-        Isolation::Process,
-        LIMIT,
-        full_table_body,
-    );
-}
+testkit::isolated_test!(
+    new_and_start_with_a_full_fd_table,
+    Isolation::Process,
+    LIMIT,
+    full_table_body,
+);
 
-#[test]
-fn new_and_start_with_a_full_fd_table_fallback() {
-    testkit::run_isolated(
-        "new_and_start_with_a_full_fd_table_fallback",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        full_table_body,
-    );
-}
+testkit::isolated_test!(
+    new_and_start_with_a_full_fd_table_fallback,
+    Isolation::Seccomp(SeccompMode::Enosys),
+    LIMIT,
+    full_table_body,
+);
 
 /// `Monitor::global()` first used with a full descriptor table: that call
 /// gets a thread-per-child stand-in (the probe could not answer), and the
@@ -218,25 +212,19 @@ fn global_body() {
     }
 }
 
-#[test]
-fn global_probes_again_after_a_full_fd_table() {
-    testkit::run_isolated(
-        "global_probes_again_after_a_full_fd_table",
-        Isolation::Process,
-        LIMIT,
-        global_body,
-    );
-}
+testkit::isolated_test!(
+    global_probes_again_after_a_full_fd_table,
+    Isolation::Process,
+    LIMIT,
+    global_body,
+);
 
-#[test]
-fn global_probes_again_after_a_full_fd_table_fallback() {
-    testkit::run_isolated(
-        "global_probes_again_after_a_full_fd_table_fallback",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        global_body,
-    );
-}
+testkit::isolated_test!(
+    global_probes_again_after_a_full_fd_table_fallback,
+    Isolation::Seccomp(SeccompMode::Enosys),
+    LIMIT,
+    global_body,
+);
 
 /// Starting children until the soft `RLIMIT_NOFILE` is reached: the failing
 /// start is [`Error::FdLimit`] naming the limit and its values, nothing was
@@ -308,22 +296,16 @@ fn fd_limit_body() {
     assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
 }
 
-#[test]
-fn start_at_the_fd_limit_names_it_and_loses_nothing() {
-    testkit::run_isolated(
-        "start_at_the_fd_limit_names_it_and_loses_nothing",
-        Isolation::Process,
-        LIMIT,
-        fd_limit_body,
-    );
-}
+testkit::isolated_test!(
+    start_at_the_fd_limit_names_it_and_loses_nothing,
+    Isolation::Process,
+    LIMIT,
+    fd_limit_body,
+);
 
-#[test]
-fn start_at_the_fd_limit_names_it_and_loses_nothing_fallback() {
-    testkit::run_isolated(
-        "start_at_the_fd_limit_names_it_and_loses_nothing_fallback",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        fd_limit_body,
-    );
-}
+testkit::isolated_test!(
+    start_at_the_fd_limit_names_it_and_loses_nothing_fallback,
+    Isolation::Seccomp(SeccompMode::Enosys),
+    LIMIT,
+    fd_limit_body,
+);

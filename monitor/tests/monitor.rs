@@ -618,46 +618,43 @@ fn handle_has_no_pidfd_here() -> bool {
     !probe().usable()
 }
 
-#[test]
-fn adopt_waits_for_the_parent_to_reap_and_reaps_a_reparented_orphan() {
-    testkit::run_isolated(
-        "adopt_waits_for_the_parent_to_reap_and_reaps_a_reparented_orphan",
-        Isolation::Process,
-        LIMIT,
-        || {
-            let _w = watchdog("adopt_orphan", LIMIT);
-            if handle_has_no_pidfd_here() || !probe().info_exit {
-                return;
-            }
-            // Orphans of our descendants come to us, as to a container shim.
-            rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
-            // The parent of the background sleep exec's another sleep, which
-            // never reaps it.
-            let (sh, gpid) = grandchild("exec sleep 1000");
-            // Both must be `sleep` already: a parent still running sh could
-            // reap the grandchild itself when it dies.
-            let shpid = sh.id();
-            testkit::helper::wait_until(|| {
-                testkit::helper::comm(shpid).as_deref() == Some("sleep")
-                    && testkit::helper::comm(gpid).as_deref() == Some("sleep")
-            });
-            let m = Monitor::new().unwrap();
-            let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
-            assert!(p.is_adopted());
-            p.kill(Signal::TERM).unwrap();
-            block_until_readable(p.exit_fd());
-            // Exited, but not reaped by its parent: no status yet.
-            assert_eq!(p.wait_timeout(Duration::from_millis(30)).unwrap(), None);
-            assert_eq!(p.try_exit(), None);
-            // Its parent dies; the zombie is reparented to us and the monitor
-            // reaps it.
-            drop(sh);
-            let exit = p.wait().unwrap();
-            assert_eq!((exit.pid, exit.signal()), (gpid, Some(Signal::TERM)));
-            assert_no_zombie_of_ours(gpid);
-        },
-    );
-}
+testkit::isolated_test!(
+    adopt_waits_for_the_parent_to_reap_and_reaps_a_reparented_orphan,
+    Isolation::Process,
+    LIMIT,
+    || {
+        let _w = watchdog("adopt_orphan", LIMIT);
+        if handle_has_no_pidfd_here() || !probe().info_exit {
+            return;
+        }
+        // Orphans of our descendants come to us, as to a container shim.
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+        // The parent of the background sleep exec's another sleep, which
+        // never reaps it.
+        let (sh, gpid) = grandchild("exec sleep 1000");
+        // Both must be `sleep` already: a parent still running sh could
+        // reap the grandchild itself when it dies.
+        let shpid = sh.id();
+        testkit::wait_until(|| {
+            testkit::comm(shpid).as_deref() == Some("sleep")
+                && testkit::comm(gpid).as_deref() == Some("sleep")
+        });
+        let m = Monitor::new().unwrap();
+        let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
+        assert!(p.is_adopted());
+        p.kill(Signal::TERM).unwrap();
+        block_until_readable(p.exit_fd());
+        // Exited, but not reaped by its parent: no status yet.
+        assert_eq!(p.wait_timeout(Duration::from_millis(30)).unwrap(), None);
+        assert_eq!(p.try_exit(), None);
+        // Its parent dies; the zombie is reparented to us and the monitor
+        // reaps it.
+        drop(sh);
+        let exit = p.wait().unwrap();
+        assert_eq!((exit.pid, exit.signal()), (gpid, Some(Signal::TERM)));
+        assert_no_zombie_of_ours(gpid);
+    },
+);
 
 #[test]
 fn adopt_without_exit_info_is_unsupported_after_the_exit() {
@@ -717,16 +714,14 @@ fn adopt_of_a_gone_process_is_not_found() {
     assert_eq!(io_err.kind(), io::ErrorKind::NotFound);
 }
 
-/// Without pidfds (a seccomp filter makes `pidfd_open` fail) a live
-/// process cannot be adopted; the failed adopt hands back the very handle,
-/// which still signals the process.
-#[test]
-fn a_failed_adopt_hands_back_a_working_handle() {
-    testkit::run_isolated(
-        "a_failed_adopt_hands_back_a_working_handle",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        || {
+testkit::isolated_test!(
+    /// Without pidfds (a seccomp filter makes `pidfd_open` fail) a live
+    /// process cannot be adopted; the failed adopt hands back the very handle,
+    /// which still signals the process.
+    a_failed_adopt_hands_back_a_working_handle,
+    Isolation::Seccomp(SeccompMode::Enosys),
+    LIMIT,
+    || {
             let _w = watchdog("adopt_hands_back", LIMIT);
             let child = ChildGuard::spawn(Command::new("sleep").arg("1000"));
             let pid = child.id();
@@ -747,8 +742,7 @@ fn a_failed_adopt_hands_back_a_working_handle() {
             let status = child.wait();
             assert_eq!(status.signal(), Some(Signal::KILL.as_raw()), "{status}");
         },
-    );
-}
+);
 
 #[test]
 fn adopting_our_own_child_reaps_it() {
@@ -888,41 +882,38 @@ fn stress_three_thousand_children() {
     }
 }
 
-#[test]
-fn thread_count_stays_flat_while_holding_500_children() {
-    testkit::run_isolated(
-        "thread_count_stays_flat_while_holding_500_children",
-        Isolation::Process,
-        LIMIT,
-        || {
-            let _w = watchdog("threads", LIMIT);
-            let before = testkit::thread_count();
-            let m = Monitor::new().unwrap();
-            let procs: Vec<Process> = (0..500)
-                .map(|_| m.start(&mut sleep_cmd()).unwrap())
-                .collect();
-            let during = testkit::thread_count();
-            match m.backend() {
-                Backend::Epoll => assert!(
-                    during <= before + 2,
-                    "{before} threads before, {during} while holding 500 children"
-                ),
-                // The documented cost of the fallback: a thread per child.
-                _ => assert!(
-                    during <= before + 500 + 2,
-                    "{before} threads before, {during} while holding 500 children"
-                ),
-            }
-            assert_eq!(m.watched(), 500);
-            for p in &procs {
-                p.kill(Signal::KILL).unwrap();
-            }
-            for p in &procs {
-                assert_eq!(p.wait().unwrap().code(), 137);
-            }
-        },
-    );
-}
+testkit::isolated_test!(
+    thread_count_stays_flat_while_holding_500_children,
+    Isolation::Process,
+    LIMIT,
+    || {
+        let _w = watchdog("threads", LIMIT);
+        let before = testkit::thread_count();
+        let m = Monitor::new().unwrap();
+        let procs: Vec<Process> = (0..500)
+            .map(|_| m.start(&mut sleep_cmd()).unwrap())
+            .collect();
+        let during = testkit::thread_count();
+        match m.backend() {
+            Backend::Epoll => assert!(
+                during <= before + 2,
+                "{before} threads before, {during} while holding 500 children"
+            ),
+            // The documented cost of the fallback: a thread per child.
+            _ => assert!(
+                during <= before + 500 + 2,
+                "{before} threads before, {during} while holding 500 children"
+            ),
+        }
+        assert_eq!(m.watched(), 500);
+        for p in &procs {
+            p.kill(Signal::KILL).unwrap();
+        }
+        for p in &procs {
+            assert_eq!(p.wait().unwrap().code(), 137);
+        }
+    },
+);
 
 /// Everything the fallback must still get right; run under seccomp filters
 /// and with the fallback backend chosen explicitly.
@@ -991,25 +982,19 @@ fn seccomp_body() {
     kill_grandchild(sh, gpid);
 }
 
-#[test]
-fn fallback_under_seccomp_enosys() {
-    testkit::run_isolated(
-        "fallback_under_seccomp_enosys",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        seccomp_body,
-    );
-}
+testkit::isolated_test!(
+    fallback_under_seccomp_enosys,
+    Isolation::Seccomp(SeccompMode::Enosys),
+    LIMIT,
+    seccomp_body,
+);
 
-#[test]
-fn fallback_under_seccomp_eperm() {
-    testkit::run_isolated(
-        "fallback_under_seccomp_eperm",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        seccomp_body,
-    );
-}
+testkit::isolated_test!(
+    fallback_under_seccomp_eperm,
+    Isolation::Seccomp(SeccompMode::Eperm),
+    LIMIT,
+    seccomp_body,
+);
 
 #[test]
 fn fallback_backend_chosen_explicitly() {

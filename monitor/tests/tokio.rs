@@ -392,25 +392,19 @@ fn pid_reuse_body() {
     }
 }
 
-#[test]
-fn forced_pid_reuse_never_completes_another_process_future() {
-    testkit::run_isolated(
-        "forced_pid_reuse_never_completes_another_process_future",
-        Isolation::PidNamespace,
-        LIMIT,
-        pid_reuse_body,
-    );
-}
+testkit::isolated_test!(
+    forced_pid_reuse_never_completes_another_process_future,
+    Isolation::PidNamespace,
+    LIMIT,
+    pid_reuse_body,
+);
 
-#[test]
-fn forced_pid_reuse_under_seccomp() {
-    testkit::run_isolated(
-        "forced_pid_reuse_under_seccomp",
-        Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
-        LIMIT,
-        pid_reuse_body,
-    );
-}
+testkit::isolated_test!(
+    forced_pid_reuse_under_seccomp,
+    Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
+    LIMIT,
+    pid_reuse_body,
+);
 
 fn seccomp_body() {
     let _w = watchdog("seccomp", LIMIT);
@@ -425,25 +419,19 @@ fn seccomp_body() {
     many_waiters(&m);
 }
 
-#[test]
-fn fallback_under_seccomp_enosys() {
-    testkit::run_isolated(
-        "fallback_under_seccomp_enosys",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        seccomp_body,
-    );
-}
+testkit::isolated_test!(
+    fallback_under_seccomp_enosys,
+    Isolation::Seccomp(SeccompMode::Enosys),
+    LIMIT,
+    seccomp_body,
+);
 
-#[test]
-fn fallback_under_seccomp_eperm() {
-    testkit::run_isolated(
-        "fallback_under_seccomp_eperm",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        seccomp_body,
-    );
-}
+testkit::isolated_test!(
+    fallback_under_seccomp_eperm,
+    Isolation::Seccomp(SeccompMode::Eperm),
+    LIMIT,
+    seccomp_body,
+);
 
 /// Starts `sh -c 'sleep 1000 & echo $!; <then>'`; returns the shell and
 /// the PID of its background sleep.
@@ -486,55 +474,52 @@ fn adopted_process_awaited() {
     assert_eq!(sh.wait().code(), Some(143));
 }
 
-#[test]
-fn adopted_orphan_awaited_until_reparented_and_reaped_with_cancellation() {
-    testkit::run_isolated(
-        "adopted_orphan_awaited_until_reparented_and_reaped_with_cancellation",
-        Isolation::Process,
-        LIMIT,
-        || {
-            let _w = watchdog("adopted_orphan", LIMIT);
-            if !probe().usable() || !probe().info_exit {
-                // Without PIDFD_INFO_EXIT there is no status to wait for
-                // (adopted_process_awaited checks the error).
-                return;
-            }
-            rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
-            let (sh, gpid) = grandchild("exec sleep 1000");
-            let shpid = sh.id();
-            testkit::helper::wait_until(|| {
-                testkit::helper::comm(shpid).as_deref() == Some("sleep")
-                    && testkit::helper::comm(gpid).as_deref() == Some("sleep")
-            });
-            let m = Monitor::new().unwrap();
-            let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
-            let rt = current_thread();
-            p.kill(Signal::TERM).unwrap();
-            block_until_readable(p.exit_fd());
-            // Exited, not reaped by its parent: the future hands over to the
-            // monitor and waits for the recorded exit. Drop it there.
-            let mut f = p.wait_async();
-            testkit::helper::wait_until(|| {
-                assert!(drive_and_poll(&rt, &mut f).is_pending());
-                format!("{f:?}").contains("recorded")
-            });
-            drop(f);
-            let mut g = p.wait_async();
-            testkit::helper::wait_until(|| {
-                assert!(drive_and_poll(&rt, &mut g).is_pending());
-                format!("{g:?}").contains("recorded")
-            });
-            // Its parent dies; the orphan comes to us; the monitor reaps it
-            // and wakes the waiting task.
-            drop(sh);
-            let exit = rt.block_on(g).unwrap();
-            assert_eq!((exit.pid, exit.signal()), (gpid, Some(Signal::TERM)));
-            assert_eq!(rt.block_on(p.wait_async()).unwrap(), exit);
-            assert_eq!(p.wait().unwrap(), exit);
-            assert_no_zombie_of_ours(gpid);
-        },
-    );
-}
+testkit::isolated_test!(
+    adopted_orphan_awaited_until_reparented_and_reaped_with_cancellation,
+    Isolation::Process,
+    LIMIT,
+    || {
+        let _w = watchdog("adopted_orphan", LIMIT);
+        if !probe().usable() || !probe().info_exit {
+            // Without PIDFD_INFO_EXIT there is no status to wait for
+            // (adopted_process_awaited checks the error).
+            return;
+        }
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+        let (sh, gpid) = grandchild("exec sleep 1000");
+        let shpid = sh.id();
+        testkit::wait_until(|| {
+            testkit::comm(shpid).as_deref() == Some("sleep")
+                && testkit::comm(gpid).as_deref() == Some("sleep")
+        });
+        let m = Monitor::new().unwrap();
+        let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
+        let rt = current_thread();
+        p.kill(Signal::TERM).unwrap();
+        block_until_readable(p.exit_fd());
+        // Exited, not reaped by its parent: the future hands over to the
+        // monitor and waits for the recorded exit. Drop it there.
+        let mut f = p.wait_async();
+        testkit::wait_until(|| {
+            assert!(drive_and_poll(&rt, &mut f).is_pending());
+            format!("{f:?}").contains("recorded")
+        });
+        drop(f);
+        let mut g = p.wait_async();
+        testkit::wait_until(|| {
+            assert!(drive_and_poll(&rt, &mut g).is_pending());
+            format!("{g:?}").contains("recorded")
+        });
+        // Its parent dies; the orphan comes to us; the monitor reaps it
+        // and wakes the waiting task.
+        drop(sh);
+        let exit = rt.block_on(g).unwrap();
+        assert_eq!((exit.pid, exit.signal()), (gpid, Some(Signal::TERM)));
+        assert_eq!(rt.block_on(p.wait_async()).unwrap(), exit);
+        assert_eq!(p.wait().unwrap(), exit);
+        assert_no_zombie_of_ours(gpid);
+    },
+);
 
 #[test]
 fn future_is_static_send_and_unpin() {

@@ -11,8 +11,6 @@
     reason = "tests: a failed step must fail the test loudly"
 )]
 
-mod support;
-
 use std::error::Error as _;
 use std::fs;
 use std::time::Duration;
@@ -21,8 +19,7 @@ use camino::Utf8Path;
 use pidkit_lockfile::Op;
 use pidkit_pidfile::{Error, PidFileRead, Signal, State, claim_for_current_process, read};
 use pidkit_pidhandle::probe;
-use support::temp_lock;
-use testkit::{Isolation, SeccompMode, fill_fd_table, watchdog};
+use testkit::{Isolation, SeccompMode, fill_fd_table, temp_lock, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const EMFILE: i32 = 24;
@@ -179,22 +176,16 @@ fn body() {
     drop(dir);
 }
 
-#[test]
-fn emfile_is_a_clear_error_naming_the_pidfile() {
-    testkit::run_isolated(
-        "emfile_is_a_clear_error_naming_the_pidfile",
-        Isolation::Process,
-        LIMIT,
-        body,
-    );
-}
+testkit::isolated_test!(
+    emfile_is_a_clear_error_naming_the_pidfile,
+    Isolation::Process,
+    LIMIT,
+    body,
+);
 
-#[test]
-fn emfile_is_a_clear_error_naming_the_pidfile_fallback() {
-    testkit::run_isolated(
-        "emfile_is_a_clear_error_naming_the_pidfile_fallback",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        body,
-    );
-}
+testkit::isolated_test!(
+    emfile_is_a_clear_error_naming_the_pidfile_fallback,
+    Isolation::Seccomp(SeccompMode::Eperm),
+    LIMIT,
+    body,
+);
