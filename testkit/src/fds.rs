@@ -67,7 +67,7 @@ pub fn open_fds() -> Vec<(i32, String)> {
 /// every call that needs a new descriptor fails with `EMFILE`. Made by
 /// [`fill_fd_table`]; dropping it closes the fillers and restores the limit.
 ///
-/// The limit is per process: use it only in a body run by [`run_isolated`],
+/// The limit is per process: use it only in a body run by [`run_isolated`](crate::run_isolated),
 /// never in a test that shares its process with others.
 #[derive(Debug)]
 pub struct FdTableFull {

@@ -95,9 +95,9 @@ fn apply_errno_filter(
     seccompiler::apply_filter_all_threads(&prog).map_err(|e| io::Error::other(e.to_string()))
 }
 
-/// If this process was started by [`run_isolated`] for a seccomp mode, installs
+/// If this process was started by [`run_isolated`](crate::run_isolated) for a seccomp mode, installs
 /// that filter. Call at the start of every isolated body (done for you by
-/// [`run_isolated`]); harmless otherwise.
+/// [`run_isolated`](crate::run_isolated)); harmless otherwise.
 pub fn install_requested_filter() {
     if let Ok(v) = std::env::var(SECCOMP_ENV) {
         let mode = SeccompMode::parse(&v).unwrap_or_else(|| panic!("bad {SECCOMP_ENV}={v}"));
