@@ -738,18 +738,9 @@ fn permission_denied_is_not_dead() {
     assert_eq!(child.wait().signal(), Some(9));
 }
 
-testkit::isolated_test!(
-    every_path_agrees_under_seccomp_enosys,
-    Isolation::Seccomp(SeccompMode::Enosys),
-    LIMIT,
-    fallback_body,
-);
-
-testkit::isolated_test!(
-    every_path_agrees_under_seccomp_eperm,
-    Isolation::Seccomp(SeccompMode::Eperm),
-    LIMIT,
-    fallback_body,
+testkit::isolated_tests!(fallback_body, LIMIT;
+    every_path_agrees_under_seccomp_enosys: Isolation::Seccomp(SeccompMode::Enosys),
+    every_path_agrees_under_seccomp_eperm: Isolation::Seccomp(SeccompMode::Eperm),
 );
 
 testkit::isolated_test!(

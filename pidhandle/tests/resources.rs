@@ -22,30 +22,15 @@ use testkit::{Isolation, SeccompMode, fill_fd_table, sleeper, watchdog};
 /// Time limit of every test (and of every isolated re-run).
 const LIMIT: Duration = Duration::from_secs(120);
 
-const EMFILE: i32 = 24;
-
-/// Whether `EMFILE` is somewhere in the error's chain of sources.
-fn is_emfile(e: &(dyn std::error::Error + 'static)) -> bool {
-    testkit::has_errno(e, EMFILE)
-}
-
 /// Asserts that `e` is the I/O error of a full descriptor table, naming `pid`:
 /// never "no such process", never a parse error.
 #[track_caller]
 fn assert_emfile(e: &Error, pid: u32, what: &str) {
     assert!(matches!(e, Error::Io(_)), "{what}: {e:?}");
-    assert!(is_emfile(e), "{what}: {e:?}");
+    assert!(testkit::is_emfile(e), "{what}: {e:?}");
     let message = e.to_string();
     assert!(message.contains(&pid.to_string()), "{what}: {message}");
     assert!(e.source().is_some(), "{what}: {e:?}");
-}
-
-/// Whether the pidfd path is possible here at all (not sandboxed, not hidden).
-/// Asks the kernel itself (`testkit::pidfds_work`), so that the cached probe does
-/// not run before the test wants it to.
-fn pidfds_possible() -> bool {
-    let hidden = std::env::var("PIDKIT_HIDE_FEATURES").unwrap_or_default();
-    testkit::pidfds_work() && !hidden.split(',').any(|f| f.trim() == "pidfd")
 }
 
 /// The first thing this process does with pidkit happens with the table
@@ -60,7 +45,7 @@ fn first_use_body() {
     let start = testkit::start_ticks_once_named(pid, "sleep");
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     let text = format!("pidkit-pid:v1:pid={pid}:boot={}:start={start}", boot.trim());
-    let possible = pidfds_possible();
+    let possible = testkit::pidfds_possible();
     let baseline = testkit::open_fd_count();
 
     let full = fill_fd_table();
@@ -99,18 +84,9 @@ fn first_use_body() {
     );
 }
 
-testkit::isolated_test!(
-    first_use_with_a_full_fd_table,
-    Isolation::Process,
-    LIMIT,
-    first_use_body,
-);
-
-testkit::isolated_test!(
-    first_use_with_a_full_fd_table_fallback,
-    Isolation::Seccomp(SeccompMode::Enosys),
-    LIMIT,
-    first_use_body,
+testkit::isolated_tests!(first_use_body, LIMIT;
+    first_use_with_a_full_fd_table: Isolation::Process,
+    first_use_with_a_full_fd_table_fallback: Isolation::Seccomp(SeccompMode::Enosys),
 );
 
 /// Every operation with 0, 1, 2 and 3 free descriptors: each either works
@@ -214,18 +190,9 @@ fn free_fds_body() {
     );
 }
 
-testkit::isolated_test!(
-    every_operation_with_0_to_3_free_fds,
-    Isolation::Process,
-    LIMIT,
-    free_fds_body,
-);
-
-testkit::isolated_test!(
-    every_operation_with_0_to_3_free_fds_fallback,
-    Isolation::Seccomp(SeccompMode::Eperm),
-    LIMIT,
-    free_fds_body,
+testkit::isolated_tests!(free_fds_body, LIMIT;
+    every_operation_with_0_to_3_free_fds: Isolation::Process,
+    every_operation_with_0_to_3_free_fds_fallback: Isolation::Seccomp(SeccompMode::Eperm),
 );
 
 /// 100,000 handles made and dropped (in batches of 1,000 held at once, so
@@ -260,16 +227,7 @@ fn scale_body() {
     );
 }
 
-testkit::isolated_test!(
-    hundred_thousand_handles_leak_nothing,
-    Isolation::Process,
-    LIMIT,
-    scale_body,
-);
-
-testkit::isolated_test!(
-    hundred_thousand_handles_leak_nothing_fallback,
-    Isolation::Seccomp(SeccompMode::Eperm),
-    LIMIT,
-    scale_body,
+testkit::isolated_tests!(scale_body, LIMIT;
+    hundred_thousand_handles_leak_nothing: Isolation::Process,
+    hundred_thousand_handles_leak_nothing_fallback: Isolation::Seccomp(SeccompMode::Eperm),
 );

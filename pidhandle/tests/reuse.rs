@@ -206,18 +206,9 @@ testkit::isolated_test!(
         },
 );
 
-testkit::isolated_test!(
-    forced_pid_reuse_fallback_enosys,
-    Isolation::PidNamespaceSeccomp(SeccompMode::Enosys),
-    LIMIT,
-    || reuse_body(false),
-);
-
-testkit::isolated_test!(
-    forced_pid_reuse_fallback_eperm,
-    Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
-    LIMIT,
-    || reuse_body(false),
+testkit::isolated_tests!(|| reuse_body(false), LIMIT;
+    forced_pid_reuse_fallback_enosys: Isolation::PidNamespaceSeccomp(SeccompMode::Enosys),
+    forced_pid_reuse_fallback_eperm: Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
 );
 
 /// Go #67641: many threads signal through clones of a handle to a reaped

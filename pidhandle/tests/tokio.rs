@@ -134,18 +134,9 @@ fn seccomp_body() {
     }
 }
 
-testkit::isolated_test!(
-    wait_exited_async_under_seccomp_enosys,
-    Isolation::Seccomp(SeccompMode::Enosys),
-    LIMIT,
-    seccomp_body,
-);
-
-testkit::isolated_test!(
-    wait_exited_async_under_seccomp_eperm,
-    Isolation::Seccomp(SeccompMode::Eperm),
-    LIMIT,
-    seccomp_body,
+testkit::isolated_tests!(seccomp_body, LIMIT;
+    wait_exited_async_under_seccomp_enosys: Isolation::Seccomp(SeccompMode::Enosys),
+    wait_exited_async_under_seccomp_eperm: Isolation::Seccomp(SeccompMode::Eperm),
 );
 
 #[test]

@@ -68,3 +68,12 @@ pub fn pidfds_work() -> bool {
         Err(rustix::io::Errno::CHILD)
     )
 }
+
+/// Whether the pidfd path is possible in this process at all: the kernel
+/// allows pidfds ([`pidfds_work`]) and `PIDKIT_HIDE_FEATURES` does not hide
+/// `pidfd`. Asks the kernel itself, so that pidkit's cached probe does not
+/// run before the test wants it to (e.g. before the fd table is full).
+pub fn pidfds_possible() -> bool {
+    let hidden = std::env::var("PIDKIT_HIDE_FEATURES").unwrap_or_default();
+    pidfds_work() && !hidden.split(',').any(|f| f.trim() == "pidfd")
+}

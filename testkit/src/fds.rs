@@ -153,3 +153,9 @@ pub fn has_errno(e: &(dyn std::error::Error + 'static), errno: i32) -> bool {
     }
     false
 }
+
+/// Whether `EMFILE` (the descriptor table is full) is `e` or somewhere in its
+/// chain of sources.
+pub fn is_emfile(e: &(dyn std::error::Error + 'static)) -> bool {
+    has_errno(e, libc::EMFILE)
+}

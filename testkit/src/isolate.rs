@@ -154,14 +154,22 @@ pub fn run_isolated_env(
 /// For tests at the top of an integration test file (whose harness name is
 /// the bare function name). Attributes and doc comments go before the name.
 ///
-/// ```ignore
+/// ```
+/// use std::time::Duration;
+///
+/// # use pidkit_testkit as testkit;
+/// use testkit::{Isolation, SeccompMode};
+///
+/// fn emfile_body() {}
+///
 /// testkit::isolated_test!(
 ///     /// The body with the pidfd system calls refused.
 ///     emfile_fallback,
 ///     Isolation::Seccomp(SeccompMode::Enosys),
-///     LIMIT,
+///     Duration::from_secs(60),
 ///     emfile_body
 /// );
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! isolated_test {
@@ -178,5 +186,30 @@ macro_rules! isolated_test {
         fn $name() {
             $crate::run_isolated(stringify!($name), $how, $limit, $body);
         }
+    };
+}
+
+/// Declares one [`isolated_test!`] per `name: isolation` pair, all running
+/// `$body` within `$limit`: the same body in a fresh process, under each
+/// seccomp mode, in a PID namespace, as separate tests. Attributes and doc
+/// comments go before each name.
+///
+/// ```
+/// # use pidkit_testkit as testkit;
+/// use testkit::{Isolation, SeccompMode};
+///
+/// fn body() {}
+///
+/// testkit::isolated_tests!(body, std::time::Duration::from_secs(60);
+///     /// The body in a fresh process.
+///     in_a_fresh_process: Isolation::Process,
+///     under_seccomp: Isolation::Seccomp(SeccompMode::Enosys),
+/// );
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! isolated_tests {
+    ($body:expr, $limit:expr; $($(#[$meta:meta])* $name:ident: $how:expr),+ $(,)?) => {
+        $($crate::isolated_test!($(#[$meta])* $name, $how, $limit, $body);)+
     };
 }
