@@ -12,10 +12,6 @@
     clippy::unwrap_used,
     reason = "a failed step must fail the test loudly"
 )]
-#![allow(
-    clippy::zombie_processes,
-    reason = "children handed to the monitor are reaped by it"
-)]
 
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
@@ -541,18 +537,7 @@ testkit::isolated_test!(
         if handle_has_no_pidfd_here() || !probe().info_exit {
             return;
         }
-        // Orphans of our descendants come to us, as to a container shim.
-        rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
-        // The parent of the background sleep exec's another sleep, which
-        // never reaps it.
-        let (sh, gpid) = testkit::grandchild("exec sleep 1000");
-        // Both must be `sleep` already: a parent still running sh could
-        // reap the grandchild itself when it dies.
-        let shpid = sh.id();
-        testkit::wait_until(|| {
-            testkit::comm(shpid).as_deref() == Some("sleep")
-                && testkit::comm(gpid).as_deref() == Some("sleep")
-        });
+        let (sh, gpid) = testkit::unreaped_grandchild();
         let m = Monitor::new().unwrap();
         let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
         assert!(p.is_adopted());

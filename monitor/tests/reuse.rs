@@ -18,10 +18,6 @@
     clippy::unwrap_used,
     reason = "a failed step must fail the test loudly"
 )]
-#![allow(
-    clippy::zombie_processes,
-    reason = "children handed to the monitor are reaped by it"
-)]
 
 use std::io::{self, BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;

@@ -410,13 +410,7 @@ testkit::isolated_test!(
             // (adopted_process_awaited checks the error).
             return;
         }
-        rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
-        let (sh, gpid) = testkit::grandchild("exec sleep 1000");
-        let shpid = sh.id();
-        testkit::wait_until(|| {
-            testkit::comm(shpid).as_deref() == Some("sleep")
-                && testkit::comm(gpid).as_deref() == Some("sleep")
-        });
+        let (sh, gpid) = testkit::unreaped_grandchild();
         let m = Monitor::new().unwrap();
         let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
         let rt = current_thread();

@@ -109,3 +109,20 @@ pub fn free_pid() -> u32 {
     child.wait();
     pid
 }
+
+/// Makes this process a child subreaper (orphans of its descendants come to
+/// it, as to a container shim) and starts a grandchild whose parent never
+/// reaps it: `sh -c 'sleep 1000 & echo $!; exec sleep 1000'`. Returns the
+/// parent's guard and the grandchild's PID once both run `sleep` (a parent
+/// still running `sh` could reap the grandchild itself when it dies);
+/// killing the parent makes the grandchild an orphan of ours.
+pub fn unreaped_grandchild() -> (ChildGuard, u32) {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+    let (parent, gpid) = grandchild("exec sleep 1000");
+    let ppid = parent.id();
+    crate::wait_until(|| {
+        crate::comm(ppid).as_deref() == Some("sleep")
+            && crate::comm(gpid).as_deref() == Some("sleep")
+    });
+    (parent, gpid)
+}

@@ -13,6 +13,8 @@
 )]
 
 mod assert;
+#[cfg(feature = "criterion")]
+pub mod bench;
 mod child;
 mod env;
 mod fds;
