@@ -150,6 +150,12 @@ mod tests {
             (s.state, s.ppid, s.pgrp, s.start_ticks),
             ('S', 1, 77, 98765)
         );
+        let zombie = Stat::parse("1234 (a (b) c) Z 77 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0");
+        assert_eq!(
+            zombie.map(|s| (s.comm, s.state, s.start_ticks)),
+            Some(("a (b) c".to_owned(), 'Z', 555))
+        );
+        assert_eq!(start_ticks(std::process::id()).map(|t| t > 0), Some(true));
         assert_eq!(Stat::parse("garbage"), None);
         assert_eq!(Stat::parse("1 (x) S"), None);
         assert_eq!(
