@@ -13,6 +13,7 @@ use rustix::process::{Pid, Signal, kill_process};
 
 use crate::cases::{pin, settle};
 use crate::measure::interleave;
+use crate::spawn;
 use crate::{Config, Row};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -20,12 +21,6 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 fn sleep_cmd() -> Command {
     let mut c = Command::new("sleep");
     c.arg("1000").stdin(Stdio::null());
-    c
-}
-
-fn true_cmd() -> Command {
-    let mut c = Command::new("true");
-    c.stdin(Stdio::null());
     c
 }
 
@@ -102,40 +97,23 @@ pub(crate) fn rows(cfg: &Config) -> Result<Vec<Row>> {
     pin(None);
 
     for in_flight in [1usize, 8] {
-        let batch = 8usize;
         let mut ours = || -> f64 {
             rt.block_on(async {
                 let t0 = Instant::now();
-                for _ in 0..batch / in_flight {
+                for _ in 0..spawn::BATCH / in_flight {
                     let ps: Vec<Process> = (0..in_flight)
-                        .map(|_| monitor.start(&mut true_cmd()).expect("start"))
+                        .map(|_| monitor.start(&mut spawn::true_cmd()).expect("start"))
                         .collect();
                     for p in &ps {
                         p.wait_async().await.expect("wait_async");
                     }
                 }
-                t0.elapsed().as_nanos() as f64 / batch as f64
+                t0.elapsed().as_nanos() as f64 / spawn::BATCH as f64
             })
         };
-        let mut theirs = || -> f64 {
-            rt.block_on(async {
-                let t0 = Instant::now();
-                for _ in 0..batch / in_flight {
-                    let mut cs: Vec<_> = (0..in_flight)
-                        .map(|_| {
-                            tokio::process::Command::from(true_cmd())
-                                .spawn()
-                                .expect("spawn")
-                        })
-                        .collect();
-                    for c in &mut cs {
-                        c.wait().await.expect("wait");
-                    }
-                }
-                t0.elapsed().as_nanos() as f64 / batch as f64
-            })
-        };
-        let (a, b) = interleave(cfg.budget(3.0), 20, 100_000, &mut ours, &mut theirs);
+        let (a, b) = interleave(cfg.budget(3.0), 20, 100_000, &mut ours, &mut || {
+            spawn::tokio_sample(&rt, in_flight)
+        });
         let what = if in_flight == 1 {
             "sequential".to_owned()
         } else {
@@ -168,9 +146,9 @@ fn footprint(cfg: &Config, monitor: &Monitor) -> Result<Row> {
         .build()?;
     // Warm both paths once, so that one-time allocations do not count.
     rt.block_on(async {
-        let p = monitor.start(&mut true_cmd()).expect("start");
+        let p = monitor.start(&mut spawn::true_cmd()).expect("start");
         p.wait_async().await.expect("wait");
-        let mut c = tokio::process::Command::from(true_cmd())
+        let mut c = tokio::process::Command::from(spawn::true_cmd())
             .spawn()
             .expect("spawn");
         c.wait().await.expect("wait");

@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,61 +17,24 @@ use pidkit_pidfd::{PidFd, Signal};
 use pidkit_pidhandle::PidHandle;
 use rustix::process::{Pid, WaitId, WaitIdOptions, WaitOptions};
 
+use testkit::ChildGuard;
+
 use crate::floor;
 use crate::measure::{interleave, interleave_batched};
 use crate::peers::op;
+use crate::spawn;
 use crate::{Config, Row};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// A child killed and reaped on drop (unless already reaped).
-pub(crate) struct Guard(Option<Child>);
-
-impl From<Child> for Guard {
-    fn from(c: Child) -> Guard {
-        Guard(Some(c))
-    }
+/// `pid` as rustix's type.
+fn rpid(pid: u32) -> Pid {
+    Pid::from_raw(pid as i32).expect("pid is positive")
 }
 
-impl Guard {
-    /// The child's piped stdout, taken.
-    pub(crate) fn stdout(&mut self) -> Option<std::process::ChildStdout> {
-        self.0.as_mut()?.stdout.take()
-    }
-    /// Waits for the child to exit (and reaps it).
-    pub(crate) fn wait(&mut self) -> io::Result<std::process::ExitStatus> {
-        let mut c = self
-            .0
-            .take()
-            .ok_or_else(|| io::Error::other("already reaped"))?;
-        c.wait()
-    }
-    fn sleeper() -> Result<Guard> {
-        Ok(Guard(Some(
-            Command::new("sleep")
-                .arg("1000")
-                .stdin(Stdio::null())
-                .spawn()?,
-        )))
-    }
-    fn child(&self) -> &Child {
-        self.0.as_ref().expect("guard holds a child")
-    }
-    fn pid(&self) -> u32 {
-        self.child().id()
-    }
-    fn rpid(&self) -> Pid {
-        Pid::from_raw(self.pid() as i32).expect("child pid is positive")
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// A guarded `sleep 1000`.
+fn sleeper() -> ChildGuard {
+    ChildGuard::spawn(&mut testkit::sleep_cmd())
 }
 
 fn ns(d: Duration) -> f64 {
@@ -93,28 +56,10 @@ pub(crate) fn pin(cpu: Option<usize>) {
 }
 
 fn podman_style_kill(pid: u32, expected_start: u64) -> io::Result<()> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after = stat.rfind(')').map(|i| &stat[i + 1..]).unwrap_or("");
-    let start: u64 = after
-        .split_whitespace()
-        .nth(19)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::other("bad stat"))?;
-    if start != expected_start {
+    if testkit::start_ticks(pid) != Some(expected_start) {
         return Err(io::Error::from(io::ErrorKind::NotFound));
     }
-    rustix::process::test_kill_process(Pid::from_raw(pid as i32).expect("pid"))
-        .map_err(io::Error::from)
-}
-
-fn start_ticks(pid: u32) -> Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after = stat.rfind(')').map(|i| &stat[i + 1..]).ok_or("bad stat")?;
-    Ok(after
-        .split_whitespace()
-        .nth(19)
-        .ok_or("bad stat")?
-        .parse()?)
+    rustix::process::test_kill_process(rpid(pid)).map_err(io::Error::from)
 }
 
 /// Idle threads that share this process's fd table while they live: with
@@ -155,14 +100,14 @@ const IDLE_THREADS: usize = 3;
 /// floors of `floor.rs` (every call inline, one path for all).
 pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
     pin(Some(0));
-    let target = Guard::sleeper()?;
-    let pid = target.pid();
+    let target = sleeper();
+    let pid = target.id();
     let ipid = pid as i32;
     let handle = PidHandle::from_child(target.child())?;
     let text = handle.to_string();
     let pidfd = PidFd::from_child(target.child())?;
     let rawfd = pidfd.as_fd().as_raw_fd();
-    let ticks = start_ticks(pid)?;
+    let ticks = testkit::start_ticks(pid).ok_or("the target is gone")?;
     let budget = cfg.budget(1.5);
     let mut rows = Vec::new();
 
@@ -319,8 +264,8 @@ pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
 /// stopped (the target must run to act on it). One STOP/CONT cycle a sample.
 pub(crate) fn signal_latency(cfg: &Config, pinned: bool) -> Result<Vec<Row>> {
     pin(if pinned { Some(0) } else { None });
-    let target = Guard::sleeper()?;
-    let rpid = target.rpid();
+    let target = sleeper();
+    let rpid = rpid(target.id());
     let handle = PidHandle::from_child(target.child())?;
     let cycle = |send: &dyn Fn()| -> f64 {
         let t0 = Instant::now();
@@ -365,11 +310,11 @@ pub(crate) fn settle() {
 /// One exit-notification sample of the floor: SIGKILL to a settled `sleep`,
 /// then `poll` on its pidfd and `waitid(P_PIDFD)`.
 pub(crate) fn exit_sample_raw() -> f64 {
-    let g = Guard::sleeper().expect("spawn");
+    let g = sleeper();
     let fd = PidFd::from_child(g.child()).expect("pidfd");
     settle();
     let t0 = Instant::now();
-    rustix::process::kill_process(g.rpid(), rustix::process::Signal::KILL).expect("kill");
+    rustix::process::kill_process(rpid(g.id()), rustix::process::Signal::KILL).expect("kill");
     let mut fds = [rustix::event::PollFd::new(
         &fd,
         rustix::event::PollFlags::IN,
@@ -379,8 +324,8 @@ pub(crate) fn exit_sample_raw() -> f64 {
         rustix::process::waitid(WaitId::PidFd(fd.as_fd()), WaitIdOptions::EXITED).expect("waitid");
     let t = t0.elapsed();
     black_box(st);
-    let mut g = g;
-    let _ = g.0.take();
+    // Reaped already: nothing for the guard to kill or wait for.
+    drop(g.into_inner());
     ns(t)
 }
 
@@ -420,8 +365,7 @@ pub(crate) fn exit_latency(cfg: &Config) -> Result<Vec<Row>> {
     );
 
     let mut thread_per_child = || -> f64 {
-        let mut g = Guard::sleeper().expect("spawn");
-        let mut child = g.0.take().expect("child");
+        let mut child = sleeper().into_inner();
         let rpid = Pid::from_raw(child.id() as i32).expect("pid");
         let (tx, rx) = mpsc::channel();
         let waiter = thread::spawn(move || {
@@ -477,10 +421,9 @@ fn sigchld_style_pair(
         a.push(via_monitor());
         // One reaper thread lifetime per sample keeps it from seeing the
         // monitor's children: it only runs while this sample's child exists.
-        let g = Guard::sleeper()?;
-        let rpid = g.rpid();
-        let mut g = g;
-        let child = g.0.take().ok_or("child")?;
+        let g = sleeper();
+        let rpid = rpid(g.id());
+        let child = g.into_inner();
         let (tx, rx) = mpsc::channel();
         let reaper = thread::spawn(move || {
             let r = rustix::process::wait(WaitOptions::empty());
@@ -503,30 +446,19 @@ pub(crate) fn spawn_throughput(cfg: &Config) -> Result<Vec<Row>> {
     pin(None);
     let monitor = Monitor::new()?;
     let budget = cfg.budget(3.0);
-    let batch = 8usize;
     let mut rows = Vec::new();
-    let truecmd = || {
-        let mut c = Command::new("true");
-        c.stdin(Stdio::null());
-        c
-    };
 
     let mut mon_seq = || -> f64 {
         let t0 = Instant::now();
-        for _ in 0..batch {
-            let p = monitor.start(&mut truecmd()).expect("start");
+        for _ in 0..spawn::BATCH {
+            let p = monitor.start(&mut spawn::true_cmd()).expect("start");
             monitor.wait(&p).expect("wait");
         }
-        ns(t0.elapsed()) / batch as f64
+        ns(t0.elapsed()) / spawn::BATCH as f64
     };
-    let mut std_seq = || -> f64 {
-        let t0 = Instant::now();
-        for _ in 0..batch {
-            truecmd().spawn().expect("spawn").wait().expect("wait");
-        }
-        ns(t0.elapsed()) / batch as f64
-    };
-    let (a, b) = interleave(budget, 20, 100_000, &mut mon_seq, &mut std_seq);
+    let (a, b) = interleave(budget, 20, 100_000, &mut mon_seq, &mut || {
+        spawn::std_sample(1)
+    });
     rows.push(
         Row::new(
             "spawn+wait",
@@ -539,29 +471,19 @@ pub(crate) fn spawn_throughput(cfg: &Config) -> Result<Vec<Row>> {
 
     let mut mon_par = || -> f64 {
         let t0 = Instant::now();
-        let ps: Vec<_> = (0..batch)
-            .map(|_| monitor.start(&mut truecmd()).expect("start"))
+        let ps: Vec<_> = (0..spawn::BATCH)
+            .map(|_| monitor.start(&mut spawn::true_cmd()).expect("start"))
             .collect();
         for p in &ps {
             monitor.wait(p).expect("wait");
         }
-        ns(t0.elapsed()) / batch as f64
-    };
-    let mut std_par = || -> f64 {
-        let t0 = Instant::now();
-        let cs: Vec<_> = (0..batch)
-            .map(|_| truecmd().spawn().expect("spawn"))
-            .collect();
-        for mut c in cs {
-            c.wait().expect("wait");
-        }
-        ns(t0.elapsed()) / batch as f64
+        ns(t0.elapsed()) / spawn::BATCH as f64
     };
     let mut tpc_par = || -> f64 {
         let t0 = Instant::now();
-        let rxs: Vec<_> = (0..batch)
+        let rxs: Vec<_> = (0..spawn::BATCH)
             .map(|_| {
-                let mut c = truecmd().spawn().expect("spawn");
+                let mut c = spawn::true_cmd().spawn().expect("spawn");
                 let (tx, rx) = mpsc::channel();
                 thread::spawn(move || {
                     let st = c.wait();
@@ -573,9 +495,11 @@ pub(crate) fn spawn_throughput(cfg: &Config) -> Result<Vec<Row>> {
         for rx in rxs {
             rx.recv().expect("waiter");
         }
-        ns(t0.elapsed()) / batch as f64
+        ns(t0.elapsed()) / spawn::BATCH as f64
     };
-    let (a, b) = interleave(budget, 20, 100_000, &mut mon_par, &mut std_par);
+    let (a, b) = interleave(budget, 20, 100_000, &mut mon_par, &mut || {
+        spawn::std_sample(spawn::BATCH)
+    });
     rows.push(
         Row::new(
             "spawn+wait",
@@ -702,7 +626,10 @@ pub(crate) fn pidfile(cfg: &Config) -> Result<Vec<Row>> {
     let dpid = daemon.pid();
     let mut handle = || drop(black_box(owner.handle().expect("handle")));
     let (a, b) = interleave_batched(budget, &mut handle, &mut || {
-        drop(black_box(raw_prove_owner(black_box(dpid), &owner_file)))
+        drop(black_box(testkit::raw::prove_owner(
+            black_box(dpid),
+            &owner_file,
+        )))
     });
     rows.push(Row::new(
         "pidfile",
@@ -728,7 +655,7 @@ pub(crate) fn pidfile(cfg: &Config) -> Result<Vec<Row>> {
 
 /// A `sleep 1000` holding an exclusive `flock` on a pidfile that names it,
 /// as a daemon that knows nothing of pidkit would. Killed and reaped on drop.
-struct ForeignDaemon(Guard);
+struct ForeignDaemon(ChildGuard);
 
 impl ForeignDaemon {
     fn start(path: &std::path::Path) -> Result<ForeignDaemon> {
@@ -745,7 +672,7 @@ impl ForeignDaemon {
             .arg("1000")
             .stdin(Stdio::null())
             .spawn()?;
-        let daemon = ForeignDaemon(Guard(Some(child)));
+        let daemon = ForeignDaemon(ChildGuard::new(child));
         file.set_len(0)?;
         file.write_all_at(format!("{}\n", daemon.pid()).as_bytes(), 0)?;
         // Our copy goes; the child's keeps the lock.
@@ -754,7 +681,7 @@ impl ForeignDaemon {
     }
 
     fn pid(&self) -> u32 {
-        self.0.pid()
+        self.0.id()
     }
 }
 
@@ -815,73 +742,4 @@ fn handle_under_foreign_locks(
     let _ = std::fs::remove_dir_all(&lock_dir);
     let _ = setrlimit(Resource::Nofile, saved);
     Ok((a, b))
-}
-
-/// What `Owner::handle()` does, by hand (the same sequence as
-/// `testkit::raw::prove_owner`, which this binary does not link):
-/// `pidfd_open` + `fstat` (pin with a pidfs id), `fstat` of the pidfile,
-/// open `/proc/<pid>/fd`, `getdents64`, one `statat` per descriptor, open +
-/// read + close of the matching descriptor's fdinfo, then a zero `poll` of
-/// the pidfd (still running).
-fn raw_prove_owner(pid: u32, file: &std::fs::File) -> std::os::fd::OwnedFd {
-    use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir};
-    let pidfd = rustix::process::pidfd_open(
-        Pid::from_raw(pid as i32).expect("pid"),
-        rustix::process::PidfdFlags::empty(),
-    )
-    .expect("pidfd_open");
-    black_box(rustix::fs::fstat(&pidfd).expect("fstat"));
-    let st = rustix::fs::fstat(file).expect("fstat");
-    let dir = rustix::fs::openat(
-        CWD,
-        format!("/proc/{pid}/fd"),
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .expect("open fd dir");
-    let mut buf = [const { std::mem::MaybeUninit::<u8>::uninit() }; 2048];
-    let mut entries = RawDir::new(&dir, &mut buf);
-    let mut holds = false;
-    while let Some(entry) = entries.next() {
-        let entry = entry.expect("getdents");
-        let name = entry.file_name();
-        if name.to_bytes().first() == Some(&b'.') {
-            continue;
-        }
-        let Ok(fd_st) = rustix::fs::statat(&dir, name, AtFlags::empty()) else {
-            continue;
-        };
-        if fd_st.st_dev != st.st_dev || fd_st.st_ino != st.st_ino {
-            continue;
-        }
-        let fd = std::str::from_utf8(name.to_bytes()).expect("fd name");
-        let info = rustix::fs::openat(
-            CWD,
-            format!("/proc/{pid}/fdinfo/{fd}"),
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .expect("open fdinfo");
-        let mut text = [0u8; 512];
-        let n = rustix::io::read(&info, &mut text).expect("read fdinfo");
-        let text = std::str::from_utf8(&text[..n]).expect("fdinfo text");
-        if text
-            .lines()
-            .any(|l| l.starts_with("lock:") && l.contains(" FLOCK ") && l.contains(" WRITE "))
-        {
-            holds = true;
-            break;
-        }
-    }
-    assert!(holds, "the daemon does not hold its pidfile");
-    let mut fds = [rustix::event::PollFd::new(
-        &pidfd,
-        rustix::event::PollFlags::IN,
-    )];
-    let zero = rustix::time::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    assert_eq!(rustix::event::poll(&mut fds, Some(&zero)).expect("poll"), 0);
-    pidfd
 }

@@ -20,6 +20,7 @@ mod floor;
 mod measure;
 mod peers;
 mod report;
+mod spawn;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -9,8 +9,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::cases::{Guard, exit_sample_raw, pin, settle};
+use testkit::ChildGuard;
+
+use crate::cases::{exit_sample_raw, pin, settle};
 use crate::measure::interleave;
+use crate::spawn;
 use crate::{Config, Row};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -80,32 +83,13 @@ pub(crate) fn tokio_rows(cfg: &Config) -> Result<Vec<Row>> {
     );
     pin(None);
 
-    let batch = 8usize;
-    let truecmd = || {
-        let mut c = std::process::Command::new("true");
-        c.stdin(Stdio::null());
-        c
-    };
-    let mut tokio_seq = || -> f64 {
-        rt.block_on(async {
-            let t0 = Instant::now();
-            for _ in 0..batch {
-                let mut c = tokio::process::Command::from(truecmd())
-                    .spawn()
-                    .expect("spawn");
-                c.wait().await.expect("wait");
-            }
-            t0.elapsed().as_nanos() as f64 / batch as f64
-        })
-    };
-    let mut std_seq = || -> f64 {
-        let t0 = Instant::now();
-        for _ in 0..batch {
-            truecmd().spawn().expect("spawn").wait().expect("wait");
-        }
-        t0.elapsed().as_nanos() as f64 / batch as f64
-    };
-    let (a, b) = interleave(cfg.budget(3.0), 20, 100_000, &mut tokio_seq, &mut std_seq);
+    let (a, b) = interleave(
+        cfg.budget(3.0),
+        20,
+        100_000,
+        &mut || spawn::tokio_sample(&rt, 1),
+        &mut || spawn::std_sample(1),
+    );
     rows.push(
         Row::new(
             "spawn+wait",
@@ -117,33 +101,13 @@ pub(crate) fn tokio_rows(cfg: &Config) -> Result<Vec<Row>> {
         .floor_of(op::SPAWN_SEQ),
     );
 
-    let mut tokio_par = || -> f64 {
-        rt.block_on(async {
-            let t0 = Instant::now();
-            let mut cs: Vec<_> = (0..batch)
-                .map(|_| {
-                    tokio::process::Command::from(truecmd())
-                        .spawn()
-                        .expect("spawn")
-                })
-                .collect();
-            for c in &mut cs {
-                c.wait().await.expect("wait");
-            }
-            t0.elapsed().as_nanos() as f64 / batch as f64
-        })
-    };
-    let mut std_par = || -> f64 {
-        let t0 = Instant::now();
-        let cs: Vec<_> = (0..batch)
-            .map(|_| truecmd().spawn().expect("spawn"))
-            .collect();
-        for mut c in cs {
-            c.wait().expect("wait");
-        }
-        t0.elapsed().as_nanos() as f64 / batch as f64
-    };
-    let (a, b) = interleave(cfg.budget(3.0), 20, 100_000, &mut tokio_par, &mut std_par);
+    let (a, b) = interleave(
+        cfg.budget(3.0),
+        20,
+        100_000,
+        &mut || spawn::tokio_sample(&rt, spawn::BATCH),
+        &mut || spawn::std_sample(spawn::BATCH),
+    );
     rows.push(
         Row::new(
             "spawn+wait",
@@ -178,8 +142,8 @@ pub(crate) fn external(cfg: &Config, prog: &Program) -> Result<Vec<Row>> {
         .spawn()
         .map_err(|e| format!("running the {} peer {}: {e}", prog.name, exe.display()));
     pin(None);
-    let mut child = Guard::from(child?);
-    let out = child.stdout().ok_or("no stdout")?;
+    let mut child = ChildGuard::new(child?);
+    let out = child.child_mut().stdout.take().ok_or("no stdout")?;
     let mut rows = Vec::new();
     for line in BufReader::new(out).lines() {
         let line = line?;
@@ -187,7 +151,7 @@ pub(crate) fn external(cfg: &Config, prog: &Program) -> Result<Vec<Row>> {
             rows.push(parse_line(&line).map_err(|e| format!("{} peer: {e}: {line}", prog.name))?);
         }
     }
-    let st = child.wait()?;
+    let st = child.wait();
     if !st.success() {
         return Err(format!("the {} peer failed: {st}", prog.name).into());
     }

@@ -14,10 +14,8 @@
     reason = "a benchmark that fails should stop loudly"
 )]
 
-use std::fs::File;
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
 
 use camino::Utf8PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -25,22 +23,6 @@ use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file};
 use testkit::raw;
 
 const CONTENT: &str = "1234567\n";
-
-fn bench_dir() -> tempfile::TempDir {
-    match std::env::var_os("PIDKIT_BENCH_DIR") {
-        Some(dir) => tempfile::tempdir_in(dir).unwrap(),
-        None => tempfile::tempdir().unwrap(),
-    }
-}
-
-fn raw_claim(path: &Path) -> File {
-    raw::claim(path, CONTENT)
-}
-
-/// Every system call the library's claim makes (see `testkit::raw::claim_full`).
-fn raw_claim_dir_sync(path: &Path, dir: &Path) -> File {
-    raw::claim_full(path, dir, CONTENT)
-}
 
 /// neon's read; returns whether the lock was free.
 fn raw_read(path: &Path) -> bool {
@@ -50,16 +32,10 @@ fn raw_read(path: &Path) -> bool {
 }
 
 fn claim(c: &mut Criterion) {
-    let dir = bench_dir();
+    let dir = raw::bench_dir();
     let path = Utf8PathBuf::try_from(dir.path().join("claim.lock")).unwrap();
-    let raw_path = dir.path().join("raw.lock");
-    let mut g = c.benchmark_group("lockfile claim+drop");
-    g.bench_function("raw open+flock+ftruncate+pwrite+fsync+close", |b| {
-        b.iter(|| drop(raw_claim(black_box(&raw_path))))
-    });
-    g.bench_function("raw ... + fsync(parent dir)", |b| {
-        b.iter(|| drop(raw_claim_dir_sync(black_box(&raw_path), dir.path())))
-    });
+    let mut g =
+        testkit::bench::claim_group(c, "lockfile claim+drop", dir.path(), "raw.lock", || CONTENT);
     g.bench_function("create_exclusive+write_content+drop", |b| {
         b.iter(|| {
             let guard = create_exclusive(black_box(&path))
@@ -73,7 +49,7 @@ fn claim(c: &mut Criterion) {
 }
 
 fn read(c: &mut Criterion) {
-    let dir = bench_dir();
+    let dir = raw::bench_dir();
     let path = Utf8PathBuf::try_from(dir.path().join("read.lock")).unwrap();
     let raw_path = dir.path().join("raw.lock");
     drop(
@@ -82,7 +58,7 @@ fn read(c: &mut Criterion) {
             .write_content(CONTENT.to_owned())
             .unwrap(),
     );
-    drop(raw_claim(&raw_path));
+    drop(raw::claim(&raw_path, CONTENT));
 
     let mut g = c.benchmark_group("lockfile read (free)");
     g.bench_function("raw open+flock+pread+close", |b| {
@@ -106,7 +82,7 @@ fn read(c: &mut Criterion) {
         .unwrap()
         .write_content(CONTENT.to_owned())
         .unwrap();
-    let raw_holder = raw_claim_dir_sync(&raw_path, dir.path());
+    let raw_holder = raw::claim_full(&raw_path, dir.path(), CONTENT);
     let mut g = c.benchmark_group("lockfile read (held)");
     g.bench_function("raw open+flock(EX)+pread+close (neon)", |b| {
         b.iter(|| assert!(!raw_read(black_box(&raw_path))))
@@ -128,12 +104,5 @@ fn read(c: &mut Criterion) {
     drop((holder, raw_holder));
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(1500))
-        .sample_size(50)
-}
-
-criterion_group! { name = benches; config = config(); targets = claim, read }
+criterion_group! { name = benches; config = testkit::bench::config(); targets = claim, read }
 criterion_main!(benches);

@@ -7,8 +7,6 @@
     reason = "tests: a failed step must fail the test loudly"
 )]
 
-mod support;
-
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
@@ -20,7 +18,7 @@ use pidkit_lockfile::{
     read_held_claim,
 };
 use proptest::prelude::*;
-use support::{O_CLOEXEC, fd_flags, fd_lock, temp_lock, umask};
+use testkit::{O_CLOEXEC, fd_flags, fd_lock, temp_lock, umask};
 
 fn expect_not_held(path: &Utf8Path) -> (pidkit_lockfile::LockFileGuard, String) {
     match read_and_hold_lock_file(path).unwrap() {
@@ -98,7 +96,7 @@ fn unwritten_claim_keeps_old_content_and_blocks_others() {
     assert_eq!(expect_locked(&path), "previous");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
     assert_eq!(
-        support::flock_modes(std::process::id(), &path),
+        testkit::flock_modes(std::process::id(), &path),
         ["WRITE"],
         "the unwritten claim holds the exclusive lock"
     );

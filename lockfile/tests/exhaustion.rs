@@ -10,16 +10,13 @@
     reason = "tests: a failed step must fail the test loudly"
 )]
 
-mod support;
-
 use std::fs::{self, File};
 use std::time::Duration;
 
 use camino::Utf8Path;
 use fs4::fs_std::FileExt as Flock;
 use pidkit_lockfile::{Error, LockFileRead, Op, create_exclusive, read_and_hold_lock_file};
-use support::temp_lock;
-use testkit::{Isolation, fill_fd_table, watchdog};
+use testkit::{Isolation, fill_fd_table, temp_lock, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const EMFILE: i32 = 24;
@@ -137,12 +134,9 @@ fn body() {
     drop(dir);
 }
 
-#[test]
-fn emfile_is_a_clear_error_and_leaves_files_alone() {
-    testkit::run_isolated(
-        "emfile_is_a_clear_error_and_leaves_files_alone",
-        Isolation::Process,
-        LIMIT,
-        body,
-    );
-}
+testkit::isolated_test!(
+    emfile_is_a_clear_error_and_leaves_files_alone,
+    Isolation::Process,
+    LIMIT,
+    body,
+);

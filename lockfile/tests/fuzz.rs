@@ -11,8 +11,6 @@
     reason = "a failed step must fail the test loudly"
 )]
 
-mod support;
-
 use std::fs::File;
 use std::time::Duration;
 
@@ -20,9 +18,8 @@ use camino::Utf8Path;
 use fs4::fs_std::FileExt as Flock;
 use pidkit_lockfile::{Error, LockFileRead, read_and_hold_lock_file};
 use proptest::prelude::*;
-use support::temp_lock;
 use testkit::fuzz::{self, Bytes};
-use testkit::watchdog;
+use testkit::{temp_lock, watchdog};
 
 /// Whether nobody holds any lock on the file.
 fn is_free(path: &Utf8Path) -> bool {

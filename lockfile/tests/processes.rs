@@ -1,14 +1,12 @@
 //! Lock files across processes, `exec`, mount namespaces and file systems that fail.
 //!
-//! Every test here takes [`support::serial`]: the tests spawn processes, and a
+//! Every test here takes [`serial`]: the tests spawn processes, and a
 //! process forked while another test drops a guard would hold a copy of that
 //! lock descriptor until it `exec`s.
 #![allow(
     clippy::unwrap_used,
     reason = "tests: a failed step must fail the test loudly"
 )]
-
-mod support;
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -20,8 +18,11 @@ use pidkit_lockfile::{
     Error, LockFileGuard, LockFileRead, Op, UnwrittenLockFile, create_exclusive,
     read_and_hold_lock_file,
 };
-use support::{ROLES, comm, process_holds_flock, serial, temp_lock, wait_until};
-use testkit::{Isolation, watchdog};
+use testkit::helper::{Roles, serial};
+use testkit::{Isolation, comm, process_holds_flock, temp_lock, wait_until, watchdog};
+
+/// This crate's helper processes: the role is in `PIDKIT_LOCKFILE_TEST_ROLE`.
+const ROLES: Roles = Roles::new("PIDKIT_LOCKFILE_TEST_ROLE");
 
 const HELPER: &str = "role_helper";
 
@@ -41,7 +42,7 @@ fn escape(s: &str) -> String {
 /// `read <path>`, `keep`, `drop`, `exec <program> <args..>`.
 #[test]
 fn role_helper() {
-    if std::env::var(support::ROLE_ENV).is_err() {
+    if ROLES.current().is_none() {
         let _w = watchdog("role_helper", Duration::from_secs(60));
         let (_dir, path) = temp_lock("protocol.lock");
         let mut helper = ROLES.spawn(HELPER, "holder");
@@ -57,8 +58,8 @@ fn role_helper() {
     }
     let mut unwritten: Option<UnwrittenLockFile> = None;
     let mut guards: Vec<LockFileGuard> = Vec::new();
-    support::reply("ready");
-    for line in support::commands() {
+    testkit::helper::reply("ready");
+    for line in testkit::helper::commands() {
         let (cmd, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
         let answer = match cmd {
             "claim" => {
@@ -117,7 +118,7 @@ fn role_helper() {
             }
             other => format!("err unknown command {other}"),
         };
-        support::reply(&answer);
+        testkit::helper::reply(&answer);
     }
 }
 
@@ -188,14 +189,14 @@ fn unwritten_claim_in_another_process_reads_as_held_with_the_content_as_it_is() 
     fs::write(&path, "previous").unwrap();
     let mut helper = ROLES.spawn(HELPER, "holder");
     assert_eq!(helper.call(&format!("lock {path}")), "ok");
-    assert_eq!(support::flock_modes(helper.pid(), &path), ["WRITE"]);
+    assert_eq!(testkit::flock_modes(helper.pid(), &path), ["WRITE"]);
     // neon's semantics: held, and the content is what the file holds.
     assert_eq!(read_locked(&path), "previous");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
     assert_eq!(fs::read_to_string(&path).unwrap(), "previous");
     assert_eq!(helper.call("write current"), "ok");
     // The written claim keeps the exclusive lock.
-    assert_eq!(support::flock_modes(helper.pid(), &path), ["WRITE"]);
+    assert_eq!(testkit::flock_modes(helper.pid(), &path), ["WRITE"]);
     assert_eq!(read_locked(&path), "current");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
     // And the helper, reading through a second open, sees its own claim as someone else's.
@@ -244,7 +245,7 @@ fn keep_across_exec_keeps_the_lock_in_the_execed_program() {
         process_holds_flock(pid, &path),
         "the exec'd program does not hold the flock"
     );
-    assert_eq!(support::flock_modes(pid, &path), ["WRITE"]);
+    assert_eq!(testkit::flock_modes(pid, &path), ["WRITE"]);
     assert_eq!(read_locked(&path), "daemon");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
 
@@ -356,12 +357,12 @@ fn bare_file_name_syncs_the_current_directory() {
 #[test]
 fn read_only_file_system_is_a_clear_error() {
     let _serial = serial();
-    support::run_in_mount_namespace("read_only_file_system_is_a_clear_error", || {
+    testkit::run_in_mount_namespace("read_only_file_system_is_a_clear_error", || {
         let dir = tempfile::tempdir().unwrap();
         let mnt = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
 
         // An empty read-only file system: nothing can be created.
-        support::mount(&["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mnt.as_str()]);
+        testkit::mount(&["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mnt.as_str()]);
         let path = mnt.join("new.lock");
         let err = create_exclusive(&path).unwrap_err();
         assert!(
@@ -376,7 +377,7 @@ fn read_only_file_system_is_a_clear_error() {
             read_and_hold_lock_file(&path).unwrap(),
             LockFileRead::NotExist
         ));
-        support::mount(&["-o", "remount,rw", mnt.as_str()]);
+        testkit::mount(&["-o", "remount,rw", mnt.as_str()]);
 
         // An existing lock file on a file system remounted read-only.
         let path = mnt.join("existing.lock");
@@ -386,7 +387,7 @@ fn read_only_file_system_is_a_clear_error() {
                 .write_content("old".into())
                 .unwrap(),
         );
-        support::mount(&["-o", "remount,ro", mnt.as_str()]);
+        testkit::mount(&["-o", "remount,ro", mnt.as_str()]);
         let err = create_exclusive(&path).unwrap_err();
         assert!(
             matches!(&err, Error::ReadOnlyFilesystem { op: Op::Open, .. }),
@@ -394,7 +395,7 @@ fn read_only_file_system_is_a_clear_error() {
         );
         // Reading needs no write access, and flock works on a read-only file system.
         assert_eq!(read_not_held(&path), "old");
-        support::umount(&mnt);
+        testkit::umount(&mnt);
     });
 }
 
@@ -405,10 +406,10 @@ fn read_only_file_system_is_a_clear_error() {
 #[test]
 fn failed_write_keeps_the_claim_and_names_the_step() {
     let _serial = serial();
-    support::run_in_mount_namespace("failed_write_keeps_the_claim_and_names_the_step", || {
+    testkit::run_in_mount_namespace("failed_write_keeps_the_claim_and_names_the_step", || {
         let dir = tempfile::tempdir().unwrap();
         let mnt = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
-        support::mount(&["-t", "tmpfs", "-o", "size=8k", "tmpfs", mnt.as_str()]);
+        testkit::mount(&["-t", "tmpfs", "-o", "size=8k", "tmpfs", mnt.as_str()]);
         let path = mnt.join("full.lock");
         drop(create_exclusive(&path).unwrap());
         // Fill the file system.
@@ -451,7 +452,7 @@ fn failed_write_keeps_the_claim_and_names_the_step() {
             .into();
         assert_eq!(io_err.kind(), std::io::ErrorKind::StorageFull);
         drop(create_exclusive(&path).unwrap());
-        support::umount(&mnt);
+        testkit::umount(&mnt);
     });
 }
 
@@ -504,7 +505,7 @@ fn a_file_held_by_the_flock_tool_reads_as_held() {
         "exec 9>>'{path}'; flock -x -n 9 || exit 3; echo held > '{path}'; exec sleep 1000"
     ));
     wait_until(|| fs::read_to_string(&path).unwrap() == "held\n");
-    assert_eq!(support::flock_modes(holder.id(), &path), ["WRITE"]);
+    assert_eq!(testkit::flock_modes(holder.id(), &path), ["WRITE"]);
     assert_eq!(read_locked(&path), "held\n");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
     drop(holder);

@@ -144,28 +144,10 @@ fn pin_to_cpu0() -> rustix::thread::CpuSet {
     before
 }
 
-fn sleep_cmd() -> Command {
-    let mut cmd = Command::new("sleep");
-    cmd.arg("1000")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    cmd
-}
-
 /// Blocks until `pid` sleeps in `sleep` (exec done, state S), so that the
 /// timed part sees a settled child.
 fn until_settled(pid: u32) {
-    loop {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next())
-            .unwrap_or("");
-        if comm.trim() == "sleep" && state == "S" {
-            return;
-        }
+    while !testkit::stat(pid).is_some_and(|s| s.comm == "sleep" && s.state == 'S') {
         std::thread::yield_now();
     }
 }
@@ -173,7 +155,7 @@ fn until_settled(pid: u32) {
 /// Raw floor: kill through the pidfd, poll it, reap it. Returns the time
 /// from the kill to the reaped status.
 fn raw_latency() -> Duration {
-    let mut child = sleep_cmd().spawn().expect("spawn");
+    let mut child = testkit::sleep_cmd().spawn().expect("spawn");
     let fd = PidFd::from_child(&child).expect("pidfd");
     until_settled(child.id());
     let t0 = Instant::now();
@@ -191,7 +173,7 @@ fn raw_latency() -> Duration {
 }
 
 fn monitor_latency(m: &Monitor) -> Duration {
-    let p = m.start(&mut sleep_cmd()).expect("start");
+    let p = m.start(&mut testkit::sleep_cmd()).expect("start");
     until_settled(p.pid());
     let t0 = Instant::now();
     p.kill(Signal::KILL).expect("kill");
@@ -307,7 +289,7 @@ fn hold_footprint(_c: &mut Criterion) {
     let (t0, r0) = status();
     let m = Monitor::new().expect("monitor");
     for _ in 0..n {
-        procs.push(m.start(&mut sleep_cmd()).expect("start"));
+        procs.push(m.start(&mut testkit::sleep_cmd()).expect("start"));
     }
     let (t1, r1) = status();
     eprintln!(
@@ -332,7 +314,7 @@ fn tokio_rt() -> tokio::runtime::Runtime {
 }
 
 fn tokio_sleep_cmd() -> tokio::process::Command {
-    tokio::process::Command::from(sleep_cmd())
+    tokio::process::Command::from(testkit::sleep_cmd())
 }
 
 /// tokio's own: kill, then await the reaped status.
@@ -354,7 +336,7 @@ fn tokio_latency(rt: &tokio::runtime::Runtime) -> Duration {
 
 fn monitor_async_latency(rt: &tokio::runtime::Runtime, m: &Monitor) -> Duration {
     rt.block_on(async {
-        let p = m.start(&mut sleep_cmd()).expect("start");
+        let p = m.start(&mut testkit::sleep_cmd()).expect("start");
         until_settled(p.pid());
         let t0 = Instant::now();
         p.kill(Signal::KILL).expect("kill");
@@ -489,7 +471,7 @@ fn await_footprint(_c: &mut Criterion) {
     let m = Monitor::new().expect("monitor");
     let rt = tokio_rt();
     let procs: Vec<std::sync::Arc<Process>> = (0..n)
-        .map(|_| std::sync::Arc::new(m.start(&mut sleep_cmd()).expect("start")))
+        .map(|_| std::sync::Arc::new(m.start(&mut testkit::sleep_cmd()).expect("start")))
         .collect();
     let r0 = rss();
     let mut waits: Vec<_> = procs.iter().map(|p| p.wait_async()).collect();

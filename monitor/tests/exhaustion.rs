@@ -18,38 +18,12 @@
 )]
 
 use std::io;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pidkit_monitor::{Backend, Error, Monitor, Process, Signal};
 use testkit::{Isolation, SeccompMode, fill_fd_table, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(120);
-const EMFILE: i32 = 24;
-
-fn sleep_cmd() -> Command {
-    let mut cmd = Command::new("sleep");
-    // No stdio of ours: a sleep left behind by a failed assertion must not
-    // hold the isolated run's output pipes open.
-    cmd.arg("1000")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    cmd
-}
-
-/// Whether `EMFILE` is somewhere in the error's chain of sources.
-fn is_emfile(e: &io::Error) -> bool {
-    testkit::has_errno(e, EMFILE)
-}
-
-/// Whether the epoll backend is possible here (not sandboxed, not hidden).
-/// Asks the kernel itself (`testkit::pidfds_work`), so that the cached probe does
-/// not run before the table is full.
-fn pidfds_possible() -> bool {
-    let hidden = std::env::var("PIDKIT_HIDE_FEATURES").unwrap_or_default();
-    testkit::pidfds_work() && !hidden.split(',').any(|f| f.trim() == "pidfd")
-}
 
 /// Asserts that `r` is the probe's "out of file descriptors" error.
 #[track_caller]
@@ -63,7 +37,7 @@ fn assert_out_of_fds(r: io::Result<Monitor>, what: &str) {
         "{what}: {e:?}"
     );
     assert!(e.to_string().contains("file descriptors"), "{what}: {e}");
-    assert!(is_emfile(&e), "{what}: {e:?}");
+    assert!(testkit::is_emfile(&e), "{what}: {e:?}");
 }
 
 /// Asserts that starting a process failed on the full table, and that the
@@ -72,13 +46,13 @@ fn assert_out_of_fds(r: io::Result<Monitor>, what: &str) {
 fn assert_start_fails(r: io::Result<Process>, what: &str) {
     match r {
         Ok(p) => panic!("{what} with no free descriptor started {}", p.pid()),
-        Err(e) => assert!(is_emfile(&e), "{what}: {e:?}"),
+        Err(e) => assert!(testkit::is_emfile(&e), "{what}: {e:?}"),
     }
 }
 
 fn full_table_body() {
     let _w = watchdog("full_table", LIMIT);
-    let possible = pidfds_possible();
+    let possible = testkit::pidfds_possible();
     let expected = if possible {
         Backend::Epoll
     } else {
@@ -93,7 +67,7 @@ fn full_table_body() {
     let epoll = Monitor::with_backend(Backend::Epoll);
     // The fallback needs no descriptor up front; starting with it does.
     let fallback = Monitor::with_backend(Backend::ThreadPerChild).unwrap();
-    let fallback_start = fallback.start(&mut sleep_cmd());
+    let fallback_start = fallback.start(&mut testkit::sleep_cmd());
     drop(full);
 
     if possible {
@@ -111,7 +85,7 @@ fn full_table_body() {
     // Descriptors free again: the probe's answer was not kept.
     let m = Monitor::new().unwrap();
     assert_eq!(m.backend(), expected, "{:?}", pidkit_pidfd::probe());
-    let p = m.start(&mut sleep_cmd()).unwrap();
+    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
     p.kill(Signal::KILL).unwrap();
     assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
     drop(p);
@@ -119,8 +93,8 @@ fn full_table_body() {
     // A working monitor, table full again: start and a new monitor fail.
     let before = m.watched();
     let full = fill_fd_table();
-    let start = m.start(&mut sleep_cmd());
-    let locked = m.start_locked(&mut sleep_cmd());
+    let start = m.start(&mut testkit::sleep_cmd());
+    let locked = m.start_locked(&mut testkit::sleep_cmd());
     let again = Monitor::new();
     let watched = m.watched();
     drop(full);
@@ -136,7 +110,7 @@ fn full_table_body() {
         // The probe's answer is cached now; the epoll set cannot be made.
         Err(e) => {
             assert!(possible, "{e:?}");
-            assert!(is_emfile(&e), "{e:?}");
+            assert!(testkit::is_emfile(&e), "{e:?}");
         }
         Ok(n) => {
             assert!(!possible, "{n:?}");
@@ -145,8 +119,8 @@ fn full_table_body() {
     }
 
     // And once more with room: everything works.
-    let p = m.start(&mut sleep_cmd()).unwrap();
-    let q = m.start_locked(&mut sleep_cmd()).unwrap();
+    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
+    let q = m.start_locked(&mut testkit::sleep_cmd()).unwrap();
     for p in [&p, &q] {
         p.kill(Signal::KILL).unwrap();
         assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
@@ -155,9 +129,9 @@ fn full_table_body() {
 
     // The reaper thread ends (closing the epoll set) after its monitor and
     // last process are gone; the watchdog bounds the wait.
-    while testkit::open_fd_count() != baseline || testkit::thread_count() != threads {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    testkit::wait_until(|| {
+        testkit::open_fd_count() == baseline && testkit::thread_count() == threads
+    });
     assert_eq!(
         testkit::open_fd_count(),
         baseline,
@@ -166,25 +140,10 @@ fn full_table_body() {
     );
 }
 
-#[test]
-fn new_and_start_with_a_full_fd_table() {
-    testkit::run_isolated(
-        "new_and_start_with_a_full_fd_table",
-        Isolation::Process,
-        LIMIT,
-        full_table_body,
-    );
-}
-
-#[test]
-fn new_and_start_with_a_full_fd_table_fallback() {
-    testkit::run_isolated(
-        "new_and_start_with_a_full_fd_table_fallback",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        full_table_body,
-    );
-}
+testkit::isolated_tests!(full_table_body, LIMIT;
+    new_and_start_with_a_full_fd_table: Isolation::Process,
+    new_and_start_with_a_full_fd_table_fallback: Isolation::Seccomp(SeccompMode::Enosys),
+);
 
 /// `Monitor::global()` first used with a full descriptor table: that call
 /// gets a thread-per-child stand-in (the probe could not answer), and the
@@ -192,7 +151,7 @@ fn new_and_start_with_a_full_fd_table_fallback() {
 /// kernel allows. The stand-in's processes still work.
 fn global_body() {
     let _w = watchdog("global_retries", LIMIT);
-    let possible = pidfds_possible();
+    let possible = testkit::pidfds_possible();
     let expected = if possible {
         Backend::Epoll
     } else {
@@ -212,31 +171,16 @@ fn global_body() {
         assert!(!std::ptr::eq(first, second), "the stand-in was kept");
     }
     for m in [first, second] {
-        let p = m.start(&mut sleep_cmd()).unwrap();
+        let p = m.start(&mut testkit::sleep_cmd()).unwrap();
         p.kill(Signal::KILL).unwrap();
         assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
     }
 }
 
-#[test]
-fn global_probes_again_after_a_full_fd_table() {
-    testkit::run_isolated(
-        "global_probes_again_after_a_full_fd_table",
-        Isolation::Process,
-        LIMIT,
-        global_body,
-    );
-}
-
-#[test]
-fn global_probes_again_after_a_full_fd_table_fallback() {
-    testkit::run_isolated(
-        "global_probes_again_after_a_full_fd_table_fallback",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        global_body,
-    );
-}
+testkit::isolated_tests!(global_body, LIMIT;
+    global_probes_again_after_a_full_fd_table: Isolation::Process,
+    global_probes_again_after_a_full_fd_table_fallback: Isolation::Seccomp(SeccompMode::Enosys),
+);
 
 /// Starting children until the soft `RLIMIT_NOFILE` is reached: the failing
 /// start is [`Error::FdLimit`] naming the limit and its values, nothing was
@@ -259,7 +203,7 @@ fn fd_limit_body() {
     .unwrap();
     let mut started = Vec::new();
     let err = loop {
-        match m.start(&mut sleep_cmd()) {
+        match m.start(&mut testkit::sleep_cmd()) {
             Ok(p) => started.push(p),
             Err(e) => break e,
         }
@@ -284,7 +228,7 @@ fn fd_limit_body() {
         text.contains("RLIMIT_NOFILE") && text.contains(&soft.to_string()),
         "{text}"
     );
-    assert!(is_emfile(&err), "{err:?}");
+    assert!(testkit::is_emfile(&err), "{err:?}");
     assert_eq!(
         m.watched(),
         started.len(),
@@ -303,27 +247,12 @@ fn fd_limit_body() {
     // Raised again, starting works.
     let raised = pidkit_monitor::raise_fd_limit().unwrap();
     assert_eq!(Some(raised), saved.maximum.or(Some(u64::MAX)));
-    let p = m.start(&mut sleep_cmd()).unwrap();
+    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
     p.kill(Signal::KILL).unwrap();
     assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
 }
 
-#[test]
-fn start_at_the_fd_limit_names_it_and_loses_nothing() {
-    testkit::run_isolated(
-        "start_at_the_fd_limit_names_it_and_loses_nothing",
-        Isolation::Process,
-        LIMIT,
-        fd_limit_body,
-    );
-}
-
-#[test]
-fn start_at_the_fd_limit_names_it_and_loses_nothing_fallback() {
-    testkit::run_isolated(
-        "start_at_the_fd_limit_names_it_and_loses_nothing_fallback",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        fd_limit_body,
-    );
-}
+testkit::isolated_tests!(fd_limit_body, LIMIT;
+    start_at_the_fd_limit_names_it_and_loses_nothing: Isolation::Process,
+    start_at_the_fd_limit_names_it_and_loses_nothing_fallback: Isolation::Seccomp(SeccompMode::Enosys),
+);

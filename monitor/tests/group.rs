@@ -61,9 +61,9 @@ fn handles(pids: &[u32]) -> Vec<PidHandle> {
 }
 
 fn until_all_sleep(pids: &[u32]) {
-    testkit::helper::wait_until(|| {
+    testkit::wait_until(|| {
         pids.iter()
-            .all(|&p| testkit::helper::comm(p).as_deref() == Some("sleep"))
+            .all(|&p| testkit::comm(p).as_deref() == Some("sleep"))
     });
 }
 

@@ -12,13 +12,9 @@
     clippy::unwrap_used,
     reason = "a failed step must fail the test loudly"
 )]
-#![allow(
-    clippy::zombie_processes,
-    reason = "children handed to the monitor are reaped by it"
-)]
 
 use std::collections::HashSet;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -42,72 +38,6 @@ fn expected_backend() -> Backend {
     } else {
         Backend::ThreadPerChild
     }
-}
-
-fn sh_cmd(script: &str) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(script).stdin(Stdio::null());
-    cmd
-}
-
-fn sleep_cmd() -> Command {
-    let mut cmd = Command::new("sleep");
-    cmd.arg("1000").stdin(Stdio::null());
-    cmd
-}
-
-/// Whether `poll` says `fd` is readable right now.
-fn readable(fd: std::os::fd::BorrowedFd<'_>) -> bool {
-    let mut fds = [rustix::event::PollFd::new(
-        &fd,
-        rustix::event::PollFlags::IN,
-    )];
-    let zero = rustix::time::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    rustix::event::poll(&mut fds, Some(&zero)).unwrap() == 1
-}
-
-/// Blocks until `fd` is readable.
-fn block_until_readable(fd: std::os::fd::BorrowedFd<'_>) {
-    loop {
-        let mut fds = [rustix::event::PollFd::new(
-            &fd,
-            rustix::event::PollFlags::IN,
-        )];
-        match rustix::event::poll(&mut fds, None) {
-            Ok(1) => return,
-            Ok(_) | Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => panic!("poll: {e}"),
-        }
-    }
-}
-
-/// `pid` is not a zombie child of ours: `/proc/<pid>` is gone, or holds a
-/// process that is not a zombie of ours (the number may have been reused).
-fn assert_no_zombie_of_ours(pid: u32) {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return;
-    };
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let mut fields = after.split_whitespace();
-    let state = fields.next().unwrap();
-    let ppid: u32 = fields.next().unwrap().parse().unwrap();
-    assert!(
-        !(state == "Z" && ppid == std::process::id()),
-        "process {pid} is our zombie: {stat}"
-    );
-}
-
-/// Whether `pid` is a zombie child of ours right now.
-fn is_our_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let mut fields = after.split_whitespace();
-        fields.next() == Some("Z")
-            && fields.next().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id())
-    })
 }
 
 /// A fresh directory under the temp dir, removed on drop.
@@ -142,21 +72,6 @@ fn rerun_with_env(test_name: &str, env: (&str, &str)) -> bool {
     testkit::run_isolated_env(test_name, Isolation::Process, LIMIT, &[env], || {})
 }
 
-/// Starts `sh -c 'sleep 1000 & echo $!; <then>'` and returns the guard of
-/// the shell and the PID of its background `sleep` (our grandchild). The
-/// grandchild's stdio is not the test's, so that it cannot hold a test
-/// runner's pipes open; kill it with [`kill_grandchild`].
-fn grandchild(then: &str) -> (ChildGuard, u32) {
-    let mut cmd = sh_cmd(&format!("sleep 1000 >/dev/null 2>&1 & echo $!; {then}"));
-    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut guard = ChildGuard::spawn(&mut cmd);
-    let mut line = String::new();
-    BufReader::new(guard.child_mut().stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (guard, line.trim().parse().unwrap())
-}
-
 /// Kills the grandchild `gpid` (identity-checked through a handle, so never
 /// a reused PID), then the shell.
 fn kill_grandchild(sh: ChildGuard, gpid: u32) {
@@ -176,7 +91,7 @@ fn monitor_and_process_are_send_and_sync() {
     both::<Error>();
     // The trait is object safe and usable through a reference.
     let m: &dyn ProcessMonitor<Process = Process> = Monitor::global();
-    let p = m.start(&mut sh_cmd("exit 3")).unwrap();
+    let p = m.start(&mut testkit::sh_cmd("exit 3")).unwrap();
     assert_eq!(m.wait(&p).unwrap().code(), 3);
 }
 
@@ -214,7 +129,9 @@ fn new_and_global_pick_the_backend_the_kernel_allows() {
 #[test]
 fn exit_code_7() {
     let _w = watchdog("exit7", LIMIT);
-    let p = Monitor::global().start(&mut sh_cmd("exit 7")).unwrap();
+    let p = Monitor::global()
+        .start(&mut testkit::sh_cmd("exit 7"))
+        .unwrap();
     let exit = p.wait().unwrap();
     assert_eq!(exit.code(), 7);
     assert_eq!(exit.status.code(), Some(7));
@@ -230,7 +147,7 @@ fn exit_code_7() {
 #[test]
 fn sigkill_is_code_137_and_signal_9() {
     let _w = watchdog("sigkill", LIMIT);
-    let p = Monitor::global().start(&mut sleep_cmd()).unwrap();
+    let p = Monitor::global().start(&mut testkit::sleep_cmd()).unwrap();
     p.kill(Signal::KILL).unwrap();
     let exit = p.wait().unwrap();
     assert_eq!(exit.code(), 137);
@@ -244,7 +161,7 @@ fn sigkill_is_code_137_and_signal_9() {
 fn sigquit_with_core_reports_core_dumped() {
     let _w = watchdog("core", LIMIT);
     let dir = TempDir::new("core");
-    let mut cmd = sh_cmd("ulimit -c unlimited; kill -QUIT $$");
+    let mut cmd = testkit::sh_cmd("ulimit -c unlimited; kill -QUIT $$");
     cmd.current_dir(&dir.0);
     let exit = Monitor::global().start(&mut cmd).unwrap().wait().unwrap();
     assert_eq!(exit.signal(), Some(Signal::QUIT));
@@ -293,7 +210,11 @@ fn missing_binary_is_an_error_and_nothing_is_delivered() {
 #[test]
 fn wait_twice_and_from_many_threads_gives_the_same_exit() {
     let _w = watchdog("twice", LIMIT);
-    let p = Arc::new(Monitor::global().start(&mut sh_cmd("exit 5")).unwrap());
+    let p = Arc::new(
+        Monitor::global()
+            .start(&mut testkit::sh_cmd("exit 5"))
+            .unwrap(),
+    );
     let waiters: Vec<_> = (0..4)
         .map(|_| {
             let p = Arc::clone(&p);
@@ -335,7 +256,7 @@ fn a_thousand_instant_children_none_missed() {
     }
     assert_eq!(pids.len(), count);
     for p in &procs {
-        assert_no_zombie_of_ours(p.pid());
+        testkit::assert_no_zombie_of_ours(p.pid());
     }
 }
 
@@ -352,7 +273,9 @@ fn two_hundred_concurrent_children_each_delivered_once_to_the_right_process() {
                     .map(|k| {
                         let i: i32 = t * 25 + k;
                         let code = (i * 37) % 256;
-                        let p = m.start(&mut sh_cmd(&format!("exit {code}"))).unwrap();
+                        let p = m
+                            .start(&mut testkit::sh_cmd(&format!("exit {code}")))
+                            .unwrap();
                         (code, p)
                     })
                     .collect::<Vec<_>>()
@@ -390,7 +313,7 @@ fn two_hundred_concurrent_children_each_delivered_once_to_the_right_process() {
 #[test]
 fn wait_timeout_then_kill_leaves_no_zombie() {
     let _w = watchdog("timeout_kill", LIMIT);
-    let p = Monitor::global().start(&mut sleep_cmd()).unwrap();
+    let p = Monitor::global().start(&mut testkit::sleep_cmd()).unwrap();
     assert_eq!(p.wait_timeout(Duration::from_millis(20)).unwrap(), None);
     assert_eq!(p.try_exit(), None);
     assert_eq!(p.try_wait().unwrap(), None);
@@ -399,13 +322,15 @@ fn wait_timeout_then_kill_leaves_no_zombie() {
     let exit = p.wait_timeout(Duration::from_secs(100)).unwrap().unwrap();
     assert_eq!(exit.signal(), Some(Signal::TERM));
     assert_eq!(exit.code(), 143);
-    assert_no_zombie_of_ours(p.pid());
+    testkit::assert_no_zombie_of_ours(p.pid());
 }
 
 #[test]
 fn kill_after_exit_is_an_error_never_a_stray_signal() {
     let _w = watchdog("kill_after", LIMIT);
-    let p = Monitor::global().start(&mut sh_cmd("exit 0")).unwrap();
+    let p = Monitor::global()
+        .start(&mut testkit::sh_cmd("exit 0"))
+        .unwrap();
     p.wait().unwrap();
     for sig in [Signal::ZERO, Signal::KILL, Signal::TERM] {
         let err = p.kill(sig).unwrap_err();
@@ -418,16 +343,19 @@ fn kill_after_exit_is_an_error_never_a_stray_signal() {
 #[test]
 fn exit_fd_is_readable_only_after_the_exit() {
     let _w = watchdog("exit_fd", LIMIT);
-    let p = Monitor::global().start(&mut sleep_cmd()).unwrap();
-    assert!(!readable(p.exit_fd()));
+    let p = Monitor::global().start(&mut testkit::sleep_cmd()).unwrap();
+    assert!(!testkit::readable(p.exit_fd()));
     assert_eq!(p.wait_timeout(Duration::from_millis(20)).unwrap(), None);
-    assert!(!readable(p.exit_fd()));
+    assert!(!testkit::readable(p.exit_fd()));
     p.kill(Signal::KILL).unwrap();
-    block_until_readable(p.exit_fd());
+    testkit::block_until_readable(p.exit_fd());
     // Readable means the exit can be had without blocking.
     let exit = p.try_exit().unwrap();
     assert_eq!(exit.signal(), Some(Signal::KILL));
-    assert!(readable(p.exit_fd()), "stays readable after the exit");
+    assert!(
+        testkit::readable(p.exit_fd()),
+        "stays readable after the exit"
+    );
     assert_eq!(p.wait().unwrap(), exit);
     let flags = rustix::io::fcntl_getfd(p.exit_fd()).unwrap();
     assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
@@ -458,7 +386,7 @@ fn one_mib_of_output_is_drained_then_waited() {
 #[test]
 fn stdin_and_stderr_are_handed_to_the_caller() {
     let _w = watchdog("stdio", LIMIT);
-    let mut cmd = sh_cmd("cat; echo oops >&2; exit 4");
+    let mut cmd = testkit::sh_cmd("cat; echo oops >&2; exit 4");
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -475,29 +403,11 @@ fn stdin_and_stderr_are_handed_to_the_caller() {
     assert!(p.stdin().is_none() && p.stdout().is_none() && p.stderr().is_none());
 }
 
-/// The PID of `pid`'s program name (`/proc/<pid>/comm`).
-fn comm(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
-/// Blocks until `pid` runs `sleep` (so `setpriv` has set PDEATHSIG and
-/// exec'd), polling.
-fn until_exec_sleep(pid: u32) {
-    while comm(pid) != "sleep" {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// Blocks until thread `tid` of this process has fully exited (its
 /// `/proc/self/task` entry is gone): by then the kernel has sent the
 /// parent-death signals of the children it forked.
 fn until_thread_gone(tid: i32) {
-    while std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    testkit::wait_until(|| !std::path::Path::new(&format!("/proc/self/task/{tid}")).exists());
 }
 
 fn pdeathsig_cmd() -> Command {
@@ -533,7 +443,7 @@ fn start_pdeathsig_child_from_a_short_lived_thread(locked: bool) -> Process {
         } else {
             m.start(&mut cmd).unwrap()
         };
-        until_exec_sleep(p.pid());
+        testkit::wait_until(|| testkit::comm(p.pid()).as_deref() == Some("sleep"));
         (p, rustix::thread::gettid().as_raw_nonzero().get())
     })
     .join()
@@ -577,7 +487,7 @@ fn adopt_a_non_child_and_get_its_status() {
     let _w = watchdog("adopt", LIMIT);
     // The shell waits for its background sleep, so it reaps it: the kernel
     // then records the status for every pidfd holder.
-    let (sh, gpid) = grandchild("wait $!");
+    let (sh, gpid) = testkit::grandchild("wait $!");
     let handle = PidHandle::new(gpid).unwrap();
     let m = Monitor::new().unwrap();
     let result = m.adopt(handle);
@@ -596,7 +506,7 @@ fn adopt_a_non_child_and_get_its_status() {
     assert!(p.is_adopted());
     assert_eq!(p.pid(), gpid);
     assert_eq!(p.try_exit(), None);
-    assert!(!readable(p.exit_fd()));
+    assert!(!testkit::readable(p.exit_fd()));
     p.kill(Signal::TERM).unwrap();
     if probe().info_exit {
         let exit = p.wait().unwrap();
@@ -618,46 +528,32 @@ fn handle_has_no_pidfd_here() -> bool {
     !probe().usable()
 }
 
-#[test]
-fn adopt_waits_for_the_parent_to_reap_and_reaps_a_reparented_orphan() {
-    testkit::run_isolated(
-        "adopt_waits_for_the_parent_to_reap_and_reaps_a_reparented_orphan",
-        Isolation::Process,
-        LIMIT,
-        || {
-            let _w = watchdog("adopt_orphan", LIMIT);
-            if handle_has_no_pidfd_here() || !probe().info_exit {
-                return;
-            }
-            // Orphans of our descendants come to us, as to a container shim.
-            rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
-            // The parent of the background sleep exec's another sleep, which
-            // never reaps it.
-            let (sh, gpid) = grandchild("exec sleep 1000");
-            // Both must be `sleep` already: a parent still running sh could
-            // reap the grandchild itself when it dies.
-            let shpid = sh.id();
-            testkit::helper::wait_until(|| {
-                testkit::helper::comm(shpid).as_deref() == Some("sleep")
-                    && testkit::helper::comm(gpid).as_deref() == Some("sleep")
-            });
-            let m = Monitor::new().unwrap();
-            let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
-            assert!(p.is_adopted());
-            p.kill(Signal::TERM).unwrap();
-            block_until_readable(p.exit_fd());
-            // Exited, but not reaped by its parent: no status yet.
-            assert_eq!(p.wait_timeout(Duration::from_millis(30)).unwrap(), None);
-            assert_eq!(p.try_exit(), None);
-            // Its parent dies; the zombie is reparented to us and the monitor
-            // reaps it.
-            drop(sh);
-            let exit = p.wait().unwrap();
-            assert_eq!((exit.pid, exit.signal()), (gpid, Some(Signal::TERM)));
-            assert_no_zombie_of_ours(gpid);
-        },
-    );
-}
+testkit::isolated_test!(
+    adopt_waits_for_the_parent_to_reap_and_reaps_a_reparented_orphan,
+    Isolation::Process,
+    LIMIT,
+    || {
+        let _w = watchdog("adopt_orphan", LIMIT);
+        if handle_has_no_pidfd_here() || !probe().info_exit {
+            return;
+        }
+        let (sh, gpid) = testkit::unreaped_grandchild();
+        let m = Monitor::new().unwrap();
+        let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
+        assert!(p.is_adopted());
+        p.kill(Signal::TERM).unwrap();
+        testkit::block_until_readable(p.exit_fd());
+        // Exited, but not reaped by its parent: no status yet.
+        assert_eq!(p.wait_timeout(Duration::from_millis(30)).unwrap(), None);
+        assert_eq!(p.try_exit(), None);
+        // Its parent dies; the zombie is reparented to us and the monitor
+        // reaps it.
+        drop(sh);
+        let exit = p.wait().unwrap();
+        assert_eq!((exit.pid, exit.signal()), (gpid, Some(Signal::TERM)));
+        testkit::assert_no_zombie_of_ours(gpid);
+    },
+);
 
 #[test]
 fn adopt_without_exit_info_is_unsupported_after_the_exit() {
@@ -667,7 +563,7 @@ fn adopt_without_exit_info_is_unsupported_after_the_exit() {
         return;
     }
     assert!(!probe().info_exit);
-    let (sh, gpid) = grandchild("wait $!");
+    let (sh, gpid) = testkit::grandchild("wait $!");
     let m = Monitor::new().unwrap();
     let result = m.adopt(PidHandle::new(gpid).unwrap());
     if handle_has_no_pidfd_here() {
@@ -692,7 +588,7 @@ fn adopt_without_exit_info_is_unsupported_after_the_exit() {
     }
     assert_eq!(p.try_exit(), None);
     assert_eq!(p.try_wait().unwrap_err().kind(), io::ErrorKind::Unsupported);
-    assert!(readable(p.exit_fd()));
+    assert!(testkit::readable(p.exit_fd()));
     assert_eq!(sh.wait().code(), Some(143));
 }
 
@@ -717,16 +613,14 @@ fn adopt_of_a_gone_process_is_not_found() {
     assert_eq!(io_err.kind(), io::ErrorKind::NotFound);
 }
 
-/// Without pidfds (a seccomp filter makes `pidfd_open` fail) a live
-/// process cannot be adopted; the failed adopt hands back the very handle,
-/// which still signals the process.
-#[test]
-fn a_failed_adopt_hands_back_a_working_handle() {
-    testkit::run_isolated(
-        "a_failed_adopt_hands_back_a_working_handle",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        || {
+testkit::isolated_test!(
+    /// Without pidfds (a seccomp filter makes `pidfd_open` fail) a live
+    /// process cannot be adopted; the failed adopt hands back the very handle,
+    /// which still signals the process.
+    a_failed_adopt_hands_back_a_working_handle,
+    Isolation::Seccomp(SeccompMode::Enosys),
+    LIMIT,
+    || {
             let _w = watchdog("adopt_hands_back", LIMIT);
             let child = ChildGuard::spawn(Command::new("sleep").arg("1000"));
             let pid = child.id();
@@ -747,8 +641,7 @@ fn a_failed_adopt_hands_back_a_working_handle() {
             let status = child.wait();
             assert_eq!(status.signal(), Some(Signal::KILL.as_raw()), "{status}");
         },
-    );
-}
+);
 
 #[test]
 fn adopting_our_own_child_reaps_it() {
@@ -769,7 +662,7 @@ fn adopting_our_own_child_reaps_it() {
     assert!(!p.is_adopted(), "our own child is a child");
     p.kill(Signal::KILL).unwrap();
     assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
-    assert_no_zombie_of_ours(child.id());
+    testkit::assert_no_zombie_of_ours(child.id());
     // std finds nothing left to reap.
     assert!(child.try_wait().is_err());
 }
@@ -810,14 +703,12 @@ fn dropped_processes_are_reaped_by_the_monitor() {
     let _w = watchdog("dropped", LIMIT);
     let m = Monitor::new().unwrap();
     let pids: Vec<u32> = (0..50)
-        .map(|_| m.start(&mut sh_cmd("exit 0")).unwrap().pid())
+        .map(|_| m.start(&mut testkit::sh_cmd("exit 0")).unwrap().pid())
         .collect();
     // Nobody waits: the monitor still reaps every one.
-    while m.watched() > 0 {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    testkit::wait_until(|| m.watched() == 0);
     for pid in pids {
-        assert_no_zombie_of_ours(pid);
+        testkit::assert_no_zombie_of_ours(pid);
     }
 }
 
@@ -825,23 +716,21 @@ fn dropped_processes_are_reaped_by_the_monitor() {
 fn a_dropped_monitor_keeps_its_processes_working() {
     let _w = watchdog("dropped_monitor", LIMIT);
     let m = Monitor::new().unwrap();
-    let p = m.start(&mut sleep_cmd()).unwrap();
-    let unwaited = m.start(&mut sh_cmd("exit 0")).unwrap().pid();
-    let locked = m.start_locked(&mut sh_cmd("exit 9")).unwrap();
+    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
+    let unwaited = m.start(&mut testkit::sh_cmd("exit 0")).unwrap().pid();
+    let locked = m.start_locked(&mut testkit::sh_cmd("exit 9")).unwrap();
     drop(m);
     assert_eq!(locked.wait().unwrap().code(), 9);
     p.kill(Signal::KILL).unwrap();
     assert_eq!(p.wait().unwrap().code(), 137);
     // The reaper of the dropped monitor still reaps what nobody waits for.
-    while is_our_zombie(unwaited) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    testkit::wait_until(|| !testkit::is_our_zombie(unwaited));
 }
 
 #[test]
 fn start_locked_works_like_start() {
     let _w = watchdog("locked", LIMIT);
-    let mut cmd = sh_cmd("read x; exit $x");
+    let mut cmd = testkit::sh_cmd("read x; exit $x");
     cmd.stdin(Stdio::piped());
     let mut p = Monitor::global().start_locked(&mut cmd).unwrap();
     writeln!(p.stdin().unwrap(), "42").unwrap();
@@ -883,46 +772,41 @@ fn stress_three_thousand_children() {
         .collect();
     let total: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
     assert_eq!(total, 4 * 50 * testkit::capacity(15, 3));
-    while m.watched() > 0 {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    testkit::wait_until(|| m.watched() == 0);
 }
 
-#[test]
-fn thread_count_stays_flat_while_holding_500_children() {
-    testkit::run_isolated(
-        "thread_count_stays_flat_while_holding_500_children",
-        Isolation::Process,
-        LIMIT,
-        || {
-            let _w = watchdog("threads", LIMIT);
-            let before = testkit::thread_count();
-            let m = Monitor::new().unwrap();
-            let procs: Vec<Process> = (0..500)
-                .map(|_| m.start(&mut sleep_cmd()).unwrap())
-                .collect();
-            let during = testkit::thread_count();
-            match m.backend() {
-                Backend::Epoll => assert!(
-                    during <= before + 2,
-                    "{before} threads before, {during} while holding 500 children"
-                ),
-                // The documented cost of the fallback: a thread per child.
-                _ => assert!(
-                    during <= before + 500 + 2,
-                    "{before} threads before, {during} while holding 500 children"
-                ),
-            }
-            assert_eq!(m.watched(), 500);
-            for p in &procs {
-                p.kill(Signal::KILL).unwrap();
-            }
-            for p in &procs {
-                assert_eq!(p.wait().unwrap().code(), 137);
-            }
-        },
-    );
-}
+testkit::isolated_test!(
+    thread_count_stays_flat_while_holding_500_children,
+    Isolation::Process,
+    LIMIT,
+    || {
+        let _w = watchdog("threads", LIMIT);
+        let before = testkit::thread_count();
+        let m = Monitor::new().unwrap();
+        let procs: Vec<Process> = (0..500)
+            .map(|_| m.start(&mut testkit::sleep_cmd()).unwrap())
+            .collect();
+        let during = testkit::thread_count();
+        match m.backend() {
+            Backend::Epoll => assert!(
+                during <= before + 2,
+                "{before} threads before, {during} while holding 500 children"
+            ),
+            // The documented cost of the fallback: a thread per child.
+            _ => assert!(
+                during <= before + 500 + 2,
+                "{before} threads before, {during} while holding 500 children"
+            ),
+        }
+        assert_eq!(m.watched(), 500);
+        for p in &procs {
+            p.kill(Signal::KILL).unwrap();
+        }
+        for p in &procs {
+            assert_eq!(p.wait().unwrap().code(), 137);
+        }
+    },
+);
 
 /// Everything the fallback must still get right; run under seccomp filters
 /// and with the fallback backend chosen explicitly.
@@ -930,20 +814,20 @@ fn fallback_body(m: &Monitor) {
     assert_eq!(m.backend(), Backend::ThreadPerChild);
     // Exit codes and signals.
     assert_eq!(
-        m.start(&mut sh_cmd("exit 7"))
+        m.start(&mut testkit::sh_cmd("exit 7"))
             .unwrap()
             .wait()
             .unwrap()
             .code(),
         7
     );
-    let p = m.start(&mut sleep_cmd()).unwrap();
+    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
     // wait_timeout, then kill.
     assert_eq!(p.wait_timeout(Duration::from_millis(20)).unwrap(), None);
-    assert!(!readable(p.exit_fd()));
+    assert!(!testkit::readable(p.exit_fd()));
     p.kill(Signal::ZERO).unwrap();
     p.kill(Signal::KILL).unwrap();
-    block_until_readable(p.exit_fd());
+    testkit::block_until_readable(p.exit_fd());
     let exit = p.try_exit().expect("recorded once the exit fd is readable");
     assert_eq!((exit.code(), exit.signal()), (137, Some(Signal::KILL)));
     assert_eq!(p.wait().unwrap(), exit);
@@ -951,30 +835,33 @@ fn fallback_body(m: &Monitor) {
         p.kill(Signal::TERM).unwrap_err().kind(),
         io::ErrorKind::NotFound
     );
-    assert_no_zombie_of_ours(p.pid());
+    testkit::assert_no_zombie_of_ours(p.pid());
     // Real-time signals cannot be sent without pidfds (documented).
-    let p = m.start(&mut sleep_cmd()).unwrap();
+    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
     let err = p.kill(Signal::from_raw(40).unwrap()).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
     p.kill(Signal::TERM).unwrap();
     assert_eq!(p.wait().unwrap().code(), 143);
     // Many children at once, each to the right process.
     let procs: Vec<(i32, Process)> = (0..60)
-        .map(|i| (i, m.start(&mut sh_cmd(&format!("exit {i}"))).unwrap()))
+        .map(|i| {
+            (
+                i,
+                m.start(&mut testkit::sh_cmd(&format!("exit {i}"))).unwrap(),
+            )
+        })
         .collect();
     for (i, p) in &procs {
         let exit = p.wait().unwrap();
         assert_eq!((exit.code(), exit.pid), (*i, p.pid()));
     }
     // start_locked.
-    let p = m.start_locked(&mut sh_cmd("exit 3")).unwrap();
+    let p = m.start_locked(&mut testkit::sh_cmd("exit 3")).unwrap();
     assert_eq!(p.wait().unwrap().code(), 3);
     // Spawn failures.
     let err = m.start(&mut Command::new("/nonexistent/x")).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
-    while m.watched() > 0 {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    testkit::wait_until(|| m.watched() == 0);
 }
 
 fn seccomp_body() {
@@ -983,7 +870,7 @@ fn seccomp_body() {
     fallback_body(&Monitor::new().unwrap());
     fallback_body(Monitor::global());
     // Nothing to watch a non-child with.
-    let (sh, gpid) = grandchild("wait $!");
+    let (sh, gpid) = testkit::grandchild("wait $!");
     let err = Monitor::global()
         .adopt(PidHandle::new(gpid).unwrap())
         .unwrap_err();
@@ -991,25 +878,10 @@ fn seccomp_body() {
     kill_grandchild(sh, gpid);
 }
 
-#[test]
-fn fallback_under_seccomp_enosys() {
-    testkit::run_isolated(
-        "fallback_under_seccomp_enosys",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        seccomp_body,
-    );
-}
-
-#[test]
-fn fallback_under_seccomp_eperm() {
-    testkit::run_isolated(
-        "fallback_under_seccomp_eperm",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        seccomp_body,
-    );
-}
+testkit::isolated_tests!(seccomp_body, LIMIT;
+    fallback_under_seccomp_enosys: Isolation::Seccomp(SeccompMode::Enosys),
+    fallback_under_seccomp_eperm: Isolation::Seccomp(SeccompMode::Eperm),
+);
 
 #[test]
 fn fallback_backend_chosen_explicitly() {
@@ -1065,7 +937,7 @@ mod state_machine {
             } else {
                 Monitor::new().unwrap()
             };
-            let p = m.start(&mut sleep_cmd()).unwrap();
+            let p = m.start(&mut testkit::sleep_cmd()).unwrap();
             let mut killed = false;
             let mut seen: Option<Exit> = None;
             for op in ops {

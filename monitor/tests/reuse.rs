@@ -18,10 +18,6 @@
     clippy::unwrap_used,
     reason = "a failed step must fail the test loudly"
 )]
-#![allow(
-    clippy::zombie_processes,
-    reason = "children handed to the monitor are reaped by it"
-)]
 
 use std::io::{self, BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
@@ -243,29 +239,23 @@ fn reuse_body(kin: Kin) {
         );
     }
     // Every adopted process has been recorded; the monitor lets go of all.
-    testkit::helper::wait_until(|| m.watched() == 0);
+    testkit::wait_until(|| m.watched() == 0);
     eprintln!(
         "{ROUNDS} immediate reuses ({kin:?}), {same_tick} with B in A's start tick, \
          {statuses} exit statuses from adopted processes, 0 wrong signals"
     );
 }
 
-#[test]
-fn forced_pid_reuse_of_an_adopted_child() {
-    testkit::run_isolated(
-        "forced_pid_reuse_of_an_adopted_child",
-        Isolation::PidNamespace,
-        LIMIT * 2,
-        || reuse_body(Kin::Child),
-    );
-}
+testkit::isolated_test!(
+    forced_pid_reuse_of_an_adopted_child,
+    Isolation::PidNamespace,
+    LIMIT * 2,
+    || reuse_body(Kin::Child),
+);
 
-#[test]
-fn forced_pid_reuse_of_an_adopted_grandchild() {
-    testkit::run_isolated(
-        "forced_pid_reuse_of_an_adopted_grandchild",
-        Isolation::PidNamespace,
-        LIMIT * 2,
-        || reuse_body(Kin::Grandchild),
-    );
-}
+testkit::isolated_test!(
+    forced_pid_reuse_of_an_adopted_grandchild,
+    Isolation::PidNamespace,
+    LIMIT * 2,
+    || reuse_body(Kin::Grandchild),
+);

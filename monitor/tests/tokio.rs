@@ -14,9 +14,9 @@
 )]
 
 use std::future::Future;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self};
 use std::pin::Pin;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -24,7 +24,7 @@ use std::time::Duration;
 use pidkit_monitor::{Backend, Exit, ExitFuture, Monitor, Process, Signal};
 use pidkit_pidfd::probe;
 use pidkit_pidhandle::PidHandle;
-use testkit::{ChildGuard, Isolation, SeccompMode, watchdog};
+use testkit::{Isolation, SeccompMode, watchdog};
 use tokio::runtime::{Builder, Runtime};
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -41,18 +41,6 @@ fn multi_thread() -> Runtime {
         .unwrap()
 }
 
-fn sh_cmd(script: &str) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(script).stdin(Stdio::null());
-    cmd
-}
-
-fn sleep_cmd() -> Command {
-    let mut cmd = Command::new("sleep");
-    cmd.arg("1000").stdin(Stdio::null());
-    cmd
-}
-
 /// Polls `f` once, in `rt`'s context, with a waker that does nothing.
 fn poll_once<F: Future + Unpin>(rt: &Runtime, f: &mut F) -> Poll<F::Output> {
     let _in_rt = rt.enter();
@@ -67,36 +55,6 @@ fn drive_and_poll<F: Future + Unpin>(rt: &Runtime, f: &mut F) -> Poll<F::Output>
     })
 }
 
-/// Blocks until `fd` polls readable.
-fn block_until_readable(fd: std::os::fd::BorrowedFd<'_>) {
-    loop {
-        let mut fds = [rustix::event::PollFd::new(
-            &fd,
-            rustix::event::PollFlags::IN,
-        )];
-        match rustix::event::poll(&mut fds, None) {
-            Ok(1) => return,
-            Ok(_) | Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => panic!("poll: {e}"),
-        }
-    }
-}
-
-/// `pid` is not a zombie child of ours.
-fn assert_no_zombie_of_ours(pid: u32) {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return;
-    };
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let mut fields = after.split_whitespace();
-    let state = fields.next().unwrap();
-    let ppid: u32 = fields.next().unwrap().parse().unwrap();
-    assert!(
-        !(state == "Z" && ppid == std::process::id()),
-        "process {pid} is our zombie: {stat}"
-    );
-}
-
 /// The monitors the bodies run on here: the default, and the fallback.
 fn monitors() -> Vec<Monitor> {
     vec![
@@ -108,15 +66,15 @@ fn monitors() -> Vec<Monitor> {
 /// What must hold on every monitor and runtime: codes, signals, the same
 /// exit from every later wait, sync or async.
 fn basics(m: &Monitor, rt: &Runtime) {
-    let p = m.start(&mut sh_cmd("exit 7")).unwrap();
+    let p = m.start(&mut testkit::sh_cmd("exit 7")).unwrap();
     let exit = rt.block_on(p.wait_async()).unwrap();
     assert_eq!((exit.code(), exit.pid), (7, p.pid()));
     assert_eq!(p.wait().unwrap(), exit);
     assert_eq!(rt.block_on(p.wait_async()).unwrap(), exit);
     assert_eq!(p.try_exit(), Some(exit));
-    assert_no_zombie_of_ours(p.pid());
+    testkit::assert_no_zombie_of_ours(p.pid());
 
-    let p = m.start(&mut sleep_cmd()).unwrap();
+    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
     let exit = rt.block_on(async {
         let waiting = p.wait_async();
         p.kill(Signal::TERM).unwrap();
@@ -129,7 +87,7 @@ fn basics(m: &Monitor, rt: &Runtime) {
 
     // Spawned tasks, many processes with distinct codes.
     let procs: Vec<Arc<Process>> = (0..40)
-        .map(|i| Arc::new(m.start(&mut sh_cmd(&format!("exit {i}"))).unwrap()))
+        .map(|i| Arc::new(m.start(&mut testkit::sh_cmd(&format!("exit {i}"))).unwrap()))
         .collect();
     let exits: Vec<Exit> = rt.block_on(async {
         let tasks: Vec<_> = procs.iter().map(|p| tokio::spawn(p.wait_async())).collect();
@@ -167,7 +125,7 @@ fn tokio_main_style_runtime_and_the_global_monitor() {
     #[tokio::main(flavor = "current_thread")]
     async fn run() -> io::Result<Exit> {
         Monitor::global()
-            .start(&mut sh_cmd("exit 5"))?
+            .start(&mut testkit::sh_cmd("exit 5"))?
             .wait_async()
             .await
     }
@@ -178,14 +136,14 @@ fn tokio_main_style_runtime_and_the_global_monitor() {
 /// (sync and async): the exit is the process's, recorded once.
 fn cancellation(m: &Monitor, rt: &Runtime) {
     // 1. Before its first poll.
-    let p = m.start(&mut sh_cmd("exit 3")).unwrap();
+    let p = m.start(&mut testkit::sh_cmd("exit 3")).unwrap();
     drop(p.wait_async());
     let exit = p.wait().unwrap();
     assert_eq!(exit.code(), 3);
     assert_eq!(rt.block_on(p.wait_async()).unwrap(), exit);
 
     // 2. Registered with the reactor, process still running.
-    let p = m.start(&mut sleep_cmd()).unwrap();
+    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
     let mut f = p.wait_async();
     assert!(poll_once(rt, &mut f).is_pending(), "{f:?}");
     assert!(format!("{f:?}").contains("exit fd"), "{f:?}");
@@ -197,25 +155,25 @@ fn cancellation(m: &Monitor, rt: &Runtime) {
 
     // 3. Registered, process exited (the exit fd is readable: readiness is
     //    due or delivered), not yet reaped by the future: dropped there.
-    let p = m.start(&mut sleep_cmd()).unwrap();
+    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
     let mut f = p.wait_async();
     assert!(poll_once(rt, &mut f).is_pending());
     p.kill(Signal::KILL).unwrap();
-    block_until_readable(p.exit_fd());
+    testkit::block_until_readable(p.exit_fd());
     // Let the reactor see it, without polling the future.
     rt.block_on(tokio::task::yield_now());
     drop(f);
     let exit = p.wait().unwrap();
     assert_eq!((exit.code(), exit.pid), (137, p.pid()));
     assert_eq!(rt.block_on(p.wait_async()).unwrap(), exit);
-    assert_no_zombie_of_ours(p.pid());
+    testkit::assert_no_zombie_of_ours(p.pid());
 
     // 4. As 3, waiting again asynchronously first.
-    let p = m.start(&mut sleep_cmd()).unwrap();
+    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
     let mut f = p.wait_async();
     assert!(poll_once(rt, &mut f).is_pending());
     p.kill(Signal::TERM).unwrap();
-    block_until_readable(p.exit_fd());
+    testkit::block_until_readable(p.exit_fd());
     drop(f);
     let exit = rt.block_on(p.wait_async()).unwrap();
     assert_eq!(exit.code(), 143);
@@ -223,7 +181,7 @@ fn cancellation(m: &Monitor, rt: &Runtime) {
 
     // 5. Cancelled by `select!` while another waiter goes on, many times
     //    over one process's life.
-    let p = Arc::new(m.start(&mut sleep_cmd()).unwrap());
+    let p = Arc::new(m.start(&mut testkit::sleep_cmd()).unwrap());
     let exit = rt.block_on(async {
         let keeper = tokio::spawn(p.wait_async());
         for _ in 0..50 {
@@ -254,7 +212,7 @@ fn cancellation_at_every_await_point() {
 /// A hundred tasks on two runtimes and a thread wait for one process; all
 /// get the same exit.
 fn many_waiters(m: &Monitor) {
-    let p = Arc::new(m.start(&mut sleep_cmd()).unwrap());
+    let p = Arc::new(m.start(&mut testkit::sleep_cmd()).unwrap());
     let (ct, mt) = (current_thread(), multi_thread());
     let sync = {
         let p = Arc::clone(&p);
@@ -276,7 +234,7 @@ fn many_waiters(m: &Monitor) {
     assert_eq!(first.code(), 137);
     assert_eq!(exits.len(), 100);
     assert!(exits.iter().all(|e| *e == first), "{exits:?} vs {first:?}");
-    assert_no_zombie_of_ours(p.pid());
+    testkit::assert_no_zombie_of_ours(p.pid());
 }
 
 #[test]
@@ -292,7 +250,12 @@ fn many_waiters_on_one_process() {
 /// future is first polled: none missed, each to its own process.
 fn racing(m: &Monitor, rt: &Runtime) {
     let procs: Vec<Arc<Process>> = (0..300)
-        .map(|i| Arc::new(m.start(&mut sh_cmd(&format!("exit {}", i % 200))).unwrap()))
+        .map(|i| {
+            Arc::new(
+                m.start(&mut testkit::sh_cmd(&format!("exit {}", i % 200)))
+                    .unwrap(),
+            )
+        })
         .collect();
     let exits = rt.block_on(async {
         let tasks: Vec<_> = procs.iter().map(|p| tokio::spawn(p.wait_async())).collect();
@@ -306,10 +269,10 @@ fn racing(m: &Monitor, rt: &Runtime) {
         assert_eq!((e.code(), e.pid), ((i % 200) as i32, p.pid()));
     }
     let procs: Vec<Process> = (0..50)
-        .map(|i| m.start(&mut sh_cmd(&format!("exit {i}"))).unwrap())
+        .map(|i| m.start(&mut testkit::sh_cmd(&format!("exit {i}"))).unwrap())
         .collect();
     for p in &procs {
-        block_until_readable(p.exit_fd());
+        testkit::block_until_readable(p.exit_fd());
     }
     for (i, p) in procs.iter().enumerate() {
         let exit = rt.block_on(p.wait_async()).unwrap();
@@ -326,13 +289,6 @@ fn exits_racing_registration() {
     }
 }
 
-/// Field 22 of `/proc/<pid>/stat`: the start time in clock ticks.
-fn start_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    after.split_whitespace().nth(19).unwrap().parse().unwrap()
-}
-
 /// Starts `cmd` with the monitor so that it gets exactly `pid` (in a private
 /// PID namespace), and, if `not_ticks` is given, in another clock tick than
 /// that: where start ticks are a handle's identity (no pidfds), two
@@ -342,7 +298,7 @@ fn start_with_pid(m: &Monitor, cmd: &mut Command, pid: u32, not_ticks: Option<u6
     for _ in 0..200 {
         testkit::force_next_pid(pid).unwrap();
         let p = m.start(cmd).unwrap();
-        if p.pid() == pid && not_ticks.is_none_or(|t| start_ticks(pid) != t) {
+        if p.pid() == pid && not_ticks.is_none_or(|t| testkit::start_ticks(pid).unwrap() != t) {
             return p;
         }
         p.kill(Signal::KILL).unwrap();
@@ -357,8 +313,8 @@ fn pid_reuse_body() {
     for m in monitors() {
         let n = 4000;
         // A future made for A before A dies and its PID is reused by B.
-        let a = start_with_pid(&m, &mut sleep_cmd(), n, None);
-        let a_ticks = start_ticks(n);
+        let a = start_with_pid(&m, &mut testkit::sleep_cmd(), n, None);
+        let a_ticks = testkit::start_ticks(n).unwrap();
         let a_handle = PidHandle::new(n).unwrap();
         let a_text = a_handle.to_string();
         let mut fa = a.wait_async();
@@ -367,7 +323,7 @@ fn pid_reuse_body() {
         a.kill(Signal::TERM).unwrap();
         let a_exit = a.wait().unwrap();
         assert_eq!(a_exit.code(), 143);
-        let b = start_with_pid(&m, &mut sleep_cmd(), n, Some(a_ticks));
+        let b = start_with_pid(&m, &mut testkit::sleep_cmd(), n, Some(a_ticks));
         assert_eq!(b.pid(), a.pid());
         let mut fb = b.wait_async();
         // B runs: its future waits; A's futures answer with A's exit.
@@ -392,25 +348,10 @@ fn pid_reuse_body() {
     }
 }
 
-#[test]
-fn forced_pid_reuse_never_completes_another_process_future() {
-    testkit::run_isolated(
-        "forced_pid_reuse_never_completes_another_process_future",
-        Isolation::PidNamespace,
-        LIMIT,
-        pid_reuse_body,
-    );
-}
-
-#[test]
-fn forced_pid_reuse_under_seccomp() {
-    testkit::run_isolated(
-        "forced_pid_reuse_under_seccomp",
-        Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
-        LIMIT,
-        pid_reuse_body,
-    );
-}
+testkit::isolated_tests!(pid_reuse_body, LIMIT;
+    forced_pid_reuse_never_completes_another_process_future: Isolation::PidNamespace,
+    forced_pid_reuse_under_seccomp: Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
+);
 
 fn seccomp_body() {
     let _w = watchdog("seccomp", LIMIT);
@@ -425,43 +366,15 @@ fn seccomp_body() {
     many_waiters(&m);
 }
 
-#[test]
-fn fallback_under_seccomp_enosys() {
-    testkit::run_isolated(
-        "fallback_under_seccomp_enosys",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        seccomp_body,
-    );
-}
-
-#[test]
-fn fallback_under_seccomp_eperm() {
-    testkit::run_isolated(
-        "fallback_under_seccomp_eperm",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        seccomp_body,
-    );
-}
-
-/// Starts `sh -c 'sleep 1000 & echo $!; <then>'`; returns the shell and
-/// the PID of its background sleep.
-fn grandchild(then: &str) -> (ChildGuard, u32) {
-    let mut cmd = sh_cmd(&format!("sleep 1000 >/dev/null 2>&1 & echo $!; {then}"));
-    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut guard = ChildGuard::spawn(&mut cmd);
-    let mut line = String::new();
-    BufReader::new(guard.child_mut().stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (guard, line.trim().parse().unwrap())
-}
+testkit::isolated_tests!(seccomp_body, LIMIT;
+    fallback_under_seccomp_enosys: Isolation::Seccomp(SeccompMode::Enosys),
+    fallback_under_seccomp_eperm: Isolation::Seccomp(SeccompMode::Eperm),
+);
 
 #[test]
 fn adopted_process_awaited() {
     let _w = watchdog("adopted", LIMIT);
-    let (sh, gpid) = grandchild("wait $!");
+    let (sh, gpid) = testkit::grandchild("wait $!");
     let m = Monitor::new().unwrap();
     let Ok(p) = m.adopt(PidHandle::new(gpid).unwrap()) else {
         // Without pidfds a non-child cannot be adopted (documented, and
@@ -486,62 +399,53 @@ fn adopted_process_awaited() {
     assert_eq!(sh.wait().code(), Some(143));
 }
 
-#[test]
-fn adopted_orphan_awaited_until_reparented_and_reaped_with_cancellation() {
-    testkit::run_isolated(
-        "adopted_orphan_awaited_until_reparented_and_reaped_with_cancellation",
-        Isolation::Process,
-        LIMIT,
-        || {
-            let _w = watchdog("adopted_orphan", LIMIT);
-            if !probe().usable() || !probe().info_exit {
-                // Without PIDFD_INFO_EXIT there is no status to wait for
-                // (adopted_process_awaited checks the error).
-                return;
-            }
-            rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
-            let (sh, gpid) = grandchild("exec sleep 1000");
-            let shpid = sh.id();
-            testkit::helper::wait_until(|| {
-                testkit::helper::comm(shpid).as_deref() == Some("sleep")
-                    && testkit::helper::comm(gpid).as_deref() == Some("sleep")
-            });
-            let m = Monitor::new().unwrap();
-            let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
-            let rt = current_thread();
-            p.kill(Signal::TERM).unwrap();
-            block_until_readable(p.exit_fd());
-            // Exited, not reaped by its parent: the future hands over to the
-            // monitor and waits for the recorded exit. Drop it there.
-            let mut f = p.wait_async();
-            testkit::helper::wait_until(|| {
-                assert!(drive_and_poll(&rt, &mut f).is_pending());
-                format!("{f:?}").contains("recorded")
-            });
-            drop(f);
-            let mut g = p.wait_async();
-            testkit::helper::wait_until(|| {
-                assert!(drive_and_poll(&rt, &mut g).is_pending());
-                format!("{g:?}").contains("recorded")
-            });
-            // Its parent dies; the orphan comes to us; the monitor reaps it
-            // and wakes the waiting task.
-            drop(sh);
-            let exit = rt.block_on(g).unwrap();
-            assert_eq!((exit.pid, exit.signal()), (gpid, Some(Signal::TERM)));
-            assert_eq!(rt.block_on(p.wait_async()).unwrap(), exit);
-            assert_eq!(p.wait().unwrap(), exit);
-            assert_no_zombie_of_ours(gpid);
-        },
-    );
-}
+testkit::isolated_test!(
+    adopted_orphan_awaited_until_reparented_and_reaped_with_cancellation,
+    Isolation::Process,
+    LIMIT,
+    || {
+        let _w = watchdog("adopted_orphan", LIMIT);
+        if !probe().usable() || !probe().info_exit {
+            // Without PIDFD_INFO_EXIT there is no status to wait for
+            // (adopted_process_awaited checks the error).
+            return;
+        }
+        let (sh, gpid) = testkit::unreaped_grandchild();
+        let m = Monitor::new().unwrap();
+        let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
+        let rt = current_thread();
+        p.kill(Signal::TERM).unwrap();
+        testkit::block_until_readable(p.exit_fd());
+        // Exited, not reaped by its parent: the future hands over to the
+        // monitor and waits for the recorded exit. Drop it there.
+        let mut f = p.wait_async();
+        testkit::wait_until(|| {
+            assert!(drive_and_poll(&rt, &mut f).is_pending());
+            format!("{f:?}").contains("recorded")
+        });
+        drop(f);
+        let mut g = p.wait_async();
+        testkit::wait_until(|| {
+            assert!(drive_and_poll(&rt, &mut g).is_pending());
+            format!("{g:?}").contains("recorded")
+        });
+        // Its parent dies; the orphan comes to us; the monitor reaps it
+        // and wakes the waiting task.
+        drop(sh);
+        let exit = rt.block_on(g).unwrap();
+        assert_eq!((exit.pid, exit.signal()), (gpid, Some(Signal::TERM)));
+        assert_eq!(rt.block_on(p.wait_async()).unwrap(), exit);
+        assert_eq!(p.wait().unwrap(), exit);
+        testkit::assert_no_zombie_of_ours(gpid);
+    },
+);
 
 #[test]
 fn future_is_static_send_and_unpin() {
     fn check<T: Send + Unpin + 'static>(_: &T) {}
     let _w = watchdog("static", LIMIT);
     let m = Monitor::new().unwrap();
-    let p = m.start(&mut sh_cmd("exit 0")).unwrap();
+    let p = m.start(&mut testkit::sh_cmd("exit 0")).unwrap();
     let f: ExitFuture = p.wait_async();
     check(&f);
     drop(p);
@@ -551,7 +455,10 @@ fn future_is_static_send_and_unpin() {
 #[test]
 fn outside_a_runtime_is_an_error_not_a_panic() {
     let _w = watchdog("no_runtime", LIMIT);
-    let p = Monitor::new().unwrap().start(&mut sleep_cmd()).unwrap();
+    let p = Monitor::new()
+        .unwrap()
+        .start(&mut testkit::sleep_cmd())
+        .unwrap();
     let mut f = p.wait_async();
     let Poll::Ready(Err(err)) = Pin::new(&mut f).poll(&mut Context::from_waker(Waker::noop()))
     else {
@@ -611,7 +518,7 @@ fn ten_thousand_processes_awaited_at_once() {
             let threads = testkit::thread_count();
             let t0 = std::time::Instant::now();
             let procs: Vec<Arc<Process>> = (0..n)
-                .map(|_| Arc::new(m.start(&mut sleep_cmd()).unwrap()))
+                .map(|_| Arc::new(m.start(&mut testkit::sleep_cmd()).unwrap()))
                 .collect();
             eprintln!("{n} processes started in {:?}", t0.elapsed());
             let tasks: Vec<_> = procs.iter().map(|p| rt.spawn(p.wait_async())).collect();

@@ -123,15 +123,12 @@ fn body() {
     drop(child);
 }
 
-#[test]
-fn emfile_is_an_error_and_the_probe_tries_again() {
-    testkit::run_isolated(
-        "emfile_is_an_error_and_the_probe_tries_again",
-        Isolation::Process,
-        LIMIT,
-        body,
-    );
-}
+testkit::isolated_test!(
+    emfile_is_an_error_and_the_probe_tries_again,
+    Isolation::Process,
+    LIMIT,
+    body,
+);
 
 /// The `/proc/self/fdinfo` fallback of `info()` needs a descriptor too.
 fn fdinfo_body() {
@@ -152,15 +149,12 @@ fn fdinfo_body() {
     assert_eq!(fd.info().unwrap().pid, Some(child.id()));
 }
 
-#[test]
-fn emfile_in_info_is_an_error() {
-    testkit::run_isolated(
-        "emfile_in_info_is_an_error",
-        Isolation::Process,
-        LIMIT,
-        fdinfo_body,
-    );
-}
+testkit::isolated_test!(
+    emfile_in_info_is_an_error,
+    Isolation::Process,
+    LIMIT,
+    fdinfo_body,
+);
 
 /// The fdinfo fallback itself, with the ioctl hidden.
 #[test]

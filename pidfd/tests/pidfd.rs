@@ -602,25 +602,19 @@ fn seccomp_body(mode: SeccompMode) {
     assert_eq!(child.wait().code(), Some(5));
 }
 
-#[test]
-fn probe_reports_absent_under_seccomp_enosys() {
-    testkit::run_isolated(
-        "probe_reports_absent_under_seccomp_enosys",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        || seccomp_body(SeccompMode::Enosys),
-    );
-}
+testkit::isolated_test!(
+    probe_reports_absent_under_seccomp_enosys,
+    Isolation::Seccomp(SeccompMode::Enosys),
+    LIMIT,
+    || seccomp_body(SeccompMode::Enosys),
+);
 
-#[test]
-fn probe_reports_absent_under_seccomp_eperm() {
-    testkit::run_isolated(
-        "probe_reports_absent_under_seccomp_eperm",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        || seccomp_body(SeccompMode::Eperm),
-    );
-}
+testkit::isolated_test!(
+    probe_reports_absent_under_seccomp_eperm,
+    Isolation::Seccomp(SeccompMode::Eperm),
+    LIMIT,
+    || seccomp_body(SeccompMode::Eperm),
+);
 
 #[test]
 fn hidden_features_are_reported_absent() {
@@ -669,57 +663,52 @@ fn hidden_features_are_reported_absent() {
     }
 }
 
-#[test]
-fn reaped_pidfd_refuses_after_forced_pid_reuse() {
-    testkit::run_isolated(
-        "reaped_pidfd_refuses_after_forced_pid_reuse",
-        Isolation::PidNamespace,
-        LIMIT,
-        || {
-            let _w = watchdog("reuse", LIMIT);
-            if sandboxed_refusal() {
-                return;
+testkit::isolated_test!(
+    reaped_pidfd_refuses_after_forced_pid_reuse,
+    Isolation::PidNamespace,
+    LIMIT,
+    || {
+        let _w = watchdog("reuse", LIMIT);
+        if sandboxed_refusal() {
+            return;
+        }
+        for round in 0..50 {
+            let a = sleeper();
+            let pid = a.id();
+            let fd = PidFd::from_child(a.child()).unwrap();
+            fd.send_signal(Signal::KILL).unwrap();
+            assert_eq!(fd.wait().unwrap().signal(), Some(9));
+            let _ = a.into_inner();
+            // B gets A's number on purpose.
+            let b = testkit::spawn_with_pid(Command::new("sleep").arg("1000"), pid);
+            assert_eq!(b.id(), pid, "round {round}");
+            let err = fd.send_signal(Signal::KILL).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::NotFound, "round {round}: {err}");
+            assert_eq!(
+                fd.try_wait().unwrap_err().raw_os_error(),
+                Some(libc_errno::ECHILD)
+            );
+            // B is untouched.
+            let fresh = PidFd::from_child(b.child()).unwrap();
+            assert!(!fresh.has_exited().unwrap(), "round {round}: B was hit");
+            fresh.send_signal(Signal::ZERO).unwrap();
+            if probe().pidfs {
+                assert_ne!(fd.inode_id().unwrap(), fresh.inode_id().unwrap());
             }
-            for round in 0..50 {
-                let a = sleeper();
-                let pid = a.id();
-                let fd = PidFd::from_child(a.child()).unwrap();
-                fd.send_signal(Signal::KILL).unwrap();
-                assert_eq!(fd.wait().unwrap().signal(), Some(9));
-                let _ = a.into_inner();
-                // B gets A's number on purpose.
-                let b = testkit::spawn_with_pid(Command::new("sleep").arg("1000"), pid);
-                assert_eq!(b.id(), pid, "round {round}");
-                let err = fd.send_signal(Signal::KILL).unwrap_err();
-                assert_eq!(err.kind(), io::ErrorKind::NotFound, "round {round}: {err}");
-                assert_eq!(
-                    fd.try_wait().unwrap_err().raw_os_error(),
-                    Some(libc_errno::ECHILD)
-                );
-                // B is untouched.
-                let fresh = PidFd::from_child(b.child()).unwrap();
-                assert!(!fresh.has_exited().unwrap(), "round {round}: B was hit");
-                fresh.send_signal(Signal::ZERO).unwrap();
-                if probe().pidfs {
-                    assert_ne!(fd.inode_id().unwrap(), fresh.inode_id().unwrap());
-                }
-            }
-        },
-    );
-}
+        }
+    },
+);
 
-/// pidfs file handles (6.17+): a handle opens a pidfd for the same process
-/// with no PID, a zombie's still opens, a reaped process's never does (not
-/// even after its PID went to a newcomer), and a handle that names nothing
-/// is refused. Where the probe did not find them, both calls say
-/// `Unsupported`.
-#[test]
-fn file_handles_open_the_same_process_without_its_pid() {
-    testkit::run_isolated(
-        "file_handles_open_the_same_process_without_its_pid",
-        Isolation::PidNamespace,
-        LIMIT,
-        || {
+testkit::isolated_test!(
+    /// pidfs file handles (6.17+): a handle opens a pidfd for the same process
+    /// with no PID, a zombie's still opens, a reaped process's never does (not
+    /// even after its PID went to a newcomer), and a handle that names nothing
+    /// is refused. Where the probe did not find them, both calls say
+    /// `Unsupported`.
+    file_handles_open_the_same_process_without_its_pid,
+    Isolation::PidNamespace,
+    LIMIT,
+    || {
             let _w = watchdog("file_handles", LIMIT);
             if sandboxed_refusal() {
                 return;
@@ -777,8 +766,7 @@ fn file_handles_open_the_same_process_without_its_pid() {
             assert!(pidkit_pidfd::FileHandle::new(0xfe, &[]).is_err());
             assert!(pidkit_pidfd::FileHandle::new(0xfe, &[0; 129]).is_err());
         },
-    );
-}
+);
 
 /// `PIDFD_INFO_COREDUMP` (6.16+): a running, dumpable process's record says
 /// a dump would be made as the user; before 6.16 there is no record and the

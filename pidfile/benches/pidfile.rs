@@ -17,31 +17,14 @@
 use std::fs::File;
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
 
 use camino::Utf8PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pidkit_pidfile::{PidFileRead, claim_for_current_process, read};
 use testkit::raw;
 
-fn bench_dir() -> tempfile::TempDir {
-    match std::env::var_os("PIDKIT_BENCH_DIR") {
-        Some(dir) => tempfile::tempdir_in(dir).unwrap(),
-        None => tempfile::tempdir().unwrap(),
-    }
-}
-
 fn pid_content() -> String {
     format!("{}\n", std::process::id())
-}
-
-fn raw_claim(path: &Path) -> File {
-    raw::claim(path, &pid_content())
-}
-
-/// Every system call a claim makes (see `testkit::raw::claim_full`).
-fn raw_claim_full(path: &Path, dir: &Path) -> File {
-    raw::claim_full(path, dir, &pid_content())
 }
 
 fn parse(content: &str) -> u32 {
@@ -55,16 +38,10 @@ fn raw_read(path: &Path) -> (File, bool, u32) {
 }
 
 fn claim(c: &mut Criterion) {
-    let dir = bench_dir();
+    let dir = raw::bench_dir();
     let path = Utf8PathBuf::try_from(dir.path().join("claim.pid")).unwrap();
-    let raw_path = dir.path().join("raw.pid");
-    let mut g = c.benchmark_group("pidfile claim+drop");
-    g.bench_function("raw open+flock+ftruncate+pwrite+fsync+close", |b| {
-        b.iter(|| drop(raw_claim(black_box(&raw_path))))
-    });
-    g.bench_function("raw ... + fsync(parent dir)", |b| {
-        b.iter(|| drop(raw_claim_full(black_box(&raw_path), dir.path())))
-    });
+    let mut g =
+        testkit::bench::claim_group(c, "pidfile claim+drop", dir.path(), "raw.pid", pid_content);
     g.bench_function("claim_for_current_process+drop", |b| {
         b.iter(|| {
             drop(black_box(
@@ -76,11 +53,11 @@ fn claim(c: &mut Criterion) {
 }
 
 fn reads(c: &mut Criterion) {
-    let dir = bench_dir();
+    let dir = raw::bench_dir();
     let path = Utf8PathBuf::try_from(dir.path().join("read.pid")).unwrap();
     let raw_path = dir.path().join("raw.pid");
     drop(claim_for_current_process(&path).unwrap());
-    drop(raw_claim(&raw_path));
+    drop(raw::claim(&raw_path, &pid_content()));
 
     let mut g = c.benchmark_group("pidfile read (stale)");
     g.bench_function("raw open+flock+pread+parse+close", |b| {
@@ -96,7 +73,7 @@ fn reads(c: &mut Criterion) {
 
     // Held by another open file description of this process (a running instance).
     let _holder = claim_for_current_process(&path).unwrap();
-    let _raw_holder = raw_claim_full(&raw_path, dir.path());
+    let _raw_holder = raw::claim_full(&raw_path, dir.path(), &pid_content());
     let mut g = c.benchmark_group("pidfile read (held)");
     g.bench_function("raw open+flock(EX)+pread+parse+close (neon)", |b| {
         b.iter(|| assert!(!raw_read(black_box(&raw_path)).1))
@@ -135,12 +112,5 @@ fn reads(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(1500))
-        .sample_size(50)
-}
-
-criterion_group! { name = benches; config = config(); targets = claim, reads }
+criterion_group! { name = benches; config = testkit::bench::config(); targets = claim, reads }
 criterion_main!(benches);

@@ -8,8 +8,6 @@
     reason = "tests: a failed step must fail the test loudly"
 )]
 
-mod support;
-
 use std::fs::{self, OpenOptions};
 use std::time::Duration;
 
@@ -19,7 +17,7 @@ use pidkit_pidfile::{
     Error, PidFileRead, State, claim_for_current_process, parse_pid, read, read_with_wait,
 };
 use proptest::prelude::*;
-use support::temp_lock;
+use testkit::temp_lock;
 
 fn me() -> u32 {
     std::process::id()

@@ -11,8 +11,6 @@
     reason = "tests: a failed step must fail the test loudly"
 )]
 
-mod support;
-
 use std::error::Error as _;
 use std::fs;
 use std::time::Duration;
@@ -21,25 +19,9 @@ use camino::Utf8Path;
 use pidkit_lockfile::Op;
 use pidkit_pidfile::{Error, PidFileRead, Signal, State, claim_for_current_process, read};
 use pidkit_pidhandle::probe;
-use support::temp_lock;
-use testkit::{Isolation, SeccompMode, fill_fd_table, watchdog};
+use testkit::{Isolation, SeccompMode, fill_fd_table, temp_lock, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(60);
-const EMFILE: i32 = 24;
-
-/// Whether `EMFILE` is somewhere in the error's chain of sources.
-fn is_emfile(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(e);
-    while let Some(e) = next {
-        if e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.raw_os_error() == Some(EMFILE))
-        {
-            return true;
-        }
-        next = e.source();
-    }
-    false
-}
 
 /// Asserts that `r` is the lock file error of step `op` on `path`, `EMFILE`.
 #[track_caller]
@@ -51,7 +33,7 @@ fn assert_file_emfile<T: std::fmt::Debug>(r: Result<T, Error>, path: &Utf8Path, 
                 unreachable!()
             };
             assert_eq!(inner.op(), Some(op), "{e:?}");
-            assert!(is_emfile(&e), "{e:?}");
+            assert!(testkit::is_emfile(&e), "{e:?}");
             assert!(e.to_string().contains(path.as_str()), "{e}");
         }
         other => panic!("expected EMFILE at {op:?} on {path}, got {other:?}"),
@@ -66,14 +48,14 @@ fn assert_pin_emfile<T: std::fmt::Debug>(r: Result<T, Error>, path: &Utf8Path, p
     match r {
         Err(e @ Error::CannotVerify { .. }) => {
             assert_eq!(e.path(), path);
-            assert!(is_emfile(&e), "{e:?}");
+            assert!(testkit::is_emfile(&e), "{e:?}");
             let shown = e.to_string();
             assert!(shown.contains(path.as_str()), "{shown}");
             assert!(shown.contains(&pid.to_string()), "{shown}");
         }
         Err(e @ Error::Handle { .. }) => {
             assert_eq!(e.path(), path);
-            assert!(is_emfile(&e), "{e:?}");
+            assert!(testkit::is_emfile(&e), "{e:?}");
             let shown = e.to_string();
             assert!(shown.contains(path.as_str()), "{shown}");
             assert!(shown.contains(&pid.to_string()), "{shown}");
@@ -179,22 +161,7 @@ fn body() {
     drop(dir);
 }
 
-#[test]
-fn emfile_is_a_clear_error_naming_the_pidfile() {
-    testkit::run_isolated(
-        "emfile_is_a_clear_error_naming_the_pidfile",
-        Isolation::Process,
-        LIMIT,
-        body,
-    );
-}
-
-#[test]
-fn emfile_is_a_clear_error_naming_the_pidfile_fallback() {
-    testkit::run_isolated(
-        "emfile_is_a_clear_error_naming_the_pidfile_fallback",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        body,
-    );
-}
+testkit::isolated_tests!(body, LIMIT;
+    emfile_is_a_clear_error_naming_the_pidfile: Isolation::Process,
+    emfile_is_a_clear_error_naming_the_pidfile_fallback: Isolation::Seccomp(SeccompMode::Eperm),
+);

@@ -10,17 +10,14 @@
     reason = "a failed step must fail the test loudly"
 )]
 
-mod support;
-
 use std::fs::File;
 use std::time::Duration;
 
 use camino::Utf8Path;
 use pidkit_pidfile::{Error, PidFileRead, parse_pid, read_with_wait};
 use proptest::prelude::*;
-use support::temp_lock;
 use testkit::fuzz::{self, Bytes};
-use testkit::watchdog;
+use testkit::{temp_lock, watchdog};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/content");
 

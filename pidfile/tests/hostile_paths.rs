@@ -9,8 +9,6 @@
     reason = "tests: a failed step must fail the test loudly"
 )]
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -19,8 +17,7 @@ use std::time::SystemTime;
 use camino::{Utf8Path, Utf8PathBuf};
 use pidkit_lockfile::Op;
 use pidkit_pidfile::{Error, PidFileRead, State, claim_for_current_process, read};
-use support::temp_lock;
-use testkit::watchdog;
+use testkit::{temp_lock, watchdog};
 
 const LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -234,7 +231,7 @@ impl FifoLike for fs::FileType {
 #[test]
 fn read_only_mounts_are_reported_and_nothing_changes() {
     let _w = watchdog("read_only", LIMIT);
-    support::run_in_mount_namespace("read_only_mounts_are_reported_and_nothing_changes", || {
+    testkit::run_in_mount_namespace("read_only_mounts_are_reported_and_nothing_changes", || {
         let dir = tempfile::tempdir().unwrap();
         let mnt = Utf8PathBuf::try_from(dir.path().join("run")).unwrap();
         let ro_view = Utf8PathBuf::try_from(dir.path().join("ro-view")).unwrap();
@@ -242,7 +239,7 @@ fn read_only_mounts_are_reported_and_nothing_changes() {
         fs::create_dir(&ro_view).unwrap();
 
         // An empty read-only file system: nothing is created.
-        support::mount(&["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mnt.as_str()]);
+        testkit::mount(&["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mnt.as_str()]);
         let fresh = mnt.join("fresh.pid");
         match claim_for_current_process(&fresh) {
             Err(e @ Error::Lock(pidkit_lockfile::Error::ReadOnlyFilesystem { .. })) => {
@@ -260,10 +257,10 @@ fn read_only_mounts_are_reported_and_nothing_changes() {
         // A stale pidfile on a file system remounted read-only: the claim
         // fails at the open, the content stays; a read still works (flock
         // needs no write access) and finds it stale.
-        support::mount(&["-o", "remount,rw", mnt.as_str()]);
+        testkit::mount(&["-o", "remount,rw", mnt.as_str()]);
         let stale = mnt.join("stale.pid");
         fs::write(&stale, "4242\n").unwrap();
-        support::mount(&["-o", "remount,ro", mnt.as_str()]);
+        testkit::mount(&["-o", "remount,ro", mnt.as_str()]);
         let before = snapshot(&stale);
         match claim_for_current_process(&stale) {
             Err(Error::Lock(pidkit_lockfile::Error::ReadOnlyFilesystem { op, .. })) => {
@@ -281,11 +278,11 @@ fn read_only_mounts_are_reported_and_nothing_changes() {
         // directory (a container given /run read-only): a claim there is a
         // read-only error, not a second claim; a read finds the holder, and
         // its handle is verified.
-        support::mount(&["-o", "remount,rw", mnt.as_str()]);
+        testkit::mount(&["-o", "remount,rw", mnt.as_str()]);
         let live = mnt.join("live.pid");
         let guard = claim_for_current_process(&live).unwrap();
-        support::mount(&["--bind", mnt.as_str(), ro_view.as_str()]);
-        support::mount(&["-o", "remount,bind,ro", ro_view.as_str()]);
+        testkit::mount(&["--bind", mnt.as_str(), ro_view.as_str()]);
+        testkit::mount(&["-o", "remount,bind,ro", ro_view.as_str()]);
         let seen = ro_view.join("live.pid");
         let before = snapshot(&live);
         match claim_for_current_process(&seen) {
@@ -305,7 +302,7 @@ fn read_only_mounts_are_reported_and_nothing_changes() {
             read(&seen).unwrap(),
             PidFileRead::NotHeldByAnyProcess(_)
         ));
-        support::umount(&ro_view);
-        support::umount(&mnt);
+        testkit::umount(&ro_view);
+        testkit::umount(&mnt);
     });
 }

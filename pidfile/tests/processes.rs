@@ -1,14 +1,12 @@
 //! Pidfiles across real processes: holders that die, claims caught half-way,
 //! racing claimers, forced PID reuse, and a model-based test of many actors.
 //!
-//! Every test takes [`support::serial`]: a process forked by another test
+//! Every test takes [`serial`]: a process forked by another test
 //! thread would hold a copy of our lock descriptors until it `exec`s.
 #![allow(
     clippy::unwrap_used,
     reason = "tests: a failed step must fail the test loudly"
 )]
-
-mod support;
 
 use std::cell::{Cell, RefCell};
 use std::fs::{self, OpenOptions};
@@ -25,8 +23,11 @@ use pidkit_pidfile::{
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use support::{Helper, ROLES, comm, serial, temp_lock, wait_until};
-use testkit::{Isolation, watchdog};
+use testkit::helper::{Helper, Roles, serial};
+use testkit::{Isolation, comm, temp_lock, wait_until, watchdog};
+
+/// This crate's helper processes: the role is in `PIDKIT_PIDFILE_TEST_ROLE`.
+const ROLES: Roles = Roles::new("PIDKIT_PIDFILE_TEST_ROLE");
 
 const HELPER: &str = "role_helper";
 
@@ -63,7 +64,7 @@ fn describe_read(result: Result<PidFileRead, Error>, guards: &mut Vec<PidFileGua
 /// `exec <program> <args..>`, `race <path> <wins> <max-attempts> <log> <go-file>`.
 #[test]
 fn role_helper() {
-    if std::env::var(support::ROLE_ENV).is_err() {
+    if ROLES.current().is_none() {
         let _w = watchdog("role_helper", Duration::from_secs(60));
         let (_dir, path) = temp_lock("protocol.pid");
         let mut helper = ROLES.spawn(HELPER, "holder");
@@ -79,8 +80,8 @@ fn role_helper() {
     let mut unwritten: Option<UnwrittenLockFile> = None;
     let mut raw_guards = Vec::new();
     let mut guards: Vec<PidFileGuard> = Vec::new();
-    support::reply("ready");
-    for line in support::commands() {
+    testkit::helper::reply("ready");
+    for line in testkit::helper::commands() {
         let words: Vec<&str> = line.split(' ').collect();
         let answer = match words[..] {
             ["claim", path] => match claim_for_current_process(Utf8Path::new(path)) {
@@ -101,7 +102,7 @@ fn role_helper() {
             },
             ["writepid"] => {
                 let Some(u) = unwritten.take() else {
-                    support::reply("none");
+                    testkit::helper::reply("none");
                     continue;
                 };
                 match u.write_content(format!("{me}\n")) {
@@ -141,7 +142,7 @@ fn role_helper() {
             ),
             _ => format!("err unknown command {line}"),
         };
-        support::reply(&answer);
+        testkit::helper::reply(&answer);
     }
 }
 
@@ -153,7 +154,7 @@ fn role_helper() {
 fn race(path: &Utf8Path, wins: u32, max_attempts: u32, log: &str, go: &str) -> String {
     let me = std::process::id();
     let mut log = OpenOptions::new().append(true).open(log).unwrap();
-    support::reply("armed");
+    testkit::helper::reply("armed");
     wait_until(|| Utf8Path::new(go).exists());
     let (mut claims, mut losses, mut named_ourselves, mut wrong) = (0u32, 0u32, 0u32, Vec::new());
     while claims < wins && claims + losses < max_attempts {
@@ -289,7 +290,7 @@ fn a_claim_caught_between_lock_and_write_never_yields_the_previous_pid() {
 
     let mut claimer = ROLES.spawn(HELPER, "claimer");
     assert_eq!(claimer.call(&format!("lockraw {path}")), "ok");
-    assert_eq!(support::flock_modes(claimer.pid(), &path), ["WRITE"]);
+    assert_eq!(testkit::flock_modes(claimer.pid(), &path), ["WRITE"]);
     // neon's read names the previous PID, and says the file is held...
     let owner = expect_owner(&path);
     assert_eq!(owner.pid(), previous.id());
@@ -313,7 +314,7 @@ fn a_claim_caught_between_lock_and_write_never_yields_the_previous_pid() {
 
     // Once written, the claim keeps its exclusive lock and is proven.
     assert_eq!(claimer.call("writepid"), "ok");
-    assert_eq!(support::flock_modes(claimer.pid(), &path), ["WRITE"]);
+    assert_eq!(testkit::flock_modes(claimer.pid(), &path), ["WRITE"]);
     let owner = expect_owner(&path);
     assert_eq!(owner.pid(), claimer.pid());
     assert_eq!(owner.handle().unwrap().pid(), claimer.pid());
@@ -340,7 +341,7 @@ fn a_readers_guard_in_another_process_never_proves_the_stale_pid() {
     let mut guard_holder = ROLES.spawn(HELPER, "reader");
     let mut other = ROLES.spawn(HELPER, "reader");
     assert_eq!(guard_holder.call(&format!("read {path} 0")), "notheld");
-    assert_eq!(support::flock_modes(guard_holder.pid(), &path), ["WRITE"]);
+    assert_eq!(testkit::flock_modes(guard_holder.pid(), &path), ["WRITE"]);
     // Neither we nor another process may get a handle to the stale PID.
     assert!(matches!(
         expect_owner(&path).handle(),
@@ -381,7 +382,7 @@ fn holder_in_another_pid_namespace_is_reported_with_the_pid_it_wrote() {
     assert_eq!(holder.call(&format!("claim {path}")), "ok");
     // It is PID 1 of its namespace, and wrote that.
     assert_eq!(fs::read_to_string(&path).unwrap(), "1\n");
-    assert_eq!(support::flock_modes(outer_pid, &path), ["WRITE"]);
+    assert_eq!(testkit::flock_modes(outer_pid, &path), ["WRITE"]);
 
     let owner = expect_owner(&path);
     assert_eq!(owner.pid(), 1);
@@ -438,7 +439,7 @@ fn daemon_pattern_keep_across_exec() {
     wait_until(|| comm(pid).as_deref() == Some("sleep"));
 
     // The exec'd program keeps the PID and the lock.
-    assert!(support::process_holds_flock(pid, &path));
+    assert!(testkit::process_holds_flock(pid, &path));
     let owner = expect_owner(&path);
     assert_eq!(owner.pid(), pid);
     owner.signal(Signal::KILL).unwrap();
@@ -1026,7 +1027,7 @@ fn a_pidfile_held_by_a_python_daemon_is_read_and_proven() {
     )
     .unwrap();
     assert_eq!(line, "ready\n");
-    assert_eq!(support::flock_modes(holder.id(), &path), ["WRITE"]);
+    assert_eq!(testkit::flock_modes(holder.id(), &path), ["WRITE"]);
     foreign_holder_is_proven_and_signalled(&path, holder);
 }
 
@@ -1043,7 +1044,7 @@ fn a_foreign_pidfile_naming_another_process_is_refused() {
         "exec 9<'{path}'; flock -x -n 9 || exit 3; echo locked > '{path}.ready'; exec sleep 1000"
     ));
     wait_until(|| Utf8Path::new(&format!("{path}.ready")).exists());
-    assert_eq!(support::flock_modes(holder.id(), &path), ["WRITE"]);
+    assert_eq!(testkit::flock_modes(holder.id(), &path), ["WRITE"]);
     let owner = expect_owner(&path);
     assert_eq!(owner.pid(), bystander.id());
     let err = owner.handle().unwrap_err();

@@ -41,14 +41,7 @@ fn raw_open_fstat_signal(rpid: Pid) {
 /// The podman-style check: the start time from `/proc/<pid>/stat`, then
 /// `kill(pid, 0)`.
 fn podman_style(pid: u32, rpid: Pid, want: u64) {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let rest = &text[text.rfind(')').expect(")") + 1..];
-    let start: u64 = rest
-        .split_ascii_whitespace()
-        .nth(19)
-        .expect("field 22")
-        .parse()
-        .expect("number");
+    let start = testkit::start_ticks(pid).expect("the target runs");
     assert_eq!(start, want);
     rustix::process::test_kill_process(rpid).expect("kill");
 }
@@ -74,15 +67,7 @@ fn benches(c: &mut Criterion) {
         None => text.clone(),
     };
     let file_handle = held.identity().file_handle();
-    let start_ticks = {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-        let rest = &s[s.rfind(')').expect(")") + 1..];
-        rest.split_ascii_whitespace()
-            .nth(19)
-            .expect("22")
-            .parse::<u64>()
-            .expect("n")
-    };
+    let start_ticks = testkit::start_ticks(pid).expect("the target runs");
     // The raw baselines use the handle's own pidfd: the kernel's cost of a
     // call differs measurably from one pidfd to another of the same process
     // (seen here: ~100 ns on poll), which is not the wrapper's doing.

@@ -11,41 +11,22 @@
     reason = "a failed step must fail the test loudly"
 )]
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{pidfd_path, start_ticks_known_comm};
 use pidkit_pidhandle::{BootId, Error, Identity, PidFd, PidHandle, Signal, State, probe};
 use proptest::prelude::*;
 use testkit::fuzz::{self, Bytes};
 use testkit::{sleeper, watchdog};
 
-/// Field 22 of `/proc/<pid>/stat` for any process, found by a plain split
-/// after the last `)`; `None` if the process is not there (any more).
-fn reference_start_ticks(pid: u32) -> Option<u64> {
-    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let close = text.iter().rposition(|&b| b == b')')?;
-    let fields: Vec<&[u8]> = text[close + 1..]
-        .split(|&b| b == b' ')
-        .filter(|f| !f.is_empty())
-        .collect();
-    std::str::from_utf8(fields.get(19)?)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// Whether restoring compares pidfs ids here (else start ticks).
 fn pidfs_checked() -> bool {
-    pidfd_path() && probe().pidfs
+    pidkit_pidhandle::probe().usable() && probe().pidfs
 }
 
 /// Whether text written here carries a pidfs file handle.
 fn fh_opened() -> bool {
-    pidfd_path() && probe().pidfs_file_handles
+    pidkit_pidhandle::probe().usable() && probe().pidfs_file_handles
 }
 
 /// What the test knows about its child.
@@ -257,7 +238,7 @@ fn check_restored(
     prop_assert_eq!(h.to_string(), text);
     prop_assert_eq!(h.identity(), id);
     prop_assert!(this_boot);
-    prop_assert_eq!(h.pidfd().is_some(), pidfd_path());
+    prop_assert_eq!(h.pidfd().is_some(), pidkit_pidhandle::probe().usable());
     if id.pid() == child.pid {
         prop_assert_eq!(expected_live(), Some(true), "{} restored live", text);
         prop_assert_eq!(h.state().unwrap(), State::Running);
@@ -273,7 +254,7 @@ fn check_restored(
             }
         }
         (_, Some(t)) => {
-            if let Some(actual) = reference_start_ticks(id.pid()) {
+            if let Some(actual) = testkit::start_ticks(id.pid()) {
                 prop_assert_eq!(actual, t, "{}", text);
             }
         }
@@ -310,7 +291,7 @@ fn fuzz_handle_text() {
             .split(":fh=")
             .nth(1)
             .map(|rest| rest.split(':').next().unwrap_or_default().to_owned()),
-        start: start_ticks_known_comm(pid, Some("sleep")),
+        start: testkit::start_ticks_once_named(pid, "sleep"),
     };
     assert_eq!(child.fh.is_some(), fh_opened(), "{}", handle);
     let mut seeds = fuzz::corpus(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/identity"));

@@ -11,16 +11,16 @@
     reason = "a failed step must fail the test loudly"
 )]
 
-mod common;
-
 use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{LIMIT, assert_gone, free_pid, pidfd_path, run_isolated_env, start_ticks_known_comm};
 use pidkit_pidhandle::{BootId, Error, Identity, PidFd, PidHandle, Signal, State, probe};
 use testkit::{ChildGuard, Isolation, SeccompMode, sh, sleeper, watchdog};
+
+/// Time limit of every test (and of every isolated re-run).
+const LIMIT: Duration = Duration::from_secs(120);
 
 #[test]
 fn running_child_is_pinned_and_refused_after_reap() {
@@ -32,15 +32,15 @@ fn running_child_is_pinned_and_refused_after_reap() {
     assert_eq!(h.state().unwrap(), State::Running);
     assert!(h.is_alive().unwrap());
     h.kill(Signal::ZERO).unwrap();
-    assert_eq!(h.pidfd().is_some(), pidfd_path());
+    assert_eq!(h.pidfd().is_some(), pidkit_pidhandle::probe().usable());
     if let Some(fd) = h.pidfd() {
         assert_eq!(fd.info().unwrap().pid, Some(pid));
     }
     h.kill(Signal::TERM).unwrap();
     assert_eq!(child.wait().signal(), Some(Signal::TERM.as_raw()));
-    assert_gone(&h);
+    testkit::assert_handle_gone!(&h);
     // Restoring its text now also gives a gone handle.
-    assert_gone(&h.to_string().parse::<PidHandle>().unwrap());
+    testkit::assert_handle_gone!(&h.to_string().parse::<PidHandle>().unwrap());
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn zombie_is_exited_not_alive_and_reaped_is_gone() {
     assert_eq!(restored.to_string(), h.to_string());
     assert_eq!(child.wait().code(), Some(3));
     for handle in [&h, &late, &restored] {
-        assert_gone(handle);
+        testkit::assert_handle_gone!(handle);
         assert!(handle.wait_exited(Some(Duration::ZERO)).unwrap());
     }
 }
@@ -84,20 +84,20 @@ fn stopped_process_is_running() {
 #[test]
 fn missing_pid_gives_a_handle_gone_forever() {
     let _w = watchdog("missing", LIMIT);
-    let pid = free_pid();
+    let pid = testkit::free_pid();
     let h = PidHandle::new(pid).unwrap();
-    assert_gone(&h);
+    testkit::assert_handle_gone!(&h);
     assert!(h.pidfd().is_none());
     assert!(h.identity().is_gone());
     let text = h.to_string();
     assert_eq!(text, format!("pidkit-pid:v1:pid={pid}:gone"));
     let restored: PidHandle = text.parse().unwrap();
-    assert_gone(&restored);
+    testkit::assert_handle_gone!(&restored);
     assert_eq!(restored.to_string(), text);
     // Even while some process has the number (here: ourselves).
     let me = std::process::id();
     let ghost: PidHandle = format!("pidkit-pid:v1:pid={me}:gone").parse().unwrap();
-    assert_gone(&ghost);
+    testkit::assert_handle_gone!(&ghost);
     assert!(ghost.wait_exited(None).unwrap());
 }
 
@@ -130,11 +130,11 @@ fn round_trip_restores_the_same_process() {
     assert!(!id.is_gone());
     // The decision documented in the crate: pidfs id when the kernel has one
     // (then no start ticks), else start ticks.
-    let pidfs = pidfd_path() && probe().pidfs;
+    let pidfs = pidkit_pidhandle::probe().usable() && probe().pidfs;
     assert_eq!(id.pidfs_id().is_some(), pidfs, "{text}");
     assert_eq!(id.start_ticks().is_some(), !pidfs, "{text}");
     if let Some(ticks) = id.start_ticks() {
-        assert_eq!(ticks, start_ticks_known_comm(pid, Some("sleep")));
+        assert_eq!(ticks, testkit::start_ticks_once_named(pid, "sleep"));
     }
     if let (Some(ino), Some(fd)) = (id.pidfs_id(), h.pidfd()) {
         assert_eq!(fd.inode_id().unwrap(), Some(ino));
@@ -147,7 +147,10 @@ fn round_trip_restores_the_same_process() {
         assert_eq!(restored.identity(), id);
         assert_eq!(restored.state().unwrap(), State::Running);
         restored.kill(Signal::ZERO).unwrap();
-        assert_eq!(restored.pidfd().is_some(), pidfd_path());
+        assert_eq!(
+            restored.pidfd().is_some(),
+            pidkit_pidhandle::probe().usable()
+        );
     }
     // Handles made any way agree on the text.
     assert_eq!(
@@ -159,8 +162,8 @@ fn round_trip_restores_the_same_process() {
     let restored: PidHandle = text.parse().unwrap();
     restored.kill(Signal::KILL).unwrap();
     assert_eq!(child.wait().signal(), Some(9));
-    assert_gone(&restored);
-    assert_gone(&h);
+    testkit::assert_handle_gone!(&restored);
+    testkit::assert_handle_gone!(&h);
 }
 
 #[test]
@@ -182,7 +185,7 @@ fn text_from_another_boot_is_gone() {
     let other = text.replace(&boot, &flipped);
     assert_ne!(other, text);
     let restored: PidHandle = other.parse().unwrap();
-    assert_gone(&restored);
+    testkit::assert_handle_gone!(&restored);
     // The original process was never touched.
     assert_eq!(h.state().unwrap(), State::Running);
 }
@@ -201,24 +204,16 @@ fn another_process_with_the_pid_is_not_the_recorded_one() {
             (None, Some(t)) => format!("pidkit-pid:v1:pid={pid}:boot={boot}:start={t}"),
             (None, None) => unreachable!(),
         };
-        if id.pidfs_id().is_none() && own_start_ticks(pid) == id.start_ticks() {
+        if id.pidfs_id().is_none() && testkit::start_ticks(pid) == id.start_ticks() {
             // That process started in the same clock tick as the child: by
             // start ticks it *is* what the text describes (the documented
             // limit of tick resolution), so it proves nothing here.
             continue;
         }
         let restored: PidHandle = text.parse().unwrap();
-        assert_gone(&restored);
+        testkit::assert_handle_gone!(&restored);
     }
     assert!(h.is_alive().unwrap());
-}
-
-/// Field 22 of `/proc/<pid>/stat` of any process (its command name is
-/// whatever, so the fields are found after the last `)`).
-fn own_start_ticks(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
 }
 
 /// Spawns `exe`, retrying while a concurrent fork in another test thread
@@ -244,12 +239,12 @@ fn pidfs_only_text_body() {
     let me = std::process::id();
     let boot = BootId::current().unwrap();
     let text = format!("pidkit-pid:v1:pid={me}:boot={boot}:pidfs=1");
-    let free = free_pid();
+    let free = testkit::free_pid();
     let free_text = format!("pidkit-pid:v1:pid={free}:boot={boot}:pidfs=1");
-    assert_gone(&free_text.parse::<PidHandle>().unwrap());
-    if pidfd_path() && probe().pidfs {
+    testkit::assert_handle_gone!(&free_text.parse::<PidHandle>().unwrap());
+    if pidkit_pidhandle::probe().usable() && probe().pidfs {
         // pidfs id 1 is not ours: gone.
-        assert_gone(&text.parse::<PidHandle>().unwrap());
+        testkit::assert_handle_gone!(&text.parse::<PidHandle>().unwrap());
         let mine = PidHandle::new(me).unwrap();
         let restored: PidHandle = mine.to_string().parse().unwrap();
         restored.kill(Signal::ZERO).unwrap();
@@ -268,28 +263,23 @@ fn pidfs_only_text() {
     pidfs_only_text_body();
 }
 
-#[test]
-fn pidfs_only_text_without_pidfs() {
-    run_isolated_env(
-        "pidfs_only_text_without_pidfs",
-        false,
-        &[("PIDKIT_HIDE_FEATURES", "pidfs")],
-        pidfs_only_text_body,
-    );
-}
+testkit::isolated_test!(
+    pidfs_only_text_without_pidfs,
+    Isolation::Process,
+    LIMIT,
+    env: &[("PIDKIT_HIDE_FEATURES", "pidfs")],
+    pidfs_only_text_body,
+);
 
-#[test]
-fn pidfs_only_text_under_seccomp() {
-    testkit::run_isolated(
-        "pidfs_only_text_under_seccomp",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        || {
-            assert!(!pidfd_path());
-            pidfs_only_text_body();
-        },
-    );
-}
+testkit::isolated_test!(
+    pidfs_only_text_under_seccomp,
+    Isolation::Seccomp(SeccompMode::Enosys),
+    LIMIT,
+    || {
+        assert!(!pidkit_pidhandle::probe().usable());
+        pidfs_only_text_body();
+    },
+);
 
 #[test]
 fn hostile_strings_are_parse_errors_naming_the_input() {
@@ -517,7 +507,7 @@ fn command_names_with_spaces_and_parentheses() {
         let pid = child.id();
         // The kernel's comm is the file name (at most 15 bytes).
         let comm: String = name.chars().take(15).collect();
-        let ticks = start_ticks_known_comm(pid, Some(&comm));
+        let ticks = testkit::start_ticks_once_named(pid, &comm);
         let h = PidHandle::from_child(child.child()).unwrap();
         if let Some(t) = h.identity().start_ticks() {
             assert_eq!(t, ticks, "{name:?}");
@@ -527,52 +517,46 @@ fn command_names_with_spaces_and_parentheses() {
         assert_eq!(restored.state().unwrap(), State::Running, "{name:?}");
         restored.kill(Signal::KILL).unwrap();
         assert_eq!(child.wait().signal(), Some(9));
-        assert_gone(&restored);
+        testkit::assert_handle_gone!(&restored);
     }
 }
 
-/// The same in a process where start ticks are the identity (pidfs hidden),
-/// so the parsed field is what restoring compares.
-#[test]
-fn command_names_with_spaces_and_parentheses_without_pidfs() {
-    run_isolated_env(
-        "command_names_with_spaces_and_parentheses_without_pidfs",
-        false,
-        &[("PIDKIT_HIDE_FEATURES", "pidfs")],
-        || {
+testkit::isolated_test!(
+    /// The same in a process where start ticks are the identity (pidfs hidden),
+    /// so the parsed field is what restoring compares.
+    command_names_with_spaces_and_parentheses_without_pidfs,
+    Isolation::Process,
+    LIMIT,
+    env: &[("PIDKIT_HIDE_FEATURES", "pidfs")],
+    || {
             assert!(!probe().pidfs);
             command_names_with_spaces_and_parentheses();
         },
-    );
-}
+);
 
-#[test]
-fn command_names_with_spaces_and_parentheses_fallback() {
-    testkit::run_isolated(
-        "command_names_with_spaces_and_parentheses_fallback",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        command_names_with_spaces_and_parentheses,
-    );
-}
+testkit::isolated_test!(
+    command_names_with_spaces_and_parentheses_fallback,
+    Isolation::Seccomp(SeccompMode::Eperm),
+    LIMIT,
+    command_names_with_spaces_and_parentheses,
+);
 
-/// The identity holds no wall-clock time: start ticks count from boot
-/// (`CLOCK_BOOTTIME`), so setting the clock cannot change what a live
-/// process is compared against. Checked by structure: the recorded ticks are
-/// within boot time, far below what any epoch-based value would be, and
-/// equal `/proc/<pid>/stat` field 22.
-#[test]
-fn start_ticks_count_from_boot_not_from_the_epoch() {
-    run_isolated_env(
-        "start_ticks_count_from_boot_not_from_the_epoch",
-        false,
-        &[("PIDKIT_HIDE_FEATURES", "pidfs")],
-        || {
+testkit::isolated_test!(
+    /// The identity holds no wall-clock time: start ticks count from boot
+    /// (`CLOCK_BOOTTIME`), so setting the clock cannot change what a live
+    /// process is compared against. Checked by structure: the recorded ticks are
+    /// within boot time, far below what any epoch-based value would be, and
+    /// equal `/proc/<pid>/stat` field 22.
+    start_ticks_count_from_boot_not_from_the_epoch,
+    Isolation::Process,
+    LIMIT,
+    env: &[("PIDKIT_HIDE_FEATURES", "pidfs")],
+    || {
             let _w = watchdog("ticks", LIMIT);
             let child = sleeper();
             let h = PidHandle::from_child(child.child()).unwrap();
             let ticks = h.identity().start_ticks().unwrap();
-            assert_eq!(ticks, start_ticks_known_comm(child.id(), Some("sleep")));
+            assert_eq!(ticks, testkit::start_ticks_once_named(child.id(), "sleep"));
             let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
             let hz: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
             let boot = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
@@ -590,8 +574,7 @@ fn start_ticks_count_from_boot_not_from_the_epoch() {
                 h.to_string()
             );
         },
-    );
-}
+);
 
 #[test]
 fn close_is_idempotent_and_touches_no_other_fd() {
@@ -623,7 +606,7 @@ fn close_is_idempotent_and_touches_no_other_fd() {
         );
     }
     // A gone handle closes too.
-    let mut gone = PidHandle::new(free_pid()).unwrap();
+    let mut gone = PidHandle::new(testkit::free_pid()).unwrap();
     gone.close().unwrap();
     assert!(matches!(gone.kill(Signal::ZERO), Err(Error::Closed)));
     drop(child);
@@ -641,7 +624,7 @@ fn try_clone_gives_an_independent_pidfd() {
             assert_ne!(a.as_raw_fd(), b.as_raw_fd());
             assert_eq!(a.inode_id().unwrap(), b.inode_id().unwrap());
         }
-        (None, None) => assert!(!pidfd_path()),
+        (None, None) => assert!(!pidkit_pidhandle::probe().usable()),
         other => panic!("{other:?}"),
     }
     c.close().unwrap();
@@ -650,7 +633,7 @@ fn try_clone_gives_an_independent_pidfd() {
     let raw = h.pidfd().map(AsRawFd::as_raw_fd);
     let shared = h.clone();
     let dup = shared.into_pidfd().unwrap();
-    assert_eq!(dup.is_some(), pidfd_path());
+    assert_eq!(dup.is_some(), pidkit_pidhandle::probe().usable());
     if let Some(dup) = &dup {
         assert_ne!(Some(dup.as_raw_fd()), raw);
         dup.send_signal(Signal::ZERO).unwrap();
@@ -660,7 +643,7 @@ fn try_clone_gives_an_independent_pidfd() {
     let own = solo.into_pidfd().unwrap();
     assert_eq!(own.as_ref().map(AsRawFd::as_raw_fd), solo_raw);
     assert!(
-        PidHandle::new(free_pid())
+        PidHandle::new(testkit::free_pid())
             .unwrap()
             .into_pidfd()
             .unwrap()
@@ -676,7 +659,7 @@ fn try_clone_gives_an_independent_pidfd() {
 #[test]
 fn from_pidfd_checks_the_pid() {
     let _w = watchdog("from_pidfd", LIMIT);
-    if !pidfd_path() {
+    if !pidkit_pidhandle::probe().usable() {
         // Sandboxed: no pidfd can be opened to hand over; the refusal is the
         // sandbox's and the constructor is never reached.
         let err = PidFd::open(std::process::id()).unwrap_err();
@@ -702,7 +685,7 @@ fn from_pidfd_checks_the_pid() {
     let pid = b.id();
     fd.send_signal(Signal::KILL).unwrap();
     b.wait();
-    assert_gone(&PidHandle::from_pidfd(pid, fd).unwrap());
+    testkit::assert_handle_gone!(&PidHandle::from_pidfd(pid, fd).unwrap());
     assert!(matches!(
         PidHandle::from_pidfd(0, PidFd::from_child(a.child()).unwrap()),
         Err(Error::InvalidPid { pid: 0 })
@@ -755,39 +738,22 @@ fn permission_denied_is_not_dead() {
     assert_eq!(child.wait().signal(), Some(9));
 }
 
-#[test]
-fn every_path_agrees_under_seccomp_enosys() {
-    testkit::run_isolated(
-        "every_path_agrees_under_seccomp_enosys",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        fallback_body,
-    );
-}
+testkit::isolated_tests!(fallback_body, LIMIT;
+    every_path_agrees_under_seccomp_enosys: Isolation::Seccomp(SeccompMode::Enosys),
+    every_path_agrees_under_seccomp_eperm: Isolation::Seccomp(SeccompMode::Eperm),
+);
 
-#[test]
-fn every_path_agrees_under_seccomp_eperm() {
-    testkit::run_isolated(
-        "every_path_agrees_under_seccomp_eperm",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        fallback_body,
-    );
-}
-
-#[test]
-fn every_path_agrees_with_pidfd_hidden() {
-    run_isolated_env(
-        "every_path_agrees_with_pidfd_hidden",
-        false,
-        &[("PIDKIT_HIDE_FEATURES", "pidfd")],
-        fallback_body,
-    );
-}
+testkit::isolated_test!(
+    every_path_agrees_with_pidfd_hidden,
+    Isolation::Process,
+    LIMIT,
+    env: &[("PIDKIT_HIDE_FEATURES", "pidfd")],
+    fallback_body,
+);
 
 /// The main behaviours again, in a process where pidfds are unusable.
 fn fallback_body() {
-    assert!(!pidfd_path(), "{:?}", probe());
+    assert!(!pidkit_pidhandle::probe().usable(), "{:?}", probe());
     running_child_is_pinned_and_refused_after_reap();
     zombie_is_exited_not_alive_and_reaped_is_gone();
     stopped_process_is_running();
@@ -809,15 +775,14 @@ fn fallback_body() {
     assert!(h.is_alive().unwrap());
 }
 
-/// Same checks with pidfds but no pidfs ids: start ticks are the identity,
-/// read after the pidfd is open.
-#[test]
-fn every_path_agrees_without_pidfs() {
-    run_isolated_env(
-        "every_path_agrees_without_pidfs",
-        false,
-        &[("PIDKIT_HIDE_FEATURES", "pidfs")],
-        || {
+testkit::isolated_test!(
+    /// Same checks with pidfds but no pidfs ids: start ticks are the identity,
+    /// read after the pidfd is open.
+    every_path_agrees_without_pidfs,
+    Isolation::Process,
+    LIMIT,
+    env: &[("PIDKIT_HIDE_FEATURES", "pidfs")],
+    || {
             assert!(!probe().pidfs);
             running_child_is_pinned_and_refused_after_reap();
             zombie_is_exited_not_alive_and_reaped_is_gone();
@@ -826,8 +791,7 @@ fn every_path_agrees_without_pidfs() {
             another_process_with_the_pid_is_not_the_recorded_one();
             no_mutation_of_the_text_passes_for_the_original();
         },
-    );
-}
+);
 
 mod prop {
     use super::*;
@@ -885,7 +849,7 @@ fn file_handle_text_restores_and_spliced_handles_are_refused() {
     let child = sleeper();
     let h = PidHandle::from_child(child.child()).unwrap();
     let text = h.to_string();
-    let with_fh = pidfd_path() && probe().pidfs_file_handles;
+    let with_fh = pidkit_pidhandle::probe().usable() && probe().pidfs_file_handles;
     assert_eq!(text.contains(":fh="), with_fh, "{text} {:?}", probe());
     assert_eq!(h.identity().file_handle().is_some(), with_fh);
     if !with_fh {
@@ -922,7 +886,7 @@ fn file_handle_text_restores_and_spliced_handles_are_refused() {
     // child under a wrong number.
     let other_pid = text.replace(
         &format!("pid={}:", child.id()),
-        &format!("pid={}:", free_pid()),
+        &format!("pid={}:", testkit::free_pid()),
     );
     let r: PidHandle = other_pid.parse().unwrap();
     assert_eq!(r.state().unwrap(), State::Gone, "{other_pid}");

@@ -13,38 +13,24 @@
     reason = "a failed step must fail the test loudly"
 )]
 
-mod common;
-
 use std::error::Error as _;
+use std::time::Duration;
 
-use common::{LIMIT, free_pid, pidfd_path, start_ticks_known_comm};
 use pidkit_pidhandle::{Error, Identity, PidHandle, Signal, State, probe};
 use testkit::{Isolation, SeccompMode, fill_fd_table, sleeper, watchdog};
 
-const EMFILE: i32 = 24;
-
-/// Whether `EMFILE` is somewhere in the error's chain of sources.
-fn is_emfile(e: &(dyn std::error::Error + 'static)) -> bool {
-    testkit::has_errno(e, EMFILE)
-}
+/// Time limit of every test (and of every isolated re-run).
+const LIMIT: Duration = Duration::from_secs(120);
 
 /// Asserts that `e` is the I/O error of a full descriptor table, naming `pid`:
 /// never "no such process", never a parse error.
 #[track_caller]
 fn assert_emfile(e: &Error, pid: u32, what: &str) {
     assert!(matches!(e, Error::Io(_)), "{what}: {e:?}");
-    assert!(is_emfile(e), "{what}: {e:?}");
+    assert!(testkit::is_emfile(e), "{what}: {e:?}");
     let message = e.to_string();
     assert!(message.contains(&pid.to_string()), "{what}: {message}");
     assert!(e.source().is_some(), "{what}: {e:?}");
-}
-
-/// Whether the pidfd path is possible here at all (not sandboxed, not hidden).
-/// Asks the kernel itself (`testkit::pidfds_work`), so that the cached probe does
-/// not run before the test wants it to.
-fn pidfds_possible() -> bool {
-    let hidden = std::env::var("PIDKIT_HIDE_FEATURES").unwrap_or_default();
-    testkit::pidfds_work() && !hidden.split(',').any(|f| f.trim() == "pidfd")
 }
 
 /// The first thing this process does with pidkit happens with the table
@@ -56,10 +42,10 @@ fn first_use_body() {
     let child = sleeper();
     let pid = child.id();
     // Everything the test needs from /proc, read before the table fills.
-    let start = start_ticks_known_comm(pid, Some("sleep"));
+    let start = testkit::start_ticks_once_named(pid, "sleep");
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     let text = format!("pidkit-pid:v1:pid={pid}:boot={}:start={start}", boot.trim());
-    let possible = pidfds_possible();
+    let possible = testkit::pidfds_possible();
     let baseline = testkit::open_fd_count();
 
     let full = fill_fd_table();
@@ -98,25 +84,10 @@ fn first_use_body() {
     );
 }
 
-#[test]
-fn first_use_with_a_full_fd_table() {
-    testkit::run_isolated(
-        "first_use_with_a_full_fd_table",
-        Isolation::Process,
-        LIMIT,
-        first_use_body,
-    );
-}
-
-#[test]
-fn first_use_with_a_full_fd_table_fallback() {
-    testkit::run_isolated(
-        "first_use_with_a_full_fd_table_fallback",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        first_use_body,
-    );
-}
+testkit::isolated_tests!(first_use_body, LIMIT;
+    first_use_with_a_full_fd_table: Isolation::Process,
+    first_use_with_a_full_fd_table_fallback: Isolation::Seccomp(SeccompMode::Enosys),
+);
 
 /// Every operation with 0, 1, 2 and 3 free descriptors: each either works
 /// (and then pins the right, live process) or is an I/O error naming the
@@ -125,7 +96,7 @@ fn free_fds_body() {
     let _w = watchdog("free_fds", LIMIT);
     let child = sleeper();
     let pid = child.id();
-    let free = free_pid();
+    let free = testkit::free_pid();
     let base = PidHandle::from_child(child.child()).unwrap();
     let shared = base.clone();
     let text = base.to_string();
@@ -161,13 +132,17 @@ fn free_fds_body() {
                 Ok(h) => {
                     assert_eq!(h.to_string(), text, "{what}");
                     assert_eq!(h.state().unwrap(), State::Running, "{what}");
-                    assert_eq!(h.pidfd().is_some(), pidfd_path(), "{what}");
+                    assert_eq!(
+                        h.pidfd().is_some(),
+                        pidkit_pidhandle::probe().usable(),
+                        "{what}"
+                    );
                 }
                 Err(e) => assert_emfile(&e, pid, &what),
             }
         }
         match from_pidfd {
-            None => assert!(!pidfd_path()),
+            None => assert!(!pidkit_pidhandle::probe().usable()),
             Some(Ok(h)) => {
                 assert_eq!(h.to_string(), text);
                 assert_eq!(h.state().unwrap(), State::Running);
@@ -193,12 +168,12 @@ fn free_fds_body() {
             Err(e) => assert_emfile(&e, pid, "kill(0)"),
         }
         match into {
-            Ok(fd) => assert_eq!(fd.is_some(), pidfd_path()),
+            Ok(fd) => assert_eq!(fd.is_some(), pidkit_pidhandle::probe().usable()),
             Err(e) => assert_emfile(&e, pid, "into_pidfd"),
         }
     }
     // With a pidfd, what needs no new descriptor worked even in a full table.
-    if pidfd_path() {
+    if pidkit_pidhandle::probe().usable() {
         let full = fill_fd_table();
         let state = base.state();
         let signalled = base.kill(Signal::ZERO);
@@ -209,31 +184,16 @@ fn free_fds_body() {
     drop((base, shared));
     assert_eq!(
         testkit::open_fd_count(),
-        baseline - usize::from(pidfd_path()),
+        baseline - usize::from(pidkit_pidhandle::probe().usable()),
         "{:?}",
         testkit::open_fds()
     );
 }
 
-#[test]
-fn every_operation_with_0_to_3_free_fds() {
-    testkit::run_isolated(
-        "every_operation_with_0_to_3_free_fds",
-        Isolation::Process,
-        LIMIT,
-        free_fds_body,
-    );
-}
-
-#[test]
-fn every_operation_with_0_to_3_free_fds_fallback() {
-    testkit::run_isolated(
-        "every_operation_with_0_to_3_free_fds_fallback",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        free_fds_body,
-    );
-}
+testkit::isolated_tests!(free_fds_body, LIMIT;
+    every_operation_with_0_to_3_free_fds: Isolation::Process,
+    every_operation_with_0_to_3_free_fds_fallback: Isolation::Seccomp(SeccompMode::Eperm),
+);
 
 /// 100,000 handles made and dropped (in batches of 1,000 held at once, so
 /// descriptor numbers are reused) and 10,000 restored from text (likewise),
@@ -247,7 +207,10 @@ fn scale_body() {
     for _ in 0..testkit::capacity(100, 10) {
         let batch: Vec<PidHandle> = (0..1000).map(|_| PidHandle::new(pid).unwrap()).collect();
         assert_eq!(batch[999].to_string(), text);
-        assert_eq!(batch[0].pidfd().is_some(), pidfd_path());
+        assert_eq!(
+            batch[0].pidfd().is_some(),
+            pidkit_pidhandle::probe().usable()
+        );
     }
     for _ in 0..10 {
         let batch: Vec<PidHandle> = (0..1000).map(|_| text.parse().unwrap()).collect();
@@ -264,22 +227,7 @@ fn scale_body() {
     );
 }
 
-#[test]
-fn hundred_thousand_handles_leak_nothing() {
-    testkit::run_isolated(
-        "hundred_thousand_handles_leak_nothing",
-        Isolation::Process,
-        LIMIT,
-        scale_body,
-    );
-}
-
-#[test]
-fn hundred_thousand_handles_leak_nothing_fallback() {
-    testkit::run_isolated(
-        "hundred_thousand_handles_leak_nothing_fallback",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        scale_body,
-    );
-}
+testkit::isolated_tests!(scale_body, LIMIT;
+    hundred_thousand_handles_leak_nothing: Isolation::Process,
+    hundred_thousand_handles_leak_nothing_fallback: Isolation::Seccomp(SeccompMode::Eperm),
+);

@@ -7,15 +7,16 @@
     reason = "a failed step must fail the test loudly"
 )]
 
-mod common;
-
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
-use common::{LIMIT, assert_gone, assert_no_such_process, pidfd_path, run_isolated_env};
 use pidkit_pidhandle::{Error, PidFd, PidHandle, Signal, State, probe};
 use testkit::{ChildGuard, Isolation, SeccompMode, sleeper, watchdog};
+
+/// Time limit of every test (and of every isolated re-run).
+const LIMIT: Duration = Duration::from_secs(120);
 
 /// Forced reuses per path: the bar is 200 immediate reuses with no
 /// pause, on every kernel of the matrix.
@@ -34,7 +35,7 @@ fn spawn_b(pid: u32) -> ChildGuard {
 fn reuse_body(expect_pidfd: bool) {
     let _w = watchdog("reuse", LIMIT);
     assert_eq!(
-        pidfd_path(),
+        pidkit_pidhandle::probe().usable(),
         expect_pidfd && testkit::sandbox().is_none(),
         "{:?}",
         probe()
@@ -45,7 +46,7 @@ fn reuse_body(expect_pidfd: bool) {
         let a = sleeper();
         let pid = a.id();
         let held = PidHandle::from_child(a.child()).unwrap();
-        assert_eq!(held.pidfd().is_some(), pidfd_path());
+        assert_eq!(held.pidfd().is_some(), pidkit_pidhandle::probe().usable());
         // Odd rounds ask for the text only after A is reaped and B has its
         // PID: the text of a handle made in A's start tick must not match B.
         let early = round % 2 == 0;
@@ -54,7 +55,7 @@ fn reuse_body(expect_pidfd: bool) {
         // can open one (then restore opens it, with no PID lookup).
         assert_eq!(
             held.to_string().contains(":fh="),
-            pidfd_path() && probe().pidfs_file_handles,
+            pidkit_pidhandle::probe().usable() && probe().pidfs_file_handles,
             "{held} {:?}",
             probe()
         );
@@ -62,14 +63,14 @@ fn reuse_body(expect_pidfd: bool) {
         if let Some(r) = &restored_early {
             assert_eq!(r.state().unwrap(), State::Running);
         }
-        let a_ticks = common::start_ticks_known_comm(pid, None);
+        let a_ticks = testkit::start_ticks(pid).unwrap();
 
         held.kill(Signal::KILL).unwrap();
         assert_eq!(a.wait().signal(), Some(9), "round {round}");
 
         // B gets A's number on purpose, at once.
         let b = spawn_b(pid);
-        if common::start_ticks_known_comm(pid, None) == a_ticks {
+        if testkit::start_ticks(pid).unwrap() == a_ticks {
             same_tick += 1;
         }
         let text = early_text.unwrap_or_else(|| held.to_string());
@@ -84,9 +85,9 @@ fn reuse_body(expect_pidfd: bool) {
         for (what, h) in handles {
             assert_eq!(h.state().unwrap(), State::Gone, "round {round}: {what}");
             assert!(!h.is_alive().unwrap(), "round {round}: {what}");
-            assert_no_such_process(h.kill(Signal::ZERO), pid);
-            assert_no_such_process(h.kill(Signal::KILL), pid);
-            assert_no_such_process(h.kill(Signal::TERM), pid);
+            testkit::assert_gone_error!(h.kill(Signal::ZERO), pid);
+            testkit::assert_gone_error!(h.kill(Signal::KILL), pid);
+            testkit::assert_gone_error!(h.kill(Signal::TERM), pid);
         }
         assert!(restored_late.to_string().ends_with(":gone"));
 
@@ -109,11 +110,11 @@ fn reuse_body(expect_pidfd: bool) {
         if round % 10 == 0 {
             let free = pid + 100;
             let ghost = PidHandle::new(free).unwrap();
-            assert_gone(&ghost);
+            testkit::assert_handle_gone!(&ghost);
             let ghost_text = ghost.to_string();
             let c = spawn_b(free);
-            assert_gone(&ghost);
-            assert_gone(&ghost_text.parse::<PidHandle>().unwrap());
+            testkit::assert_handle_gone!(&ghost);
+            testkit::assert_handle_gone!(&ghost_text.parse::<PidHandle>().unwrap());
             PidHandle::from_child(c.child())
                 .unwrap()
                 .kill(Signal::USR2)
@@ -126,54 +127,46 @@ fn reuse_body(expect_pidfd: bool) {
     eprintln!("{ROUNDS} immediate reuses, {same_tick} with B in A's start tick, 0 wrong signals");
 }
 
-#[test]
-fn forced_pid_reuse_pidfd() {
-    testkit::run_isolated(
-        "forced_pid_reuse_pidfd",
-        Isolation::PidNamespace,
-        LIMIT,
-        || reuse_body(true),
-    );
-}
+testkit::isolated_test!(
+    forced_pid_reuse_pidfd,
+    Isolation::PidNamespace,
+    LIMIT,
+    || reuse_body(true),
+);
 
-#[test]
-fn forced_pid_reuse_pidfd_without_pidfs() {
-    run_isolated_env(
-        "forced_pid_reuse_pidfd_without_pidfs",
-        true,
-        &[("PIDKIT_HIDE_FEATURES", "pidfs")],
-        || {
+testkit::isolated_test!(
+    forced_pid_reuse_pidfd_without_pidfs,
+    Isolation::PidNamespace,
+    LIMIT,
+    env: &[("PIDKIT_HIDE_FEATURES", "pidfs")],
+    || {
             assert!(!probe().pidfs);
             reuse_body(true);
         },
-    );
-}
+);
 
-#[test]
-fn forced_pid_reuse_pidfd_without_file_handles() {
-    run_isolated_env(
-        "forced_pid_reuse_pidfd_without_file_handles",
-        true,
-        &[("PIDKIT_HIDE_FEATURES", "file_handles")],
-        || {
+testkit::isolated_test!(
+    forced_pid_reuse_pidfd_without_file_handles,
+    Isolation::PidNamespace,
+    LIMIT,
+    env: &[("PIDKIT_HIDE_FEATURES", "file_handles")],
+    || {
             assert!(!probe().pidfs_file_handles);
             reuse_body(true);
         },
-    );
-}
+);
 
-/// Text with a file handle, restored where file handles are hidden: the
-/// `fh=` field is ignored and the pidfs id decides, exactly as for text
-/// without it, across 200 immediate reuses.
-#[test]
-fn file_handle_text_restores_by_pidfs_id_where_handles_are_hidden() {
-    run_isolated_env(
-        "file_handle_text_restores_by_pidfs_id_where_handles_are_hidden",
-        true,
-        &[("PIDKIT_HIDE_FEATURES", "file_handles")],
-        || {
+testkit::isolated_test!(
+    /// Text with a file handle, restored where file handles are hidden: the
+    /// `fh=` field is ignored and the pidfs id decides, exactly as for text
+    /// without it, across 200 immediate reuses.
+    file_handle_text_restores_by_pidfs_id_where_handles_are_hidden,
+    Isolation::PidNamespace,
+    LIMIT,
+    env: &[("PIDKIT_HIDE_FEATURES", "file_handles")],
+    || {
             let _w = watchdog("fh_hidden", LIMIT);
-            if !pidfd_path() || !probe().pidfs {
+            if !pidkit_pidhandle::probe().usable() || !probe().pidfs {
                 // Nothing to restore by pidfs id here: the sandbox and
                 // pidfs-less runs are covered by the other reuse tests.
                 assert!(testkit::sandbox().is_some() || !probe().pidfs);
@@ -204,7 +197,7 @@ fn file_handle_text_restores_by_pidfs_id_where_handles_are_hidden() {
                 let late: PidHandle = text.parse().unwrap();
                 for h in [&live, &late] {
                     assert_eq!(h.state().unwrap(), State::Gone, "round {round}");
-                    assert_no_such_process(h.kill(Signal::KILL), pid);
+                    testkit::assert_gone_error!(h.kill(Signal::KILL), pid);
                 }
                 PidHandle::from_child(b.child())
                     .unwrap()
@@ -217,28 +210,12 @@ fn file_handle_text_restores_by_pidfs_id_where_handles_are_hidden() {
                 );
             }
         },
-    );
-}
+);
 
-#[test]
-fn forced_pid_reuse_fallback_enosys() {
-    testkit::run_isolated(
-        "forced_pid_reuse_fallback_enosys",
-        Isolation::PidNamespaceSeccomp(SeccompMode::Enosys),
-        LIMIT,
-        || reuse_body(false),
-    );
-}
-
-#[test]
-fn forced_pid_reuse_fallback_eperm() {
-    testkit::run_isolated(
-        "forced_pid_reuse_fallback_eperm",
-        Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
-        LIMIT,
-        || reuse_body(false),
-    );
-}
+testkit::isolated_tests!(|| reuse_body(false), LIMIT;
+    forced_pid_reuse_fallback_enosys: Isolation::PidNamespaceSeccomp(SeccompMode::Enosys),
+    forced_pid_reuse_fallback_eperm: Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
+);
 
 /// Go #67641: many threads signal through clones of a handle to a reaped
 /// process while other threads drop clones and open and close pidfds of a
@@ -261,7 +238,7 @@ fn concurrent_body() {
             s.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
                     // Fresh fds, mostly pidfds of the decoy where they exist.
-                    if pidfd_path() {
+                    if pidkit_pidhandle::probe().usable() {
                         drop(PidFd::open(decoy_pid).unwrap());
                         let d = PidHandle::new(decoy_pid).unwrap();
                         drop(d.clone());
@@ -314,15 +291,12 @@ fn concurrent_kills_never_use_a_reused_fd_number() {
     concurrent_body();
 }
 
-#[test]
-fn concurrent_kills_never_use_a_reused_fd_number_fallback() {
-    testkit::run_isolated(
-        "concurrent_kills_never_use_a_reused_fd_number_fallback",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        concurrent_body,
-    );
-}
+testkit::isolated_test!(
+    concurrent_kills_never_use_a_reused_fd_number_fallback,
+    Isolation::Seccomp(SeccompMode::Enosys),
+    LIMIT,
+    concurrent_body,
+);
 
 /// Making, restoring, cloning and dropping many handles (live and gone)
 /// leaves the open-fd count where it was. Runs in its own process so other
@@ -331,7 +305,7 @@ fn leak_body() {
     let _w = watchdog("leak", LIMIT);
     let child = sleeper();
     let pid = child.id();
-    let gone = common::free_pid();
+    let gone = testkit::free_pid();
     // Warm up the caches (probe, boot id) before counting.
     let text = PidHandle::new(pid).unwrap().to_string();
     let gone_text = PidHandle::new(gone).unwrap().to_string();
@@ -361,20 +335,14 @@ fn leak_body() {
     assert_eq!(before, after, "fds leaked: {:?}", testkit::open_fds());
 }
 
-#[test]
-fn no_fd_leaks() {
-    testkit::run_isolated("no_fd_leaks", Isolation::Process, LIMIT, leak_body);
-}
+testkit::isolated_test!(no_fd_leaks, Isolation::Process, LIMIT, leak_body,);
 
-#[test]
-fn no_fd_leaks_fallback() {
-    testkit::run_isolated(
-        "no_fd_leaks_fallback",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        leak_body,
-    );
-}
+testkit::isolated_test!(
+    no_fd_leaks_fallback,
+    Isolation::Seccomp(SeccompMode::Eperm),
+    LIMIT,
+    leak_body,
+);
 
 /// `/proc` mounted with `hidepid` hides other users' processes: a thread
 /// that gave up root must not take a hidden process for gone. With pidfs ids
@@ -406,14 +374,19 @@ fn hidepid_body() {
                 for result in [PidHandle::new(pid), text.parse::<PidHandle>()] {
                     match result {
                         Ok(h) => {
-                            assert!(pidfd_path() && probe().pidfs, "{opt}: {h:?}");
+                            assert!(
+                                pidkit_pidhandle::probe().usable() && probe().pidfs,
+                                "{opt}: {h:?}"
+                            );
                             assert_eq!(h.state().unwrap(), State::Running);
                             assert!(matches!(
                                 h.kill(Signal::ZERO),
                                 Err(Error::PermissionDenied { .. })
                             ));
                         }
-                        Err(Error::Unsupported { pid: p, .. }) if pidfd_path() => {
+                        Err(Error::Unsupported { pid: p, .. })
+                            if pidkit_pidhandle::probe().usable() =>
+                        {
                             assert_eq!(p, pid);
                         }
                         Err(Error::PermissionDenied { pid: p }) => assert_eq!(p, pid),
@@ -431,32 +404,24 @@ fn hidepid_body() {
     }
 }
 
-#[test]
-fn hidden_processes_are_not_gone() {
-    testkit::run_isolated(
-        "hidden_processes_are_not_gone",
-        Isolation::PidNamespace,
-        LIMIT,
-        hidepid_body,
-    );
-}
+testkit::isolated_test!(
+    hidden_processes_are_not_gone,
+    Isolation::PidNamespace,
+    LIMIT,
+    hidepid_body,
+);
 
-#[test]
-fn hidden_processes_are_not_gone_without_pidfs() {
-    run_isolated_env(
-        "hidden_processes_are_not_gone_without_pidfs",
-        true,
-        &[("PIDKIT_HIDE_FEATURES", "pidfs")],
-        hidepid_body,
-    );
-}
+testkit::isolated_test!(
+    hidden_processes_are_not_gone_without_pidfs,
+    Isolation::PidNamespace,
+    LIMIT,
+    env: &[("PIDKIT_HIDE_FEATURES", "pidfs")],
+    hidepid_body,
+);
 
-#[test]
-fn hidden_processes_are_not_gone_fallback() {
-    testkit::run_isolated(
-        "hidden_processes_are_not_gone_fallback",
-        Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
-        LIMIT,
-        hidepid_body,
-    );
-}
+testkit::isolated_test!(
+    hidden_processes_are_not_gone_fallback,
+    Isolation::PidNamespaceSeccomp(SeccompMode::Eperm),
+    LIMIT,
+    hidepid_body,
+);

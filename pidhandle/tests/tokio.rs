@@ -8,18 +8,18 @@
     reason = "a failed step must fail the test loudly"
 )]
 
-mod common;
-
 use std::future::Future;
-use std::io::{BufRead, BufReader};
 use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
-use common::{LIMIT, pidfd_path};
 use pidkit_pidhandle::{Error, ExitedFuture, PidHandle, Signal, State};
 use testkit::{ChildGuard, Isolation, SeccompMode, watchdog};
 use tokio::runtime::{Builder, Runtime};
+
+/// Time limit of every test (and of every isolated re-run).
+const LIMIT: Duration = Duration::from_secs(120);
 
 fn runtimes() -> [Runtime; 2] {
     [
@@ -40,29 +40,16 @@ fn drive_and_poll<F: Future + Unpin>(rt: &Runtime, f: &mut F) -> Poll<F::Output>
     })
 }
 
-/// `sh -c 'sleep 1000 & echo $!; wait $!'`: the shell and its background
-/// sleep's PID (not our child).
-fn grandchild() -> (ChildGuard, u32) {
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", "sleep 1000 >/dev/null 2>&1 & echo $!; wait $!"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut guard = ChildGuard::spawn(&mut cmd);
-    let mut line = String::new();
-    BufReader::new(guard.child_mut().stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (guard, line.trim().parse().unwrap())
-}
-
 /// What must hold on either path (pidfd or /proc) and runtime flavour.
 fn body(rt: &Runtime) {
     // Our child, awaited through a handle restored from text.
     let child = ChildGuard::spawn(Command::new("sleep").arg("1000").stdin(Stdio::null()));
     let text = PidHandle::from_child(child.child()).unwrap().to_string();
     let restored: PidHandle = text.parse().unwrap();
-    assert_eq!(restored.pidfd().is_some(), pidfd_path());
+    assert_eq!(
+        restored.pidfd().is_some(),
+        pidkit_pidhandle::probe().usable()
+    );
     let mut f = restored.wait_exited_async();
     assert!(drive_and_poll(rt, &mut f).is_pending());
     // Cancelled while registered: nothing changes.
@@ -80,7 +67,7 @@ fn body(rt: &Runtime) {
     assert_eq!(restored.state().unwrap(), State::Gone);
 
     // Not our child: a shell's background sleep, restored from text.
-    let (sh, gpid) = grandchild();
+    let (sh, gpid) = testkit::grandchild("wait $!");
     let h: PidHandle = PidHandle::new(gpid).unwrap().to_string().parse().unwrap();
     // Many waiters on one pidfd (clones share it) and on a duplicate.
     let clones: Vec<PidHandle> = (0..20).map(|_| h.clone()).collect();
@@ -141,31 +128,16 @@ fn wait_exited_async_on_both_runtime_flavours() {
 
 fn seccomp_body() {
     let _w = watchdog("handle_async_seccomp", LIMIT);
-    assert!(!pidfd_path());
+    assert!(!pidkit_pidhandle::probe().usable());
     for rt in runtimes() {
         body(&rt);
     }
 }
 
-#[test]
-fn wait_exited_async_under_seccomp_enosys() {
-    testkit::run_isolated(
-        "wait_exited_async_under_seccomp_enosys",
-        Isolation::Seccomp(SeccompMode::Enosys),
-        LIMIT,
-        seccomp_body,
-    );
-}
-
-#[test]
-fn wait_exited_async_under_seccomp_eperm() {
-    testkit::run_isolated(
-        "wait_exited_async_under_seccomp_eperm",
-        Isolation::Seccomp(SeccompMode::Eperm),
-        LIMIT,
-        seccomp_body,
-    );
-}
+testkit::isolated_tests!(seccomp_body, LIMIT;
+    wait_exited_async_under_seccomp_enosys: Isolation::Seccomp(SeccompMode::Enosys),
+    wait_exited_async_under_seccomp_eperm: Isolation::Seccomp(SeccompMode::Eperm),
+);
 
 #[test]
 fn future_is_static_send_and_unpin_and_errs_outside_a_runtime() {
@@ -175,7 +147,7 @@ fn future_is_static_send_and_unpin_and_errs_outside_a_runtime() {
     let h = PidHandle::from_child(child.child()).unwrap();
     let mut f: ExitedFuture = h.wait_exited_async();
     check(&f);
-    if pidfd_path() {
+    if pidkit_pidhandle::probe().usable() {
         let Poll::Ready(Err(err)) = Pin::new(&mut f).poll(&mut Context::from_waker(Waker::noop()))
         else {
             panic!("expected an error outside a runtime");

@@ -1,6 +1,5 @@
-//! Helper processes and `/proc` readers shared by the integration tests of
-//! the lock file and PID file crates (and any test that needs a second,
-//! scriptable process).
+//! Helper processes for the integration tests of the lock file and PID file
+//! crates (and any test that needs a second, scriptable process).
 //!
 //! A helper process is the test binary itself, re-executed to run only one
 //! test with a role environment variable set; the test, seeing the variable,
@@ -10,11 +9,8 @@
 //! different crates cannot be confused.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use crate::ChildGuard;
 
@@ -28,97 +24,6 @@ const MARK: &str = "@@ ";
 pub fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The command name of process `pid`, if it exists.
-pub fn comm(pid: u32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
-/// Polls `cond` every millisecond until it holds. Bounded by the caller's
-/// watchdog.
-pub fn wait_until(mut cond: impl FnMut() -> bool) {
-    while !cond() {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// The inode number of the file at `path` (panics if it cannot be read).
-fn inode(path: &Path) -> u64 {
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
-        .ino()
-}
-
-/// True if process `pid` has a descriptor that holds a `flock` on the file
-/// at `path` (per the `lock:` lines of `/proc/<pid>/fdinfo`).
-pub fn process_holds_flock(pid: u32, path: impl AsRef<Path>) -> bool {
-    let ino = inode(path.as_ref());
-    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
-        return false;
-    };
-    entries.flatten().any(|entry| {
-        std::fs::read_to_string(entry.path()).is_ok_and(|info| {
-            info.lines().any(|l| {
-                l.starts_with("lock:")
-                    && l.contains("FLOCK")
-                    && l.split_whitespace()
-                        .any(|f| f.rsplit(':').next() == Some(&ino.to_string()))
-            })
-        })
-    })
-}
-
-/// The modes (`"READ"` for `LOCK_SH`, `"WRITE"` for `LOCK_EX`) of the
-/// `flock`s on `lock:` lines of an fdinfo file that are about inode `ino`
-/// (any inode if `None`).
-fn flock_modes_in(info: &str, ino: Option<u64>) -> Vec<&'static str> {
-    info.lines()
-        .filter(|l| l.starts_with("lock:") && l.contains("FLOCK"))
-        .filter(|l| {
-            ino.is_none_or(|ino| {
-                l.split_whitespace()
-                    .any(|f| f.rsplit(':').next() == Some(&ino.to_string()))
-            })
-        })
-        .filter_map(|l| {
-            if l.contains(" WRITE ") {
-                Some("WRITE")
-            } else if l.contains(" READ ") {
-                Some("READ")
-            } else {
-                None
-            }
-        })
-        .collect()
-}
-
-/// The mode of the `flock` held through `file`'s open file description
-/// (`"READ"` for shared, `"WRITE"` for exclusive), per `/proc/self/fdinfo`.
-pub fn fd_lock(file: &std::fs::File) -> Option<&'static str> {
-    use std::os::unix::io::AsRawFd;
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", file.as_raw_fd())).unwrap();
-    let modes = flock_modes_in(&info, None);
-    assert!(modes.len() <= 1, "{info}");
-    modes.first().copied()
-}
-
-/// The modes of the `flock`s that process `pid`'s descriptors hold on the
-/// file at `path`, one per descriptor, sorted.
-pub fn flock_modes(pid: u32, path: impl AsRef<Path>) -> Vec<&'static str> {
-    let ino = inode(path.as_ref());
-    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
-        return Vec::new();
-    };
-    let mut modes: Vec<&'static str> = entries
-        .flatten()
-        .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
-        .flat_map(|info| flock_modes_in(&info, Some(ino)))
-        .collect();
-    modes.sort_unstable();
-    modes
 }
 
 /// The helper processes of one test crate: names the environment variable
@@ -255,58 +160,4 @@ pub fn reply(line: &str) {
 /// In a helper: the command lines from stdin, until it closes.
 pub fn commands() -> impl Iterator<Item = String> {
     std::io::stdin().lines().map_while(Result::ok)
-}
-
-/// Runs `body` in a fresh process of this test binary inside a private mount
-/// namespace (`unshare --mount --propagation private`), where the body may
-/// mount file systems without affecting the machine. `env` names the
-/// variable (set to `test_name`) that tells the re-run it is inside. Needs
-/// root; returns `false` (after saying why) when that is missing outside CI.
-pub fn run_in_mount_namespace(env: &str, test_name: &str, body: impl FnOnce()) -> bool {
-    if std::env::var(env).is_ok_and(|v| v == test_name) {
-        body();
-        return true;
-    }
-    if !crate::require(
-        crate::is_root(),
-        "root, to mount file systems in a private mount namespace",
-    ) {
-        return false;
-    }
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private"])
-        .arg(std::env::current_exe().unwrap())
-        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(env, test_name)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let (status, out) = crate::run_with_limit(cmd, Duration::from_secs(60));
-    let text = format!(
-        "--- stdout ---\n{}\n--- stderr ---\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        status.success(),
-        "mount-namespace run of {test_name} failed: {status}\n{text}"
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
-        "mount-namespace run of {test_name} did not run exactly one test\n{text}"
-    );
-    true
-}
-
-/// Runs `mount` with `args`, panicking unless it succeeds.
-pub fn mount(args: &[&str]) {
-    let status = ChildGuard::spawn(Command::new("mount").args(args)).wait();
-    assert!(status.success(), "mount {args:?}: {status}");
-}
-
-/// Unmounts `path`, panicking unless it succeeds.
-pub fn umount(path: impl AsRef<Path>) {
-    let path = path.as_ref();
-    let status = ChildGuard::spawn(Command::new("umount").arg(path)).wait();
-    assert!(status.success(), "umount {}: {status}", path.display());
 }

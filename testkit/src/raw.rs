@@ -141,3 +141,13 @@ pub fn prove_owner(pid: u32, file: &File) -> std::os::fd::OwnedFd {
     assert_eq!(rustix::event::poll(&mut fds, Some(&zero)).unwrap(), 0);
     pidfd
 }
+
+/// A temporary directory for a benchmark's files: under `PIDKIT_BENCH_DIR`
+/// if set (e.g. `/dev/shm`, to see the system-call overhead without the disk
+/// `fsync`s), else under the system's temporary directory.
+pub fn bench_dir() -> tempfile::TempDir {
+    match std::env::var_os("PIDKIT_BENCH_DIR") {
+        Some(dir) => tempfile::tempdir_in(dir).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    }
+}

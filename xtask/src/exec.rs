@@ -28,6 +28,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pidkit_pidhandle::{PidHandle, Signal, State};
+use testkit::Stat;
 
 /// How long a timed-out tree gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
@@ -401,12 +402,11 @@ fn has_env_entry(environ: &[u8], entry: &str) -> bool {
 /// process must still be running afterwards (so that `/proc` read was its
 /// own, not a successor's). `None` when the process is gone, changed, or
 /// cannot be pinned.
-fn pin_proven(pid: u32, check: impl FnOnce(&str, &[u8]) -> bool) -> Option<PidHandle> {
+fn pin_proven(pid: u32, check: impl FnOnce(&Stat, &[u8]) -> bool) -> Option<PidHandle> {
     let handle = PidHandle::new(pid).ok()?;
-    let dir = format!("/proc/{pid}");
-    let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
+    let stat = testkit::stat(pid)?;
     // Unreadable environments (other users' processes) read as empty.
-    let environ = std::fs::read(format!("{dir}/environ")).unwrap_or_default();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
     if !check(&stat, &environ) {
         return None;
     }
@@ -434,11 +434,10 @@ fn kill_marked(marker: &str) -> Vec<(u32, String)> {
         }
         let mut name = String::new();
         let pinned = pin_proven(pid, |stat, environ| {
-            let Some((n, state, _)) = stat_name_state_start(stat) else {
-                return false;
-            };
-            name = n.to_owned();
-            state != "Z" && !KEEP_ALIVE.contains(&n) && has_env_entry(environ, &entry)
+            name.clone_from(&stat.comm);
+            stat.state != 'Z'
+                && !KEEP_ALIVE.contains(&stat.comm.as_str())
+                && has_env_entry(environ, &entry)
         });
         if let Some(handle) = pinned {
             if handle.kill(Signal::KILL).is_ok() {
@@ -447,16 +446,6 @@ fn kill_marked(marker: &str) -> Vec<(u32, String)> {
         }
     }
     killed
-}
-
-/// `(command name, state, start time)` from the text of `/proc/<pid>/stat`.
-fn stat_name_state_start(stat: &str) -> Option<(&str, &str, u64)> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let name = stat.get(open + 1..close)?;
-    let state = stat[close + 1..].split_ascii_whitespace().next()?;
-    let (_, start) = parse_stat(stat)?;
-    Some((name, state, start))
 }
 
 /// SIGTERM to the tree below (and including) `root`, then after [`GRACE`]
@@ -497,25 +486,11 @@ fn process_table() -> BTreeMap<u32, (u32, u64)> {
         else {
             continue;
         };
-        // Let chains would need Rust 1.88; the workspace MSRV is 1.85.
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        if let Some(fields) = parse_stat(&stat) {
-            table.insert(pid, fields);
+        if let Some(stat) = testkit::stat(pid) {
+            table.insert(pid, (stat.ppid, stat.start_ticks));
         }
     }
     table
-}
-
-/// `(parent pid, start time)` from the text of `/proc/<pid>/stat`. The command
-/// name (field 2) may hold spaces and parentheses, so fields are counted from
-/// the last `)`.
-pub(crate) fn parse_stat(stat: &str) -> Option<(u32, u64)> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
-    // rest starts at field 3 (state): ppid is field 4, starttime field 22.
-    let ppid = fields.get(1)?.parse().ok()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some((ppid, start))
 }
 
 /// Adds to `tree` every descendant of its members, pinned and proven by its
@@ -534,9 +509,7 @@ fn pin_descendants(tree: &mut BTreeMap<u32, PidHandle>) {
             if !parents.contains(&ppid) || tree.contains_key(&pid) {
                 continue;
             }
-            let proven = pin_proven(pid, |stat, _| {
-                parse_stat(stat).is_some_and(|(_, s)| s == start)
-            });
+            let proven = pin_proven(pid, |stat, _| stat.start_ticks == start);
             if let Some(handle) = proven {
                 tree.insert(pid, handle);
                 next.insert(pid);
@@ -584,22 +557,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_fields_survive_odd_command_names() {
-        let stat = "1234 (a b) c)) S 77 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 \
-                    1000 100 18446744073709551615";
-        assert_eq!(parse_stat(stat), Some((77, 98765)));
-        assert_eq!(parse_stat("garbage"), None);
-        assert_eq!(parse_stat("1 (x) S"), None);
-    }
-
-    #[test]
-    fn own_stat_parses_and_names_our_parent() {
-        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-        let (ppid, _) = parse_stat(&stat).unwrap();
-        assert_eq!(ppid, std::os::unix::process::parent_id());
-    }
-
-    #[test]
     fn leftovers_are_found_and_killed() {
         // The shell exits at once; its background sleep is orphaned but keeps
         // the marker (and the stdout pipe: without the sweep this would block).
@@ -619,28 +576,16 @@ mod tests {
         assert!(clean.leftovers.is_empty() && clean.note().is_empty());
     }
 
-    /// The start time of a live process, from `/proc/<pid>/stat`.
-    fn start_of(pid: u32) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        parse_stat(&stat).unwrap().1
-    }
-
     #[test]
     fn pin_proven_signals_only_the_process_that_passed_the_check() {
         let _w = testkit::watchdog("pin_proven", Duration::from_secs(60));
         let mut child = testkit::sleeper();
         let pid = child.id();
-        let start = start_of(pid);
+        let start = testkit::start_ticks(pid).unwrap();
         assert!(pin_proven(pid, |_, _| false).is_none());
-        assert!(
-            pin_proven(pid, |stat, _| parse_stat(stat)
-                .is_some_and(|(_, s)| s != start))
-            .is_none()
-        );
-        let handle = pin_proven(pid, |stat, _| {
-            parse_stat(stat).is_some_and(|(_, s)| s == start)
-        })
-        .expect("a running child with its own start time is pinned");
+        assert!(pin_proven(pid, |stat, _| stat.start_ticks != start).is_none());
+        let handle = pin_proven(pid, |stat, _| stat.start_ticks == start)
+            .expect("a running child with its own start time is pinned");
         assert_eq!(handle.pid(), pid);
         handle.kill(Signal::KILL).unwrap();
         let status = child.child_mut().wait().unwrap();
@@ -662,7 +607,7 @@ mod tests {
             || {
                 let first = testkit::sleeper();
                 let pid = first.id();
-                let first_start = start_of(pid);
+                let first_start = testkit::start_ticks(pid).unwrap();
                 let mut first = first.into_inner();
                 first.kill().unwrap();
                 first.wait().unwrap();
@@ -671,14 +616,12 @@ mod tests {
                 // same identity, a documented limit of start times).
                 let second = loop {
                     let c = testkit::spawn_with_pid(Command::new("sleep").arg("600"), pid);
-                    if start_of(pid) != first_start {
+                    if testkit::start_ticks(pid).unwrap() != first_start {
                         break c;
                     }
                     drop(c);
                 };
-                let proven = pin_proven(pid, |stat, _| {
-                    parse_stat(stat).is_some_and(|(_, s)| s == first_start)
-                });
+                let proven = pin_proven(pid, |stat, _| stat.start_ticks == first_start);
                 assert!(
                     proven.is_none(),
                     "pid {pid} pinned for a process that was reaped"
@@ -691,12 +634,6 @@ mod tests {
                 assert!(second.child_mut().try_wait().unwrap().is_none());
             },
         );
-    }
-
-    #[test]
-    fn stat_name_and_state() {
-        let stat = "1234 (a (b) c) Z 77 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0";
-        assert_eq!(stat_name_state_start(stat), Some(("a (b) c", "Z", 555)));
     }
 
     #[test]
@@ -746,19 +683,11 @@ mod tests {
         );
         assert!(start.elapsed() < Duration::from_secs(20));
         let grandchild: u32 = out.stdout.trim().parse().unwrap();
-        // Reaped by init (or a subreaper) soon after SIGKILL.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let alive = |pid: u32| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| !s.contains(") Z ") && s.contains("(sleep)"))
-        };
-        while alive(grandchild) && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(50));
-        }
-        assert!(
-            !alive(grandchild),
-            "grandchild {grandchild} survived the timeout"
-        );
+        // Reaped by init (or a subreaper) after SIGKILL; the watchdog bounds the wait.
+        let _w = testkit::watchdog("timeout_kills_the_whole_tree", Duration::from_secs(60));
+        testkit::wait_until(|| {
+            testkit::stat(grandchild).is_none_or(|s| s.state == 'Z' || s.comm != "sleep")
+        });
     }
 
     #[test]

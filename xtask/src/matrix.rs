@@ -302,37 +302,23 @@ fn prepare(r: &Report) -> Result<Setup, String> {
 
 /// apt with a private sources list, state and cache under `dir`.
 fn apt(dir: &Path, program: &str) -> Cmd {
-    Cmd::new(program)
-        .arg("-o")
-        .arg(format!(
-            "Dir::Etc::SourceList={}",
-            dir.join("sources.list").display()
-        ))
-        .arg("-o")
-        .arg(format!(
-            "Dir::Etc::SourceParts={}",
-            dir.join("parts").display()
-        ))
-        .arg("-o")
-        .arg(format!(
-            "Dir::Etc::Preferences={}",
-            dir.join("preferences").display()
-        ))
-        .arg("-o")
-        .arg(format!(
-            "Dir::Etc::PreferencesParts={}",
-            dir.join("parts").display()
-        ))
-        .arg("-o")
-        .arg(format!("Dir::State={}", dir.join("state").display()))
-        .arg("-o")
-        .arg(format!(
-            "Dir::State::status={}",
-            dir.join("state").join("status").display()
-        ))
-        .arg("-o")
-        .arg(format!("Dir::Cache={}", dir.join("cache").display()))
-        .args(["-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root"])
+    // Each of apt's directories and files, as a path under `dir`.
+    let paths = [
+        ("Dir::Etc::SourceList", "sources.list"),
+        ("Dir::Etc::SourceParts", "parts"),
+        ("Dir::Etc::Preferences", "preferences"),
+        ("Dir::Etc::PreferencesParts", "parts"),
+        ("Dir::State", "state"),
+        ("Dir::State::status", "state/status"),
+        ("Dir::Cache", "cache"),
+    ];
+    let mut cmd = Cmd::new(program);
+    for (option, under) in paths {
+        cmd = cmd
+            .arg("-o")
+            .arg(format!("{option}={}", dir.join(under).display()));
+    }
+    cmd.args(["-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root"])
         .args([
             "-o",
             "APT::Architecture=amd64",

@@ -1,0 +1,162 @@
+//! The steps on an open lock file that every operation shares: the
+//! `flock` calls, the positional read of the content, and the checks around
+//! `open` (planted files, the parent directory).
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+
+use camino::Utf8Path;
+use fs4::fs_std::FileExt as Flock;
+
+use crate::error::{Error, Op, classify};
+
+/// Bytes read by the first (and, for small files, only) positional read.
+const FIRST_READ: usize = 128;
+
+/// If `path` is an existing file that `fs.protected_regular` would stop us from
+/// opening with `O_CREAT` (another user's file in a sticky, world-writable
+/// directory it does not belong to the owner of), returns the file's owner.
+pub(crate) fn sticky_protection(path: &Utf8Path) -> Option<u32> {
+    let file = std::fs::symlink_metadata(path).ok()?;
+    let dir = std::fs::metadata(parent_dir(path)).ok()?;
+    let sticky_world_writable = dir.mode() & 0o1002 == 0o1002;
+    (sticky_world_writable && file.uid() != dir.uid()).then_some(file.uid())
+}
+
+/// Refuses, after the open and before the lock, a regular file that someone
+/// else may have planted in a sticky world-writable directory (see
+/// [`Error::ProtectedBySticky`]): what the kernel refuses when
+/// `fs.protected_regular` is set, refused here when it is not. The owner is
+/// taken from the open file itself, so a swap of the path in between changes
+/// nothing; a file of the caller's own is never refused (one fstat).
+pub(crate) fn refuse_planted(file: &File, path: &Utf8Path) -> Result<(), Error> {
+    let meta = file.metadata().map_err(|e| classify(path, Op::Open, e))?;
+    if meta.uid() == rustix::process::geteuid().as_raw() || !meta.file_type().is_file() {
+        return Ok(());
+    }
+    let foreign = std::fs::metadata(parent_dir(path))
+        .is_ok_and(|dir| dir.mode() & 0o1002 == 0o1002 && meta.uid() != dir.uid());
+    if foreign {
+        return Err(Error::ProtectedBySticky {
+            path: path.to_owned(),
+            owner_uid: meta.uid(),
+        });
+    }
+    Ok(())
+}
+
+/// The directory that holds `path`'s entry: `.` for a bare file name.
+pub(crate) fn parent_dir(path: &Utf8Path) -> &Utf8Path {
+    match path.parent() {
+        Some(p) if !p.as_str().is_empty() => p,
+        _ => Utf8Path::new("."),
+    }
+}
+
+// The `flock` calls go through fs4 by their trait path: since Rust 1.89 `File`
+// has inherent `try_lock_shared` and `unlock` methods (with other signatures)
+// that method syntax would pick instead, and the crate's MSRV is older.
+
+/// Takes `flock(LOCK_EX | LOCK_NB)`; `Ok(false)` when someone else holds a
+/// lock.
+pub(crate) fn try_lock(file: &File, path: &Utf8Path) -> Result<bool, Error> {
+    Flock::try_lock_exclusive(file).map_err(|e| classify(path, Op::Lock, e))
+}
+
+/// `flock(LOCK_UN)`.
+pub(crate) fn unlock(file: &File, path: &Utf8Path) -> Result<(), Error> {
+    Flock::unlock(file).map_err(|e| classify(path, Op::Unlock, e))
+}
+
+/// Reads the whole file with positional reads from offset 0.
+///
+/// For content shorter than [`FIRST_READ`] bytes this is a single `pread(2)`
+/// into a stack buffer: a regular file returns fewer bytes than asked for only
+/// at its end. Longer content doubles the buffer and reads on from where the
+/// last read stopped.
+pub(crate) fn read_content(file: &File, path: &Utf8Path) -> Result<String, Error> {
+    let read_at = |buf: &mut [u8], offset: usize| loop {
+        match file.read_at(buf, offset as u64) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other.map_err(|e| classify(path, Op::Read, e)),
+        }
+    };
+    let mut first = [0u8; FIRST_READ];
+    let n = read_at(&mut first, 0)?;
+    let bytes = if n < FIRST_READ {
+        first[..n].to_vec()
+    } else {
+        let mut buf = first.to_vec();
+        let mut filled = n;
+        loop {
+            buf.resize(buf.len() * 2, 0);
+            let n = read_at(&mut buf[filled..], filled)?;
+            filled += n;
+            if n == 0 || filled < buf.len() {
+                break;
+            }
+        }
+        buf.truncate(filled);
+        buf
+    };
+    String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
+        path: path.to_owned(),
+        content: e.into_bytes(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use camino::Utf8PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn parent_of_bare_name_is_dot() {
+        assert_eq!(parent_dir(Utf8Path::new("x.lock")), Utf8Path::new("."));
+        assert_eq!(parent_dir(Utf8Path::new("/x.lock")), Utf8Path::new("/"));
+        assert_eq!(
+            parent_dir(Utf8Path::new("a/b/x.lock")),
+            Utf8Path::new("a/b")
+        );
+    }
+
+    /// The classification behind [`Error::ProtectedBySticky`]: the kernel only
+    /// refuses when `fs.protected_regular` is set, which a test must not change
+    /// for the whole machine, so the detection is checked on its own.
+    #[test]
+    fn sticky_protection_detects_a_foreign_file_in_a_sticky_world_writable_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        if !testkit::require(testkit::is_root(), "root, to give a file to another user") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let sticky = dir.path().join("sticky");
+        std::fs::create_dir(&sticky).unwrap();
+        let path = Utf8PathBuf::try_from(sticky.join("a.lock")).unwrap();
+        std::fs::write(&path, "").unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(sticky_protection(&path), None, "not sticky");
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1755)).unwrap();
+        assert_eq!(sticky_protection(&path), None, "not world-writable");
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert_eq!(sticky_protection(&path), Some(65534));
+        std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+        assert_eq!(
+            sticky_protection(&path),
+            None,
+            "owned by the directory's owner"
+        );
+
+        let err = Error::ProtectedBySticky {
+            path: path.clone(),
+            owner_uid: 65534,
+        };
+        assert!(err.to_string().starts_with(&format!(
+            "cannot open lock file {path}: it belongs to uid 65534"
+        )));
+    }
+}

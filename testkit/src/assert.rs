@@ -1,0 +1,31 @@
+//! Assertions over the tested crates' own types, written as macros: testkit
+//! cannot depend on those crates (a crate's tests would then see two copies
+//! of each of its types), so each macro expands in the test that names the
+//! crate, with that test's types.
+
+/// Asserts that `$result` is `Err(pidkit_pidhandle::Error::Gone { pid })`
+/// for the PID `$pid`. Expands in a crate that depends on `pidkit_pidhandle`.
+#[macro_export]
+macro_rules! assert_gone_error {
+    ($result:expr, $pid:expr $(,)?) => {{
+        let pid: u32 = $pid;
+        match $result {
+            Err(pidkit_pidhandle::Error::Gone { pid: p }) if p == pid => {}
+            other => panic!("expected Gone for pid {pid}, got {other:?}"),
+        }
+    }};
+}
+
+/// Asserts that a `pidkit_pidhandle::PidHandle` is gone for good: its
+/// state, its liveness, and signals 0 and `SIGKILL` (both `Gone` naming its
+/// PID). Expands in a crate that depends on `pidkit_pidhandle`.
+#[macro_export]
+macro_rules! assert_handle_gone {
+    ($handle:expr $(,)?) => {{
+        let h: &pidkit_pidhandle::PidHandle = $handle;
+        assert_eq!(h.state().unwrap(), pidkit_pidhandle::State::Gone, "{h:?}");
+        assert!(!h.is_alive().unwrap(), "{h:?}");
+        $crate::assert_gone_error!(h.kill(pidkit_pidhandle::Signal::ZERO), h.pid());
+        $crate::assert_gone_error!(h.kill(pidkit_pidhandle::Signal::KILL), h.pid());
+    }};
+}
