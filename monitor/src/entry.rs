@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
+use pidkit_pidfd::low_level::Backoff;
 use pidkit_pidfd::{PidFd, Signal, probe};
 use rustix::io::Errno;
 
@@ -420,12 +421,10 @@ impl Entry {
         }
         // Exited, but no status yet (an adopted process whose parent
         // has not reaped it): look again with a growing pause.
-        let mut pause = RETRY_MIN;
+        let mut pauses = Backoff::new(RETRY_MIN, RETRY_MAX);
         loop {
-            let wait = match remaining(deadline) {
-                Some(left) if left.is_zero() => return Ok(None),
-                Some(left) => left.min(pause),
-                None => pause,
+            let Some(wait) = pauses.next_pause_before(deadline) else {
+                return Ok(None);
             };
             slot = self
                 .cond
@@ -435,7 +434,6 @@ impl Entry {
             if self.resolve(&mut slot, true)? == Step::Done {
                 return Ok(*slot);
             }
-            pause = (pause * 2).min(RETRY_MAX);
         }
     }
 
@@ -444,7 +442,7 @@ impl Entry {
     /// the epoll reaper could not take). Never returns an error; transient
     /// failures are retried with a growing pause.
     pub(crate) fn watch_until_done(&self) {
-        let mut pause = RETRY_MIN;
+        let mut pauses = Backoff::new(RETRY_MIN, RETRY_MAX);
         loop {
             let settled = match &self.watch {
                 Watch::Pidfd(_) => matches!(self.wait_deadline(None), Ok(Some(_))),
@@ -453,8 +451,7 @@ impl Entry {
             if settled {
                 return;
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(RETRY_MAX);
+            std::thread::sleep(pauses.next_pause());
         }
     }
 

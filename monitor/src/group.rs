@@ -16,6 +16,7 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use pidkit_pidfd::low_level::Backoff;
 use pidkit_pidfd::{Signal, SignalScope, probe};
 use rustix::io::Errno;
 use rustix::process::Pid;
@@ -177,10 +178,9 @@ impl Process {
     pub fn wait_group(&self) -> io::Result<Exit> {
         self.leader()?;
         let exit = self.wait()?;
-        let mut pause = GROUP_POLL_MIN;
+        let mut pauses = Backoff::new(GROUP_POLL_MIN, GROUP_POLL_MAX);
         while self.group_alive()? {
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(GROUP_POLL_MAX);
+            std::thread::sleep(pauses.next_pause());
         }
         Ok(exit)
     }

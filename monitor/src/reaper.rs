@@ -30,6 +30,7 @@ use rustix::event::{EventfdFlags, eventfd};
 use rustix::io::Errno;
 
 use pidkit_pidfd::PidFd;
+use pidkit_pidfd::low_level::Backoff;
 
 use crate::entry::{Entry, RETRY_MAX, RETRY_MIN, Step};
 
@@ -326,26 +327,28 @@ fn run(shared: &Shared) {
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
     queue: BTreeSet<(Instant, u64)>,
-    /// token → (deadline in `queue`, if queued; current pause)
-    state: HashMap<u64, (Option<Instant>, Duration)>,
+    /// token → (deadline in `queue`, if queued; current pause; the pauses
+    /// after it)
+    state: HashMap<u64, (Option<Instant>, Duration, Backoff)>,
 }
 
 impl Timers {
     /// (Re)schedules `token`: after [`RETRY_MIN`] the first time, after twice
     /// the previous pause (at most [`RETRY_MAX`]) afterwards.
     pub(crate) fn schedule(&mut self, token: u64, now: Instant) {
-        let pause = match self.state.get(&token) {
-            Some((queued, pause)) => {
+        let mut pauses = match self.state.get(&token) {
+            Some((queued, _, pauses)) => {
                 if let Some(at) = queued {
                     self.queue.remove(&(*at, token));
                 }
-                (*pause * 2).min(RETRY_MAX)
+                *pauses
             }
-            None => RETRY_MIN,
+            None => Backoff::new(RETRY_MIN, RETRY_MAX),
         };
+        let pause = pauses.next_pause();
         let at = now + pause;
         self.queue.insert((at, token));
-        self.state.insert(token, (Some(at), pause));
+        self.state.insert(token, (Some(at), pause, pauses));
     }
 
     /// Removes and returns the tokens whose deadline is at or before `now`,
@@ -367,7 +370,7 @@ impl Timers {
 
     /// Drops everything about `token`.
     pub(crate) fn forget(&mut self, token: u64) {
-        if let Some((Some(at), _)) = self.state.remove(&token) {
+        if let Some((Some(at), _, _)) = self.state.remove(&token) {
             self.queue.remove(&(at, token));
         }
     }

@@ -10,6 +10,7 @@
 //! number cannot be reused until it is reaped).
 
 use std::io;
+use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 
@@ -71,6 +72,63 @@ pub fn kill_pid(pid: u32, signal: Signal) -> io::Result<()> {
     })
 }
 
+/// The pause schedule of pidkit's polling loops: the first pause, then
+/// twice the previous one, never more than a cap.
+///
+/// Polling is what remains where the kernel offers nothing to wait on: an
+/// adopted process whose parent has not reaped it yet, a process group, a
+/// claim in progress, the fallback without pidfds. Starting short keeps the
+/// common case quick; doubling keeps a long wait cheap.
+///
+/// ```
+/// use std::time::Duration;
+/// use pidkit_pidfd::low_level::Backoff;
+///
+/// let ms = Duration::from_millis;
+/// let mut pauses = Backoff::new(ms(1), ms(5));
+/// let taken: Vec<_> = (0..5).map(|_| pauses.next_pause()).collect();
+/// assert_eq!(taken, [ms(1), ms(2), ms(4), ms(5), ms(5)]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    /// Pauses of `first`, doubling up to `max` (a `first` above `max` is
+    /// `max`).
+    pub const fn new(first: Duration, max: Duration) -> Backoff {
+        let next = if first.as_nanos() > max.as_nanos() {
+            max
+        } else {
+            first
+        };
+        Backoff { next, max }
+    }
+
+    /// The pause to take now; the next one is twice as long, up to the cap.
+    pub fn next_pause(&mut self) -> Duration {
+        let now = self.next;
+        self.next = self.next.saturating_mul(2).min(self.max);
+        now
+    }
+
+    /// [`Backoff::next_pause`], but never past `deadline`: the time left
+    /// until it when that is shorter, and `None` once it has passed. With no
+    /// deadline, always the next pause.
+    pub fn next_pause_before(&mut self, deadline: Option<Instant>) -> Option<Duration> {
+        let pause = self.next_pause();
+        match deadline {
+            None => Some(pause),
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                (!left.is_zero()).then(|| pause.min(left))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +159,40 @@ mod tests {
         let e = kill_pid(free, Signal::ZERO).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
         assert!(e.to_string().contains(&free.to_string()), "{e}");
+    }
+
+    proptest::proptest! {
+        /// Every pause is at least the first (or the cap) and at most the
+        /// cap, each is twice the one before until the cap, and the cap is
+        /// reached and kept.
+        #[test]
+        fn backoff_doubles_to_the_cap(first in 0u64..10_000, max in 0u64..100_000) {
+            let (first, max) = (Duration::from_micros(first), Duration::from_micros(max));
+            let mut b = Backoff::new(first, max);
+            let mut last: Option<Duration> = None;
+            for _ in 0..64 {
+                let p = b.next_pause();
+                proptest::prop_assert!(p <= max);
+                match last {
+                    None => proptest::prop_assert_eq!(p, first.min(max)),
+                    Some(l) => proptest::prop_assert_eq!(p, (l * 2).min(max)),
+                }
+                last = Some(p);
+            }
+            if !first.is_zero() {
+                proptest::prop_assert_eq!(last, Some(max));
+            }
+        }
+    }
+
+    #[test]
+    fn backoff_stops_at_the_deadline() {
+        let ms = Duration::from_millis;
+        let mut b = Backoff::new(ms(10), ms(100));
+        assert_eq!(b.next_pause_before(None), Some(ms(10)));
+        let past = Instant::now() - ms(1);
+        assert_eq!(b.next_pause_before(Some(past)), None);
+        let far = Instant::now() + Duration::from_secs(3600);
+        assert_eq!(b.next_pause_before(Some(far)), Some(ms(40)));
     }
 }

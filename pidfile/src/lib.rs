@@ -167,6 +167,7 @@ use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file, read_held_claim};
+use pidkit_pidhandle::pidkit_pidfd::low_level::Backoff;
 use proof::{FileId, Proof};
 
 /// The lock file crate under the pidfiles: its [`LockFileGuard`] is what a
@@ -642,24 +643,22 @@ pub fn read(path: &Utf8Path) -> Result<PidFileRead, Error> {
 ///
 /// As [`read`].
 pub fn read_with_wait(path: &Utf8Path, wait: Duration) -> Result<PidFileRead, Error> {
-    let mut started: Option<Instant> = None;
-    let mut pause = FIRST_PAUSE;
+    // Counted from the first attempt's answer (`None` inside: no end).
+    let mut deadline: Option<Option<Instant>> = None;
+    let mut pauses = Backoff::new(FIRST_PAUSE, MAX_PAUSE);
     loop {
         let content = match attempt(path)? {
             Attempt::Done(result) => return Ok(result),
             Attempt::NotAPid(content) => content,
         };
-        let now = Instant::now();
-        let start = *started.get_or_insert(now);
-        let waited = now - start;
-        if waited >= wait {
+        let until = *deadline.get_or_insert_with(|| Instant::now().checked_add(wait));
+        let Some(pause) = pauses.next_pause_before(until) else {
             return Err(Error::BadContent {
                 path: path.to_owned(),
                 content,
             });
-        }
-        std::thread::sleep(pause.min(wait - waited));
-        pause = (pause * 2).min(MAX_PAUSE);
+        };
+        std::thread::sleep(pause);
     }
 }
 

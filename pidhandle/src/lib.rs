@@ -157,6 +157,7 @@ pub use pidkit_pidfd;
 pub use pidkit_pidfd::{FileHandle, PidFd, Signal, Support, probe};
 
 use error::io_context;
+use pidkit_pidfd::low_level::Backoff;
 
 /// Where a process is in its life, as a [`PidHandle`] sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -797,18 +798,15 @@ impl PidHandle {
             Pin::Gone => Ok(true),
             Pin::Ticks(_) => {
                 let deadline = timeout.map(|t| Instant::now() + t);
-                let mut nap = Duration::from_millis(1);
+                let mut naps = Backoff::new(Duration::from_millis(1), Duration::from_millis(50));
                 loop {
                     if self.state()? != State::Running {
                         return Ok(true);
                     }
-                    let now = Instant::now();
-                    if deadline.is_some_and(|d| now >= d) {
+                    let Some(nap) = naps.next_pause_before(deadline) else {
                         return Ok(false);
-                    }
-                    let step = deadline.map_or(nap, |d| nap.min(d - now));
-                    std::thread::sleep(step);
-                    nap = (nap * 2).min(Duration::from_millis(50));
+                    };
+                    std::thread::sleep(nap);
                 }
             }
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use pidkit_pidfd::low_level::Backoff;
 use pidkit_pidfd::{AsyncReadable, PidFd};
 
 use crate::error::io_context;
@@ -78,7 +79,7 @@ impl PidHandle {
             Pin::Ticks(_) => How::Proc {
                 handle: Box::new(self.clone()),
                 sleep: None,
-                nap: NAP_MIN,
+                naps: Backoff::new(NAP_MIN, NAP_MAX),
             },
             Pin::Gone => How::Gone,
             Pin::Closed => How::Closed,
@@ -108,7 +109,7 @@ enum How {
         /// Boxed: a handle carries its identity twice (up to a file handle each).
         handle: Box<PidHandle>,
         sleep: Option<Pinned<Box<::tokio::time::Sleep>>>,
-        nap: Duration,
+        naps: Backoff,
     },
     Gone,
     Closed,
@@ -143,7 +144,11 @@ impl Future for ExitedFuture {
                     )
                 })
             }
-            How::Proc { handle, sleep, nap } => loop {
+            How::Proc {
+                handle,
+                sleep,
+                naps,
+            } => loop {
                 if let Some(s) = sleep {
                     if s.as_mut().poll(cx).is_pending() {
                         return Poll::Pending;
@@ -153,8 +158,7 @@ impl Future for ExitedFuture {
                 if handle.state()? != State::Running {
                     return Poll::Ready(Ok(()));
                 }
-                *sleep = Some(Box::pin(::tokio::time::sleep(*nap)));
-                *nap = (*nap * 2).min(NAP_MAX);
+                *sleep = Some(Box::pin(::tokio::time::sleep(naps.next_pause())));
             },
         }
     }
