@@ -82,14 +82,14 @@ fn assembled(child: &Child, boot: BootId) -> impl Strategy<Value = Bytes> {
     ];
     let boots = prop_oneof![
         6 => Just(boot.to_string()),
-        1 => any::<u128>().prop_map(|b| format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            (b >> 96) as u32,
-            (b >> 80) as u16,
-            (b >> 64) as u16,
-            (b >> 48) as u16,
-            b & 0xffff_ffff_ffff
-        )),
+        // Any other boot id: 32 hex digits with the canonical dashes.
+        1 => any::<u128>().prop_map(|b| {
+            let mut text = format!("{b:032x}");
+            for at in [20, 16, 12, 8] {
+                text.insert(at, '-');
+            }
+            text
+        }),
     ];
     let pidfs_ids = prop_oneof![
         2 => Just(None),
