@@ -147,13 +147,17 @@ impl Entry {
     /// Records that the reaper `shared` watches this entry's pidfd under
     /// `token` (its epoll set holds it from now on).
     pub(crate) fn registered(&self, shared: &Arc<Shared>, token: u64) {
-        let _slot = self.lock();
+        let slot = self.lock();
         if self
             .registration
             .set((Arc::downgrade(shared), token))
             .is_ok()
         {
             self.in_reaper_set.store(true, Ordering::SeqCst);
+            if slot.is_some() {
+                // Settled before registration finished: nothing to watch.
+                self.leave_reaper();
+            }
         }
     }
 
@@ -173,12 +177,10 @@ impl Entry {
     }
 
     /// A waiter leaves (`slot`: under the entry's lock). The last one hands
-    /// an unsettled process back to the reaper's epoll set, or, once the
-    /// outcome is recorded, takes the entry out of the reaper (the pidfd out
-    /// of its set first, then the table) so that the reaper never hears of
-    /// it again.
+    /// an unsettled process back to the reaper's epoll set (a settled one
+    /// left the reaper when its outcome was recorded).
     fn waiter_leaves(&self, slot: &Option<Outcome>) {
-        if self.waiters.fetch_sub(1, Ordering::SeqCst) != 1 {
+        if self.waiters.fetch_sub(1, Ordering::SeqCst) != 1 || slot.is_some() {
             return;
         }
         let (Some(shared), Some(fd)) = (self.reaper(), self.pidfd()) else {
@@ -187,31 +189,31 @@ impl Entry {
         let Some(&(_, token)) = self.registration.get() else {
             return;
         };
-        if slot.is_none() {
-            if !self.in_reaper_set.load(Ordering::SeqCst) {
-                // Marked first: if the add fails, the pidfd is not in the set
-                // and `rewatch` has handed the entry to the reaper's timers.
-                self.in_reaper_set.store(true, Ordering::SeqCst);
-                shared.rewatch(token, fd);
-            }
-        } else {
-            if self.in_reaper_set.load(Ordering::SeqCst) {
-                shared.unwatch(fd);
-                self.in_reaper_set.store(false, Ordering::SeqCst);
-            }
-            shared.forget(token);
+        if !self.in_reaper_set.load(Ordering::SeqCst) {
+            // Marked first: if the add fails, the pidfd is not in the set
+            // and `rewatch` has handed the entry to the reaper's timers.
+            self.in_reaper_set.store(true, Ordering::SeqCst);
+            shared.rewatch(token, fd);
         }
     }
 
-    /// Takes the pidfd out of the reaper's epoll set if it may be there
-    /// (`_slot`: under the entry's lock), for the reaper thread before it
-    /// drops a settled entry from its table.
-    pub(crate) fn leave_reaper_set(&self, _slot: &Option<Outcome>) {
+    /// Takes a settled entry out of its reaper, under the entry's lock: its
+    /// pidfd out of the epoll set if it may be there, then the entry out of
+    /// the table, so that whoever finds the outcome recorded finds the
+    /// entry gone from [`Monitor::watched`](crate::Monitor::watched) too,
+    /// and the reaper never hears of it again.
+    fn leave_reaper(&self) {
+        let Some(shared) = self.reaper() else {
+            return;
+        };
         if self.in_reaper_set.load(Ordering::SeqCst) {
-            if let (Some(shared), Some(fd)) = (self.reaper(), self.pidfd()) {
+            if let Some(fd) = self.pidfd() {
                 shared.unwatch(fd);
             }
             self.in_reaper_set.store(false, Ordering::SeqCst);
+        }
+        if let Some(&(_, token)) = self.registration.get() {
+            shared.forget(token);
         }
     }
 
@@ -249,6 +251,7 @@ impl Entry {
 
     fn record(&self, slot: &mut Option<Outcome>, outcome: Outcome) {
         *slot = Some(outcome);
+        self.leave_reaper();
         self.cond.notify_all();
         #[cfg(feature = "tokio")]
         self.wakers.wake_all();

@@ -203,9 +203,10 @@ impl Shared {
             entry.try_lock().map(|mut slot| {
                 let step = entry.resolve(&mut slot, true);
                 if matches!(step, Ok(Step::Done)) {
-                    // A waiter that left may have put the pidfd back in
-                    // the set: out before the entry leaves the table.
-                    entry.leave_reaper_set(&slot);
+                    // Recording the outcome took the entry out of the table
+                    // (`Entry::record`), unless its registration had not
+                    // finished; then it goes here.
+                    self.table().remove(&token);
                 }
                 step
             })
@@ -219,10 +220,7 @@ impl Shared {
             }
         }
         match step {
-            Some(Ok(Step::Done)) => {
-                self.table().remove(&token);
-                Next::Done
-            }
+            Some(Ok(Step::Done)) => Next::Done,
             None => Next::Defer,
             // Exited but no status yet (an adopted process whose parent has
             // not reaped it), or a transient error.
@@ -264,12 +262,8 @@ fn run(shared: &Shared) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let timeout = next.map(|d| {
-            let left = d.saturating_duration_since(Instant::now());
-            rustix::time::Timespec {
-                tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
-                tv_nsec: i64::from(left.subsec_nanos()),
-            }
+        let timeout = next.and_then(|d| {
+            rustix::time::Timespec::try_from(d.saturating_duration_since(Instant::now())).ok()
         });
         events.clear();
         match epoll::wait(

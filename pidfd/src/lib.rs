@@ -123,6 +123,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, WaitId, WaitIdOptions};
+use rustix::time::Timespec;
 
 #[cfg(feature = "tokio")]
 pub use self::tokio::AsyncReadable;
@@ -392,8 +393,15 @@ impl PidFd {
 
     /// Whether the process has exited (the pidfd polls readable). Does not
     /// reap; works for non-children too.
+    ///
+    /// One `poll` with a zero timeout: cheap enough to call before every
+    /// decision (the higher crates' `state()` does).
+    #[inline]
     pub fn has_exited(&self) -> io::Result<bool> {
-        self.poll_readable(Some(Duration::ZERO))
+        self.poll_once(Some(&Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        }))
     }
 
     /// Blocks until the process exits or `timeout` passes (`None`: no limit).
@@ -403,15 +411,25 @@ impl PidFd {
     }
 
     fn poll_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
-            let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
-            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let ts = remaining.map(|r| rustix::time::Timespec {
-                tv_sec: r.as_secs().min(i64::MAX as u64) as i64,
-                tv_nsec: i64::from(r.subsec_nanos()),
-            });
-            match rustix::event::poll(&mut fds, ts.as_ref()) {
+            // A timeout too long for the clock or for a timespec is no limit.
+            let left = deadline
+                .and_then(|d| Timespec::try_from(d.saturating_duration_since(Instant::now())).ok());
+            match self.poll_once(left.as_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// One `poll` of the pidfd for readability, for at most `timeout`
+    /// (`None`: no limit); `EINTR` is `ErrorKind::Interrupted`.
+    #[inline]
+    fn poll_once(&self, timeout: Option<&Timespec>) -> io::Result<bool> {
+        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+        loop {
+            match rustix::event::poll(&mut fds, timeout) {
                 Ok(0) => return Ok(false),
                 Ok(_) => {
                     let rev = fds[0].revents();
@@ -420,7 +438,8 @@ impl PidFd {
                     }
                     return Ok(rev.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR));
                 }
-                Err(Errno::INTR) => continue,
+                // A zero timeout cannot be cut short: ask again.
+                Err(Errno::INTR) if timeout.is_some_and(|t| t.tv_sec == 0 && t.tv_nsec == 0) => {}
                 Err(e) => return Err(e.into()),
             }
         }

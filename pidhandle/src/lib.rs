@@ -341,41 +341,12 @@ fn visible_stat(pid: u32) -> Result<Option<proc::Stat>, Error> {
     }
 }
 
-/// Whether the pidfd polls readable (the process exited), without waiting.
-///
-/// A direct `poll` with a zero timeout: [`PidFd::has_exited`] goes through
-/// the general deadline logic of `wait_exited`, which costs more than the
-/// system call here.
+/// Whether the pidfd polls readable (the process exited), without waiting,
+/// with an error that names `pid`.
 #[inline]
 fn has_exited(pid: u32, fd: &PidFd) -> Result<bool, Error> {
-    use rustix::event::{PollFd, PollFlags};
-    let zero = rustix::time::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    loop {
-        let mut fds = [PollFd::new(fd, PollFlags::IN)];
-        match rustix::event::poll(&mut fds, Some(&zero)) {
-            Ok(0) => return Ok(false),
-            Ok(_) => {
-                let rev = fds[0].revents();
-                if rev.contains(PollFlags::NVAL) {
-                    return Err(io_context(
-                        format!("polling the pidfd of pid {pid}"),
-                        rustix::io::Errno::BADF.into(),
-                    ));
-                }
-                return Ok(rev.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR));
-            }
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => {
-                return Err(io_context(
-                    format!("polling the pidfd of pid {pid}"),
-                    e.into(),
-                ));
-            }
-        }
-    }
+    fd.has_exited()
+        .map_err(|e| io_context(format!("polling the pidfd of pid {pid}"), e))
 }
 
 impl PidHandle {
