@@ -48,17 +48,20 @@ impl BootId {
         if b.len() != 36 {
             return None;
         }
-        let mut v: u128 = 0;
-        for (i, &c) in b.iter().enumerate() {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                if c != b'-' {
-                    return None;
-                }
-                continue;
-            }
-            v = (v << 4) | u128::from(lower_hex_value(c)?);
+        if [b[8], b[13], b[18], b[23]] != [b'-'; 4] {
+            return None;
         }
-        Some(BootId(v))
+        // Branch-free over the 32 digits; one check at the end.
+        let mut v: u128 = 0;
+        let mut bad = 0u8;
+        for group in [&b[..8], &b[9..13], &b[14..18], &b[19..23], &b[24..]] {
+            for &c in group {
+                let d = HEX_VALUE[usize::from(c)];
+                bad |= d;
+                v = (v << 4) | u128::from(d & 0xf);
+            }
+        }
+        (bad & NOT_HEX == 0).then_some(BootId(v))
     }
 }
 
@@ -285,14 +288,30 @@ impl Fh {
     }
 }
 
+/// Marks a byte that is not a lowercase hex digit in [`HEX_VALUE`].
+const NOT_HEX: u8 = 0x80;
+
+/// Each byte's value as a lowercase hex digit, or [`NOT_HEX`].
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
 /// The value of a lowercase hex digit; `None` for any other byte.
 #[inline]
 fn lower_hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
+    let d = HEX_VALUE[usize::from(c)];
+    (d & NOT_HEX == 0).then_some(d)
 }
 
 fn is_lower_hex(c: u8) -> bool {
