@@ -70,15 +70,10 @@
 //!
 //! # Never unlink a pidfile
 //!
-//! It is tempting to delete the pidfile on exit so nobody finds a stale one.
-//! Don't: staleness is already detectable (nobody holds the lock), and deleting
-//! lets two instances run at once. Say instance `A` is shutting down while `B`
-//! starts: `B` opens the path and finds it locked; `A` unlinks the file and
-//! exits, which frees the lock; `B`, still holding a descriptor to the now
-//! nameless file, locks it and writes its PID there; then `C` starts, finds no
-//! file at the path, creates a fresh one and locks it without conflict. `B` and
-//! `C` both believe they are the only instance, and a reader of the path sees
-//! only `C`. No guard in this crate ever unlinks, and callers must not either.
+//! Staleness is already detectable (nobody holds the lock), and deleting the
+//! file on exit lets two instances run at once: the race is told in
+//! [`pidkit_lockfile`'s docs](pidkit_lockfile#never-unlink-a-lock-file). No
+//! guard in this crate ever unlinks, and callers must not either.
 //!
 //! # Limitations
 //!
