@@ -135,25 +135,80 @@ pub use signal::{ParseSignalError, Signal};
 const PIDFS_MAGIC: i64 = 0x5049_4446;
 
 /// Flags for [`PidFd::open_with`].
+///
+/// ```
+/// use pidkit_pidfd::OpenFlags;
+///
+/// let flags = OpenFlags::NONBLOCK | OpenFlags::THREAD;
+/// assert!(flags.contains(OpenFlags::NONBLOCK));
+/// assert_eq!(format!("{flags:?}"), "OpenFlags(NONBLOCK | THREAD)");
+/// assert_eq!(OpenFlags::default(), OpenFlags::EMPTY);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct OpenFlags(u32);
 
 impl OpenFlags {
     /// No flags.
+    ///
+    /// ```
+    /// use pidkit_pidfd::{OpenFlags, PidFd};
+    ///
+    /// assert_eq!(OpenFlags::EMPTY.bits(), 0);
+    /// let me = PidFd::open_with(std::process::id(), OpenFlags::EMPTY)?;
+    /// assert_eq!(me.pid()?, Some(std::process::id()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const EMPTY: OpenFlags = OpenFlags(0);
     /// `PIDFD_NONBLOCK`: [`PidFd::wait`] on this fd returns `EAGAIN` instead
     /// of blocking while the child runs (Linux 5.10).
+    ///
+    /// ```
+    /// use pidkit_pidfd::{OpenFlags, PidFd};
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let fd = PidFd::open_with(child.id(), OpenFlags::NONBLOCK)?;
+    /// // The child runs: wait() refuses to block.
+    /// assert_eq!(fd.wait().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// # child.kill()?;
+    /// # child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const NONBLOCK: OpenFlags = OpenFlags(libc::O_NONBLOCK as u32);
     /// `PIDFD_THREAD`: the pid is a thread id and the fd refers to that thread
     /// rather than its thread group (Linux 6.9).
+    ///
+    /// ```
+    /// use pidkit_pidfd::{OpenFlags, PidFd, Signal};
+    ///
+    /// // Our main thread's id is our PID.
+    /// let fd = PidFd::open_with(std::process::id(), OpenFlags::THREAD)?;
+    /// fd.send_signal(Signal::ZERO)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const THREAD: OpenFlags = OpenFlags(libc::O_EXCL as u32);
 
     /// The raw bits.
+    ///
+    /// ```
+    /// use pidkit_pidfd::OpenFlags;
+    ///
+    /// assert_eq!(OpenFlags::EMPTY.bits(), 0);
+    /// assert_eq!(OpenFlags::NONBLOCK.bits(), libc::O_NONBLOCK as u32);
+    /// ```
     pub const fn bits(self) -> u32 {
         self.0
     }
 
     /// Whether every flag of `other` is set in `self`.
+    ///
+    /// ```
+    /// use pidkit_pidfd::OpenFlags;
+    ///
+    /// let both = OpenFlags::NONBLOCK | OpenFlags::THREAD;
+    /// assert!(both.contains(OpenFlags::THREAD));
+    /// assert!(!OpenFlags::NONBLOCK.contains(both));
+    /// assert!(both.contains(OpenFlags::EMPTY));
+    /// ```
     pub const fn contains(self, other: OpenFlags) -> bool {
         self.0 & other.0 == other.0
     }
@@ -189,6 +244,15 @@ impl fmt::Debug for OpenFlags {
 
 /// Whom [`PidFd::send_signal_scoped`] signals (the `PIDFD_SIGNAL_*` flags,
 /// Linux 6.9).
+///
+/// ```
+/// use pidkit_pidfd::{PidFd, Signal, SignalScope};
+///
+/// assert_eq!(SignalScope::default(), SignalScope::Default);
+/// let me = PidFd::open(std::process::id())?;
+/// me.send_signal_scoped(Signal::ZERO, SignalScope::ThreadGroup)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum SignalScope {
     /// What the pidfd refers to: the thread group for a process pidfd, the
@@ -219,6 +283,17 @@ impl SignalScope {
 /// [`OpenFlags::THREAD`], one thread) for as long as it is open.
 ///
 /// Closing happens on drop. The descriptor is always close-on-exec.
+///
+/// ```
+/// use pidkit_pidfd::{PidFd, Signal};
+///
+/// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+/// let fd = PidFd::from_child(&child)?;
+/// fd.send_signal(Signal::KILL)?;
+/// assert!(!fd.wait()?.success());
+/// # let _ = child.try_wait();
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct PidFd {
     fd: OwnedFd,
 }
@@ -255,6 +330,17 @@ fn gone(pid: Option<u32>, errno: Errno) -> io::Error {
 }
 
 /// Rejects PID 0 and PIDs above `i32::MAX`, which name no single process.
+///
+/// ```
+/// use pidkit_pidfd::check_pid;
+///
+/// assert_eq!(check_pid(1)?, 1);
+/// let e = check_pid(0).unwrap_err();
+/// assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+/// assert!(e.to_string().contains("invalid pid 0"));
+/// assert!(check_pid(u32::MAX).is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn check_pid(pid: u32) -> io::Result<i32> {
     match i32::try_from(pid) {
         Ok(p) if p > 0 => Ok(p),
@@ -298,11 +384,31 @@ impl PidFd {
     /// The open is only as good as the number: if `pid` was reused before the
     /// call, the pidfd refers to the new process. Use [`PidFd::from_child`]
     /// for children, or `pidkit-pidhandle` to check identity.
+    ///
+    /// ```
+    /// use pidkit_pidfd::{PidFd, Signal};
+    ///
+    /// let me = PidFd::open(std::process::id())?;
+    /// me.send_signal(Signal::ZERO)?;
+    /// assert_eq!(PidFd::open(0).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open(pid: u32) -> io::Result<PidFd> {
         Self::open_with(pid, OpenFlags::EMPTY)
     }
 
     /// [`PidFd::open`] with flags ([`OpenFlags::NONBLOCK`], [`OpenFlags::THREAD`]).
+    ///
+    /// ```
+    /// use pidkit_pidfd::{OpenFlags, PidFd};
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let fd = PidFd::open_with(child.id(), OpenFlags::NONBLOCK)?;
+    /// assert_eq!(fd.try_wait()?, None);
+    /// # child.kill()?;
+    /// # child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open_with(pid: u32, flags: OpenFlags) -> io::Result<PidFd> {
         let raw = check_pid(pid)?;
         let rpid = Pid::from_raw(raw).ok_or_else(|| gone(Some(pid), Errno::SRCH))?;
@@ -320,6 +426,15 @@ impl PidFd {
     /// Race-free as long as the child has not been reaped (std reaps only in
     /// `wait`, `try_wait` and `wait_with_output`): an unreaped child's PID
     /// cannot be reused.
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    ///
+    /// let child = std::process::Command::new("true").spawn()?;
+    /// let fd = PidFd::from_child(&child)?;
+    /// assert!(fd.wait()?.success());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_child(child: &Child) -> io::Result<PidFd> {
         Self::open(child.id())
     }
@@ -337,11 +452,34 @@ impl PidFd {
     /// A reaped process gives [`io::ErrorKind::NotFound`], even if its PID now
     /// names another process.
     #[inline]
+    ///
+    /// ```
+    /// use pidkit_pidfd::{PidFd, Signal};
+    /// use std::os::unix::process::ExitStatusExt;
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let fd = PidFd::from_child(&child)?;
+    /// fd.send_signal(Signal::TERM)?;
+    /// assert_eq!(fd.wait()?.signal(), Some(Signal::TERM.as_raw()));
+    /// # let _ = child.try_wait();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send_signal(&self, signal: Signal) -> io::Result<()> {
         self.send_raw(signal, 0)
     }
 
     /// [`PidFd::send_signal`] to a chosen scope (Linux 6.9; `EINVAL` before).
+    ///
+    /// ```
+    /// use pidkit_pidfd::{PidFd, Signal, SignalScope};
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let fd = PidFd::from_child(&child)?;
+    /// fd.send_signal_scoped(Signal::KILL, SignalScope::ThreadGroup)?;
+    /// assert!(!fd.wait()?.success());
+    /// # let _ = child.try_wait();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send_signal_scoped(&self, signal: Signal, scope: SignalScope) -> io::Result<()> {
         self.send_raw(signal, scope.flags())
     }
@@ -374,12 +512,35 @@ impl PidFd {
     /// fails at once with `ECHILD` (never hangs). A child that was already
     /// reaped also gives `ECHILD`. On a [`OpenFlags::NONBLOCK`] pidfd a
     /// running child gives [`io::ErrorKind::WouldBlock`].
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    ///
+    /// let child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn()?;
+    /// let fd = PidFd::from_child(&child)?;
+    /// assert_eq!(fd.wait()?.code(), Some(3));
+    /// // Reaped: a second wait has nothing to reap.
+    /// assert!(fd.wait().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait(&self) -> io::Result<ExitStatus> {
         self.waitid(WaitIdOptions::EXITED)?
             .ok_or_else(|| io::Error::from(io::ErrorKind::WouldBlock))
     }
 
     /// Reaps the child if it has exited (`WNOHANG`); `Ok(None)` while it runs.
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let fd = PidFd::from_child(&child)?;
+    /// assert_eq!(fd.try_wait()?, None);
+    /// child.kill()?;
+    /// assert!(fd.wait_exited(None)?);
+    /// assert!(fd.try_wait()?.is_some());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_wait(&self) -> io::Result<Option<ExitStatus>> {
         self.waitid(WaitIdOptions::EXITED | WaitIdOptions::NOHANG)
     }
@@ -387,6 +548,18 @@ impl PidFd {
     /// The child's exit status if it has exited, *without* reaping it
     /// (`WNOHANG | WNOWAIT`): the child stays a zombie and can still be
     /// waited for.
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    ///
+    /// let child = std::process::Command::new("sh").args(["-c", "exit 7"]).spawn()?;
+    /// let fd = PidFd::from_child(&child)?;
+    /// assert!(fd.wait_exited(None)?);
+    /// assert_eq!(fd.peek_exit()?.and_then(|s| s.code()), Some(7));
+    /// // Not reaped: wait still gets the status.
+    /// assert_eq!(fd.wait()?.code(), Some(7));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peek_exit(&self) -> io::Result<Option<ExitStatus>> {
         self.waitid(WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT)
     }
@@ -397,6 +570,18 @@ impl PidFd {
     /// One `poll` with a zero timeout: cheap enough to call before every
     /// decision (the higher crates' `state()` does).
     #[inline]
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let fd = PidFd::from_child(&child)?;
+    /// assert!(!fd.has_exited()?);
+    /// child.kill()?;
+    /// child.wait()?;
+    /// assert!(fd.has_exited()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn has_exited(&self) -> io::Result<bool> {
         self.poll_once(Some(&Timespec {
             tv_sec: 0,
@@ -406,6 +591,19 @@ impl PidFd {
 
     /// Blocks until the process exits or `timeout` passes (`None`: no limit).
     /// Returns whether it exited. Does not reap; works for non-children.
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    /// use std::time::Duration;
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let fd = PidFd::from_child(&child)?;
+    /// assert!(!fd.wait_exited(Some(Duration::ZERO))?);
+    /// child.kill()?;
+    /// assert!(fd.wait_exited(None)?);
+    /// # child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait_exited(&self, timeout: Option<Duration>) -> io::Result<bool> {
         self.poll_readable(timeout)
     }
@@ -454,6 +652,17 @@ impl PidFd {
     ///
     /// Also `Ok(None)` when [`probe`] reports pidfs absent, including when it
     /// was hidden through `PIDKIT_HIDE_FEATURES`.
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    ///
+    /// let a = PidFd::open(std::process::id())?;
+    /// let b = a.try_clone()?;
+    /// // Same process, same id (None on kernels before 6.9).
+    /// assert_eq!(a.inode_id()?, b.inode_id()?);
+    /// assert!(a.inode_id()?.is_some());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn inode_id(&self) -> io::Result<Option<u64>> {
         if !probe().pidfs {
             return Ok(None);
@@ -482,6 +691,15 @@ impl PidFd {
     ///
     /// A process that was reaped on a kernel without exit info gives
     /// [`io::ErrorKind::NotFound`].
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    ///
+    /// let me = PidFd::open(std::process::id())?;
+    /// let info = me.info()?;
+    /// assert_eq!(info.pid, Some(std::process::id()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn info(&self) -> io::Result<PidfdInfo> {
         use sys::{
             PIDFD_INFO_CGROUPID, PIDFD_INFO_COREDUMP, PIDFD_INFO_CREDS, PIDFD_INFO_EXIT,
@@ -575,6 +793,18 @@ impl PidFd {
 
     /// Duplicates `target_fd` of the process into ours (`pidfd_getfd(2)`,
     /// Linux 5.6), close-on-exec. Needs ptrace access to the process.
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let me = PidFd::open(std::process::id())?;
+    /// let file = std::fs::File::open("/proc/self/status")?;
+    /// // Our own fd, duplicated through the pidfd.
+    /// let dup = me.get_fd(file.as_raw_fd())?;
+    /// assert_ne!(dup.as_raw_fd(), file.as_raw_fd());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn get_fd(&self, target_fd: RawFd) -> io::Result<OwnedFd> {
         Ok(rustix::process::pidfd_getfd(
             &self.fd,
@@ -584,6 +814,16 @@ impl PidFd {
     }
 
     /// A second pidfd for the same process (`F_DUPFD_CLOEXEC`).
+    ///
+    /// ```
+    /// use pidkit_pidfd::{PidFd, Signal};
+    ///
+    /// let me = PidFd::open(std::process::id())?;
+    /// let again = me.try_clone()?;
+    /// drop(me);
+    /// again.send_signal(Signal::ZERO)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_clone(&self) -> io::Result<PidFd> {
         Ok(PidFd {
             fd: rustix::io::fcntl_dupfd_cloexec(&self.fd, 0)?,
@@ -619,10 +859,27 @@ pub struct FileHandle {
 
 impl FileHandle {
     /// The most bytes a handle may have (`MAX_HANDLE_SZ`).
+    ///
+    /// ```
+    /// use pidkit_pidfd::FileHandle;
+    ///
+    /// assert!(FileHandle::new(0xfe, &[1; FileHandle::MAX_LEN]).is_ok());
+    /// assert!(FileHandle::new(0xfe, &[1; FileHandle::MAX_LEN + 1]).is_err());
+    /// ```
     pub const MAX_LEN: usize = sys::MAX_HANDLE_SZ;
 
     /// A handle of `handle_type` with `bytes` (for one read back from text).
     /// `InvalidInput` unless it has 1 to [`FileHandle::MAX_LEN`] bytes.
+    ///
+    /// ```
+    /// use pidkit_pidfd::FileHandle;
+    ///
+    /// let h = FileHandle::new(0xfe, &[1, 2, 3, 4, 5, 6, 7, 8])?;
+    /// assert_eq!(h.as_bytes(), &[1, 2, 3, 4, 5, 6, 7, 8]);
+    /// let e = FileHandle::new(0xfe, &[]).unwrap_err();
+    /// assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(handle_type: i32, bytes: &[u8]) -> io::Result<FileHandle> {
         if bytes.is_empty() || bytes.len() > Self::MAX_LEN {
             return Err(io::Error::new(
@@ -644,11 +901,25 @@ impl FileHandle {
     }
 
     /// The handle type the kernel gave (`FILEID_KERNFS`, 0xfe, for pidfs).
+    ///
+    /// ```
+    /// use pidkit_pidfd::FileHandle;
+    ///
+    /// assert_eq!(FileHandle::new(0xfe, &[7; 8])?.handle_type(), 0xfe);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn handle_type(&self) -> i32 {
         self.handle_type
     }
 
     /// The handle's bytes.
+    ///
+    /// ```
+    /// use pidkit_pidfd::FileHandle;
+    ///
+    /// assert_eq!(FileHandle::new(0xfe, &[9, 8, 7])?.as_bytes(), &[9, 8, 7]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
@@ -673,6 +944,15 @@ impl PidFd {
     /// [`io::ErrorKind::Unsupported`] where [`probe`] did not find
     /// [`Support::pidfs_file_handles`] (kernels before 6.17, seccomp, or
     /// hidden through `PIDKIT_HIDE_FEATURES`).
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    ///
+    /// let me = PidFd::open(std::process::id())?;
+    /// let handle = me.file_handle()?;
+    /// assert_eq!(handle, me.try_clone()?.file_handle()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn file_handle(&self) -> io::Result<FileHandle> {
         if !probe().pidfs_file_handles {
             return Err(file_handles_unsupported());
@@ -697,6 +977,18 @@ impl PidFd {
     /// [`Support::pidfs_file_handles`]. A handle of another boot must not be
     /// given here: pidfs ids start over at boot, so it could name another
     /// process (`pidkit-pidhandle` compares boot ids first).
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let fd = PidFd::from_child(&child)?;
+    /// let again = PidFd::open_file_handle(&fd.file_handle()?)?;
+    /// assert_eq!(again.pid()?, Some(child.id()));
+    /// # child.kill()?;
+    /// # child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open_file_handle(handle: &FileHandle) -> io::Result<PidFd> {
         if !probe().pidfs_file_handles {
             return Err(file_handles_unsupported());
