@@ -16,6 +16,16 @@ use crate::sys::{
 /// `pid` is known, read from `/proc/self/fdinfo/<fd>`. Every field is an
 /// `Option` because each kernel reports a different subset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// ```
+/// use pidkit_pidfd::{InfoSource, PidFd};
+///
+/// let info = PidFd::open(std::process::id())?.info()?;
+/// assert_eq!(info.pid, Some(std::process::id()));
+/// assert_eq!(info.source, InfoSource::Ioctl); // Linux 6.13+
+/// assert_eq!(info.exit_status, None); // we are running
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[non_exhaustive]
 pub struct PidfdInfo {
     /// The PID in the caller's PID namespace. `None` once the process has been
@@ -56,6 +66,19 @@ pub struct PidfdInfo {
 /// `0x80` flag). So an empty record means "the kernel does not say", never
 /// "no core was dumped".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// ```
+/// use pidkit_pidfd::PidFd;
+///
+/// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+/// let info = PidFd::from_child(&child)?.info()?;
+/// // Linux 6.16+: a live process's record says how it would be dumped.
+/// let record = info.coredump.expect("PIDFD_INFO_COREDUMP");
+/// assert!(!record.dumped());
+/// # child.kill()?;
+/// # child.wait()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[non_exhaustive]
 pub struct CoreDump {
     /// The raw `coredump_mask` (`PIDFD_COREDUMP*` bits).
@@ -69,20 +92,72 @@ pub struct CoreDump {
 
 impl CoreDump {
     /// `PIDFD_COREDUMPED`: the process crashed and was dumped.
+    ///
+    /// ```
+    /// use pidkit_pidfd::CoreDump;
+    ///
+    /// assert_eq!(CoreDump::DUMPED, 1);
+    /// # let info = pidkit_pidfd::PidFd::open(std::process::id())?.info()?;
+    /// # let record = info.coredump.expect("PIDFD_INFO_COREDUMP");
+    /// assert_eq!(record.mask & CoreDump::DUMPED != 0, record.dumped());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const DUMPED: u32 = 1 << 0;
     /// `PIDFD_COREDUMP_SKIP`: dumping was skipped (the process was not dumpable).
+    ///
+    /// ```
+    /// use pidkit_pidfd::CoreDump;
+    ///
+    /// assert_eq!(CoreDump::SKIP, 2);
+    /// # let info = pidkit_pidfd::PidFd::open(std::process::id())?.info()?;
+    /// # let record = info.coredump.expect("PIDFD_INFO_COREDUMP");
+    /// assert_eq!(record.mask & CoreDump::SKIP != 0, record.skipped());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const SKIP: u32 = 1 << 1;
     /// `PIDFD_COREDUMP_USER`: the dump is (or would be) made as the user.
+    ///
+    /// ```
+    /// use pidkit_pidfd::CoreDump;
+    ///
+    /// assert_eq!(CoreDump::USER, 4);
+    /// assert_eq!(CoreDump::USER & (CoreDump::DUMPED | CoreDump::SKIP | CoreDump::ROOT), 0);
+    /// ```
     pub const USER: u32 = 1 << 2;
     /// `PIDFD_COREDUMP_ROOT`: the dump is (or would be) made as root and is sensitive.
+    ///
+    /// ```
+    /// use pidkit_pidfd::CoreDump;
+    ///
+    /// assert_eq!(CoreDump::ROOT, 8);
+    /// assert_eq!(CoreDump::ROOT & (CoreDump::DUMPED | CoreDump::SKIP | CoreDump::USER), 0);
+    /// ```
     pub const ROOT: u32 = 1 << 3;
 
     /// Whether the kernel says a core dump was taken (`PIDFD_COREDUMPED`).
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    ///
+    /// let info = PidFd::open(std::process::id())?.info()?;
+    /// // We are alive: no dump was taken.
+    /// assert!(!info.coredump.expect("PIDFD_INFO_COREDUMP").dumped());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn dumped(&self) -> bool {
         self.mask & Self::DUMPED != 0
     }
 
     /// Whether the kernel says the dump was skipped (`PIDFD_COREDUMP_SKIP`).
+    ///
+    /// ```
+    /// use pidkit_pidfd::{CoreDump, PidFd};
+    ///
+    /// let info = PidFd::open(std::process::id())?.info()?;
+    /// let record = info.coredump.expect("PIDFD_INFO_COREDUMP");
+    /// assert_eq!(record.skipped(), record.mask & CoreDump::SKIP != 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn skipped(&self) -> bool {
         self.mask & Self::SKIP != 0
     }
@@ -90,6 +165,15 @@ impl CoreDump {
 
 /// Where a [`PidfdInfo`] came from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// ```
+/// use pidkit_pidfd::{InfoSource, PidFd};
+///
+/// assert_eq!(InfoSource::default(), InfoSource::Ioctl);
+/// let info = PidFd::open(std::process::id())?.info()?;
+/// assert_eq!(info.source, InfoSource::Ioctl); // PIDFD_GET_INFO, Linux 6.13+
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[non_exhaustive]
 pub enum InfoSource {
     /// The `PIDFD_GET_INFO` ioctl.

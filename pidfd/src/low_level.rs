@@ -98,6 +98,16 @@ pub struct Backoff {
 impl Backoff {
     /// Pauses of `first`, doubling up to `max` (a `first` above `max` is
     /// `max`).
+    ///
+    /// ```
+    /// use pidkit_pidfd::low_level::Backoff;
+    /// use std::time::Duration;
+    ///
+    /// let ms = Duration::from_millis;
+    /// assert_eq!(Backoff::new(ms(3), ms(10)).next_pause(), ms(3));
+    /// // A first pause above the cap is the cap.
+    /// assert_eq!(Backoff::new(ms(50), ms(10)).next_pause(), ms(10));
+    /// ```
     pub const fn new(first: Duration, max: Duration) -> Backoff {
         let next = if first.as_nanos() > max.as_nanos() {
             max
@@ -108,6 +118,16 @@ impl Backoff {
     }
 
     /// The pause to take now; the next one is twice as long, up to the cap.
+    ///
+    /// ```
+    /// use pidkit_pidfd::low_level::Backoff;
+    /// use std::time::Duration;
+    ///
+    /// let mut b = Backoff::new(Duration::from_millis(4), Duration::from_millis(10));
+    /// assert_eq!(b.next_pause(), Duration::from_millis(4));
+    /// assert_eq!(b.next_pause(), Duration::from_millis(8));
+    /// assert_eq!(b.next_pause(), Duration::from_millis(10));
+    /// ```
     pub fn next_pause(&mut self) -> Duration {
         let now = self.next;
         self.next = self.next.saturating_mul(2).min(self.max);
@@ -117,6 +137,18 @@ impl Backoff {
     /// [`Backoff::next_pause`], but never past `deadline`: the time left
     /// until it when that is shorter, and `None` once it has passed. With no
     /// deadline, always the next pause.
+    ///
+    /// ```
+    /// use pidkit_pidfd::low_level::Backoff;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let mut b = Backoff::new(Duration::from_millis(1), Duration::from_millis(8));
+    /// assert_eq!(b.next_pause_before(None), Some(Duration::from_millis(1)));
+    /// // A deadline that has passed: no more pauses.
+    /// assert_eq!(b.next_pause_before(Some(Instant::now())), None);
+    /// let far = Instant::now() + Duration::from_secs(3600);
+    /// assert_eq!(b.next_pause_before(Some(far)), Some(Duration::from_millis(4)));
+    /// ```
     pub fn next_pause_before(&mut self, deadline: Option<Instant>) -> Option<Duration> {
         let pause = self.next_pause();
         match deadline {

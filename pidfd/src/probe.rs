@@ -45,6 +45,15 @@ pub enum Feature {
 
 impl Feature {
     /// Every feature, in the order of the list above.
+    ///
+    /// ```
+    /// use pidkit_pidfd::Feature;
+    ///
+    /// assert_eq!(Feature::ALL[0], Feature::Pidfd);
+    /// for f in Feature::ALL {
+    ///     assert_eq!(f.name().parse::<Feature>().unwrap(), f);
+    /// }
+    /// ```
     pub const ALL: [Feature; 8] = [
         Feature::Pidfd,
         Feature::Pidfs,
@@ -97,6 +106,14 @@ impl FromStr for Feature {
 }
 
 /// A name that is not one of [`Feature::name`]'s.
+///
+/// ```
+/// use pidkit_pidfd::Feature;
+///
+/// let e = "pidfs_v2".parse::<Feature>().unwrap_err();
+/// assert_eq!(e.name(), "pidfs_v2");
+/// assert!(e.to_string().contains("expected one of pidfd, pidfs"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseFeatureError {
     name: String,
@@ -104,6 +121,11 @@ pub struct ParseFeatureError {
 
 impl ParseFeatureError {
     /// The name as given.
+    ///
+    /// ```
+    /// let e = "Thread".parse::<pidkit_pidfd::Feature>().unwrap_err();
+    /// assert_eq!(e.name(), "Thread"); // names are lowercase
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -124,6 +146,13 @@ impl std::error::Error for ParseFeatureError {}
 
 /// A call the probe makes on its own process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// ```
+/// use pidkit_pidfd::{Feature, ProbeStep};
+///
+/// assert_eq!(ProbeStep::ThreadOpen.feature(), Feature::Thread);
+/// assert_eq!(ProbeStep::PidfdOpen.to_string(), "pidfd_open on self");
+/// ```
 #[non_exhaustive]
 pub enum ProbeStep {
     /// `pidfd_open` on ourselves.
@@ -220,6 +249,14 @@ impl Unusable {
 
     /// The feature whose check failed: [`Feature::Pidfd`] but for a probe
     /// cut short by a lack of resources in an optional feature's step.
+    ///
+    /// ```
+    /// use pidkit_pidfd::{Feature, ProbeStep, Unusable};
+    ///
+    /// assert_eq!(Unusable::Hidden.feature(), Feature::Pidfd);
+    /// let short = Unusable::OutOfResources { step: ProbeStep::FileHandles, errno: libc::EMFILE };
+    /// assert_eq!(short.feature(), Feature::FileHandles);
+    /// ```
     pub fn feature(&self) -> Feature {
         match self {
             Unusable::Failed { step, .. } | Unusable::OutOfResources { step, .. } => step.feature(),
@@ -228,6 +265,14 @@ impl Unusable {
     }
 
     /// The errno behind it, when there is one.
+    ///
+    /// ```
+    /// use pidkit_pidfd::{ProbeStep, Unusable};
+    ///
+    /// assert_eq!(Unusable::Hidden.errno(), None);
+    /// let short = Unusable::OutOfResources { step: ProbeStep::Getfd, errno: libc::ENOMEM };
+    /// assert_eq!(short.errno(), Some(libc::ENOMEM));
+    /// ```
     pub fn errno(&self) -> Option<i32> {
         match self {
             Unusable::Failed { errno, .. } => *errno,
@@ -266,6 +311,13 @@ impl fmt::Display for Unusable {
 /// suggests it: a seccomp filter returning `ENOSYS` or `EPERM` makes a feature
 /// absent exactly like an old kernel does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// ```
+/// let support = pidkit_pidfd::probe();
+/// assert!(support.usable());
+/// assert!(support.pidfs && support.thread); // Linux 6.9+
+/// assert_eq!(support.reason, None);
+/// ```
 #[non_exhaustive]
 pub struct Support {
     /// `pidfd_open(2)` (Linux 5.3).
@@ -320,6 +372,13 @@ pub struct Support {
 impl Support {
     /// The core set: open, signal and wait through pidfds all work. This is
     /// Go's `checkPidfd`; without it the higher crates use their fallbacks.
+    ///
+    /// ```
+    /// use pidkit_pidfd::{probe, Support};
+    ///
+    /// assert!(probe().usable());
+    /// assert!(!Support::default().usable());
+    /// ```
     pub fn usable(&self) -> bool {
         self.pidfd_open && self.send_signal && self.waitid
     }

@@ -100,6 +100,14 @@ signals! {
 impl Signal {
     /// The signal with number `raw`, if it is a signal number Linux accepts
     /// (`0..=64`; 0 is [`Signal::ZERO`]).
+    ///
+    /// ```
+    /// use pidkit_pidfd::Signal;
+    ///
+    /// assert_eq!(Signal::from_raw(15), Some(Signal::TERM));
+    /// assert_eq!(Signal::from_raw(0), Some(Signal::ZERO));
+    /// assert_eq!(Signal::from_raw(65), None);
+    /// ```
     pub const fn from_raw(raw: i32) -> Option<Signal> {
         if raw >= 0 && raw <= MAX_SIGNAL {
             Some(Signal(raw))
@@ -110,12 +118,27 @@ impl Signal {
 
     /// The raw signal number.
     #[inline]
+    ///
+    /// ```
+    /// use pidkit_pidfd::Signal;
+    ///
+    /// assert_eq!(Signal::KILL.as_raw(), 9);
+    /// assert_eq!(Signal::TERM.as_raw(), libc::SIGTERM);
+    /// ```
     pub const fn as_raw(self) -> i32 {
         self.0
     }
 
     /// The conventional name (`"SIGTERM"`), or `None` for numbers without one
     /// (real-time signals) and for [`Signal::ZERO`].
+    ///
+    /// ```
+    /// use pidkit_pidfd::Signal;
+    ///
+    /// assert_eq!(Signal::HUP.name(), Some("SIGHUP"));
+    /// assert_eq!(Signal::from_raw(40).unwrap().name(), None);
+    /// assert_eq!(Signal::ZERO.name(), None);
+    /// ```
     pub fn name(self) -> Option<&'static str> {
         NAMES
             .iter()
@@ -144,6 +167,14 @@ impl fmt::Display for Signal {
 }
 
 /// The error of parsing a [`Signal`] from text; it gives back the input.
+///
+/// ```
+/// use pidkit_pidfd::Signal;
+///
+/// let e = "SIGNOPE".parse::<Signal>().unwrap_err();
+/// assert_eq!(e.to_string(), "not a signal name or number: \"SIGNOPE\"");
+/// assert!(Signal::try_from(99).is_err());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseSignalError {
     input: String,
@@ -151,6 +182,13 @@ pub struct ParseSignalError {
 
 impl ParseSignalError {
     /// The text that was not a signal.
+    ///
+    /// ```
+    /// use pidkit_pidfd::Signal;
+    ///
+    /// assert_eq!("65".parse::<Signal>().unwrap_err().input(), "65");
+    /// assert_eq!(Signal::try_from(-1).unwrap_err().input(), "-1");
+    /// ```
     pub fn input(&self) -> &str {
         &self.input
     }

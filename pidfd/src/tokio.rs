@@ -86,6 +86,21 @@ impl AsyncReadable {
     ///
     /// Like tokio's own I/O types, in a runtime built without its I/O driver
     /// (`enable_io`, or `enable_all`, which `#[tokio::main]` uses).
+    ///
+    /// ```
+    /// use pidkit_pidfd::{AsyncReadable, PidFd};
+    /// use std::sync::Arc;
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let pidfd = Arc::new(PidFd::from_child(&child)?);
+    /// child.kill()?;
+    /// rt.block_on(async { AsyncReadable::new(Arc::clone(&pidfd))?.readable().await })?;
+    /// assert!(pidfd.wait().is_ok());
+    /// // Outside a runtime: an error, not a panic.
+    /// assert!(AsyncReadable::new(pidfd).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(pidfd: Arc<PidFd>) -> io::Result<AsyncReadable> {
         in_runtime()?;
         match crate::sys::register_readable(Held::Pidfd(pidfd)) {
@@ -110,6 +125,19 @@ impl AsyncReadable {
     /// # Panics
     ///
     /// As [`AsyncReadable::new`].
+    ///
+    /// ```
+    /// use pidkit_pidfd::AsyncReadable;
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    /// let (mut tx, rx) = UnixStream::pair()?;
+    /// rx.set_nonblocking(true)?;
+    /// tx.write_all(b"x")?;
+    /// rt.block_on(async { AsyncReadable::from_fd(rx.into())?.readable().await })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_fd(fd: OwnedFd) -> io::Result<AsyncReadable> {
         in_runtime()?;
         AsyncReadable::register(Held::Fd(fd))
@@ -128,6 +156,25 @@ impl AsyncReadable {
     /// # Errors
     ///
     /// The reactor's, for example when its runtime has shut down.
+    ///
+    /// ```
+    /// use pidkit_pidfd::{AsyncReadable, PidFd};
+    /// use std::future::poll_fn;
+    /// use std::sync::Arc;
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let pidfd = Arc::new(PidFd::from_child(&child)?);
+    /// rt.block_on(async {
+    ///     let watch = AsyncReadable::new(Arc::clone(&pidfd))?;
+    ///     // Running: one poll leaves the task pending.
+    ///     assert!(poll_fn(|cx| std::task::Poll::Ready(watch.poll_readable(cx).is_pending())).await);
+    ///     child.kill()?;
+    ///     poll_fn(|cx| watch.poll_readable(cx)).await
+    /// })?;
+    /// # child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.fd.poll_read_ready(cx).map_ok(|_guard| ())
     }
