@@ -160,6 +160,20 @@ use error::io_context;
 use pidkit_pidfd::low_level::Backoff;
 
 /// Where a process is in its life, as a [`PidHandle`] sees it.
+///
+/// ```
+/// use pidkit_pidhandle::{PidHandle, State};
+///
+/// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+/// let handle = PidHandle::from_child(&child)?;
+/// assert_eq!(handle.state()?, State::Running);
+/// child.kill()?;
+/// handle.wait_exited(None)?;
+/// assert_eq!(handle.state()?, State::Exited); // a zombie until reaped
+/// child.wait()?;
+/// assert_eq!(handle.state()?, State::Gone);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
     /// Running (or stopped, or sleeping): not yet exited.
@@ -181,6 +195,18 @@ pub enum State {
 /// an fd number that was closed and reused meanwhile (Go #67641 cannot
 /// happen). [`PidHandle::try_clone`] gives an independent pidfd instead.
 /// `Send + Sync`; all operations take `&self` except [`PidHandle::close`].
+///
+/// ```
+/// use pidkit_pidhandle::{PidHandle, Signal};
+///
+/// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+/// let handle = PidHandle::from_child(&child)?;
+/// let shared = handle.clone();
+/// shared.kill(Signal::KILL)?;
+/// assert!(handle.wait_exited(None)?);
+/// # child.wait()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct PidHandle {
     id: Identity,
@@ -379,6 +405,15 @@ impl PidHandle {
     /// With pidfs ids this is `pidfd_open` plus one `fstat`; without, the
     /// start ticks are read from `/proc/<pid>/stat` as well. The number is
     /// trusted as of this call: see the crate's Limitations.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{Error, PidHandle, State};
+    ///
+    /// let me = PidHandle::new(std::process::id())?;
+    /// assert_eq!(me.state()?, State::Running);
+    /// assert!(matches!(PidHandle::new(0), Err(Error::InvalidPid { pid: 0 })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(pid: u32) -> Result<PidHandle, Error> {
         check_pid(pid)?;
         if pidfds(pid)? {
@@ -394,6 +429,18 @@ impl PidHandle {
     /// Pins a child spawned by std. Race-free while the child has not been
     /// reaped (std reaps only in `wait`, `try_wait` and `wait_with_output`):
     /// an unreaped child's PID cannot be reused.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::PidHandle;
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let handle = PidHandle::from_child(&child)?;
+    /// assert_eq!(handle.pid(), child.id());
+    /// assert!(handle.is_alive()?);
+    /// # child.kill()?;
+    /// # child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_child(child: &Child) -> Result<PidHandle, Error> {
         Self::new(child.id())
     }
@@ -405,6 +452,20 @@ impl PidHandle {
     /// The pidfd is checked to refer to `pid` ([`PidFd::info`]); another
     /// process's pidfd is [`Error::PidMismatch`]. A pidfd of a process that
     /// has been reaped gives a handle in state [`State::Gone`].
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{Error, PidFd, PidHandle};
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let handle = PidHandle::from_pidfd(child.id(), PidFd::from_child(&child)?)?;
+    /// assert!(handle.is_alive()?);
+    /// // A pidfd of another process is refused.
+    /// let mine = PidFd::open(std::process::id())?;
+    /// assert!(matches!(PidHandle::from_pidfd(child.id(), mine), Err(Error::PidMismatch { .. })));
+    /// # child.kill()?;
+    /// # child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_pidfd(pid: u32, pidfd: PidFd) -> Result<PidHandle, Error> {
         check_pid(pid)?;
         match pidfd.info() {
@@ -542,6 +603,19 @@ impl PidHandle {
     /// verified (pidfs id when both the text and the kernel have one, else
     /// start ticks), and from then on every signal goes through that pidfd.
     /// Text that cannot be verified here is [`Error::Unsupported`].
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{PidHandle, State};
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let id = *PidHandle::from_child(&child)?.identity();
+    /// assert_eq!(PidHandle::restore(&id)?.state()?, State::Running);
+    /// child.kill()?;
+    /// child.wait()?;
+    /// // Reaped: the recorded process is gone for good.
+    /// assert_eq!(PidHandle::restore(&id)?.state()?, State::Gone);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn restore(identity: &Identity) -> Result<PidHandle, Error> {
         let pid = identity.pid();
         check_pid(pid)?;
@@ -650,6 +724,14 @@ impl PidHandle {
     /// The PID (as it was when the handle was made; also for a gone or
     /// closed handle).
     #[inline]
+    ///
+    /// ```
+    /// use pidkit_pidhandle::PidHandle;
+    ///
+    /// let me = PidHandle::new(std::process::id())?;
+    /// assert_eq!(me.pid(), std::process::id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pid(&self) -> u32 {
         self.id.pid()
     }
@@ -660,6 +742,17 @@ impl PidHandle {
     /// tick its process started in, the first call waits out the rest of that
     /// tick (under 10 ms) and checks that the process is still alive; if it
     /// is not, this is the `gone` form. See the crate's Limitations.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::PidHandle;
+    ///
+    /// let me = PidHandle::new(std::process::id())?;
+    /// let id = me.identity();
+    /// assert_eq!(id.pid(), std::process::id());
+    /// assert!(!id.is_gone());
+    /// assert_eq!(id.to_string(), me.to_string());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn identity(&self) -> &Identity {
         self.issued.get_or_init(|| self.settle())
     }
@@ -673,6 +766,17 @@ impl PidHandle {
     /// (they do nothing). With a pidfd this is one `pidfd_send_signal`; in
     /// the fallback see the crate docs for the race that remains.
     #[inline]
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{Error, PidHandle, Signal};
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let handle = PidHandle::from_child(&child)?;
+    /// handle.kill(Signal::TERM)?;
+    /// child.wait()?;
+    /// assert!(matches!(handle.kill(Signal::TERM), Err(Error::Gone { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill(&self, signal: Signal) -> Result<(), Error> {
         match &self.pin {
             Pin::Fd(fd) => match fd.send_signal(signal) {
@@ -717,6 +821,18 @@ impl PidHandle {
     /// it, plus a signal 0 once it has exited to tell a zombie from a reaped
     /// process. In the fallback: `/proc/<pid>/stat` (state `Z` is a zombie;
     /// other start ticks mean another process).
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{PidHandle, State};
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let handle = PidHandle::from_child(&child)?;
+    /// assert_eq!(handle.state()?, State::Running);
+    /// child.kill()?;
+    /// child.wait()?;
+    /// assert_eq!(handle.state()?, State::Gone);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn state(&self) -> Result<State, Error> {
         let pid = self.pid();
         match &self.pin {
@@ -750,6 +866,19 @@ impl PidHandle {
     }
 
     /// Whether the process is [`State::Running`] (a zombie is not alive).
+    ///
+    /// ```
+    /// use pidkit_pidhandle::PidHandle;
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let handle = PidHandle::from_child(&child)?;
+    /// assert!(handle.is_alive()?);
+    /// child.kill()?;
+    /// handle.wait_exited(None)?;
+    /// assert!(!handle.is_alive()?); // a zombie is not alive
+    /// # child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_alive(&self) -> Result<bool, Error> {
         Ok(self.state()? == State::Running)
     }
@@ -759,6 +888,19 @@ impl PidHandle {
     ///
     /// With a pidfd this is a `poll` on it. In the fallback it re-reads
     /// `/proc/<pid>/stat`, sleeping between reads (1 ms growing to 50 ms).
+    ///
+    /// ```
+    /// use pidkit_pidhandle::PidHandle;
+    /// use std::time::Duration;
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let handle = PidHandle::from_child(&child)?;
+    /// assert!(!handle.wait_exited(Some(Duration::ZERO))?);
+    /// child.kill()?;
+    /// assert!(handle.wait_exited(None)?);
+    /// # child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_exited(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         let pid = self.pid();
         match &self.pin {
@@ -788,6 +930,17 @@ impl PidHandle {
     /// [`is_alive`](Self::is_alive) and [`wait_exited`](Self::wait_exited)
     /// give [`Error::Closed`] without touching any fd; `pid`, `identity` and
     /// the text form stay available.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{Error, PidHandle};
+    ///
+    /// let mut me = PidHandle::new(std::process::id())?;
+    /// let text = me.to_string();
+    /// me.close()?;
+    /// assert!(matches!(me.state(), Err(Error::Closed)));
+    /// assert_eq!(me.to_string(), text);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&mut self) -> Result<(), Error> {
         // Decide the text while the process can still be looked at.
         let _ = self.identity();
@@ -796,12 +949,33 @@ impl PidHandle {
     }
 
     /// Whether [`close`](Self::close) was called.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::PidHandle;
+    ///
+    /// let mut me = PidHandle::new(std::process::id())?;
+    /// assert!(!me.is_closed());
+    /// me.close()?;
+    /// assert!(me.is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self.pin, Pin::Closed)
     }
 
     /// The pidfd, when the handle signals through one (`None` in the
     /// fallback, and for gone or closed handles).
+    ///
+    /// ```
+    /// use pidkit_pidhandle::PidHandle;
+    ///
+    /// let mut me = PidHandle::new(std::process::id())?;
+    /// let fd = me.pidfd().expect("pidfds are usable");
+    /// assert_eq!(fd.pid()?, Some(std::process::id()));
+    /// me.close()?;
+    /// assert!(me.pidfd().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pidfd(&self) -> Option<&PidFd> {
         match &self.pin {
             Pin::Fd(fd) => Some(fd),
@@ -813,6 +987,17 @@ impl PidHandle {
     /// gone or closed handles), for callers that watch the process
     /// themselves (an epoll set, a monitor). The pidfd is the handle's own if
     /// no clone shares it, else a duplicate (`F_DUPFD_CLOEXEC`).
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{PidHandle, Signal};
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let fd = PidHandle::from_child(&child)?.into_pidfd()?.expect("a pidfd");
+    /// fd.send_signal(Signal::KILL)?;
+    /// assert!(!fd.wait()?.success());
+    /// # let _ = child.try_wait();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_pidfd(self) -> Result<Option<PidFd>, Error> {
         let pid = self.pid();
         match self.pin {
@@ -829,6 +1014,17 @@ impl PidHandle {
 
     /// A handle with its own, independent pidfd (`F_DUPFD_CLOEXEC`), for
     /// callers that want to hand out an fd. `clone()` shares the fd instead.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::PidHandle;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let me = PidHandle::new(std::process::id())?;
+    /// let own = me.try_clone()?;
+    /// assert_eq!(own.to_string(), me.to_string());
+    /// assert_ne!(own.pidfd().unwrap().as_raw_fd(), me.pidfd().unwrap().as_raw_fd());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_clone(&self) -> Result<PidHandle, Error> {
         let pin = match &self.pin {
             Pin::Fd(fd) => Pin::Fd(Arc::new(fd.try_clone().map_err(|e| {
