@@ -24,16 +24,44 @@ pub(crate) const FH_MAX: usize = 32;
 /// A handle records it so that text saved before a reboot never matches a
 /// process after it (PIDs, start ticks and pidfs ids all start over).
 /// Displayed as a canonical lowercase UUID.
+///
+/// ```
+/// use pidkit_pidhandle::{BootId, PidHandle};
+///
+/// let boot = BootId::current()?;
+/// let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")?;
+/// assert_eq!(boot.to_string(), text.trim());
+/// let me = PidHandle::new(std::process::id())?;
+/// assert_eq!(me.identity().boot_id(), Some(boot));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BootId(u128);
 
 impl BootId {
     /// The boot id of the running kernel, read once per process and cached.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::BootId;
+    ///
+    /// assert_eq!(BootId::current()?, BootId::current()?);
+    /// assert_ne!(BootId::current()?.as_u128(), 0);
+    /// # Ok::<(), pidkit_pidhandle::Error>(())
+    /// ```
     pub fn current() -> Result<BootId, Error> {
         crate::proc::boot_id()
     }
 
     /// The id as a 128-bit number.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::BootId;
+    ///
+    /// let boot = BootId::current()?;
+    /// let hex = boot.to_string().replace('-', "");
+    /// assert_eq!(u128::from_str_radix(&hex, 16).unwrap(), boot.as_u128());
+    /// # Ok::<(), pidkit_pidhandle::Error>(())
+    /// ```
     pub const fn as_u128(self) -> u128 {
         self.0
     }
@@ -394,17 +422,44 @@ impl Identity {
     }
 
     /// The PID.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::Identity;
+    ///
+    /// let id: Identity = "pidkit-pid:v1:pid=42:gone".parse()?;
+    /// assert_eq!(id.pid(), 42);
+    /// # Ok::<(), pidkit_pidhandle::Error>(())
+    /// ```
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
     /// Whether this records that no process had the PID (the `gone` form).
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{Identity, PidHandle};
+    ///
+    /// let id: Identity = "pidkit-pid:v1:pid=42:gone".parse()?;
+    /// assert!(id.is_gone());
+    /// assert!(!PidHandle::new(std::process::id())?.identity().is_gone());
+    /// # Ok::<(), pidkit_pidhandle::Error>(())
+    /// ```
     pub fn is_gone(&self) -> bool {
         matches!(self.kind, Kind::Gone)
     }
 
     /// The boot id of the kernel the process ran under (`None` for the
     /// `gone` form).
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{BootId, Identity, PidHandle};
+    ///
+    /// let me = PidHandle::new(std::process::id())?;
+    /// assert_eq!(me.identity().boot_id(), Some(BootId::current()?));
+    /// let gone: Identity = "pidkit-pid:v1:pid=42:gone".parse()?;
+    /// assert_eq!(gone.boot_id(), None);
+    /// # Ok::<(), pidkit_pidhandle::Error>(())
+    /// ```
     pub fn boot_id(&self) -> Option<BootId> {
         match self.kind {
             Kind::Live { boot, .. } => Some(boot),
@@ -413,6 +468,17 @@ impl Identity {
     }
 
     /// The pidfs inode id, when one was recorded.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::PidHandle;
+    ///
+    /// let me = PidHandle::new(std::process::id())?;
+    /// let pidfd = me.pidfd().expect("pidfds are usable");
+    /// // Linux 6.9+: the same id the pidfd's inode has.
+    /// assert_eq!(me.identity().pidfs_id(), pidfd.inode_id()?);
+    /// assert!(me.identity().pidfs_id().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pidfs_id(&self) -> Option<u64> {
         match self.kind {
             Kind::Live { pidfs, .. } => pidfs,
@@ -421,6 +487,17 @@ impl Identity {
     }
 
     /// The pidfs file handle, when one was recorded (only with a pidfs id).
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{PidFd, PidHandle};
+    ///
+    /// let me = PidHandle::new(std::process::id())?;
+    /// // Linux 6.17+: the handle opens a pidfd for the process, no PID involved.
+    /// let fh = me.identity().file_handle().expect("a pidfs file handle");
+    /// let again = PidFd::open_file_handle(&fh)?;
+    /// assert_eq!(again.pid()?, Some(std::process::id()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn file_handle(&self) -> Option<FileHandle> {
         match self.kind {
             Kind::Live { fh: Some(fh), .. } => FileHandle::new(fh.ty, fh.as_bytes()).ok(),
@@ -429,6 +506,15 @@ impl Identity {
     }
 
     /// The start time in clock ticks since boot, when one was recorded.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::PidHandle;
+    ///
+    /// let me = PidHandle::new(std::process::id())?;
+    /// // With pidfs ids (Linux 6.9+) the start time is not read at all.
+    /// assert_eq!(me.identity().start_ticks(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start_ticks(&self) -> Option<u64> {
         match self.kind {
             Kind::Live { start, .. } => start,
