@@ -9,6 +9,18 @@ use std::io;
 /// but may not be signalled by us is [`Error::PermissionDenied`] (never
 /// reported as "dead"). Text that is not a handle is [`Error::Parse`].
 #[derive(Debug, thiserror::Error)]
+///
+/// ```
+/// use pidkit_pidhandle::{Error, PidHandle, Signal};
+///
+/// let mut child = std::process::Command::new("true").spawn()?;
+/// let handle = PidHandle::from_child(&child)?;
+/// child.wait()?;
+/// let e = handle.kill(Signal::TERM).unwrap_err();
+/// assert!(matches!(e, Error::Gone { pid } if pid == child.id()));
+/// assert_eq!(e.to_string(), format!("process {} is gone", child.id()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[non_exhaustive]
 pub enum Error {
     /// The pinned process is gone (reaped, or never existed when the handle

@@ -93,6 +93,20 @@ impl PidHandle {
 
 /// The future of [`PidHandle::wait_exited_async`]: ready once the process
 /// has exited.
+///
+/// ```
+/// use pidkit_pidhandle::{PidHandle, State};
+///
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+/// let handle = PidHandle::from_child(&child)?;
+/// let exited = handle.wait_exited_async();
+/// child.kill()?;
+/// rt.block_on(exited)?;
+/// assert_eq!(handle.state()?, State::Exited);
+/// # child.wait()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct ExitedFuture {
     pid: u32,
