@@ -18,6 +18,7 @@ use crate::sys::{
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 ///
 /// ```
+/// # if !pidkit_pidfd::probe().get_info { return Ok(()); }
 /// use pidkit_pidfd::{InfoSource, PidFd};
 ///
 /// let info = PidFd::open(std::process::id())?.info()?;
@@ -68,6 +69,7 @@ pub struct PidfdInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 ///
 /// ```
+/// # if !pidkit_pidfd::probe().info_coredump { return Ok(()); }
 /// use pidkit_pidfd::PidFd;
 ///
 /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
@@ -94,6 +96,7 @@ impl CoreDump {
     /// `PIDFD_COREDUMPED`: the process crashed and was dumped.
     ///
     /// ```
+    /// # if !pidkit_pidfd::probe().info_coredump { return Ok(()); }
     /// use pidkit_pidfd::CoreDump;
     ///
     /// assert_eq!(CoreDump::DUMPED, 1);
@@ -106,6 +109,7 @@ impl CoreDump {
     /// `PIDFD_COREDUMP_SKIP`: dumping was skipped (the process was not dumpable).
     ///
     /// ```
+    /// # if !pidkit_pidfd::probe().info_coredump { return Ok(()); }
     /// use pidkit_pidfd::CoreDump;
     ///
     /// assert_eq!(CoreDump::SKIP, 2);
@@ -137,6 +141,7 @@ impl CoreDump {
     /// Whether the kernel says a core dump was taken (`PIDFD_COREDUMPED`).
     ///
     /// ```
+    /// # if !pidkit_pidfd::probe().info_coredump { return Ok(()); }
     /// use pidkit_pidfd::PidFd;
     ///
     /// let info = PidFd::open(std::process::id())?.info()?;
@@ -151,6 +156,7 @@ impl CoreDump {
     /// Whether the kernel says the dump was skipped (`PIDFD_COREDUMP_SKIP`).
     ///
     /// ```
+    /// # if !pidkit_pidfd::probe().info_coredump { return Ok(()); }
     /// use pidkit_pidfd::{CoreDump, PidFd};
     ///
     /// let info = PidFd::open(std::process::id())?.info()?;
@@ -167,6 +173,7 @@ impl CoreDump {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 ///
 /// ```
+/// # if !pidkit_pidfd::probe().get_info { return Ok(()); }
 /// use pidkit_pidfd::{InfoSource, PidFd};
 ///
 /// assert_eq!(InfoSource::default(), InfoSource::Ioctl);

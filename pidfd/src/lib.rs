@@ -654,6 +654,7 @@ impl PidFd {
     /// was hidden through `PIDKIT_HIDE_FEATURES`.
     ///
     /// ```
+    /// # if !pidkit_pidfd::probe().pidfs { return Ok(()); }
     /// use pidkit_pidfd::PidFd;
     ///
     /// let a = PidFd::open(std::process::id())?;
@@ -946,6 +947,7 @@ impl PidFd {
     /// hidden through `PIDKIT_HIDE_FEATURES`).
     ///
     /// ```
+    /// # if !pidkit_pidfd::probe().pidfs_file_handles { return Ok(()); }
     /// use pidkit_pidfd::PidFd;
     ///
     /// let me = PidFd::open(std::process::id())?;
@@ -979,6 +981,7 @@ impl PidFd {
     /// process (`pidkit-pidhandle` compares boot ids first).
     ///
     /// ```
+    /// # if !pidkit_pidfd::probe().pidfs_file_handles { return Ok(()); }
     /// use pidkit_pidfd::PidFd;
     ///
     /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;

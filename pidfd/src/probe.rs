@@ -315,7 +315,8 @@ impl fmt::Display for Unusable {
 /// ```
 /// let support = pidkit_pidfd::probe();
 /// assert!(support.usable());
-/// assert!(support.pidfs && support.thread); // Linux 6.9+
+/// // Both came with Linux 6.9: a kernel with pidfs ids has PIDFD_THREAD.
+/// assert!(!support.pidfs || support.thread);
 /// assert_eq!(support.reason, None);
 /// ```
 #[non_exhaustive]

@@ -470,6 +470,7 @@ impl Identity {
     /// The pidfs inode id, when one was recorded.
     ///
     /// ```
+    /// # if !pidkit_pidhandle::probe().pidfs { return Ok(()); }
     /// use pidkit_pidhandle::PidHandle;
     ///
     /// let me = PidHandle::new(std::process::id())?;
@@ -508,6 +509,7 @@ impl Identity {
     /// The start time in clock ticks since boot, when one was recorded.
     ///
     /// ```
+    /// # if !pidkit_pidhandle::probe().pidfs { return Ok(()); }
     /// use pidkit_pidhandle::PidHandle;
     ///
     /// let me = PidHandle::new(std::process::id())?;
