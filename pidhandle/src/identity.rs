@@ -490,6 +490,7 @@ impl Identity {
     /// The pidfs file handle, when one was recorded (only with a pidfs id).
     ///
     /// ```
+    /// # if !pidkit_pidhandle::probe().pidfs_file_handles { return Ok(()); }
     /// use pidkit_pidhandle::{PidFd, PidHandle};
     ///
     /// let me = PidHandle::new(std::process::id())?;

@@ -823,3 +823,79 @@ fn readmes_name_only_items_that_exist() {
     );
     fail_if_any("README names that are no item of the crate", &problems);
 }
+
+/// The public items of `src` (`pub fn`, `struct`, `enum`, `trait`, `const`,
+/// `type`, `static`; not `pub(crate)` or re-exports) whose own doc comment,
+/// the `///` and `#[..]` lines right above them, has no code block: their
+/// 1-based line numbers and names.
+fn items_without_examples(src: &str) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = src.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        let Some(rest) = t.strip_prefix("pub ") else {
+            continue;
+        };
+        // `const fn`, `unsafe fn`, `async fn` are functions (a bare `const`
+        // is a constant).
+        let mut rest = rest;
+        for qualifier in ["const ", "unsafe ", "async "] {
+            if let Some(r) = rest.strip_prefix(qualifier) {
+                if r.starts_with("fn ") || r.starts_with("unsafe ") || r.starts_with("async ") {
+                    rest = r;
+                }
+            }
+        }
+        let Some((kind, after)) = rest.split_once(' ') else {
+            continue;
+        };
+        if !matches!(
+            kind,
+            "fn" | "struct" | "enum" | "trait" | "const" | "type" | "static"
+        ) {
+            continue;
+        }
+        let name: String = after
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let has_example = lines[..i]
+            .iter()
+            .rev()
+            .take_while(|l| {
+                let l = l.trim_start();
+                l.starts_with("///") || l.starts_with("#[")
+            })
+            .any(|l| l.contains("```"));
+        if !has_example {
+            out.push((i + 1, name));
+        }
+    }
+    out
+}
+
+#[test]
+fn items_without_examples_are_found() {
+    let src = "/// Has one.\n///\n/// ```\n/// x();\n/// ```\n#[inline]\npub fn x() {}\n\
+               /// None.\npub const fn y() {}\npub(crate) fn z() {}\n    /// Nor here.\n    pub const K: u8 = 1;\n";
+    assert_eq!(
+        items_without_examples(src),
+        [(9, "y".to_owned()), (12, "K".to_owned())]
+    );
+}
+
+#[test]
+fn every_public_item_has_an_example() {
+    let mut problems = Vec::new();
+    for member in publishable() {
+        let mut files = Vec::new();
+        collect_rs(&root().join(&member).join("src"), &mut files);
+        files.sort();
+        for f in files {
+            for (line, name) in items_without_examples(&read(&f)) {
+                problems.push(format!("{}:{line}: `{name}` has no example", rel(&f)));
+            }
+        }
+    }
+    fail_if_any("public items without a doc example", &problems);
+}
