@@ -15,6 +15,22 @@ use crate::error::{Error, Op, classify, open_error};
 use crate::file::{parent_dir, refuse_planted, try_lock};
 
 /// The mode a newly created lock file gets (before the umask): `rw-r--r--`.
+///
+/// ```
+/// use pidkit_lockfile::{LOCK_FILE_MODE, create_exclusive};
+/// use std::os::unix::fs::PermissionsExt;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+/// let _claim = create_exclusive(&path)?;
+/// let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
+/// // The umask may only have taken bits away.
+/// assert_eq!(mode & !LOCK_FILE_MODE, 0);
+/// assert_ne!(mode & 0o600, 0);
+/// # Ok(())
+/// # }
+/// ```
 pub const LOCK_FILE_MODE: u32 = 0o644;
 
 /// Opens (creating if needed) and locks `path`, without touching its content.
@@ -25,6 +41,23 @@ pub const LOCK_FILE_MODE: u32 = 0o644;
 /// world-writable directory is refused ([`Error::ProtectedBySticky`]); then
 /// `flock(LOCK_EX | LOCK_NB)` is taken. Only once the lock is held may the
 /// content be replaced, through [`UnwrittenLockFile::write_content`].
+///
+/// ```
+/// use pidkit_lockfile::{Error, create_exclusive};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+/// std::fs::write(&path, "previous holder\n")?;
+/// let first = create_exclusive(&path)?;
+/// // Held, even by this same process: a second claim fails and changes nothing.
+/// assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+/// assert_eq!(std::fs::read_to_string(&path)?, "previous holder\n");
+/// drop(first);
+/// let _again = create_exclusive(&path)?;
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Errors
 ///
@@ -61,6 +94,22 @@ pub fn create_exclusive(path: &Utf8Path) -> Result<UnwrittenLockFile, Error> {
 ///
 /// Returned by [`create_exclusive`]. The content is still whatever the previous
 /// holder left. Dropping it releases the lock and leaves the content as it was.
+///
+/// ```
+/// use pidkit_lockfile::create_exclusive;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+/// std::fs::write(&path, "old\n")?;
+/// let unwritten = create_exclusive(&path)?;
+/// // Locked by us, but still the previous content.
+/// assert_eq!(std::fs::read_to_string(&path)?, "old\n");
+/// let _guard = unwritten.write_content("new\n".to_owned())?;
+/// assert_eq!(std::fs::read_to_string(&path)?, "new\n");
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "dropping an UnwrittenLockFile releases the lock at once"]
 #[derive(Debug)]
 pub struct UnwrittenLockFile {
@@ -70,6 +119,18 @@ pub struct UnwrittenLockFile {
 
 impl UnwrittenLockFile {
     /// The path the file was opened at.
+    ///
+    /// ```
+    /// use pidkit_lockfile::create_exclusive;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+    /// let unwritten = create_exclusive(&path)?;
+    /// assert_eq!(unwritten.path(), path.as_path());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn path(&self) -> &Utf8Path {
         &self.path
     }
@@ -145,6 +206,22 @@ impl UnwrittenLockFile {
 /// Displays as its [`Error`] and has that error's source, so `?` into
 /// `Box<dyn Error>` or [`io::Error`] (kind [`Error::kind`]) reads the same.
 /// Converting it into an [`Error`] or an [`io::Error`] drops the claim.
+///
+/// ```
+/// use pidkit_lockfile::{Error, create_exclusive};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("fifo"))?;
+/// // A FIFO can be opened and locked, but not truncated: the write fails.
+/// assert!(std::process::Command::new("mkfifo").arg(&path).status()?.success());
+/// let failed = create_exclusive(&path)?.write_content("1\n".to_owned()).unwrap_err();
+/// assert!(matches!(failed.error(), Error::NotRegularFile { .. }));
+/// // The claim came back, still locked.
+/// assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct WriteError {
     claim: UnwrittenLockFile,
@@ -153,21 +230,86 @@ pub struct WriteError {
 
 impl WriteError {
     /// What failed.
+    ///
+    /// ```
+    /// use pidkit_lockfile::{Error, create_exclusive};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("fifo"))?;
+    /// # // A FIFO can be opened and locked, but not truncated: the write fails.
+    /// # assert!(std::process::Command::new("mkfifo").arg(&path).status()?.success());
+    /// # let failed = create_exclusive(&path)?.write_content("1\n".to_owned()).unwrap_err();
+    /// let error: &Error = failed.error();
+    /// assert!(matches!(error, Error::NotRegularFile { .. }));
+    /// assert_eq!(error.path(), path.as_path());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn error(&self) -> &Error {
         &self.error
     }
 
     /// The claim, still holding its lock.
+    ///
+    /// ```
+    /// use pidkit_lockfile::{Error, create_exclusive};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("fifo"))?;
+    /// # // A FIFO can be opened and locked, but not truncated: the write fails.
+    /// # assert!(std::process::Command::new("mkfifo").arg(&path).status()?.success());
+    /// # let failed = create_exclusive(&path)?.write_content("1\n".to_owned()).unwrap_err();
+    /// let claim = failed.into_claim();
+    /// assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    /// drop(claim);
+    /// let _again = create_exclusive(&path)?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_claim(self) -> UnwrittenLockFile {
         self.claim
     }
 
     /// The error, releasing the claim.
+    ///
+    /// ```
+    /// use pidkit_lockfile::{Error, create_exclusive};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("fifo"))?;
+    /// # // A FIFO can be opened and locked, but not truncated: the write fails.
+    /// # assert!(std::process::Command::new("mkfifo").arg(&path).status()?.success());
+    /// # let failed = create_exclusive(&path)?.write_content("1\n".to_owned()).unwrap_err();
+    /// let error = failed.into_error();
+    /// assert!(matches!(error, Error::NotRegularFile { .. }));
+    /// // The claim is released with it.
+    /// let _again = create_exclusive(&path)?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_error(self) -> Error {
         self.error
     }
 
     /// The claim and the error.
+    ///
+    /// ```
+    /// use pidkit_lockfile::create_exclusive;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("fifo"))?;
+    /// # // A FIFO can be opened and locked, but not truncated: the write fails.
+    /// # assert!(std::process::Command::new("mkfifo").arg(&path).status()?.success());
+    /// # let failed = create_exclusive(&path)?.write_content("1\n".to_owned()).unwrap_err();
+    /// let (claim, error) = failed.into_parts();
+    /// assert_eq!(claim.path(), error.path());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_parts(self) -> (UnwrittenLockFile, Error) {
         (self.claim, self.error)
     }
@@ -209,6 +351,23 @@ impl From<WriteError> for io::Error {
 /// releases the lock (once every copy of the descriptor, e.g. one inherited
 /// by a forked child, is closed). It never unlinks the file: see the crate
 /// documentation for why.
+///
+/// ```
+/// use pidkit_lockfile::create_exclusive;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+/// let guard = create_exclusive(&path)?.write_content("42\n".to_owned())?;
+/// // Dereferences to the open file.
+/// assert_eq!(guard.metadata()?.len(), 3);
+/// drop(guard);
+/// // The lock is gone; the file stays.
+/// assert!(path.exists());
+/// let _again = create_exclusive(&path)?;
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "dropping a LockFileGuard releases the lock at once"]
 #[derive(Debug)]
 pub struct LockFileGuard {
@@ -223,6 +382,18 @@ impl LockFileGuard {
     }
 
     /// The path the file was opened at.
+    ///
+    /// ```
+    /// use pidkit_lockfile::create_exclusive;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+    /// let guard = create_exclusive(&path)?.write_content("x".to_owned())?;
+    /// assert_eq!(guard.path(), path.as_path());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn path(&self) -> &Utf8Path {
         &self.path
     }
@@ -238,6 +409,27 @@ impl LockFileGuard {
     ///
     /// Note that the descriptor is then inherited by *every* program this
     /// process `exec`s or spawns afterwards, and each copy keeps the lock alive.
+    ///
+    /// ```
+    /// use pidkit_lockfile::create_exclusive;
+    /// use std::os::fd::AsRawFd;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+    /// let guard = create_exclusive(&path)?.write_content("x".to_owned())?;
+    /// let fd = guard.as_raw_fd();
+    /// let inherited = |fd: i32| {
+    ///     let test = format!("test -e /proc/self/fd/{fd}");
+    ///     Command::new("sh").args(["-c", &test]).status()
+    /// };
+    /// assert!(!inherited(fd)?.success()); // close-on-exec by default
+    /// guard.keep_across_exec()?;
+    /// assert!(inherited(fd)?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///

@@ -10,6 +10,20 @@ use rustix::io::Errno;
 use crate::file::sticky_protection;
 
 /// The step of an operation on a lock file that failed, as carried by [`Error`].
+///
+/// ```
+/// use pidkit_lockfile::{Op, create_exclusive};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+/// let _held = create_exclusive(&path)?;
+/// let err = create_exclusive(&path).unwrap_err();
+/// assert_eq!(err.op(), Some(Op::Lock));
+/// assert_eq!(Op::Lock.to_string(), "lock");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Op {
@@ -54,6 +68,24 @@ impl fmt::Display for Op {
 /// Every variant names the path it is about. The messages are meant to be
 /// shown as they are; where the operating system reported an error it is
 /// available through [`std::error::Error::source`].
+///
+/// ```
+/// use pidkit_lockfile::{Error, create_exclusive};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+/// let missing = camino::Utf8PathBuf::try_from(dir.path().join("no/such/dir/a.lock"))?;
+/// match create_exclusive(&missing) {
+///     Err(Error::MissingParent { path }) => assert_eq!(path, missing),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// let _held = create_exclusive(&path)?;
+/// let err = create_exclusive(&path).unwrap_err();
+/// assert_eq!(err.to_string(), format!("lock file {path} is locked by another holder"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -148,6 +180,19 @@ pub enum Error {
 
 impl Error {
     /// The lock file this error is about.
+    ///
+    /// ```
+    /// use pidkit_lockfile::create_exclusive;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+    /// let _held = create_exclusive(&path)?;
+    /// let err = create_exclusive(&path).unwrap_err();
+    /// assert_eq!(err.path(), path.as_path());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn path(&self) -> &Utf8Path {
         match self {
             Error::Locked { path }
@@ -164,6 +209,19 @@ impl Error {
     }
 
     /// The step that failed, where one applies.
+    ///
+    /// ```
+    /// use pidkit_lockfile::{Op, create_exclusive};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+    /// let missing = camino::Utf8PathBuf::try_from(dir.path().join("no/such/dir/a.lock"))?;
+    /// let err = create_exclusive(&missing).unwrap_err();
+    /// assert_eq!(err.op(), Some(Op::Open));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn op(&self) -> Option<Op> {
         match self {
             Error::Locked { .. } => Some(Op::Lock),

@@ -13,6 +13,27 @@ use crate::error::{Error, open_error};
 use crate::file::{read_content, try_lock, unlock};
 
 /// The outcome of [`read_and_hold_lock_file`].
+///
+/// ```
+/// use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+/// assert!(matches!(read_and_hold_lock_file(&path)?, LockFileRead::NotExist));
+/// let claim = create_exclusive(&path)?.write_content("me\n".to_owned())?;
+/// match read_and_hold_lock_file(&path)? {
+///     LockFileRead::LockedByOtherProcess { content, .. } => assert_eq!(content, "me\n"),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// drop(claim);
+/// match read_and_hold_lock_file(&path)? {
+///     LockFileRead::NotHeldByAnyProcess(_guard, stale) => assert_eq!(stale, "me\n"),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub enum LockFileRead {
     /// Nothing exists at the path. Nothing was created.
@@ -48,6 +69,24 @@ pub enum LockFileRead {
 /// lock, and the content is read as it is
 /// ([`LockFileRead::LockedByOtherProcess`]). Content under 128 bytes takes one
 /// `pread`.
+///
+/// ```
+/// use pidkit_lockfile::{Error, LockFileRead, create_exclusive, read_and_hold_lock_file};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+/// std::fs::write(&path, "stale\n")?;
+/// let LockFileRead::NotHeldByAnyProcess(guard, content) = read_and_hold_lock_file(&path)? else {
+///     panic!("nobody holds it");
+/// };
+/// assert_eq!(content, "stale\n");
+/// // While the reader's guard lives, claims fail.
+/// assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+/// drop(guard);
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Errors
 ///
@@ -89,6 +128,24 @@ pub fn read_and_hold_lock_file(path: &Utf8Path) -> Result<LockFileRead, Error> {
 /// it in errors. The steps are those of [`read_and_hold_lock_file`], and the
 /// descriptor is left without a lock in every case (a lock taken because the
 /// file turned out free is released again before returning).
+///
+/// ```
+/// use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file, read_held_claim};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
+/// let claim = create_exclusive(&path)?.write_content("me\n".to_owned())?;
+/// let read = read_and_hold_lock_file(&path)?;
+/// let LockFileRead::LockedByOtherProcess { not_locked_file: file, .. } = read else {
+///     panic!("held");
+/// };
+/// assert_eq!(read_held_claim(&file, &path)?.as_deref(), Some("me\n"));
+/// drop(claim);
+/// assert_eq!(read_held_claim(&file, &path)?, None);
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Errors
 ///

@@ -198,6 +198,22 @@ impl Error {
     }
 
     /// The [`io::ErrorKind`] this error is returned under.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Error, Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(&mut Command::new("true"))?;
+    /// p.wait()?;
+    /// let err = p.kill(Signal::TERM).unwrap_err();
+    /// let gone = Error::from_io(&err).expect("the monitor's error");
+    /// assert!(matches!(gone, Error::Gone { .. }));
+    /// assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
+    /// assert_eq!(err.kind(), gone.kind());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             Error::Spawn { source, .. }
@@ -218,6 +234,22 @@ impl Error {
 
     /// The monitor's error inside an [`io::Error`] returned by this crate, if
     /// it is one.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Error, Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// let err = p.kill_group(Signal::KILL).unwrap_err(); // not started with start_group
+    /// assert!(matches!(Error::from_io(&err), Some(Error::NotGroupLeader { pid }) if *pid == p.pid()));
+    /// assert!(Error::from_io(&std::io::Error::other("not ours")).is_none());
+    /// # p.kill(Signal::KILL)?;
+    /// # p.wait()?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_io(err: &io::Error) -> Option<&Error> {
         err.get_ref().and_then(|e| e.downcast_ref::<Error>())
     }
@@ -251,6 +283,23 @@ impl From<Error> for io::Error {
 /// Displays as its [`io::Error`] (whose [`Error::from_io`] gives the precise
 /// reason) and has that error's source. Converting it into an [`io::Error`]
 /// (so `?` in a function returning [`io::Result`]) drops the handle.
+///
+/// ```
+/// use pidkit_monitor::Monitor;
+/// use pidkit_monitor::pidkit_pidhandle::PidHandle;
+/// use std::process::Command;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut child = Command::new("true").spawn()?;
+/// let handle = PidHandle::from_child(&child)?;
+/// child.wait()?; // reaped: nothing is left to adopt
+/// let failed = Monitor::global().adopt(handle).unwrap_err();
+/// assert_eq!(failed.kind(), std::io::ErrorKind::NotFound);
+/// // The handle comes back unchanged.
+/// assert_eq!(failed.into_handle().pid(), child.id());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct AdoptError {
     /// Boxed: a handle is large, and an `Err` should not make every
@@ -261,26 +310,104 @@ pub struct AdoptError {
 
 impl AdoptError {
     /// Why the process could not be adopted.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Error, Monitor};
+    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut child = Command::new("true").spawn()?;
+    /// # let handle = PidHandle::from_child(&child)?;
+    /// # child.wait()?; // reaped: nothing is left to adopt
+    /// let failed = Monitor::global().adopt(handle).unwrap_err();
+    /// assert!(matches!(Error::from_io(failed.error()), Some(Error::Gone { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn error(&self) -> &io::Error {
         &self.error
     }
 
     /// The kind of [`AdoptError::error`].
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut child = Command::new("true").spawn()?;
+    /// # let handle = PidHandle::from_child(&child)?;
+    /// # child.wait()?; // reaped: nothing is left to adopt
+    /// let failed = Monitor::global().adopt(handle).unwrap_err();
+    /// assert_eq!(failed.kind(), std::io::ErrorKind::NotFound);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn kind(&self) -> io::ErrorKind {
         self.error.kind()
     }
 
     /// The handle given to `adopt`, unchanged.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut child = Command::new("true").spawn()?;
+    /// # let handle = PidHandle::from_child(&child)?;
+    /// # child.wait()?; // reaped: nothing is left to adopt
+    /// let failed = Monitor::global().adopt(handle).unwrap_err();
+    /// assert_eq!(failed.handle().pid(), child.id());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn handle(&self) -> &pidkit_pidhandle::PidHandle {
         &self.handle
     }
 
     /// The handle given to `adopt`, unchanged, to use or drop.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use pidkit_monitor::pidkit_pidhandle::{PidHandle, State};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut child = Command::new("true").spawn()?;
+    /// # let handle = PidHandle::from_child(&child)?;
+    /// # child.wait()?; // reaped: nothing is left to adopt
+    /// let failed = Monitor::global().adopt(handle).unwrap_err();
+    /// let handle = failed.into_handle();
+    /// assert_eq!(handle.state()?, State::Gone);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_handle(self) -> pidkit_pidhandle::PidHandle {
         *self.handle
     }
 
     /// The handle and the error.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut child = Command::new("true").spawn()?;
+    /// # let handle = PidHandle::from_child(&child)?;
+    /// # child.wait()?; // reaped: nothing is left to adopt
+    /// let failed = Monitor::global().adopt(handle).unwrap_err();
+    /// let (handle, error) = failed.into_parts();
+    /// assert_eq!(handle.pid(), child.id());
+    /// assert!(error.to_string().contains(&child.id().to_string()), "{error}");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_parts(self) -> (pidkit_pidhandle::PidHandle, io::Error) {
         (*self.handle, self.error)
     }

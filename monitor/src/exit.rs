@@ -53,6 +53,21 @@ impl Exit {
     ///
     /// Note that a process may also *exit* with a code above 128; use
     /// [`Exit::signal`] to tell the two apart.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sh").args(["-c", "exit 3"]))?;
+    /// assert_eq!(p.wait()?.code(), 3);
+    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// p.kill(Signal::KILL)?;
+    /// assert_eq!(p.wait()?.code(), 137); // 128 + SIGKILL
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn code(&self) -> i32 {
         if let Some(code) = self.status.code() {
             code
@@ -66,16 +81,55 @@ impl Exit {
     }
 
     /// The signal that killed the process, if one did.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// p.kill(Signal::TERM)?;
+    /// assert_eq!(p.wait()?.signal(), Some(Signal::TERM));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn signal(&self) -> Option<Signal> {
         self.status.signal().and_then(Signal::from_raw)
     }
 
     /// Whether the process was killed by a signal and dumped core.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// p.kill(Signal::KILL)?;
+    /// let exit = p.wait()?;
+    /// assert_eq!(exit.signal(), Some(Signal::KILL));
+    /// assert!(!exit.core_dumped()); // SIGKILL never dumps core
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn core_dumped(&self) -> bool {
         self.status.core_dumped()
     }
 
     /// Whether the process exited with code 0.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// assert!(Monitor::global().start(&mut Command::new("true"))?.wait()?.success());
+    /// assert!(!Monitor::global().start(&mut Command::new("false"))?.wait()?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn success(&self) -> bool {
         self.status.success()
     }

@@ -66,6 +66,21 @@ impl Monitor {
 impl Process {
     /// Whether this process was started by [`Monitor::start_group`] and so
     /// leads a process group whose id is its PID.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let leader = Monitor::global().start_group(&mut Command::new("true"))?;
+    /// let plain = Monitor::global().start(&mut Command::new("true"))?;
+    /// assert!(leader.is_group_leader());
+    /// assert!(!plain.is_group_leader());
+    /// # leader.wait()?;
+    /// # plain.wait()?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_group_leader(&self) -> bool {
         self.group_leader
     }
@@ -86,6 +101,20 @@ impl Process {
     ///
     /// Fails with [`Error::NotGroupLeader`] for a process not started by
     /// [`Monitor::start_group`].
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global()
+    ///     .start_group(Command::new("sh").args(["-c", "sleep 1000 & wait"]))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// p.kill_group(Signal::KILL)?; // the shell and its sleep
+    /// assert_eq!(p.wait_group()?.signal(), Some(Signal::KILL));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn kill_group(&self, signal: Signal) -> io::Result<()> {
         let pid = self.leader()?;
         if let (Some(fd), true) = (self.entry.pidfd(), probe().signal_scope) {
@@ -140,6 +169,21 @@ impl Process {
     /// 0)`), which is exact while the leader is unreaped, and afterwards can
     /// only err towards "alive": once the group has emptied, its number may
     /// be reused by a new group before the next check.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start_group(Command::new("sleep").arg("1000"))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// assert!(p.group_alive()?);
+    /// p.kill_group(Signal::KILL)?;
+    /// p.wait_group()?;
+    /// assert!(!p.group_alive()?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn group_alive(&self) -> io::Result<bool> {
         let pid = self.leader()?;
         let result = if let (Some(fd), true) = (self.entry.pidfd(), probe().signal_scope) {
@@ -175,6 +219,21 @@ impl Process {
     /// do) is no longer a member and is not waited for; a zombie member
     /// counts until its parent reaps it; before Linux 6.9, see the caveat on
     /// [`Process::group_alive`].
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // The leader exits at once; the member it started runs on for a while.
+    /// let p = Monitor::global()
+    ///     .start_group(Command::new("sh").args(["-c", "sleep 0.2 & exit 5"]))?;
+    /// let exit = p.wait_group()?; // returns once the sleep has ended too
+    /// assert_eq!(exit.code(), 5);
+    /// assert!(!p.group_alive()?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait_group(&self) -> io::Result<Exit> {
         self.leader()?;
         let exit = self.wait()?;
@@ -197,11 +256,42 @@ impl Process {
     /// exit without unwinding) — for that, see `PR_SET_PDEATHSIG` with
     /// [`Monitor::start_locked`], and the ARCHITECTURE notes on
     /// `CLONE_PIDFD_AUTOKILL`. The monitor still reaps the killed process.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::process::Command;
+    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// let pinned = PidHandle::new(p.pid())?;
+    /// p.set_kill_on_drop(true);
+    /// drop(p);
+    /// assert!(pinned.wait_exited(None)?); // killed, and the monitor reaps it
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn set_kill_on_drop(&self, kill: bool) {
         self.kill_on_drop.store(kill, Ordering::Relaxed);
     }
 
     /// Whether [`Process::set_kill_on_drop`] marked this process.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
+    /// assert!(!p.kill_on_drop());
+    /// p.set_kill_on_drop(true);
+    /// assert!(p.kill_on_drop());
+    /// # p.kill(Signal::KILL)?;
+    /// # p.wait()?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn kill_on_drop(&self) -> bool {
         self.kill_on_drop.load(Ordering::Relaxed)
     }

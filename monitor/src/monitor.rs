@@ -64,6 +64,20 @@ pub trait ProcessMonitor: Send + Sync {
 }
 
 /// How a [`Monitor`] learns of exits.
+///
+/// ```
+/// use pidkit_monitor::{Backend, Monitor};
+/// use std::process::Command;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // The fallback works everywhere, pidfds or not.
+/// let m = Monitor::with_backend(Backend::ThreadPerChild)?;
+/// assert_eq!(m.backend(), Backend::ThreadPerChild);
+/// let p = m.start(Command::new("sh").args(["-c", "exit 4"]))?;
+/// assert_eq!(p.wait()?.code(), 4);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
@@ -92,6 +106,20 @@ pub enum Backend {
 /// Dropping a `Monitor` does not kill or abandon its processes: their
 /// [`Process`] values keep working, and the reaper thread keeps running
 /// until the last of them has been reaped, then ends.
+///
+/// ```
+/// use pidkit_monitor::Monitor;
+/// use std::process::Command;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let monitor = Monitor::new()?;
+/// let p = monitor.start(Command::new("sh").args(["-c", "exit 3"]))?;
+/// let exit = p.wait()?;
+/// assert_eq!(exit.code(), 3);
+/// assert_eq!(p.wait()?, exit); // never lost, never delivered differently
+/// # Ok(())
+/// # }
+/// ```
 pub struct Monitor {
     /// Stops the reaper once the monitor is dropped and every process it
     /// watches is reaped; `None` for [`Backend::ThreadPerChild`].
@@ -111,6 +139,19 @@ struct Launcher {
 impl Monitor {
     /// A monitor with its own reaper: [`Backend::Epoll`] where pidfds work
     /// (`pidkit_pidfd::probe().usable()`), else [`Backend::ThreadPerChild`].
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let monitor = Monitor::new()?;
+    /// assert_eq!(monitor.watched(), 0);
+    /// let p = monitor.start(&mut Command::new("true"))?;
+    /// assert!(p.wait()?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -138,6 +179,19 @@ impl Monitor {
     /// [`Error::OutOfResources`] where the probe ran out of descriptors or
     /// memory (as [`Monitor::new`]); [`Backend::ThreadPerChild`] always works (and is how the fallback can
     /// be used or measured on a kernel that has pidfds).
+    ///
+    /// ```
+    /// use pidkit_monitor::{Backend, Monitor};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// match Monitor::with_backend(Backend::Epoll) {
+    ///     Ok(m) => assert_eq!(m.backend(), Backend::Epoll),
+    ///     // No pidfds on this system.
+    ///     Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::Unsupported),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn with_backend(backend: Backend) -> io::Result<Monitor> {
         let shared = match backend {
             Backend::Epoll => {
@@ -183,6 +237,18 @@ impl Monitor {
     /// use happened at its descriptor limit gets the epoll backend once
     /// descriptors are free. Processes started on the stand-in keep working.
     /// Use [`Monitor::new`] to see the error instead.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// assert!(std::ptr::eq(Monitor::global(), Monitor::global()));
+    /// let p = Monitor::global().start(&mut Command::new("true"))?;
+    /// assert!(p.wait()?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn global() -> &'static Monitor {
         static GLOBAL: OnceLock<Monitor> = OnceLock::new();
         static STAND_IN: OnceLock<Monitor> = OnceLock::new();
@@ -205,6 +271,18 @@ impl Monitor {
     }
 
     /// Which backend this monitor uses.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Backend, Monitor};
+    /// use pidkit_monitor::pidkit_pidhandle::pidkit_pidfd;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = Monitor::new()?;
+    /// let pidfds = pidkit_pidfd::probe().usable();
+    /// assert_eq!(m.backend() == Backend::Epoll, pidfds);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn backend(&self) -> Backend {
         if self.inner.shared.is_some() {
             Backend::Epoll
@@ -216,6 +294,21 @@ impl Monitor {
     /// How many processes the monitor is watching: started or adopted and
     /// not yet settled and cleaned up. Drops back as exits are reaped, even
     /// for processes nobody waits for.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = Monitor::new()?;
+    /// let p = m.start(Command::new("sleep").arg("1000"))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// assert_eq!(m.watched(), 1);
+    /// p.kill(Signal::KILL)?;
+    /// p.wait()?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn watched(&self) -> usize {
         self.inner.shared.as_ref().map_or(0, |s| s.watched())
             + self.inner.watchers.load(Ordering::SeqCst)
@@ -228,6 +321,21 @@ impl Monitor {
     /// cannot be reused meanwhile), its pipes moved into the [`Process`], and
     /// its pidfd handed to the reaper. A child that exits before that is
     /// still caught: an already-readable pidfd is reported when added.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::io::Read;
+    /// use std::process::{Command, Stdio};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut p = Monitor::global().start(Command::new("echo").arg("hi").stdout(Stdio::piped()))?;
+    /// let mut out = String::new();
+    /// p.stdout().expect("piped").read_to_string(&mut out)?;
+    /// assert_eq!(out, "hi\n");
+    /// assert!(p.wait()?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -252,6 +360,20 @@ impl Monitor {
     ///
     /// `cmd` is moved to that thread for the spawn and put back before this
     /// returns, so it can be inspected or reused as after `start`.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "exit 4"]);
+    /// let p = Monitor::global().start_locked(&mut cmd)?;
+    /// assert_eq!(p.wait()?.code(), 4);
+    /// assert_eq!(cmd.get_program(), "sh"); // the command is given back
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn start_locked(&self, cmd: &mut Command) -> io::Result<Process> {
         let (cmd_tx, cmd_rx) = mpsc::sync_channel::<Command>(1);
         let (res_tx, res_rx) = mpsc::sync_channel::<(Command, io::Result<Process>)>(1);
@@ -307,6 +429,20 @@ impl Monitor {
     }
 
     /// Waits for `process` (same as [`Process::wait`]).
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = Monitor::global();
+    /// let p = m.start(Command::new("sh").args(["-c", "exit 6"]))?;
+    /// let exit = m.wait(&p)?;
+    /// assert_eq!(exit.code(), 6);
+    /// assert_eq!(p.wait()?, exit);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait(&self, process: &Process) -> io::Result<Exit> {
         process.wait()
     }

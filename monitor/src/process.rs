@@ -26,6 +26,26 @@ use crate::exit::Exit;
 /// Dropping a `Process` does not kill the process unless it was marked with
 /// [`Process::set_kill_on_drop`], and never leaves a zombie: the monitor
 /// still reaps it when it exits.
+///
+/// ```
+/// use pidkit_monitor::{Monitor, Signal};
+/// use std::process::Command;
+/// use std::sync::Arc;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let p = Arc::new(Monitor::global().start(Command::new("sleep").arg("1000"))?);
+/// # p.set_kill_on_drop(true); // a failing example must not leave it running
+/// let waiter = {
+///     let p = Arc::clone(&p);
+///     std::thread::spawn(move || p.wait())
+/// };
+/// p.kill(Signal::KILL)?;
+/// let exit = waiter.join().expect("the waiter does not panic")?;
+/// assert_eq!(exit.signal(), Some(Signal::KILL));
+/// assert_eq!(p.wait()?, exit); // every wait, the same exit
+/// # Ok(())
+/// # }
+/// ```
 pub struct Process {
     pub(crate) entry: Arc<Entry>,
     pub(crate) stdin: Option<ChildStdin>,
@@ -55,12 +75,48 @@ impl Process {
     }
 
     /// The process's PID.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::io::Read;
+    /// use std::process::{Command, Stdio};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut p = Monitor::global()
+    ///     .start(Command::new("sh").args(["-c", "echo $$"]).stdout(Stdio::piped()))?;
+    /// let mut out = String::new();
+    /// p.stdout().expect("piped").read_to_string(&mut out)?;
+    /// assert_eq!(out.trim(), p.pid().to_string());
+    /// assert_eq!(p.wait()?.pid, p.pid());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn pid(&self) -> u32 {
         self.entry.pid()
     }
 
     /// Whether this process came from [`Monitor::adopt`](crate::Monitor::adopt)
     /// and is not our child.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let started = Monitor::global().start(&mut Command::new("true"))?;
+    /// assert!(!started.is_adopted());
+    /// # started.wait()?;
+    /// // A handle to our own child is watched like a started one.
+    /// let child = Command::new("sleep").arg("1000").spawn()?;
+    /// let p = Monitor::global().adopt(PidHandle::from_child(&child)?)?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// assert!(!p.is_adopted());
+    /// # p.kill(Signal::KILL)?;
+    /// # p.wait()?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_adopted(&self) -> bool {
         self.entry.kind() == Kind::Adopted
     }
@@ -79,6 +135,22 @@ impl Process {
     /// recorded: an unreaped child's PID cannot be reused, so this is just as
     /// exact. Only the named signals 1–31 can be sent there
     /// ([`Error::SignalUnsupported`](crate::Error::SignalUnsupported)).
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// p.kill(Signal::TERM)?;
+    /// assert_eq!(p.wait()?.signal(), Some(Signal::TERM));
+    /// // Once the exit is recorded, no signal goes anywhere.
+    /// let err = p.kill(Signal::TERM).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn kill(&self, signal: Signal) -> io::Result<()> {
         self.entry.kill(signal)
     }
@@ -91,6 +163,21 @@ impl Process {
     /// pidfds the child is reaped by its watcher thread, and `try_exit` sees
     /// the exit once that thread has recorded it (when [`Process::exit_fd`]
     /// becomes readable).
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// assert_eq!(p.try_exit(), None); // still running
+    /// p.kill(Signal::KILL)?;
+    /// let exit = p.wait()?;
+    /// assert_eq!(p.try_exit(), Some(exit));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn try_exit(&self) -> Option<Exit> {
         self.try_wait().ok().flatten()
     }
@@ -98,6 +185,21 @@ impl Process {
     /// Like [`Process::try_exit`], with errors: `Ok(None)` while the process
     /// runs, and the same error as [`Process::wait`] once it has exited
     /// without a status that can be reported.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// assert!(p.try_wait()?.is_none());
+    /// p.kill(Signal::KILL)?;
+    /// let exit = p.wait()?;
+    /// assert_eq!(p.try_wait()?, Some(exit));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn try_wait(&self) -> io::Result<Option<Exit>> {
         match self.entry.try_outcome()? {
             Some(outcome) => self.entry.answer(outcome).map(Some),
@@ -111,6 +213,19 @@ impl Process {
     /// after the exit. Where pidfds work, the calling thread waits on the
     /// pidfd and reaps the child itself if it gets there before the reaper
     /// thread (saving a wake-up); the exit is recorded once either way.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sh").args(["-c", "exit 3"]))?;
+    /// let exit = p.wait()?;
+    /// assert_eq!(exit.code(), 3);
+    /// assert_eq!(p.wait()?, exit); // the same answer every time
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -131,6 +246,22 @@ impl Process {
 
     /// [`Process::wait`] for at most `timeout`: `Ok(None)` if the process is
     /// still running then.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Monitor, Signal};
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
+    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
+    /// assert_eq!(p.wait_timeout(Duration::ZERO)?, None); // still running
+    /// p.kill(Signal::KILL)?;
+    /// let exit = p.wait_timeout(Duration::from_secs(600))?.expect("killed");
+    /// assert_eq!(exit.signal(), Some(Signal::KILL));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> io::Result<Option<Exit>> {
         let deadline = Instant::now().checked_add(timeout);
         match self.entry.wait_deadline(deadline)? {
@@ -149,11 +280,44 @@ impl Process {
     /// it is the read end of a pipe that hits end-of-file when the monitor
     /// has recorded the exit. Either way, do not read from it or close it;
     /// it lives as long as the `Process`.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::process::Command;
+    /// use rustix::event::{PollFd, PollFlags, poll};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(Command::new("sh").args(["-c", "exit 2"]))?;
+    /// let fd = p.exit_fd();
+    /// let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    /// poll(&mut fds, None)?; // returns once the process has exited
+    /// assert!(fds[0].revents().contains(PollFlags::IN));
+    /// assert_eq!(p.try_exit().map(|exit| exit.code()), Some(2)); // no blocking now
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn exit_fd(&self) -> BorrowedFd<'_> {
         self.entry.exit_fd()
     }
 
     /// The child's stdin, if it was piped; `None` after the first call.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::io::Write;
+    /// use std::process::{Command, Stdio};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut p = Monitor::global()
+    ///     .start(Command::new("sh").args(["-c", "read x && test \"$x\" = hello"]).stdin(Stdio::piped()))?;
+    /// let mut stdin = p.stdin().expect("piped");
+    /// assert!(p.stdin().is_none()); // handed out once
+    /// stdin.write_all(b"hello\n")?;
+    /// drop(stdin);
+    /// assert!(p.wait()?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stdin(&mut self) -> Option<ChildStdin> {
         self.stdin.take()
     }
@@ -162,11 +326,44 @@ impl Process {
     ///
     /// Drain it (on another thread if you also wait) before or while waiting:
     /// a child blocked on a full pipe never exits.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::io::Read;
+    /// use std::process::{Command, Stdio};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut p = Monitor::global().start(Command::new("echo").arg("out").stdout(Stdio::piped()))?;
+    /// let mut out = String::new();
+    /// p.stdout().expect("piped").read_to_string(&mut out)?;
+    /// assert_eq!(out, "out\n");
+    /// assert!(p.stdout().is_none()); // handed out once
+    /// assert!(p.wait()?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stdout(&mut self) -> Option<ChildStdout> {
         self.stdout.take()
     }
 
     /// The child's stderr, if it was piped; `None` after the first call.
+    ///
+    /// ```
+    /// use pidkit_monitor::Monitor;
+    /// use std::io::Read;
+    /// use std::process::{Command, Stdio};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut p = Monitor::global()
+    ///     .start(Command::new("sh").args(["-c", "echo oops >&2"]).stderr(Stdio::piped()))?;
+    /// let mut err = String::new();
+    /// p.stderr().expect("piped").read_to_string(&mut err)?;
+    /// assert_eq!(err, "oops\n");
+    /// assert!(p.stderr().is_none()); // handed out once
+    /// assert!(p.wait()?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stderr(&mut self) -> Option<ChildStderr> {
         self.stderr.take()
     }

@@ -126,6 +126,25 @@ impl Process {
 /// The future of [`Process::wait_async`]: resolves to the process's [`Exit`].
 ///
 /// Cancel-safe: drop it whenever you like, nothing is lost.
+///
+/// ```
+/// use pidkit_monitor::{Monitor, Signal};
+/// use std::process::Command;
+/// use std::time::Duration;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
+/// # p.set_kill_on_drop(true); // a failing example must not leave it running
+/// // Cancel-safe: a future dropped before the exit loses nothing.
+/// let wait = async { tokio::time::timeout(Duration::from_millis(1), p.wait_async()).await };
+/// assert!(rt.block_on(wait).is_err()); // timed out: sleep 1000 still runs
+/// p.kill(Signal::KILL)?;
+/// let exit = rt.block_on(p.wait_async())?;
+/// assert_eq!(exit.signal(), Some(Signal::KILL));
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct ExitFuture {
     entry: Arc<Entry>,

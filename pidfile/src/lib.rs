@@ -179,6 +179,22 @@ pub use pidkit_pidhandle::{PidHandle, Signal, State};
 /// How long [`read`] keeps re-reading a held pidfile whose content is not a
 /// PID (yet): a claimer between its truncation and its write leaves the file
 /// empty for a moment.
+///
+/// ```
+/// use pidkit_pidfile::{DEFAULT_CLAIM_WAIT, PidFileRead, claim_for_current_process, read_with_wait};
+/// use std::time::Duration;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+/// assert_eq!(DEFAULT_CLAIM_WAIT, Duration::from_millis(100));
+/// let _guard = claim_for_current_process(&path)?;
+/// // What `read` does.
+/// let read = read_with_wait(&path, DEFAULT_CLAIM_WAIT)?;
+/// assert!(matches!(read, PidFileRead::LockedByOtherProcess(o) if o.pid() == std::process::id()));
+/// # Ok(())
+/// # }
+/// ```
 pub const DEFAULT_CLAIM_WAIT: Duration = Duration::from_millis(100);
 
 /// The first pause between two attempts of a read; it doubles up to
@@ -189,6 +205,24 @@ const MAX_PAUSE: Duration = Duration::from_millis(10);
 /// Everything that can go wrong with a pidfile.
 ///
 /// The messages name the pidfile, and the PID or content where one is involved.
+///
+/// ```
+/// use pidkit_pidfile::{Error, claim_for_current_process, pidkit_lockfile};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+/// let _guard = claim_for_current_process(&path)?;
+/// match claim_for_current_process(&path) {
+///     Err(Error::AlreadyClaimed { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// let nowhere = camino::Utf8PathBuf::try_from(dir.path().join("missing/d.pid"))?;
+/// let err = claim_for_current_process(&nowhere).unwrap_err();
+/// assert!(matches!(err, Error::Lock(pidkit_lockfile::Error::MissingParent { .. })));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -278,6 +312,20 @@ pub enum Error {
 
 impl Error {
     /// The pidfile this error is about.
+    ///
+    /// ```
+    /// use pidkit_pidfile::claim_for_current_process;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+    /// let _guard = claim_for_current_process(&path)?;
+    /// let err = claim_for_current_process(&path).unwrap_err();
+    /// assert_eq!(err.path(), path.as_path());
+    /// assert!(err.to_string().contains(path.as_str()), "{err}");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn path(&self) -> &Utf8Path {
         match self {
             Error::AlreadyClaimed { path, .. }
@@ -391,12 +439,44 @@ pub fn parse_pid(content: &str) -> Option<u32> {
 /// nobody held. Dropping it releases the lock; it never removes the file. To
 /// keep the claim for the rest of the process's life, keep the guard alive (for
 /// example in `main`, or with [`std::mem::forget`]).
+///
+/// ```
+/// use pidkit_pidfile::claim_for_current_process;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+/// let guard = claim_for_current_process(&path)?;
+/// // Through the lock file guard to the open file: "<pid>\n".
+/// assert_eq!(guard.path(), path.as_path());
+/// assert_eq!(guard.metadata()?.len(), format!("{}\n", std::process::id()).len() as u64);
+/// drop(guard);
+/// // Released, and the file is still there to claim again.
+/// let _again = claim_for_current_process(&path)?;
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "dropping a PidFileGuard releases the claim at once"]
 #[derive(Debug)]
 pub struct PidFileGuard(LockFileGuard);
 
 impl PidFileGuard {
     /// The lock file guard inside.
+    ///
+    /// ```
+    /// use pidkit_pidfile::{Error, LockFileGuard, claim_for_current_process};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+    /// let lock: LockFileGuard = claim_for_current_process(&path)?.into_inner();
+    /// // Still the claim.
+    /// let err = claim_for_current_process(&path).unwrap_err();
+    /// assert!(matches!(err, Error::AlreadyClaimed { .. }));
+    /// assert_eq!(lock.path(), path.as_path());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_inner(self) -> LockFileGuard {
         self.0
     }
@@ -423,6 +503,22 @@ impl Deref for PidFileGuard {
 /// returned.
 ///
 /// Keep the returned guard alive for as long as this process is the instance.
+///
+/// ```
+/// use pidkit_pidfile::claim_for_current_process;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+/// let guard = claim_for_current_process(&path)?;
+/// assert_eq!(std::fs::read_to_string(&path)?, format!("{}\n", std::process::id()));
+/// drop(guard);
+/// // The file stays behind, unheld, and can be claimed again.
+/// assert!(path.exists());
+/// let _again = claim_for_current_process(&path)?;
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Errors
 ///
@@ -462,6 +558,24 @@ fn holder_now(path: &Utf8Path) -> Option<u32> {
 }
 
 /// The outcome of [`read`].
+///
+/// ```
+/// use pidkit_pidfile::{PidFileRead, claim_for_current_process, read};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+/// assert!(matches!(read(&path)?, PidFileRead::NotExist));
+/// let guard = claim_for_current_process(&path)?;
+/// match read(&path)? {
+///     PidFileRead::LockedByOtherProcess(owner) => assert_eq!(owner.pid(), std::process::id()),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// drop(guard);
+/// assert!(matches!(read(&path)?, PidFileRead::NotHeldByAnyProcess(_)));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub enum PidFileRead {
     /// No file exists at the path (nothing was created).
@@ -488,6 +602,22 @@ pub enum PidFileRead {
 /// anything. Use [`Owner::handle`] (or [`Owner::signal`]) to act on the
 /// process: it gives a handle only when the kernel shows that this very
 /// process holds the lock on this very file.
+///
+/// ```
+/// use pidkit_pidfile::{PidFileRead, State, claim_for_current_process, read};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+/// let _guard = claim_for_current_process(&path)?;
+/// let PidFileRead::LockedByOtherProcess(owner) = read(&path)? else {
+///     panic!("held");
+/// };
+/// assert_eq!(owner.pid(), std::process::id()); // as the file says
+/// assert_eq!(owner.handle()?.state()?, State::Running); // as the kernel proves
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Owner {
     path: Utf8PathBuf,
@@ -499,11 +629,37 @@ pub struct Owner {
 
 impl Owner {
     /// The PID the pidfile names, as read (not verified).
+    ///
+    /// ```
+    /// use pidkit_pidfile::{PidFileRead, claim_for_current_process, read};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+    /// # let _guard = claim_for_current_process(&path)?;
+    /// # let PidFileRead::LockedByOtherProcess(owner) = read(&path)? else { panic!("held") };
+    /// assert_eq!(owner.pid(), std::process::id());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
     /// The pidfile.
+    ///
+    /// ```
+    /// use pidkit_pidfile::{PidFileRead, claim_for_current_process, read};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+    /// # let _guard = claim_for_current_process(&path)?;
+    /// # let PidFileRead::LockedByOtherProcess(owner) = read(&path)? else { panic!("held") };
+    /// assert_eq!(owner.path(), path.as_path());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn path(&self) -> &Utf8Path {
         &self.path
     }
@@ -517,6 +673,24 @@ impl Owner {
     /// Works on pidfiles held by any program that holds an exclusive `flock`
     /// on the file and wrote its own PID there (neon, `flock(1)`, most
     /// daemons), not only on pidkit's.
+    ///
+    /// ```
+    /// use pidkit_pidfile::{Error, PidFileRead, claim_for_current_process, read};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+    /// let guard = claim_for_current_process(&path)?;
+    /// let PidFileRead::LockedByOtherProcess(owner) = read(&path)? else {
+    ///     panic!("held");
+    /// };
+    /// assert_eq!(owner.handle()?.pid(), std::process::id());
+    /// // Once the holder lets go, nobody is proven to hold it.
+    /// drop(guard);
+    /// assert!(matches!(owner.handle(), Err(Error::Gone { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -575,6 +749,23 @@ impl Owner {
 
     /// Sends `signal` to the holder through a proven [`Owner::handle`].
     ///
+    /// ```
+    /// use pidkit_pidfile::{Error, PidFileRead, Signal, claim_for_current_process, read};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+    /// let guard = claim_for_current_process(&path)?;
+    /// let PidFileRead::LockedByOtherProcess(owner) = read(&path)? else {
+    ///     panic!("held");
+    /// };
+    /// owner.signal(Signal::ZERO)?; // the holder is there
+    /// drop(guard);
+    /// assert!(matches!(owner.signal(Signal::ZERO), Err(Error::Gone { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`Owner::handle`], and [`Error::Handle`] if the signal cannot be sent
@@ -620,6 +811,22 @@ impl Owner {
 /// does not prove who holds the file (that costs a look at the holder's
 /// descriptors); [`Owner::handle`] does.
 ///
+/// ```
+/// use pidkit_pidfile::{PidFileRead, claim_for_current_process, read};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+/// assert!(matches!(read(&path)?, PidFileRead::NotExist));
+/// let _guard = claim_for_current_process(&path)?;
+/// let PidFileRead::LockedByOtherProcess(owner) = read(&path)? else {
+///     panic!("held");
+/// };
+/// assert_eq!(owner.pid(), std::process::id());
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # Errors
 ///
 /// [`Error::BadContent`] if the file is held but its content stayed something
@@ -633,6 +840,24 @@ pub fn read(path: &Utf8Path) -> Result<PidFileRead, Error> {
 /// [`read`], re-reading a held file whose content is not a PID for up to
 /// `wait` (instead of [`DEFAULT_CLAIM_WAIT`]). `Duration::ZERO` makes exactly
 /// one attempt.
+///
+/// ```
+/// use pidkit_pidfile::{Error, pidkit_lockfile, read_with_wait};
+/// use std::time::Duration;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = camino::Utf8PathBuf::try_from(dir.path().join("d.pid"))?;
+/// // Held, but its content is not a pid: one attempt, then the error.
+/// let claim = pidkit_lockfile::create_exclusive(&path)?;
+/// let _held = claim.write_content("starting\n".to_owned())?;
+/// match read_with_wait(&path, Duration::ZERO) {
+///     Err(Error::BadContent { content, .. }) => assert_eq!(content, "starting\n"),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Errors
 ///
