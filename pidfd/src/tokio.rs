@@ -185,6 +185,19 @@ impl AsyncReadable {
     /// # Errors
     ///
     /// As [`AsyncReadable::poll_readable`].
+    ///
+    /// ```
+    /// use pidkit_pidfd::{AsyncReadable, PidFd};
+    /// use std::sync::Arc;
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    /// let mut child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn()?;
+    /// let pidfd = Arc::new(PidFd::from_child(&child)?);
+    /// rt.block_on(async { AsyncReadable::new(Arc::clone(&pidfd))?.readable().await })?;
+    /// // Readable: the child has exited, and reaping it does not block.
+    /// assert_eq!(child.wait()?.code(), Some(3));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn readable(&self) -> io::Result<()> {
         poll_fn(|cx| self.poll_readable(cx)).await
     }
