@@ -1,6 +1,6 @@
 //! What the lock file and PID file benchmarks share (feature `criterion`):
 //! criterion's settings, and the claim group that starts with the two raw
-//! claim sequences of [`raw`](crate::raw), so that both crates measure their
+//! claim sequences of [`raw`], so that both crates measure their
 //! claim against the same baselines.
 
 use std::hint::black_box;
