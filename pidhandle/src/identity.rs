@@ -135,10 +135,11 @@ impl fmt::Debug for BootId {
 /// - `fh`: the pidfs file handle of the process (Linux 6.17+), as
 ///   `<type>.<bytes>`: the handle type in lowercase hex without leading
 ///   zeros (`1..=7fffffff`), a dot, and the handle's 1 to 32 bytes in
-///   lowercase hex. Only with `pidfs`. Where the kernel can open it, a
-///   restore opens the process from it with no PID lookup at all; elsewhere
-///   it is ignored and `pidfs` is checked as without it. Texts without it
-///   (all texts written before it existed) mean what they always meant.
+///   lowercase hex. Only with `pidfs`. Any reader can open the process
+///   from it with no PID lookup ([`PidFd::open_file_handle`](crate::PidFd::open_file_handle));
+///   a restore checks `pidfs` after `pidfd_open`, and a text whose handle
+///   names another process is gone. Texts without it (all texts written
+///   before it existed) mean what they always meant.
 /// - `start`: the process start time in clock ticks since boot
 ///   (`/proc/<pid>/stat` field 22), recorded where there is no pidfs id.
 ///   Ticks since boot do not move when the wall clock is set.

@@ -52,7 +52,7 @@ fn reuse_body(expect_pidfd: bool) {
         let early = round % 2 == 0;
         let early_text = early.then(|| held.to_string());
         // The text carries the pidfs file handle exactly where the kernel
-        // can open one (then restore opens it, with no PID lookup).
+        // can open one (restore checks it against the pidfs id).
         assert_eq!(
             held.to_string().contains(":fh="),
             pidkit_pidhandle::probe().usable() && probe().pidfs_file_handles,
