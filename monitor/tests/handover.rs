@@ -36,12 +36,10 @@ fn finish(p: &mut Process, code: i32) {
     writeln!(stdin, "{code}").unwrap();
 }
 
-/// Waits until the monitor watches `n` processes, pausing 1 ms between
-/// looks (only the reaper thread or a waiter changes it).
+/// Waits until the monitor watches `n` processes (only the reaper thread or
+/// a waiter changes it).
 fn until_watched(monitor: &Monitor, n: usize) {
-    while monitor.watched() != n {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    testkit::wait_until(|| monitor.watched() == n);
 }
 
 /// Whether this monitor has a reaper (the fallback has a watcher thread
