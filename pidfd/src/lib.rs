@@ -295,13 +295,13 @@ impl SignalScope {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct PidFd {
-    fd: OwnedFd,
+    fd: sys::InlineFd,
 }
 
 impl fmt::Debug for PidFd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PidFd")
-            .field("fd", &self.fd.as_raw_fd())
+            .field("fd", &self.fd.get().as_raw_fd())
             .finish()
     }
 }
@@ -393,6 +393,7 @@ impl PidFd {
     /// assert_eq!(PidFd::open(0).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn open(pid: u32) -> io::Result<PidFd> {
         Self::open_with(pid, OpenFlags::EMPTY)
     }
@@ -409,15 +410,19 @@ impl PidFd {
     /// # child.wait()?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn open_with(pid: u32, flags: OpenFlags) -> io::Result<PidFd> {
-        let raw = check_pid(pid)?;
-        let rpid = Pid::from_raw(raw).ok_or_else(|| gone(Some(pid), Errno::SRCH))?;
+        // Kept small so that it is made in the caller, system call and all;
+        // every error is built out of line.
+        let rpid = match i32::try_from(pid).ok().and_then(Pid::from_raw) {
+            Some(rpid) => rpid,
+            None => return Err(open_refused(pid, None, flags)),
+        };
         match rustix::process::pidfd_open(rpid, PidfdFlags::from_bits_retain(flags.bits())) {
-            Ok(fd) => Ok(PidFd { fd }),
-            Err(e @ (Errno::SRCH | Errno::INVAL)) if e != Errno::INVAL || flags_known(flags) => {
-                Err(gone(Some(pid), e))
-            }
-            Err(e) => Err(e.into()),
+            Ok(fd) => Ok(PidFd {
+                fd: sys::InlineFd::new(fd),
+            }),
+            Err(e) => Err(open_refused(pid, Some(e), flags)),
         }
     }
 
@@ -442,7 +447,7 @@ impl PidFd {
     /// Borrows the fd (same as [`AsFd::as_fd`]).
     #[inline]
     pub(crate) fn as_borrowed(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.fd.get().as_fd()
     }
 
     /// Sends `signal` to the process (`pidfd_send_signal(2)`).
@@ -486,7 +491,7 @@ impl PidFd {
 
     #[inline]
     fn send_raw(&self, signal: Signal, flags: u32) -> io::Result<()> {
-        match sys::pidfd_send_signal(self.fd.as_fd(), signal.as_raw(), flags) {
+        match sys::pidfd_send_signal(self.fd.get().as_fd(), signal.as_raw(), flags) {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(gone(None, Errno::SRCH)),
             Err(e) => Err(e),
@@ -495,7 +500,7 @@ impl PidFd {
 
     fn waitid(&self, options: WaitIdOptions) -> io::Result<Option<ExitStatus>> {
         loop {
-            match rustix::process::waitid(WaitId::PidFd(self.fd.as_fd()), options) {
+            match rustix::process::waitid(WaitId::PidFd(self.fd.get().as_fd()), options) {
                 Ok(Some(st)) if st.raw_signo() == 0 => return Ok(None),
                 Ok(Some(st)) => return exit_status_from(&st).map(Some),
                 Ok(None) => return Ok(None),
@@ -625,7 +630,7 @@ impl PidFd {
     /// (`None`: no limit); `EINTR` is `ErrorKind::Interrupted`.
     #[inline]
     fn poll_once(&self, timeout: Option<&Timespec>) -> io::Result<bool> {
-        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+        let mut fds = [PollFd::new(self.fd.get(), PollFlags::IN)];
         loop {
             match rustix::event::poll(&mut fds, timeout) {
                 Ok(0) => return Ok(false),
@@ -673,11 +678,11 @@ impl PidFd {
 
     /// [`PidFd::inode_id`] without consulting the probe (the probe uses it).
     pub(crate) fn pidfs_inode(&self) -> io::Result<Option<u64>> {
-        let sfs = rustix::fs::fstatfs(&self.fd)?;
+        let sfs = rustix::fs::fstatfs(self.fd.get())?;
         if sfs.f_type as i64 != PIDFS_MAGIC {
             return Ok(None);
         }
-        let st = rustix::fs::fstat(&self.fd)?;
+        let st = rustix::fs::fstat(self.fd.get())?;
         Ok(Some(st.st_ino))
     }
 
@@ -751,9 +756,9 @@ impl PidFd {
     /// the status.
     fn ask_info(&self, want: u64, retry_reaped: bool) -> io::Result<Option<info::RawInfo>> {
         let srch = |r: &io::Result<_>| matches!(r, Err(e) if e.raw_os_error() == Some(libc::ESRCH));
-        let mut answer = sys::pidfd_get_info(self.fd.as_fd(), want);
+        let mut answer = sys::pidfd_get_info(self.fd.get().as_fd(), want);
         if retry_reaped && srch(&answer) {
-            answer = sys::pidfd_get_info(self.fd.as_fd(), want);
+            answer = sys::pidfd_get_info(self.fd.get().as_fd(), want);
         }
         match answer {
             Ok((buf, len)) => info::decode_info(&buf.0[..len])
@@ -773,7 +778,7 @@ impl PidFd {
     }
 
     fn info_from_fdinfo(&self) -> io::Result<PidfdInfo> {
-        let path = format!("/proc/self/fdinfo/{}", self.fd.as_raw_fd());
+        let path = format!("/proc/self/fdinfo/{}", self.fd.get().as_raw_fd());
         let text = std::fs::read_to_string(&path)?;
         let parsed = info::parse_fdinfo(&text).ok_or_else(|| {
             io::Error::new(
@@ -808,7 +813,7 @@ impl PidFd {
     /// ```
     pub fn get_fd(&self, target_fd: RawFd) -> io::Result<OwnedFd> {
         Ok(rustix::process::pidfd_getfd(
-            &self.fd,
+            self.fd.get(),
             target_fd,
             PidfdGetfdFlags::empty(),
         )?)
@@ -827,7 +832,7 @@ impl PidFd {
     /// ```
     pub fn try_clone(&self) -> io::Result<PidFd> {
         Ok(PidFd {
-            fd: rustix::io::fcntl_dupfd_cloexec(&self.fd, 0)?,
+            fd: sys::InlineFd::new(rustix::io::fcntl_dupfd_cloexec(self.fd.get(), 0)?),
         })
     }
 }
@@ -964,7 +969,7 @@ impl PidFd {
 
     /// [`PidFd::file_handle`] without consulting the probe (the probe uses it).
     pub(crate) fn file_handle_raw(&self) -> io::Result<FileHandle> {
-        let (handle_type, bytes, len) = sys::name_to_handle(self.fd.as_fd())?;
+        let (handle_type, bytes, len) = sys::name_to_handle(self.fd.get().as_fd())?;
         FileHandle::new(handle_type, &bytes[..len])
     }
 
@@ -1002,7 +1007,7 @@ impl PidFd {
     /// [`PidFd::open_file_handle`] without consulting the probe.
     pub(crate) fn open_file_handle_raw(handle: &FileHandle) -> io::Result<PidFd> {
         match sys::open_by_handle(handle.handle_type, handle.as_bytes()) {
-            Ok(fd) => Ok(PidFd { fd }),
+            Ok(fd) => Ok(PidFd { fd: sys::InlineFd::new(fd) }),
             Err(e) if e.raw_os_error() == Some(libc::ESTALE) => Err(gone(None, Errno::STALE)),
             Err(e) => Err(e),
         }
@@ -1018,6 +1023,23 @@ fn file_handles_unsupported() -> io::Error {
 
 /// Whether `flags` holds only flags this crate defines (so that an `EINVAL`
 /// from the kernel cannot be a complaint about them).
+/// The error of a [`PidFd::open_with`] of `pid` with `flags` that the
+/// kernel refused with `errno`, or that was not made (`None`: an invalid PID).
+#[cold]
+#[inline(never)]
+fn open_refused(pid: u32, errno: Option<Errno>, flags: OpenFlags) -> io::Error {
+    match errno {
+        None => match check_pid(pid) {
+            Err(e) => e,
+            Ok(_) => gone(Some(pid), Errno::SRCH),
+        },
+        Some(e @ (Errno::SRCH | Errno::INVAL)) if e != Errno::INVAL || flags_known(flags) => {
+            gone(Some(pid), e)
+        }
+        Some(e) => e.into(),
+    }
+}
+
 fn flags_known(flags: OpenFlags) -> bool {
     flags.bits() & !(OpenFlags::NONBLOCK | OpenFlags::THREAD).bits() == 0
         // On a kernel without PIDFD_THREAD, EINVAL is about the flag, not the
@@ -1028,20 +1050,20 @@ fn flags_known(flags: OpenFlags) -> bool {
 impl AsFd for PidFd {
     #[inline]
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.fd.get().as_fd()
     }
 }
 
 impl AsRawFd for PidFd {
     #[inline]
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.fd.get().as_raw_fd()
     }
 }
 
 impl From<PidFd> for OwnedFd {
     fn from(p: PidFd) -> OwnedFd {
-        p.fd
+        p.fd.into_owned()
     }
 }
 
@@ -1050,6 +1072,6 @@ impl From<OwnedFd> for PidFd {
     /// one received over a Unix socket). Operations on an fd that is not a
     /// pidfd fail with `EBADF` or `EINVAL`; nothing unsafe happens.
     fn from(fd: OwnedFd) -> PidFd {
-        PidFd { fd }
+        PidFd { fd: sys::InlineFd::new(fd) }
     }
 }

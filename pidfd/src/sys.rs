@@ -7,7 +7,7 @@
 //! returns an `io::Result`.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::ioctl::{Direction, Opcode, Updater, opcode};
@@ -288,6 +288,45 @@ pub(crate) fn pidfd_get_info(pidfd: BorrowedFd<'_>, mask: u64) -> io::Result<(In
             Ok((out, PIDFD_INFO_SIZE_VER0))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// An owned descriptor that closes with the `close` system call made in
+/// place (rustix's inline call) rather than through libc's `close`, which
+/// `OwnedFd` uses.
+///
+/// A pidfd's close ends nearly every short-lived handle; made in place it
+/// costs what the bare system call costs. A function that returns after a
+/// system call costs more on some machines than the call itself (measured in
+/// ARCHITECTURE.md, "Where a call's cost goes").
+pub(crate) struct InlineFd(std::mem::ManuallyDrop<OwnedFd>);
+
+impl InlineFd {
+    #[inline]
+    pub(crate) fn new(fd: OwnedFd) -> InlineFd {
+        InlineFd(std::mem::ManuallyDrop::new(fd))
+    }
+
+    #[inline]
+    pub(crate) fn get(&self) -> &OwnedFd {
+        &self.0
+    }
+
+    /// Gives the descriptor back as an `OwnedFd`, without closing it.
+    #[inline]
+    pub(crate) fn into_owned(self) -> OwnedFd {
+        let mut me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `me` is never dropped, so its descriptor is taken once.
+        unsafe { std::mem::ManuallyDrop::take(&mut me.0) }
+    }
+}
+
+impl Drop for InlineFd {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: this is the descriptor's one owner and `drop` runs once, so
+        // it is taken once and closed once; nothing uses it afterwards.
+        unsafe { rustix::io::close(std::mem::ManuallyDrop::take(&mut self.0).into_raw_fd()) }
     }
 }
 

@@ -232,6 +232,18 @@ enum Pin {
     Closed,
 }
 
+impl Drop for PidHandle {
+    /// The last handle on a pidfd closes it here, in place, rather than in
+    /// `Arc`'s out-of-line drop (see ARCHITECTURE.md, "Where a call's cost
+    /// goes").
+    #[inline]
+    fn drop(&mut self) {
+        if let Pin::Fd(fd) = std::mem::replace(&mut self.pin, Pin::Closed) {
+            drop(Arc::into_inner(fd));
+        }
+    }
+}
+
 impl fmt::Debug for PidHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("PidHandle");
@@ -414,7 +426,46 @@ impl PidHandle {
     /// assert!(matches!(PidHandle::new(0), Err(Error::InvalidPid { pid: 0 })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline(always)]
     pub fn new(pid: u32) -> Result<PidHandle, Error> {
+        // The common case, made in the caller: pidfds with pidfs ids, a
+        // process that is there. Its system calls are made in place (see
+        // ARCHITECTURE.md, "Where a call's cost goes").
+        let support = probe();
+        if support.usable() && support.pidfs && pid != 0 && pid <= i32::MAX as u32 {
+            if let Ok(fd) = PidFd::open(pid) {
+                if let (Ok(boot), Ok(st)) = (proc::boot_id(), rustix::fs::fstat(&fd)) {
+                    return Ok(Self::pinned_by_pidfs(pid, boot, st.st_ino, fd));
+                }
+            }
+        }
+        Self::new_slow(pid)
+    }
+
+    /// A handle on the process `fd` refers to, whose pidfs id is `ino`.
+    #[inline]
+    fn pinned_by_pidfs(pid: u32, boot: BootId, ino: u64, fd: PidFd) -> PidHandle {
+        let id = Identity::live(pid, boot, Some(ino), None);
+        let pin = Pin::Fd(Arc::new(fd));
+        if probe().pidfs_file_handles {
+            // The file handle is added when the text is first asked for
+            // (`settle`): one system call that handles never written out do
+            // not pay.
+            PidHandle {
+                id,
+                pin,
+                issued: OnceLock::new(),
+            }
+        } else {
+            Self::settled(id, pin)
+        }
+    }
+
+    /// [`PidHandle::new`] for everything but its common case: invalid PIDs,
+    /// gone processes, errors, kernels without pidfs ids or pidfds.
+    #[cold]
+    #[inline(never)]
+    fn new_slow(pid: u32) -> Result<PidHandle, Error> {
         check_pid(pid)?;
         if pidfds(pid)? {
             match open_pidfd(pid)? {
@@ -491,19 +542,7 @@ impl PidHandle {
     fn pin_fd(pid: u32, fd: PidFd) -> Result<PidHandle, Error> {
         let boot = boot_id_for(pid)?;
         if let Some(ino) = pidfs_id(pid, &fd)? {
-            let id = Identity::live(pid, boot, Some(ino), None);
-            let pin = Pin::Fd(Arc::new(fd));
-            if probe().pidfs_file_handles {
-                // The file handle is added when the text is first asked
-                // for (`settle`): one system call that handles never
-                // written out do not pay.
-                return Ok(PidHandle {
-                    id,
-                    pin,
-                    issued: OnceLock::new(),
-                });
-            }
-            return Ok(Self::settled(id, pin));
+            return Ok(Self::pinned_by_pidfs(pid, boot, ino, fd));
         }
         match ticks_behind(pid, &fd)? {
             Some((ticks, past_start_tick)) => {
@@ -616,7 +655,45 @@ impl PidHandle {
     /// assert_eq!(PidHandle::restore(&id)?.state()?, State::Gone);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn restore(identity: &Identity) -> Result<PidHandle, Error> {
+        // The common case, made in the caller: a pidfs record of this boot
+        // whose file handle (if any) is in the pidfs form, on a kernel with
+        // pidfs ids. Its system calls are made in place (see
+        // ARCHITECTURE.md, "Where a call's cost goes").
+        let pid = identity.pid();
+        let support = probe();
+        if let (Some(boot), Some(want), Some(true)) = (
+            identity.boot_id(),
+            identity.pidfs_id(),
+            identity.file_handle_agrees(),
+        ) {
+            if support.usable() && support.pidfs && pid != 0 && pid <= i32::MAX as u32 {
+                if let Ok(this_boot) = proc::boot_id() {
+                    if boot != this_boot {
+                        return Ok(Self::gone(pid));
+                    }
+                    if let Ok(fd) = PidFd::open(pid) {
+                        if let Ok(st) = rustix::fs::fstat(&fd) {
+                            if st.st_ino != want {
+                                return Ok(Self::gone(pid));
+                            }
+                            // Text is only issued once its start tick is
+                            // over (see `settle`), so the restored handle may
+                            // give the same text out again.
+                            return Ok(Self::settled(*identity, Pin::Fd(Arc::new(fd))));
+                        }
+                    }
+                }
+            }
+        }
+        Self::restore_slow(identity)
+    }
+
+    /// [`PidHandle::restore`] for everything but its common case.
+    #[cold]
+    #[inline(never)]
+    fn restore_slow(identity: &Identity) -> Result<PidHandle, Error> {
         let pid = identity.pid();
         check_pid(pid)?;
         let Some(boot) = identity.boot_id() else {
@@ -635,7 +712,6 @@ impl PidHandle {
         // Text is only issued once its start tick is over (see `settle`),
         // so a process matching it is the recorded one, and the restored
         // handle may give the same text out again.
-        let live = PidHandle::settled(*identity, Pin::Gone);
         if pidfds(pid)? {
             let Some(fd) = open_pidfd(pid)? else {
                 return Ok(Self::gone(pid));
@@ -652,20 +728,16 @@ impl PidHandle {
             if !same {
                 return Ok(Self::gone(pid));
             }
-            Ok(PidHandle {
-                pin: Pin::Fd(Arc::new(fd)),
-                ..live
-            })
+            Ok(Self::settled(*identity, Pin::Fd(Arc::new(fd))))
         } else {
             let stat = visible_stat(pid)?;
             let Some(stat) = stat.filter(|s| !s.is_dead()) else {
                 return Ok(Self::gone(pid));
             };
             match identity.start_ticks() {
-                Some(want) if want == stat.start_ticks => Ok(PidHandle {
-                    pin: Pin::Ticks(want),
-                    ..live
-                }),
+                Some(want) if want == stat.start_ticks => {
+                    Ok(Self::settled(*identity, Pin::Ticks(want)))
+                }
                 Some(_) => Ok(Self::gone(pid)),
                 None => Err(Self::unverifiable(pid)),
             }
@@ -998,9 +1070,9 @@ impl PidHandle {
     /// # let _ = child.try_wait();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn into_pidfd(self) -> Result<Option<PidFd>, Error> {
+    pub fn into_pidfd(mut self) -> Result<Option<PidFd>, Error> {
         let pid = self.pid();
-        match self.pin {
+        match std::mem::replace(&mut self.pin, Pin::Closed) {
             Pin::Fd(fd) => match Arc::try_unwrap(fd) {
                 Ok(fd) => Ok(Some(fd)),
                 Err(shared) => shared
@@ -1056,6 +1128,7 @@ impl FromStr for PidHandle {
 
     /// Parses the text form ([`Identity`]) and restores the handle
     /// ([`PidHandle::restore`]).
+    #[inline]
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::restore(&s.parse::<Identity>()?)
     }
