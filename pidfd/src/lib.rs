@@ -1007,7 +1007,9 @@ impl PidFd {
     /// [`PidFd::open_file_handle`] without consulting the probe.
     pub(crate) fn open_file_handle_raw(handle: &FileHandle) -> io::Result<PidFd> {
         match sys::open_by_handle(handle.handle_type, handle.as_bytes()) {
-            Ok(fd) => Ok(PidFd { fd: sys::InlineFd::new(fd) }),
+            Ok(fd) => Ok(PidFd {
+                fd: sys::InlineFd::new(fd),
+            }),
             Err(e) if e.raw_os_error() == Some(libc::ESTALE) => Err(gone(None, Errno::STALE)),
             Err(e) => Err(e),
         }
@@ -1072,6 +1074,8 @@ impl From<OwnedFd> for PidFd {
     /// one received over a Unix socket). Operations on an fd that is not a
     /// pidfd fail with `EBADF` or `EINVAL`; nothing unsafe happens.
     fn from(fd: OwnedFd) -> PidFd {
-        PidFd { fd: sys::InlineFd::new(fd) }
+        PidFd {
+            fd: sys::InlineFd::new(fd),
+        }
     }
 }

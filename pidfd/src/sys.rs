@@ -350,6 +350,21 @@ pub(crate) fn register_readable(
 mod tests {
     use super::*;
 
+    /// Dropping an `InlineFd` closes its descriptor (the pipe's reader then
+    /// sees end of file); `into_owned` gives it back open.
+    #[test]
+    fn inline_fd_closes_on_drop_and_gives_back_open() {
+        use rustix::pipe::{PipeFlags, pipe_with};
+        let (reader, writer) = pipe_with(PipeFlags::CLOEXEC).unwrap();
+        let kept = InlineFd::new(writer).into_owned();
+        assert_eq!(rustix::io::write(&kept, b"x").unwrap(), 1);
+        drop(InlineFd::new(kept));
+        let mut buf = [0u8; 4];
+        assert_eq!(rustix::io::read(&reader, &mut buf).unwrap(), 1);
+        // No writer is left: end of file, not a wait.
+        assert_eq!(rustix::io::read(&reader, &mut buf).unwrap(), 0);
+    }
+
     /// The request numbers as the x86-64 `_IOWR` macro gives them
     /// (direction 3 in bits 30-31, size in bits 16-29, magic, number).
     #[test]
