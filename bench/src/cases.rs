@@ -173,6 +173,34 @@ pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
         .floor_of("restored handle + signal 0 ÷ pidfd_open+fstat+pidfd_send_signal+close"),
     );
 
+    // The layer below a restore, at its floor: pidkit-pidfd's open, fstat
+    // (rustix), signal and close, with no text and no identity record. What
+    // a restore costs beyond this row is parsing and checking the record and
+    // the handle's own bookkeeping.
+    let (a, b) = interleave_batched(
+        budget,
+        &mut || {
+            let fd = PidFd::open(black_box(pid)).expect("PidFd::open");
+            black_box(rustix::fs::fstat(&fd).expect("fstat").st_ino);
+            fd.send_signal(Signal::ZERO).expect("send_signal");
+        },
+        &mut || {
+            let fd = floor::pidfd_open(black_box(ipid)).expect("pidfd_open");
+            black_box(floor::fstat_ino(fd).expect("fstat"));
+            floor::pidfd_send0(fd).expect("pidfd_send_signal");
+            floor::close(fd);
+        },
+    );
+    rows.push(
+        Row::new(
+            "signal send",
+            "PidFd::open + fstat + send_signal(0) + drop vs pidfd_open+fstat+pidfd_send_signal+close (restore's system calls, without the text)",
+            a,
+            b,
+        )
+        .floor_of("PidFd::open+fstat+send+drop ÷ pidfd_open+fstat+pidfd_send_signal+close"),
+    );
+
     // The other route a restore could take where the text carries a pidfs
     // file handle (6.17+): no PID lookup, but the PID the text names is then
     // left to check. Raw against raw, to show why restore opens by PID.

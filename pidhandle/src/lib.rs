@@ -655,7 +655,7 @@ impl PidHandle {
     /// assert_eq!(PidHandle::restore(&id)?.state()?, State::Gone);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn restore(identity: &Identity) -> Result<PidHandle, Error> {
         // The common case, made in the caller: a pidfs record of this boot
         // whose file handle (if any) is in the pidfs form, on a kernel with
@@ -1128,7 +1128,7 @@ impl FromStr for PidHandle {
 
     /// Parses the text form ([`Identity`]) and restores the handle
     /// ([`PidHandle::restore`]).
-    #[inline]
+    #[inline(always)]
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::restore(&s.parse::<Identity>()?)
     }
