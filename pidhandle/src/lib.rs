@@ -216,7 +216,17 @@ pub struct PidHandle {
     /// the clock tick it started in ended, else the `gone` form. Set at
     /// construction when that is already known, else on first use (see
     /// [`PidHandle::settle`]).
-    issued: OnceLock<Identity>,
+    issued: Issued,
+}
+
+/// Which identity a handle gives out.
+#[derive(Clone, Debug)]
+enum Issued {
+    /// `id` as it is (known at construction; no cell to fill, which a
+    /// restore would pay for on every call).
+    Same,
+    /// Decided on first use ([`PidHandle::settle`]).
+    Later(OnceLock<Identity>),
 }
 
 /// How the handle reaches its process.
@@ -393,7 +403,7 @@ impl PidHandle {
         PidHandle {
             id,
             pin: Pin::Gone,
-            issued: OnceLock::from(id),
+            issued: Issued::Same,
         }
     }
 
@@ -402,7 +412,7 @@ impl PidHandle {
         PidHandle {
             id,
             pin,
-            issued: OnceLock::from(id),
+            issued: Issued::Same,
         }
     }
 
@@ -454,7 +464,7 @@ impl PidHandle {
             PidHandle {
                 id,
                 pin,
-                issued: OnceLock::new(),
+                issued: Issued::Later(OnceLock::new()),
             }
         } else {
             Self::settled(id, pin)
@@ -555,7 +565,7 @@ impl PidHandle {
                     Ok(PidHandle {
                         id,
                         pin,
-                        issued: OnceLock::new(),
+                        issued: Issued::Later(OnceLock::new()),
                     })
                 }
             }
@@ -826,7 +836,10 @@ impl PidHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn identity(&self) -> &Identity {
-        self.issued.get_or_init(|| self.settle())
+        match &self.issued {
+            Issued::Same => &self.id,
+            Issued::Later(cell) => cell.get_or_init(|| self.settle()),
+        }
     }
 
     /// Sends `signal` to the pinned process ([`Signal::ZERO`] only checks).
