@@ -1023,8 +1023,6 @@ fn file_handles_unsupported() -> io::Error {
     )
 }
 
-/// Whether `flags` holds only flags this crate defines (so that an `EINVAL`
-/// from the kernel cannot be a complaint about them).
 /// The error of a [`PidFd::open_with`] of `pid` with `flags` that the
 /// kernel refused with `errno`, or that was not made (`None`: an invalid PID).
 #[cold]
@@ -1042,6 +1040,8 @@ fn open_refused(pid: u32, errno: Option<Errno>, flags: OpenFlags) -> io::Error {
     }
 }
 
+/// Whether `flags` holds only flags this crate defines (so that an `EINVAL`
+/// from the kernel cannot be a complaint about them).
 fn flags_known(flags: OpenFlags) -> bool {
     flags.bits() & !(OpenFlags::NONBLOCK | OpenFlags::THREAD).bits() == 0
         // On a kernel without PIDFD_THREAD, EINVAL is about the flag, not the

@@ -2,9 +2,10 @@
 //! offer as safe functions (signals with scope flags and signal 0, the
 //! `PIDFD_GET_INFO` ioctl, pidfs file handles through `name_to_handle_at` and
 //! `open_by_handle_at`), made through `libc`, rustix's raw ioctl
-//! interface, or for `pidfd_send_signal` inline on x86-64 and aarch64. Each
-//! wrapper is safe to call: it takes a borrowed fd and plain values and
-//! returns an `io::Result`.
+//! interface, or for `pidfd_send_signal` inline on x86-64 and aarch64; and
+//! `InlineFd`, the owned descriptor that closes with rustix's inline
+//! `close`. Each wrapper is safe to call: it takes a borrowed fd and plain
+//! values and returns an `io::Result`.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
