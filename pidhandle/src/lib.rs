@@ -225,8 +225,9 @@ enum Issued {
     /// `id` as it is (known at construction; no cell to fill, which a
     /// restore would pay for on every call).
     Same,
-    /// Decided on first use ([`PidHandle::settle`]).
-    Later(OnceLock<Identity>),
+    /// Decided on first use ([`PidHandle::settle`]); boxed so that a
+    /// handle does not carry a second inline record it may never fill.
+    Later(OnceLock<Box<Identity>>),
 }
 
 /// How the handle reaches its process.
@@ -838,7 +839,7 @@ impl PidHandle {
     pub fn identity(&self) -> &Identity {
         match &self.issued {
             Issued::Same => &self.id,
-            Issued::Later(cell) => cell.get_or_init(|| self.settle()),
+            Issued::Later(cell) => cell.get_or_init(|| Box::new(self.settle())),
         }
     }
 
@@ -1150,6 +1151,15 @@ impl FromStr for PidHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A handle is passed and returned by value everywhere: it carries one
+    /// identity record inline (the issued one, when it differs, is boxed).
+    #[test]
+    fn a_handle_carries_one_identity_record() {
+        let one = std::mem::size_of::<Identity>();
+        let handle = std::mem::size_of::<PidHandle>();
+        assert!(handle <= one + 48, "PidHandle is {handle} bytes, Identity {one}");
+    }
 
     #[test]
     fn handle_is_send_sync_clone_debug() {
