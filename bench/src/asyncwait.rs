@@ -129,85 +129,162 @@ pub(crate) fn rows(cfg: &Config) -> Result<Vec<Row>> {
         ));
     }
 
-    rows.push(footprint(cfg, &monitor)?);
+    rows.push(footprint(cfg)?);
     Ok(rows)
 }
 
-/// Memory per awaited process with many in flight: the growth of this
+/// Memory per awaited process with many in flight: the growth of a
 /// process's resident set while `count` children are started and each is
 /// awaited by its own task on a multi-thread runtime, per child.
-fn footprint(cfg: &Config, monitor: &Monitor) -> Result<Row> {
+///
+/// Each side is measured in a fresh process of its own (this program run
+/// again with `--footprint-child`): measured one after the other in one
+/// process, the second would reuse heap the first had freed and look
+/// smaller than it is. Two rounds, in both orders.
+fn footprint(cfg: &Config) -> Result<Row> {
     let want: u64 = if cfg.samples(1) > 1 { 10_000 } else { 2_000 };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for first in [Side::Pidkit, Side::Tokio] {
+        for side in [first, first.other()] {
+            let v = run_footprint_child(side, want)?;
+            match side {
+                Side::Pidkit => ours.push(v),
+                Side::Tokio => theirs.push(v),
+            }
+        }
+    }
+    Ok(Row::new(
+        "async wait",
+        &format!(
+            "memory per awaited process, {want} in flight (bytes of RSS, each side in a fresh process): wait_async vs tokio::process"
+        ),
+        ours,
+        theirs,
+    )
+    .bytes())
+}
+
+/// Which side a footprint child measures.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Side {
+    Pidkit,
+    Tokio,
+}
+
+impl Side {
+    fn other(self) -> Side {
+        match self {
+            Side::Pidkit => Side::Tokio,
+            Side::Tokio => Side::Pidkit,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Side::Pidkit => "pidkit",
+            Side::Tokio => "tokio",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Side> {
+        match name {
+            "pidkit" => Some(Side::Pidkit),
+            "tokio" => Some(Side::Tokio),
+            _ => None,
+        }
+    }
+}
+
+/// Runs this program with `--footprint-child SIDE COUNT` and reads the bytes
+/// per process it prints.
+fn run_footprint_child(side: Side, count: u64) -> Result<f64> {
+    let out = Command::new(std::env::current_exe()?)
+        .args(["--footprint-child", side.name(), &count.to_string()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        return Err(format!("footprint child for {} failed: {}", side.name(), out.status).into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .trim()
+        .parse::<f64>()
+        .map_err(|e| format!("footprint child for {} printed {text:?}: {e}", side.name()))?)
+}
+
+/// The child's side of [`footprint`]: RSS growth per awaited process of
+/// `side`, with `count` (at most what the fd limit allows) in flight.
+pub(crate) fn footprint_child(side: Side, count: u64) -> Result<f64> {
     let soft = pidkit_monitor::raise_fd_limit()?;
-    let count = want.min(soft.saturating_sub(256)) as usize;
+    let count = count.min(soft.saturating_sub(256)).max(1) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    // Warm both paths once, so that one-time allocations do not count.
-    rt.block_on(async {
-        let p = monitor.start(&mut spawn::true_cmd()).expect("start");
-        p.wait_async().await.expect("wait");
-        let mut c = tokio::process::Command::from(spawn::true_cmd())
-            .spawn()
-            .expect("spawn");
-        c.wait().await.expect("wait");
-    });
-
-    let before = rss();
-    let procs: Vec<Arc<Process>> = (0..count)
-        .map(|_| Arc::new(monitor.start(&mut sleep_cmd()).expect("start")))
-        .collect();
-    let tasks: Vec<_> = procs.iter().map(|p| rt.spawn(p.wait_async())).collect();
-    rt.block_on(async {
-        for _ in 0..4 {
-            tokio::task::yield_now().await;
+    match side {
+        Side::Pidkit => {
+            let monitor = Monitor::new()?;
+            // Warm the path once, so that one-time allocations do not count.
+            rt.block_on(async {
+                let p = monitor.start(&mut spawn::true_cmd()).expect("start");
+                p.wait_async().await.expect("wait");
+            });
+            let before = rss();
+            let procs: Vec<Arc<Process>> = (0..count)
+                .map(|_| Arc::new(monitor.start(&mut sleep_cmd()).expect("start")))
+                .collect();
+            let tasks: Vec<_> = procs.iter().map(|p| rt.spawn(p.wait_async())).collect();
+            rt.block_on(async {
+                for _ in 0..4 {
+                    tokio::task::yield_now().await;
+                }
+            });
+            let per = (rss() - before) / count as f64;
+            for p in &procs {
+                p.kill(pidkit_monitor::Signal::KILL)?;
+            }
+            rt.block_on(async {
+                for t in tasks {
+                    t.await.expect("task").expect("wait_async");
+                }
+            });
+            Ok(per)
         }
-    });
-    let ours = (rss() - before) / count as f64;
-    for p in &procs {
-        p.kill(pidkit_monitor::Signal::KILL)?;
+        Side::Tokio => {
+            rt.block_on(async {
+                let mut c = tokio::process::Command::from(spawn::true_cmd())
+                    .spawn()
+                    .expect("spawn");
+                c.wait().await.expect("wait");
+            });
+            let before = rss();
+            let mut pids = Vec::with_capacity(count);
+            let tasks: Vec<_> = (0..count)
+                .map(|_| {
+                    let _guard = rt.enter();
+                    let mut c = tokio::process::Command::from(sleep_cmd())
+                        .spawn()
+                        .expect("spawn");
+                    pids.push(c.id().expect("pid"));
+                    rt.spawn(async move { c.wait().await })
+                })
+                .collect();
+            rt.block_on(async {
+                for _ in 0..4 {
+                    tokio::task::yield_now().await;
+                }
+            });
+            let per = (rss() - before) / count as f64;
+            for pid in pids {
+                kill9(pid);
+            }
+            rt.block_on(async {
+                for t in tasks {
+                    let _ = t.await.expect("task");
+                }
+            });
+            Ok(per)
+        }
     }
-    rt.block_on(async {
-        for t in tasks {
-            t.await.expect("task").expect("wait_async");
-        }
-    });
-    drop(procs);
-
-    let before = rss();
-    let mut pids = Vec::with_capacity(count);
-    let tasks: Vec<_> = (0..count)
-        .map(|_| {
-            let _guard = rt.enter();
-            let mut c = tokio::process::Command::from(sleep_cmd())
-                .spawn()
-                .expect("spawn");
-            pids.push(c.id().expect("pid"));
-            rt.spawn(async move { c.wait().await })
-        })
-        .collect();
-    rt.block_on(async {
-        for _ in 0..4 {
-            tokio::task::yield_now().await;
-        }
-    });
-    let theirs = (rss() - before) / count as f64;
-    for pid in pids {
-        kill9(pid);
-    }
-    rt.block_on(async {
-        for t in tasks {
-            let _ = t.await.expect("task");
-        }
-    });
-    Ok(Row::new(
-        "async wait",
-        &format!(
-            "memory per awaited process, {count} in flight (bytes of RSS): wait_async vs tokio::process"
-        ),
-        vec![ours],
-        vec![theirs],
-    )
-    .bytes())
 }

@@ -201,6 +201,26 @@ type Case = (
 );
 
 fn main() -> ExitCode {
+    // The memory row measures each side in a fresh process of this program.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--footprint-child") {
+        let side = args.get(1).and_then(|s| asyncwait::Side::from_name(s));
+        let count = args.get(2).and_then(|s| s.parse().ok());
+        let (Some(side), Some(count)) = (side, count) else {
+            eprintln!("usage: pidkit-bench --footprint-child pidkit|tokio COUNT");
+            return ExitCode::from(2);
+        };
+        return match asyncwait::footprint_child(side, count) {
+            Ok(bytes) => {
+                println!("{bytes}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("footprint child ({side:?}): {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cfg = match parse_args() {
         Ok(c) => c,
         Err(e) => {

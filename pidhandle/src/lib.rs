@@ -1158,7 +1158,10 @@ mod tests {
     fn a_handle_carries_one_identity_record() {
         let one = std::mem::size_of::<Identity>();
         let handle = std::mem::size_of::<PidHandle>();
-        assert!(handle <= one + 48, "PidHandle is {handle} bytes, Identity {one}");
+        assert!(
+            handle <= one + 48,
+            "PidHandle is {handle} bytes, Identity {one}"
+        );
     }
 
     #[test]
