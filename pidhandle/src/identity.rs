@@ -2,6 +2,7 @@
 //! the versioned text form.
 
 use std::fmt;
+use std::num::NonZeroU8;
 use std::str::FromStr;
 
 use crate::Error;
@@ -36,7 +37,10 @@ pub(crate) const FH_MAX: usize = 32;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct BootId(u128);
+// The high and the low 64 bits: ordered as the number is, and 8-byte
+// aligned, so that an `Identity` (and a `PidHandle`) carries no padding for
+// a 16-byte alignment.
+pub struct BootId([u64; 2]);
 
 impl BootId {
     /// The boot id of the running kernel, read once per process and cached.
@@ -63,7 +67,12 @@ impl BootId {
     /// # Ok::<(), pidkit_pidhandle::Error>(())
     /// ```
     pub const fn as_u128(self) -> u128 {
-        self.0
+        ((self.0[0] as u128) << 64) | self.0[1] as u128
+    }
+
+    /// The id of the 128-bit number `v`.
+    pub(crate) const fn from_u128(v: u128) -> BootId {
+        BootId([(v >> 64) as u64, v as u64])
     }
 
     /// Parses a canonical lowercase UUID (`8-4-4-4-12` hex digits).
@@ -89,13 +98,13 @@ impl BootId {
                 v = (v << 4) | u128::from(d & 0xf);
             }
         }
-        (bad & NOT_HEX == 0).then_some(BootId(v))
+        (bad & NOT_HEX == 0).then_some(BootId::from_u128(v))
     }
 }
 
 impl fmt::Display for BootId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.0;
+        let v = self.as_u128();
         write!(
             f,
             "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
@@ -218,7 +227,9 @@ enum Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Fh {
     ty: i32,
-    len: u8,
+    /// Never zero (an empty handle is no handle), which lets `Option<Fh>`
+    /// take no more room than `Fh`.
+    len: NonZeroU8,
     bytes: [u8; FH_MAX],
 }
 
@@ -234,13 +245,13 @@ impl Fh {
         bytes[..b.len()].copy_from_slice(b);
         Some(Fh {
             ty: h.handle_type(),
-            len: b.len() as u8,
+            len: NonZeroU8::new(b.len() as u8)?,
             bytes,
         })
     }
 
     fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        &self.bytes[..usize::from(self.len.get())]
     }
 
     /// Parses `<type hex>.<bytes hex>`, canonical only.
@@ -272,7 +283,7 @@ impl Fh {
         }
         Ok(Fh {
             ty,
-            len: (hex.len() / 2) as u8,
+            len: NonZeroU8::new((hex.len() / 2) as u8).ok_or_else(|| bad("the handle is empty"))?,
             bytes,
         })
     }
@@ -311,7 +322,7 @@ impl Fh {
         }
         Some(Fh {
             ty,
-            len: (hex.len() / 2) as u8,
+            len: NonZeroU8::new((hex.len() / 2) as u8)?,
             bytes,
         })
     }
@@ -830,7 +841,7 @@ mod tests {
         let h = FileHandle::new(i32::MAX, &[0xab; FH_MAX]).unwrap();
         let id = Identity::live(
             i32::MAX as u32,
-            BootId(u128::MAX),
+            BootId::from_u128(u128::MAX),
             Some(u64::MAX),
             Some(u64::MAX),
         )
@@ -842,14 +853,14 @@ mod tests {
         // A handle too long for the text, or of a type it cannot carry, is
         // left out rather than cut.
         let long = FileHandle::new(0xfe, &[1; FH_MAX + 1]).unwrap();
-        let base = Identity::live(1, BootId(0), Some(5), None);
+        let base = Identity::live(1, BootId::from_u128(0), Some(5), None);
         assert_eq!(base.with_file_handle(&long), base);
         assert_eq!(
             base.with_file_handle(&FileHandle::new(-1, &[1]).unwrap()),
             base
         );
         // Only a pidfs identity carries one.
-        let ticks = Identity::live(1, BootId(0), None, Some(5));
+        let ticks = Identity::live(1, BootId::from_u128(0), None, Some(5));
         assert_eq!(ticks.with_file_handle(&h), ticks);
     }
 
@@ -906,7 +917,7 @@ mod tests {
                 )),
             )
                 .prop_map(|(pid, boot, pidfs, start, which, fh)| {
-                    let boot = BootId(boot);
+                    let boot = BootId::from_u128(boot);
                     let id = match (which, pidfs) {
                         (0, Some(ino)) => Identity::live(pid, boot, Some(ino), None),
                         (1, p) => Identity::live(pid, boot, p, Some(start)),
