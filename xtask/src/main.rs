@@ -78,7 +78,10 @@ TASKS:
                   PidHandle::new      pidfd_open + fstat + close
                   exit notification   kill + poll(pidfd) + waitid(P_PIDFD)
                   spawn+wait          std::process::Command
-                (bench/README.md lists every row).
+                (bench/README.md lists every row). Built with every function
+                aligned to 64 bytes (RUSTFLAGS += -C llvm-args=
+                -align-all-functions=6) in target/pidkit-bench/build, so a
+                change elsewhere does not move the measured code.
         --quick | --full    run length (default --quick, about a minute)
         --filter X          only benchmarks whose name contains X
         --json              also print results as JSON
