@@ -37,10 +37,12 @@ pub(crate) const FH_MAX: usize = 32;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-// The high and the low 64 bits: ordered as the number is, and 8-byte
-// aligned, so that an `Identity` (and a `PidHandle`) carries no padding for
-// a 16-byte alignment.
-pub struct BootId([u64; 2]);
+pub struct BootId(
+    // The high and the low 64 bits: ordered as the number is, and 8-byte
+    // aligned, so that an `Identity` (and a `PidHandle`) carries no padding
+    // for a 16-byte alignment.
+    [u64; 2],
+);
 
 impl BootId {
     /// The boot id of the running kernel, read once per process and cached.
