@@ -156,12 +156,7 @@ pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
             let h: PidHandle = black_box(&text).parse().expect("restore");
             h.kill(Signal::ZERO).expect("restored kill");
         },
-        &mut || {
-            let fd = floor::pidfd_open(black_box(ipid)).expect("pidfd_open");
-            black_box(floor::fstat_ino(fd).expect("fstat"));
-            floor::pidfd_send0(fd).expect("pidfd_send_signal");
-            floor::close(fd);
-        },
+        &mut || floor::restore_sequence(black_box(ipid)),
     );
     rows.push(
         Row::new(
@@ -184,12 +179,7 @@ pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
             black_box(rustix::fs::fstat(&fd).expect("fstat").st_ino);
             fd.send_signal(Signal::ZERO).expect("send_signal");
         },
-        &mut || {
-            let fd = floor::pidfd_open(black_box(ipid)).expect("pidfd_open");
-            black_box(floor::fstat_ino(fd).expect("fstat"));
-            floor::pidfd_send0(fd).expect("pidfd_send_signal");
-            floor::close(fd);
-        },
+        &mut || floor::restore_sequence(black_box(ipid)),
     );
     rows.push(
         Row::new(
@@ -213,12 +203,7 @@ pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
                 floor::pidfd_send0(fd).expect("pidfd_send_signal");
                 floor::close(fd);
             },
-            &mut || {
-                let fd = floor::pidfd_open(black_box(ipid)).expect("pidfd_open");
-                black_box(floor::fstat_ino(fd).expect("fstat"));
-                floor::pidfd_send0(fd).expect("pidfd_send_signal");
-                floor::close(fd);
-            },
+            &mut || floor::restore_sequence(black_box(ipid)),
         );
         rows.push(Row::new(
             "signal send",

@@ -161,6 +161,16 @@ pub(crate) fn open_by_pidfs_handle(handle: &RawFileHandle) -> io::Result<i32> {
     .map(|fd| fd as i32)
 }
 
+/// The restore rows' floor: `pidfd_open` + `fstat` + `pidfd_send_signal(fd,
+/// 0)` + `close`.
+#[inline(always)]
+pub(crate) fn restore_sequence(pid: i32) {
+    let fd = pidfd_open(pid).expect("pidfd_open");
+    std::hint::black_box(fstat_ino(fd).expect("fstat"));
+    pidfd_send0(fd).expect("pidfd_send_signal");
+    close(fd);
+}
+
 /// `close(fd)` of an fd from [`pidfd_open`].
 #[inline(always)]
 pub(crate) fn close(fd: i32) {

@@ -217,18 +217,19 @@ fn another_process_with_the_pid_is_not_the_recorded_one() {
 }
 
 /// Spawns `exe`, retrying while a concurrent fork in another test thread
-/// still holds the just-copied file open for writing (`ETXTBSY`).
+/// still holds the just-copied file open for writing (`ETXTBSY`), until the
+/// file is free (bounded by the caller's watchdog).
 fn spawn_copied(exe: &std::path::Path) -> ChildGuard {
-    for _ in 0..200 {
-        match Command::new(exe).arg("1000").spawn() {
-            Ok(child) => return ChildGuard::new(child),
-            Err(e) if e.raw_os_error() == Some(26) => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => panic!("spawn {exe:?}: {e}"),
+    let mut child = None;
+    testkit::wait_until(|| match Command::new(exe).arg("1000").spawn() {
+        Ok(c) => {
+            child = Some(c);
+            true
         }
-    }
-    panic!("{exe:?} stayed busy");
+        Err(e) if e.raw_os_error() == Some(26) => false,
+        Err(e) => panic!("spawn {exe:?}: {e}"),
+    });
+    ChildGuard::new(child.expect("spawned"))
 }
 
 /// Text whose only identity is a pidfs id: verified where pidfs ids can be
