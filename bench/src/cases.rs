@@ -176,7 +176,7 @@ pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
         budget,
         &mut || {
             let fd = PidFd::open(black_box(pid)).expect("PidFd::open");
-            black_box(rustix::fs::fstat(&fd).expect("fstat").st_ino);
+            black_box(fd.stat_ino().expect("fstat"));
             fd.send_signal(Signal::ZERO).expect("send_signal");
         },
         &mut || floor::restore_sequence(black_box(ipid)),
@@ -184,7 +184,7 @@ pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
     rows.push(
         Row::new(
             "signal send",
-            "PidFd::open + fstat + send_signal(0) + drop vs pidfd_open+fstat+pidfd_send_signal+close (restore's system calls, without the text)",
+            "PidFd::open + stat_ino + send_signal(0) + drop vs pidfd_open+fstat+pidfd_send_signal+close (restore's system calls, without the text)",
             a,
             b,
         )

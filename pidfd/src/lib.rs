@@ -676,14 +676,33 @@ impl PidFd {
         self.pidfs_inode()
     }
 
+    /// The pidfd's inode number, from one `fstat`: the process's pidfs id
+    /// where [`probe`] reports pidfs (the probe has proven that pidfds live
+    /// there), else the one anonymous inode every pidfd shares.
+    /// [`PidFd::inode_id`] looks at the filesystem as well (one more system
+    /// call); this is for callers that consult the probe themselves.
+    ///
+    /// ```
+    /// use pidkit_pidfd::{PidFd, probe};
+    ///
+    /// let a = PidFd::open(std::process::id())?;
+    /// if probe().pidfs {
+    ///     assert_eq!(Some(a.stat_ino()?), a.inode_id()?);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline]
+    pub fn stat_ino(&self) -> io::Result<u64> {
+        Ok(rustix::fs::fstat(self.fd.get())?.st_ino)
+    }
+
     /// [`PidFd::inode_id`] without consulting the probe (the probe uses it).
     pub(crate) fn pidfs_inode(&self) -> io::Result<Option<u64>> {
         let sfs = rustix::fs::fstatfs(self.fd.get())?;
         if sfs.f_type as i64 != PIDFS_MAGIC {
             return Ok(None);
         }
-        let st = rustix::fs::fstat(self.fd.get())?;
-        Ok(Some(st.st_ino))
+        self.stat_ino().map(Some)
     }
 
     /// What the kernel says about the process: `PIDFD_GET_INFO` (6.13+),

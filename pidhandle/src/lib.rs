@@ -331,9 +331,10 @@ fn pidfs_id(pid: u32, fd: &PidFd) -> Result<Option<u64>, Error> {
     if !probe().pidfs {
         return Ok(None);
     }
-    let st = rustix::fs::fstat(fd)
-        .map_err(|e| io_context(format!("fstat of the pidfd for pid {pid}"), e.into()))?;
-    Ok(Some(st.st_ino))
+    let ino = fd
+        .stat_ino()
+        .map_err(|e| io_context(format!("fstat of the pidfd for pid {pid}"), e))?;
+    Ok(Some(ino))
 }
 
 /// The start ticks of the process a pidfd refers to, read from
@@ -443,10 +444,10 @@ impl PidHandle {
         // process that is there. Its system calls are made in place (see
         // ARCHITECTURE.md, "Where a call's cost goes").
         let support = probe();
-        if support.usable() && support.pidfs && pid != 0 && pid <= i32::MAX as u32 {
+        if support.usable() && support.pidfs {
             if let Ok(fd) = PidFd::open(pid) {
-                if let (Ok(boot), Ok(st)) = (proc::boot_id(), rustix::fs::fstat(&fd)) {
-                    return Ok(Self::pinned_by_pidfs(pid, boot, st.st_ino, fd));
+                if let (Ok(boot), Ok(ino)) = (proc::boot_id(), fd.stat_ino()) {
+                    return Ok(Self::pinned_by_pidfs(pid, boot, ino, fd));
                 }
             }
         }
@@ -679,14 +680,14 @@ impl PidHandle {
             identity.pidfs_id(),
             identity.file_handle_agrees(),
         ) {
-            if support.usable() && support.pidfs && pid != 0 && pid <= i32::MAX as u32 {
+            if support.usable() && support.pidfs {
                 if let Ok(this_boot) = proc::boot_id() {
                     if boot != this_boot {
                         return Ok(Self::gone(pid));
                     }
                     if let Ok(fd) = PidFd::open(pid) {
-                        if let Ok(st) = rustix::fs::fstat(&fd) {
-                            if st.st_ino != want {
+                        if let Ok(ino) = fd.stat_ino() {
+                            if ino != want {
                                 return Ok(Self::gone(pid));
                             }
                             // Text is only issued once its start tick is
