@@ -243,13 +243,14 @@ async fn main() -> io::Result<()> {
                     // Exited and reaped while we were away: its status is
                     // gone with it. Counted as an exit (restarted below).
                     say(format_args!("gone {slot} {}", handle.pid()));
-                    let ended = handle.clone();
+                    let ended = handle.try_clone().map_err(io::Error::other)?;
                     watch(&mut set, slot, Watched::Handle(Box::new(ended)));
                     sv.handles.insert(slot, handle);
                     continue;
                 }
                 say(format_args!("restored {slot} {}", handle.pid()));
-                sv.handles.insert(slot, handle.clone());
+                sv.handles
+                    .insert(slot, handle.try_clone().map_err(io::Error::other)?);
                 match sv.monitor.adopt(handle) {
                     Ok(p) => watch(&mut set, slot, Watched::Process(p)),
                     // No pidfds here: the handle comes back; await it.

@@ -509,14 +509,27 @@ impl fmt::Display for Support {
 ///     println!("no pidfds here: {:?}", support.reason);
 /// }
 /// ```
+#[inline]
 pub fn probe() -> &'static Support {
-    static SUPPORT: OnceLock<Support> = OnceLock::new();
+    // Inline, so that a caller's system calls are not separated by a call
+    // (ARCHITECTURE.md, "Where a call's cost goes"); the probe itself runs
+    // out of line, once.
+    match SUPPORT.get() {
+        Some(s) => s,
+        None => run_and_keep(),
+    }
+}
+
+/// The cached answer of [`probe`], once it has run to completion.
+static SUPPORT: OnceLock<Support> = OnceLock::new();
+
+/// [`probe`]'s first call (and each call that ran out of resources).
+#[cold]
+#[inline(never)]
+fn run_and_keep() -> &'static Support {
     // Answers that are not cached, one per errno, so that a process that
     // keeps running out of descriptors does not allocate one per call.
     static EXHAUSTED: [OnceLock<Support>; 3] = [const { OnceLock::new() }; 3];
-    if let Some(s) = SUPPORT.get() {
-        return s;
-    }
     let (hidden, unknown) = hidden_features();
     let mut s = run_probe();
     apply_hidden(&mut s, &hidden);

@@ -144,7 +144,7 @@ use std::fmt;
 use std::io;
 use std::process::Child;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "tokio")]
@@ -190,24 +190,27 @@ pub enum State {
 ///
 /// See the [crate documentation](crate) for what is recorded and checked.
 ///
-/// `Clone` is cheap and shares the pidfd (an `Arc` inside): the fd is
-/// closed when the last clone is dropped or closed, so no clone can ever use
-/// an fd number that was closed and reused meanwhile (Go #67641 cannot
-/// happen). [`PidHandle::try_clone`] gives an independent pidfd instead.
-/// `Send + Sync`; all operations take `&self` except [`PidHandle::close`].
+/// A handle owns its pidfd, as an [`OwnedFd`](std::os::fd::OwnedFd) owns
+/// its descriptor: the fd is closed when the handle is dropped or closed,
+/// and no other value holds its number, so nothing can use an fd number that
+/// was closed and reused meanwhile (Go #67641 cannot happen). It is not
+/// `Clone`: share one handle as `Arc<PidHandle>` (`Send + Sync`; every
+/// operation takes `&self` except [`PidHandle::close`]), or take an
+/// independent pidfd with [`PidHandle::try_clone`]. Making a handle thus
+/// allocates nothing (ARCHITECTURE.md, "Where a call's cost goes").
 ///
 /// ```
 /// use pidkit_pidhandle::{PidHandle, Signal};
+/// use std::sync::Arc;
 ///
 /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
-/// let handle = PidHandle::from_child(&child)?;
-/// let shared = handle.clone();
-/// shared.kill(Signal::KILL)?;
+/// let handle = Arc::new(PidHandle::from_child(&child)?);
+/// let shared = Arc::clone(&handle);
+/// std::thread::spawn(move || shared.kill(Signal::KILL)).join().unwrap()?;
 /// assert!(handle.wait_exited(None)?);
 /// # child.wait()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone)]
 pub struct PidHandle {
     id: Identity,
     pin: Pin,
@@ -231,28 +234,17 @@ enum Issued {
 }
 
 /// How the handle reaches its process.
-#[derive(Clone)]
 enum Pin {
-    /// Through a pidfd that refers to the process.
-    Fd(Arc<PidFd>),
-    /// Fallback without pidfds: the start ticks to re-check before each use.
-    Ticks(u64),
+    /// Through a pidfd that refers to the process, owned by the handle.
+    Fd(PidFd),
+    /// Fallback without pidfds: the identity's start ticks are re-checked
+    /// before each use (kept there only, so that a handle stays within the
+    /// size the compiler copies inline).
+    Ticks,
     /// The process is gone for good (or never existed).
     Gone,
     /// [`PidHandle::close`] was called.
     Closed,
-}
-
-impl Drop for PidHandle {
-    /// The last handle on a pidfd closes it here, in place, rather than in
-    /// `Arc`'s out-of-line drop (see ARCHITECTURE.md, "Where a call's cost
-    /// goes").
-    #[inline]
-    fn drop(&mut self) {
-        if let Pin::Fd(fd) = std::mem::replace(&mut self.pin, Pin::Closed) {
-            drop(Arc::into_inner(fd));
-        }
-    }
 }
 
 impl fmt::Debug for PidHandle {
@@ -261,7 +253,7 @@ impl fmt::Debug for PidHandle {
         d.field("pid", &self.id.pid());
         match &self.pin {
             Pin::Fd(fd) => d.field("pidfd", fd),
-            Pin::Ticks(t) => d.field("fallback_start_ticks", t),
+            Pin::Ticks => d.field("fallback_start_ticks", &self.id.start_ticks()),
             Pin::Gone => d.field("gone", &true),
             Pin::Closed => d.field("closed", &true),
         };
@@ -447,7 +439,7 @@ impl PidHandle {
         if support.usable() && support.pidfs {
             if let Ok(fd) = PidFd::open(pid) {
                 if let (Ok(boot), Ok(ino)) = (proc::boot_id(), fd.stat_ino()) {
-                    return Ok(Self::pinned_by_pidfs(pid, boot, ino, fd));
+                    return Ok(Self::pinned_by_pidfs(support, pid, boot, ino, fd));
                 }
             }
         }
@@ -456,10 +448,16 @@ impl PidHandle {
 
     /// A handle on the process `fd` refers to, whose pidfs id is `ino`.
     #[inline]
-    fn pinned_by_pidfs(pid: u32, boot: BootId, ino: u64, fd: PidFd) -> PidHandle {
+    fn pinned_by_pidfs(
+        support: &Support,
+        pid: u32,
+        boot: BootId,
+        ino: u64,
+        fd: PidFd,
+    ) -> PidHandle {
         let id = Identity::live(pid, boot, Some(ino), None);
-        let pin = Pin::Fd(Arc::new(fd));
-        if probe().pidfs_file_handles {
+        let pin = Pin::Fd(fd);
+        if support.pidfs_file_handles {
             // The file handle is added when the text is first asked for
             // (`settle`): one system call that handles never written out do
             // not pay.
@@ -554,12 +552,12 @@ impl PidHandle {
     fn pin_fd(pid: u32, fd: PidFd) -> Result<PidHandle, Error> {
         let boot = boot_id_for(pid)?;
         if let Some(ino) = pidfs_id(pid, &fd)? {
-            return Ok(Self::pinned_by_pidfs(pid, boot, ino, fd));
+            return Ok(Self::pinned_by_pidfs(probe(), pid, boot, ino, fd));
         }
         match ticks_behind(pid, &fd)? {
             Some((ticks, past_start_tick)) => {
                 let id = Identity::live(pid, boot, None, Some(ticks));
-                let pin = Pin::Fd(Arc::new(fd));
+                let pin = Pin::Fd(fd);
                 if past_start_tick {
                     Ok(Self::settled(id, pin))
                 } else {
@@ -597,7 +595,7 @@ impl PidHandle {
             }
         }
         let id = Identity::live(pid, boot, None, Some(ticks));
-        Ok(Self::settled(id, Pin::Ticks(ticks)))
+        Ok(Self::settled(id, Pin::Ticks))
     }
 
     /// Decides the identity a handle made within its process's start tick
@@ -637,7 +635,7 @@ impl PidHandle {
                 Ok(()) => true,
                 Err(e) => matches!(signal_error(pid, e), Error::PermissionDenied { .. }),
             },
-            Pin::Ticks(_) => true,
+            Pin::Ticks => true,
             Pin::Gone | Pin::Closed => false,
         };
         if alive { self.id } else { Identity::gone(pid) }
@@ -693,7 +691,7 @@ impl PidHandle {
                             // Text is only issued once its start tick is
                             // over (see `settle`), so the restored handle may
                             // give the same text out again.
-                            return Ok(Self::settled(*identity, Pin::Fd(Arc::new(fd))));
+                            return Ok(Self::settled(*identity, Pin::Fd(fd)));
                         }
                     }
                 }
@@ -740,16 +738,14 @@ impl PidHandle {
             if !same {
                 return Ok(Self::gone(pid));
             }
-            Ok(Self::settled(*identity, Pin::Fd(Arc::new(fd))))
+            Ok(Self::settled(*identity, Pin::Fd(fd)))
         } else {
             let stat = visible_stat(pid)?;
             let Some(stat) = stat.filter(|s| !s.is_dead()) else {
                 return Ok(Self::gone(pid));
             };
             match identity.start_ticks() {
-                Some(want) if want == stat.start_ticks => {
-                    Ok(Self::settled(*identity, Pin::Ticks(want)))
-                }
+                Some(want) if want == stat.start_ticks => Ok(Self::settled(*identity, Pin::Ticks)),
                 Some(_) => Ok(Self::gone(pid)),
                 None => Err(Self::unverifiable(pid)),
             }
@@ -881,9 +877,10 @@ impl PidHandle {
             Pin::Fd(_) => unreachable!("handled in kill"),
             Pin::Gone => Err(Error::Gone { pid }),
             Pin::Closed => Err(Error::Closed),
-            Pin::Ticks(ticks) => {
+            Pin::Ticks => {
                 match visible_stat(pid)? {
-                    Some(stat) if stat.start_ticks == *ticks && !stat.is_dead() => {}
+                    Some(stat)
+                        if Some(stat.start_ticks) == self.id.start_ticks() && !stat.is_dead() => {}
                     _ => return Err(Error::Gone { pid }),
                 }
                 // The race window of the fallback is here, between the check
@@ -937,8 +934,10 @@ impl PidHandle {
                     },
                 }
             }
-            Pin::Ticks(ticks) => Ok(match visible_stat(pid)? {
-                Some(stat) if stat.start_ticks == *ticks && !stat.is_dead() => {
+            Pin::Ticks => Ok(match visible_stat(pid)? {
+                Some(stat)
+                    if Some(stat.start_ticks) == self.id.start_ticks() && !stat.is_dead() =>
+                {
                     if stat.is_zombie() {
                         State::Exited
                     } else {
@@ -996,7 +995,7 @@ impl PidHandle {
                 .map_err(|e| io_context(format!("polling the pidfd of pid {pid}"), e)),
             Pin::Closed => Err(Error::Closed),
             Pin::Gone => Ok(true),
-            Pin::Ticks(_) => {
+            Pin::Ticks => {
                 let deadline = timeout.map(|t| Instant::now() + t);
                 let mut naps = Backoff::new(Duration::from_millis(1), Duration::from_millis(50));
                 loop {
@@ -1072,35 +1071,28 @@ impl PidHandle {
 
     /// Gives up the handle for its pidfd (`None` in the fallback, and for
     /// gone or closed handles), for callers that watch the process
-    /// themselves (an epoll set, a monitor). The pidfd is the handle's own if
-    /// no clone shares it, else a duplicate (`F_DUPFD_CLOEXEC`).
+    /// themselves (an epoll set, a monitor). No system call: the pidfd is the
+    /// handle's own.
     ///
     /// ```
     /// use pidkit_pidhandle::{PidHandle, Signal};
     ///
     /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
-    /// let fd = PidHandle::from_child(&child)?.into_pidfd()?.expect("a pidfd");
+    /// let fd = PidHandle::from_child(&child)?.into_pidfd().expect("a pidfd");
     /// fd.send_signal(Signal::KILL)?;
     /// assert!(!fd.wait()?.success());
     /// # let _ = child.try_wait();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn into_pidfd(mut self) -> Result<Option<PidFd>, Error> {
-        let pid = self.pid();
+    pub fn into_pidfd(mut self) -> Option<PidFd> {
         match std::mem::replace(&mut self.pin, Pin::Closed) {
-            Pin::Fd(fd) => match Arc::try_unwrap(fd) {
-                Ok(fd) => Ok(Some(fd)),
-                Err(shared) => shared
-                    .try_clone()
-                    .map(Some)
-                    .map_err(|e| io_context(format!("duplicating the pidfd of pid {pid}"), e)),
-            },
-            _ => Ok(None),
+            Pin::Fd(fd) => Some(fd),
+            _ => None,
         }
     }
 
-    /// A handle with its own, independent pidfd (`F_DUPFD_CLOEXEC`), for
-    /// callers that want to hand out an fd. `clone()` shares the fd instead.
+    /// A handle with its own, independent pidfd (`F_DUPFD_CLOEXEC`): the
+    /// handle's copy. To share one handle, put it in an `Arc`.
     ///
     /// ```
     /// use pidkit_pidhandle::PidHandle;
@@ -1112,12 +1104,19 @@ impl PidHandle {
     /// assert_ne!(own.pidfd().unwrap().as_raw_fd(), me.pidfd().unwrap().as_raw_fd());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] naming the pid when the descriptor cannot be duplicated
+    /// (`EMFILE`, `ENFILE`).
     pub fn try_clone(&self) -> Result<PidHandle, Error> {
         let pin = match &self.pin {
-            Pin::Fd(fd) => Pin::Fd(Arc::new(fd.try_clone().map_err(|e| {
+            Pin::Fd(fd) => Pin::Fd(fd.try_clone().map_err(|e| {
                 io_context(format!("duplicating the pidfd of pid {}", self.pid()), e)
-            })?)),
-            other => other.clone(),
+            })?),
+            Pin::Ticks => Pin::Ticks,
+            Pin::Gone => Pin::Gone,
+            Pin::Closed => Pin::Closed,
         };
         Ok(PidHandle {
             id: self.id,
@@ -1154,20 +1153,23 @@ mod tests {
     use super::*;
 
     /// A handle is passed and returned by value everywhere: it carries one
-    /// identity record inline (the issued one, when it differs, is boxed).
+    /// identity record inline (the issued one, when it differs, is boxed),
+    /// and stays within the 128 bytes the compiler copies inline rather than
+    /// through a call to `memcpy` (ARCHITECTURE.md, "Where a call's cost
+    /// goes").
     #[test]
     fn a_handle_carries_one_identity_record() {
         let one = std::mem::size_of::<Identity>();
         let handle = std::mem::size_of::<PidHandle>();
         assert!(
-            handle <= one + 48,
+            handle <= one + 32 && handle <= 128,
             "PidHandle is {handle} bytes, Identity {one}"
         );
     }
 
     #[test]
-    fn handle_is_send_sync_clone_debug() {
-        fn check<T: Send + Sync + Clone + fmt::Debug + 'static>() {}
+    fn handle_is_send_sync_debug() {
+        fn check<T: Send + Sync + fmt::Debug + 'static>() {}
         fn check_error<T: Send + Sync + std::error::Error + 'static>() {}
         check::<PidHandle>();
         check_error::<Error>();

@@ -138,11 +138,21 @@ fn gone(e: &io::Error) -> bool {
 ///
 /// Only a successful read is kept: a read that failed (out of file
 /// descriptors, say) is tried again by the next call.
+#[inline]
 pub(crate) fn boot_id() -> Result<BootId, Error> {
-    static BOOT: OnceLock<BootId> = OnceLock::new();
-    if let Some(b) = BOOT.get() {
-        return Ok(*b);
+    match BOOT.get() {
+        Some(b) => Ok(*b),
+        None => read_and_keep_boot_id(),
     }
+}
+
+/// The boot id once read.
+static BOOT: OnceLock<BootId> = OnceLock::new();
+
+/// [`boot_id`]'s first call.
+#[cold]
+#[inline(never)]
+fn read_and_keep_boot_id() -> Result<BootId, Error> {
     let b = read_boot_id()?;
     Ok(*BOOT.get_or_init(|| b))
 }

@@ -4,12 +4,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin as Pinned;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pidkit_pidfd::low_level::Backoff;
-use pidkit_pidfd::{AsyncReadable, PidFd};
+use std::os::fd::OwnedFd;
+
+use pidkit_pidfd::AsyncReadable;
 
 use crate::error::io_context;
 use crate::{Error, PidHandle, Pin, State};
@@ -24,10 +25,11 @@ impl PidHandle {
     /// Does not reap. Feature `tokio`.
     ///
     /// Works for any pinned process: a child or not, made here or restored
-    /// from text after a restart. With a pidfd, the pidfd is registered with
-    /// the reactor of the runtime that polls the future (shared with the
-    /// handle; a duplicate for each further waiter in the same runtime), and
-    /// the task is woken by the exit itself: no thread, no polling. A
+    /// from text after a restart. With a pidfd, the future takes its own
+    /// duplicate of the handle's (`F_DUPFD_CLOEXEC`, when it is made) and
+    /// registers it with the reactor of the runtime that polls it on the
+    /// first poll; the task is woken by the exit itself: no thread, no
+    /// polling. A
     /// recycled PID cannot complete the future: the pidfd refers to the
     /// pinned process only.
     ///
@@ -37,8 +39,9 @@ impl PidHandle {
     /// runtime's time driver (`enable_time` or `enable_all`). A gone handle
     /// is ready at once; a closed one fails with [`Error::Closed`].
     ///
-    /// The future is `'static` (it holds a clone of the handle), `Send` and
-    /// `Unpin`. Cancel-safe: it observes and never consumes anything, so
+    /// The future is `'static` (it holds its own pidfd, or in the fallback
+    /// its own copy of the handle), `Send` and `Unpin`; closing or dropping
+    /// the handle does not end it. Cancel-safe: it observes and never consumes anything, so
     /// dropping it loses nothing and any number of tasks may await one
     /// process.
     ///
@@ -61,9 +64,9 @@ impl PidHandle {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] for a closed handle; [`Error::Io`] naming the pid
-    /// if the pidfd cannot be registered with the reactor (no tokio runtime,
-    /// out of descriptors for a further waiter's duplicate) or the reactor
+    /// The future gives [`Error::Closed`] for a closed handle; [`Error::Io`]
+    /// naming the pid if the pidfd cannot be duplicated (out of descriptors)
+    /// or registered with the reactor (no tokio runtime), or the reactor
     /// fails; in the fallback, the errors of [`PidHandle::state`].
     ///
     /// # Panics
@@ -72,12 +75,19 @@ impl PidHandle {
     /// the time driver (in the fallback), as tokio's own types do.
     pub fn wait_exited_async(&self) -> ExitedFuture {
         let how = match &self.pin {
-            Pin::Fd(fd) => How::Fd {
-                pidfd: Arc::clone(fd),
-                readable: None,
+            Pin::Fd(fd) => match fd.try_clone() {
+                Ok(own) => How::Unregistered(Some(OwnedFd::from(own))),
+                Err(e) => How::Failed(Some(io_context(
+                    format!("duplicating the pidfd of pid {} for a waiter", self.pid()),
+                    e,
+                ))),
             },
-            Pin::Ticks(_) => How::Proc {
-                handle: Box::new(self.clone()),
+            Pin::Ticks => How::Proc {
+                handle: Box::new(PidHandle {
+                    id: self.id,
+                    pin: Pin::Ticks,
+                    issued: self.issued.clone(),
+                }),
                 sleep: None,
                 naps: Backoff::new(NAP_MIN, NAP_MAX),
             },
@@ -114,11 +124,13 @@ pub struct ExitedFuture {
 }
 
 enum How {
-    Fd {
-        pidfd: Arc<PidFd>,
-        /// Registered on the first poll, in the runtime that polls.
-        readable: Option<AsyncReadable>,
-    },
+    /// The future's own duplicate of the pidfd, until the first poll
+    /// registers it with the reactor of the runtime that polls.
+    Unregistered(Option<OwnedFd>),
+    /// Registered.
+    Registered(AsyncReadable),
+    /// The duplicate could not be made: the error, given by the first poll.
+    Failed(Option<Error>),
     Proc {
         /// Boxed: a handle carries its identity twice (up to a file handle each).
         handle: Box<PidHandle>,
@@ -138,26 +150,25 @@ impl Future for ExitedFuture {
         match &mut this.how {
             How::Gone => Poll::Ready(Ok(())),
             How::Closed => Poll::Ready(Err(Error::Closed)),
-            How::Fd { pidfd, readable } => {
-                let fd = match readable {
-                    Some(fd) => fd,
-                    None => match AsyncReadable::new(Arc::clone(pidfd)) {
-                        Ok(fd) => readable.insert(fd),
-                        Err(e) => {
-                            return Poll::Ready(Err(io_context(
-                                format!("registering the pidfd of pid {pid} with tokio's reactor"),
-                                e,
-                            )));
-                        }
-                    },
-                };
-                fd.poll_readable(cx).map_err(|e| {
-                    io_context(
-                        format!("awaiting the pidfd of pid {pid} in tokio's reactor"),
-                        e,
-                    )
-                })
-            }
+            How::Failed(e) => Poll::Ready(Err(e.take().unwrap_or(Error::Closed))),
+            How::Unregistered(own) => match own.take().map(AsyncReadable::from_fd) {
+                Some(Ok(fd)) => {
+                    this.how = How::Registered(fd);
+                    Pinned::new(this).poll(cx)
+                }
+                Some(Err(e)) => Poll::Ready(Err(io_context(
+                    format!("registering the pidfd of pid {pid} with tokio's reactor"),
+                    e,
+                ))),
+                // Polled again after its registration failed.
+                None => Poll::Ready(Err(Error::Closed)),
+            },
+            How::Registered(fd) => fd.poll_readable(cx).map_err(|e| {
+                io_context(
+                    format!("awaiting the pidfd of pid {pid} in tokio's reactor"),
+                    e,
+                )
+            }),
             How::Proc {
                 handle,
                 sleep,
@@ -181,7 +192,8 @@ impl Future for ExitedFuture {
 impl fmt::Debug for ExitedFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let how = match &self.how {
-            How::Fd { .. } => "pidfd",
+            How::Unregistered(_) | How::Registered(_) => "pidfd",
+            How::Failed(_) => "failed",
             How::Proc { .. } => "proc",
             How::Gone => "gone",
             How::Closed => "closed",

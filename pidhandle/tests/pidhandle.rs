@@ -583,8 +583,8 @@ fn close_is_idempotent_and_touches_no_other_fd() {
     let child = sleeper();
     let mut h = PidHandle::from_child(child.child()).unwrap();
     let text = h.to_string();
-    let shared = h.clone();
-    let raw = h.pidfd().map(AsRawFd::as_raw_fd);
+    let other = h.try_clone().unwrap();
+    let other_raw = other.pidfd().map(AsRawFd::as_raw_fd);
     h.close().unwrap();
     h.close().unwrap();
     assert!(h.is_closed());
@@ -596,14 +596,14 @@ fn close_is_idempotent_and_touches_no_other_fd() {
     assert!(matches!(h.wait_exited(None), Err(Error::Closed)));
     assert_eq!(h.to_string(), text);
     assert_eq!(h.pid(), child.id());
-    // The clone shares the fd, which stays open for it.
-    assert_eq!(shared.pidfd().map(AsRawFd::as_raw_fd), raw);
-    shared.kill(Signal::ZERO).unwrap();
-    assert_eq!(shared.state().unwrap(), State::Running);
-    if let Some(raw) = raw {
+    // Another handle on the process keeps its own fd, open and working.
+    assert_eq!(other.pidfd().map(AsRawFd::as_raw_fd), other_raw);
+    other.kill(Signal::ZERO).unwrap();
+    assert_eq!(other.state().unwrap(), State::Running);
+    if let Some(raw) = other_raw {
         assert!(
             testkit::open_fds().iter().any(|(fd, _)| *fd == raw),
-            "closing one clone closed the shared fd"
+            "closing one handle closed another's fd"
         );
     }
     // A gone handle closes too.
@@ -630,24 +630,19 @@ fn try_clone_gives_an_independent_pidfd() {
     }
     c.close().unwrap();
     h.kill(Signal::ZERO).unwrap();
-    // into_pidfd: the handle's own fd when unshared, a duplicate otherwise.
-    let raw = h.pidfd().map(AsRawFd::as_raw_fd);
-    let shared = h.clone();
-    let dup = shared.into_pidfd().unwrap();
-    assert_eq!(dup.is_some(), pidkit_pidhandle::probe().usable());
-    if let Some(dup) = &dup {
-        assert_ne!(Some(dup.as_raw_fd()), raw);
-        dup.send_signal(Signal::ZERO).unwrap();
-    }
+    // into_pidfd: the handle's own fd, still open and working.
     let solo = h.try_clone().unwrap();
     let solo_raw = solo.pidfd().map(AsRawFd::as_raw_fd);
-    let own = solo.into_pidfd().unwrap();
+    let own = solo.into_pidfd();
     assert_eq!(own.as_ref().map(AsRawFd::as_raw_fd), solo_raw);
+    assert_eq!(own.is_some(), pidkit_pidhandle::probe().usable());
+    if let Some(own) = &own {
+        own.send_signal(Signal::ZERO).unwrap();
+    }
     assert!(
         PidHandle::new(testkit::free_pid())
             .unwrap()
             .into_pidfd()
-            .unwrap()
             .is_none()
     );
     let dbg = format!("{h:?}");
@@ -712,7 +707,7 @@ fn permission_denied_is_not_dead() {
             // broadcast to the other threads), and the thread ends here.
             rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(65534)).unwrap();
             for handle in [
-                h.clone(),
+                h.try_clone().unwrap(),
                 PidHandle::new(pid).unwrap(),
                 text.parse::<PidHandle>().unwrap(),
             ] {

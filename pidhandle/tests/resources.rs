@@ -98,7 +98,6 @@ fn free_fds_body() {
     let pid = child.id();
     let free = testkit::free_pid();
     let base = PidHandle::from_child(child.child()).unwrap();
-    let shared = base.clone();
     let text = base.to_string();
     let gone_text = PidHandle::new(free).unwrap().to_string();
     assert!(gone_text.ends_with(":gone"));
@@ -108,6 +107,8 @@ fn free_fds_body() {
         // A pidfd to hand over (reading its PID back needs a descriptor where
         // the fdinfo fallback of `PidFd::info` is used).
         let spare = base.pidfd().map(|fd| fd.try_clone().unwrap());
+        // A handle to give up for its pidfd, which needs no descriptor.
+        let own = base.try_clone().unwrap();
         let mut full = fill_fd_table();
         full.leave_free(k);
         let from_pidfd = spare.map(|fd| PidHandle::from_pidfd(pid, fd));
@@ -123,7 +124,7 @@ fn free_fds_body() {
         let state = base.state();
         let alive = base.is_alive();
         let signalled = base.kill(Signal::ZERO);
-        let into = shared.clone().into_pidfd();
+        let into = own.into_pidfd();
         drop(full);
 
         for (what, r) in made {
@@ -167,10 +168,11 @@ fn free_fds_body() {
             Ok(()) => {}
             Err(e) => assert_emfile(&e, pid, "kill(0)"),
         }
-        match into {
-            Ok(fd) => assert_eq!(fd.is_some(), pidkit_pidhandle::probe().usable()),
-            Err(e) => assert_emfile(&e, pid, "into_pidfd"),
-        }
+        assert_eq!(
+            into.is_some(),
+            pidkit_pidhandle::probe().usable(),
+            "into_pidfd with {k} free"
+        );
     }
     // With a pidfd, what needs no new descriptor worked even in a full table.
     if pidkit_pidhandle::probe().usable() {
@@ -181,7 +183,7 @@ fn free_fds_body() {
         assert_eq!(state.unwrap(), State::Running);
         signalled.unwrap();
     }
-    drop((base, shared));
+    drop(base);
     assert_eq!(
         testkit::open_fd_count(),
         baseline - usize::from(pidkit_pidhandle::probe().usable()),

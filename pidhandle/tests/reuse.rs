@@ -241,7 +241,7 @@ fn concurrent_body() {
                     if pidkit_pidhandle::probe().usable() {
                         drop(PidFd::open(decoy_pid).unwrap());
                         let d = PidHandle::new(decoy_pid).unwrap();
-                        drop(d.clone());
+                        drop(d.try_clone().unwrap());
                         drop(d);
                     } else {
                         drop(std::fs::File::open("/dev/null").unwrap());
@@ -255,7 +255,7 @@ fn concurrent_body() {
                 s.spawn(move || {
                     for i in 0..5_000 {
                         let mut c = match (t + i) % 3 {
-                            0 => h.clone(),
+                            0 => PidHandle::restore(h.identity()).unwrap(),
                             1 => h.try_clone().unwrap(),
                             _ => h.to_string().parse().unwrap(),
                         };
@@ -317,7 +317,7 @@ fn leak_body() {
         let n = PidHandle::new(gone).unwrap();
         if i % 10 == 0 {
             let mut c = r.try_clone().unwrap();
-            let _shared = h.clone();
+            let _into = h.try_clone().unwrap().into_pidfd();
             c.close().unwrap();
         }
         r.kill(Signal::ZERO).unwrap();

@@ -69,15 +69,22 @@ fn body(rt: &Runtime) {
     // Not our child: a shell's background sleep, restored from text.
     let (sh, gpid) = testkit::grandchild("wait $!");
     let h: PidHandle = PidHandle::new(gpid).unwrap().to_string().parse().unwrap();
-    // Many waiters on one pidfd (clones share it) and on a duplicate.
-    let clones: Vec<PidHandle> = (0..20).map(|_| h.clone()).collect();
+    // Many waiters on one shared handle, one on a handle of its own, and one
+    // whose handle was closed and dropped after the future was made.
+    let h = std::sync::Arc::new(h);
+    let shared: Vec<_> = (0..20).map(|_| std::sync::Arc::clone(&h)).collect();
     let own = h.try_clone().unwrap();
+    let mut short = h.try_clone().unwrap();
+    let outliving = short.wait_exited_async();
+    short.close().unwrap();
+    drop(short);
     let exited = rt.block_on(async {
-        let mut tasks: Vec<_> = clones
+        let mut tasks: Vec<_> = shared
             .iter()
             .map(|c| tokio::spawn(c.wait_exited_async()))
             .collect();
         tasks.push(tokio::spawn(own.wait_exited_async()));
+        tasks.push(tokio::spawn(outliving));
         tokio::task::yield_now().await;
         h.kill(Signal::KILL).unwrap();
         let mut n = 0;
@@ -87,14 +94,14 @@ fn body(rt: &Runtime) {
         }
         n
     });
-    assert_eq!(exited, 21);
+    assert_eq!(exited, 22);
     assert_ne!(h.state().unwrap(), State::Running);
     // The shell reaped it.
     assert_eq!(sh.wait().code(), Some(128 + 9));
     assert_eq!(h.state().unwrap(), State::Gone);
 
     // A closed handle is an error; one whose process was reaped is ready.
-    let mut closed = h.clone();
+    let mut closed = h.try_clone().unwrap();
     closed.close().unwrap();
     assert!(matches!(
         rt.block_on(closed.wait_exited_async()),
