@@ -83,6 +83,7 @@ impl BootId {
     }
 
     /// [`BootId::parse_canonical`] on bytes, for the text parser's fast path.
+    #[inline(always)]
     fn parse_canonical_bytes(b: &[u8]) -> Option<BootId> {
         if b.len() != 36 {
             return None;
@@ -90,17 +91,22 @@ impl BootId {
         if [b[8], b[13], b[18], b[23]] != [b'-'; 4] {
             return None;
         }
-        // Branch-free over the 32 digits; one check at the end.
-        let mut v: u128 = 0;
-        let mut bad = 0u8;
-        for group in [&b[..8], &b[9..13], &b[14..18], &b[19..23], &b[24..]] {
-            for &c in group {
-                let d = HEX_VALUE[usize::from(c)];
-                bad |= d;
-                v = (v << 4) | u128::from(d & 0xf);
-            }
-        }
-        (bad & NOT_HEX == 0).then_some(BootId::from_u128(v))
+        // Eight digits at a time (see `hex8`), loaded straight from the
+        // text: the groups are 8-4-4-4-12 digits long.
+        let le64 = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
+        let le32 = |i: usize| {
+            u64::from(u32::from_le_bytes(
+                b[i..i + 4].try_into().unwrap_or_default(),
+            ))
+        };
+        let words = [
+            hex8(le64(0))?,
+            hex8(le32(9) | (le32(14) << 32))?,
+            hex8(le32(19) | (le32(24) << 32))?,
+            hex8(le64(28))?,
+        ];
+        let v = words.iter().fold(0u128, |v, &w| (v << 32) | u128::from(w));
+        Some(BootId::from_u128(v))
     }
 }
 
@@ -304,24 +310,42 @@ impl Fh {
 
     /// [`Fh::parse`] for the text parser's fast path: bytes in, no
     /// diagnosis out (`None` for anything `parse` would refuse).
+    #[inline(always)]
     fn parse_fast(b: &[u8]) -> Option<Fh> {
         let dot = b.iter().position(|&c| c == b'.')?;
         let (ty, hex) = (&b[..dot], &b[dot + 1..]);
         if ty.is_empty() || ty.len() > 8 || ty[0] == b'0' {
             return None;
         }
-        let mut t: u32 = 0;
-        for &c in ty {
-            t = (t << 4) | u32::from(lower_hex_value(c)?);
-        }
-        let ty = i32::try_from(t).ok()?;
+        // Left-padded with '0' to eight digits: the same value. Each digit
+        // is shifted in at the top of the word, the last one ending there.
+        let ty = ty.iter().fold(u64::from_le_bytes(*b"00000000"), |w, &c| {
+            (w >> 8) | (u64::from(c) << 56)
+        });
+        let ty = i32::try_from(hex8(ty)?).ok()?;
         if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 2 * FH_MAX {
             return None;
         }
-        let mut bytes = [0; FH_MAX];
-        for (out, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
-            *out = (lower_hex_value(pair[0])? << 4) | lower_hex_value(pair[1])?;
+        // Four bytes per eight digits, gathered in two 16-byte halves that
+        // are stored whole (a load of the result then reads one store).
+        let mut halves = [0u128; 2];
+        for (i, digits) in hex.chunks(8).enumerate() {
+            // A short last chunk is right-padded with '0': its digits keep
+            // their places, and the bytes past it stay zero.
+            let word = match <[u8; 8]>::try_from(digits) {
+                Ok(eight) => u64::from_le_bytes(eight),
+                Err(_) => digits
+                    .iter()
+                    .rev()
+                    .fold(u64::from_le_bytes(*b"00000000"), |w, &c| {
+                        (w << 8) | u64::from(c)
+                    }),
+            };
+            halves[i / 4] |= u128::from(hex8(word)?) << (32 * (3 - i % 4));
         }
+        let mut bytes = [0; FH_MAX];
+        bytes[..16].copy_from_slice(&halves[0].to_be_bytes());
+        bytes[16..].copy_from_slice(&halves[1].to_be_bytes());
         Some(Fh {
             ty,
             len: NonZeroU8::new((hex.len() / 2) as u8)?,
@@ -348,6 +372,39 @@ const HEX_VALUE: [u8; 256] = {
     }
     table
 };
+
+/// Eight lowercase hex digits, loaded little-endian into `x` (so the first
+/// digit, the most significant, is the lowest byte), as their value; `None`
+/// if any byte is not one.
+///
+/// All eight at once in one `u64` (SWAR), with no table and no branch
+/// per digit: the fast path of every restore parses 48 hex digits, and
+/// the bytes-at-a-time loop it replaces was most of the parse (ARCHITECTURE.md,
+/// "Where a call's cost goes").
+#[inline(always)]
+fn hex8(x: u64) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Per byte, for bytes below 0x80 (checked last): bit 7 of
+    // `x + (0x80 - k)` is set exactly when the byte is >= k, and no byte
+    // carries into the next.
+    let low7 = x & !HIGH;
+    let at_least = |k: u64| low7.wrapping_add((0x80 - k) * ONES) & HIGH;
+    let digit = at_least(0x30) & !at_least(0x3a);
+    let letter = at_least(0x61) & !at_least(0x67);
+    if (digit | letter) != HIGH || x & HIGH != 0 {
+        return None;
+    }
+    // '0'..'9' carry their value in the low nibble; 'a'..'f' carry 1..6
+    // there, and 9 more makes 10..15.
+    let nibbles = (x & (0x0f * ONES)) + (letter >> 7) * 9;
+    // Byte i holds digit i; pair them into bytes (digit 2j high), then
+    // gather the four bytes, first digits first.
+    let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
+    let le = (quads | (quads >> 16)) as u32;
+    Some(le.swap_bytes())
+}
 
 /// The value of a lowercase hex digit; `None` for any other byte.
 #[inline]
@@ -607,15 +664,23 @@ fn parse(s: &str) -> Result<Identity, String> {
 
 /// Takes a canonical decimal (no leading zero, at most 20 digits, fits u64)
 /// from the front of `b`; returns it and the rest.
+#[inline(always)]
 fn take_number(b: &[u8]) -> Option<(u64, &[u8])> {
     let len = b.iter().take_while(|c| c.is_ascii_digit()).count();
     if len == 0 || len > 20 || (len > 1 && b[0] == b'0') {
         return None;
     }
-    let mut v: u64 = 0;
-    for &c in &b[..len] {
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
+    let digits = &b[..len];
+    let v = if len < 20 {
+        // 19 digits never overflow a u64.
+        digits
+            .iter()
+            .fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'))
+    } else {
+        digits.iter().try_fold(0u64, |v, &c| {
+            v.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+        })?
+    };
     Some((v, &b[len..]))
 }
 
@@ -659,6 +724,8 @@ fn parse_fast(b: &[u8]) -> Option<Identity> {
     Some(parsed(pid, boot, pidfs, fh, start))
 }
 
+#[cold]
+#[inline(never)]
 fn parse_diagnosing(s: &str) -> Result<Identity, String> {
     if s.is_empty() {
         return Err("empty input".into());
@@ -1024,7 +1091,38 @@ mod tests {
         );
     }
 
+    /// What `hex8` must answer: digit by digit, through the table.
+    fn hex8_reference(c: [u8; 8]) -> Option<u32> {
+        c.iter().try_fold(0u32, |v, &d| {
+            Some((v << 4) | u32::from(lower_hex_value(d)?))
+        })
+    }
+
+    /// Every byte value in every place, in a word of valid digits.
+    #[test]
+    fn hex8_takes_exactly_the_lowercase_hex_digits() {
+        for base in [*b"00000000", *b"ffffffff", *b"0f3c9a5e", *b"9a43e2b7"] {
+            assert_eq!(hex8(u64::from_le_bytes(base)), hex8_reference(base));
+            for i in 0..8 {
+                for byte in 0..=255u8 {
+                    let mut c = base;
+                    c[i] = byte;
+                    assert_eq!(hex8(u64::from_le_bytes(c)), hex8_reference(c), "{c:?}");
+                }
+            }
+        }
+        assert_eq!(hex8(u64::from_le_bytes(*b"0f3c9a5e")), Some(0x0f3c_9a5e));
+        assert_eq!(hex8(u64::from_le_bytes(*b"0F3C9A5E")), None);
+    }
+
     proptest! {
+        #[test]
+        fn hex8_agrees_with_the_table(c in any::<[u8; 8]>(), digits in "[0-9a-f]{8}") {
+            prop_assert_eq!(hex8(u64::from_le_bytes(c)), hex8_reference(c));
+            let d: [u8; 8] = digits.as_bytes().try_into().unwrap();
+            prop_assert_eq!(hex8(u64::from_le_bytes(d)), Some(u32::from_str_radix(&digits, 16).unwrap()));
+        }
+
         #[test]
         fn fast_and_diagnosing_parsers_agree(
             id in arb_identity(),
