@@ -3,14 +3,13 @@
 
 use std::fmt;
 use std::future::Future;
+use std::os::fd::OwnedFd;
 use std::pin::Pin as Pinned;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use pidkit_pidfd::low_level::Backoff;
-use std::os::fd::OwnedFd;
-
 use pidkit_pidfd::AsyncReadable;
+use pidkit_pidfd::low_level::Backoff;
 
 use crate::error::io_context;
 use crate::{Error, PidHandle, Pin, State};
@@ -29,9 +28,8 @@ impl PidHandle {
     /// duplicate of the handle's (`F_DUPFD_CLOEXEC`, when it is made) and
     /// registers it with the reactor of the runtime that polls it on the
     /// first poll; the task is woken by the exit itself: no thread, no
-    /// polling. A
-    /// recycled PID cannot complete the future: the pidfd refers to the
-    /// pinned process only.
+    /// polling. A recycled PID cannot complete the future: the pidfd refers
+    /// to the pinned process only.
     ///
     /// In the fallback without pidfds the future re-reads
     /// `/proc/<pid>/stat` (identity included) on tokio timers, 1 ms growing
@@ -41,9 +39,9 @@ impl PidHandle {
     ///
     /// The future is `'static` (it holds its own pidfd, or in the fallback
     /// its own copy of the handle), `Send` and `Unpin`; closing or dropping
-    /// the handle does not end it. Cancel-safe: it observes and never consumes anything, so
-    /// dropping it loses nothing and any number of tasks may await one
-    /// process.
+    /// the handle does not end it. Cancel-safe: it observes and never
+    /// consumes anything, so dropping it loses nothing and any number of
+    /// tasks may await one process.
     ///
     /// ```
     /// use pidkit_pidhandle::{PidHandle, Signal, State};

@@ -166,3 +166,36 @@ fn future_is_static_send_and_unpin_and_errs_outside_a_runtime() {
         );
     }
 }
+
+/// A waiter made while the fd table is full: with a pidfd, it cannot take
+/// its duplicate, and its first poll says so, naming the pid, while the
+/// handle and later waiters are unaffected; in the fallback it needs no
+/// descriptor and completes once the process exits.
+fn full_table_body() {
+    let _w = watchdog("handle_async_emfile", LIMIT);
+    let rt = Builder::new_current_thread().enable_all().build().unwrap();
+    let child = ChildGuard::spawn(Command::new("sleep").arg("1000").stdin(Stdio::null()));
+    let pid = child.id();
+    let h = PidHandle::from_child(child.child()).unwrap();
+    let full = testkit::fill_fd_table();
+    let early = h.wait_exited_async();
+    drop(full);
+    if h.pidfd().is_some() {
+        let err = rt.block_on(early).unwrap_err();
+        assert!(matches!(err, Error::Io(_)), "{err:?}");
+        assert!(testkit::is_emfile(&err), "{err:?}");
+        assert!(err.to_string().contains(&pid.to_string()), "{err}");
+        h.kill(Signal::KILL).unwrap();
+        rt.block_on(h.wait_exited_async()).unwrap();
+    } else {
+        h.kill(Signal::KILL).unwrap();
+        rt.block_on(early).unwrap();
+    }
+    assert_ne!(h.state().unwrap(), State::Running);
+    assert_eq!(child.wait().signal_or_code(), 9);
+}
+
+testkit::isolated_tests!(full_table_body, LIMIT;
+    a_waiter_made_with_a_full_fd_table: Isolation::Process,
+    a_waiter_made_with_a_full_fd_table_fallback: Isolation::Seccomp(SeccompMode::Enosys),
+);
