@@ -1011,9 +1011,10 @@ impl PidHandle {
         }
     }
 
-    /// Releases the pidfd (the last clone sharing it closes it). Idempotent;
-    /// afterwards [`kill`](Self::kill), [`state`](Self::state),
-    /// [`is_alive`](Self::is_alive) and [`wait_exited`](Self::wait_exited)
+    /// Closes the pidfd (a waiter made by `wait_exited_async` keeps its
+    /// own). Idempotent; afterwards [`kill`](Self::kill),
+    /// [`state`](Self::state), [`is_alive`](Self::is_alive) and
+    /// [`wait_exited`](Self::wait_exited)
     /// give [`Error::Closed`] without touching any fd; `pid`, `identity` and
     /// the text form stay available.
     ///
