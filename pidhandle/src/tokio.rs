@@ -72,22 +72,17 @@ impl PidHandle {
     /// If polled in a tokio runtime without the I/O driver (with a pidfd) or
     /// the time driver (in the fallback), as tokio's own types do.
     pub fn wait_exited_async(&self) -> ExitedFuture {
+        // The future's own copy of the handle (`try_clone`: a duplicate of
+        // the pidfd, or in the fallback the identity alone).
         let how = match &self.pin {
-            Pin::Fd(fd) => match fd.try_clone() {
-                Ok(own) => How::Unregistered(Some(OwnedFd::from(own))),
-                Err(e) => How::Failed(Some(io_context(
-                    format!("duplicating the pidfd of pid {} for a waiter", self.pid()),
-                    e,
-                ))),
-            },
-            Pin::Ticks => How::Proc {
-                handle: Box::new(PidHandle {
-                    id: self.id,
-                    pin: Pin::Ticks,
-                    issued: self.issued.clone(),
-                }),
-                sleep: None,
-                naps: Backoff::new(NAP_MIN, NAP_MAX),
+            Pin::Fd(_) | Pin::Ticks => match self.try_clone() {
+                Err(e) => How::Failed(Some(e)),
+                Ok(own) if own.pidfd().is_none() => How::Proc {
+                    handle: Box::new(own),
+                    sleep: None,
+                    naps: Backoff::new(NAP_MIN, NAP_MAX),
+                },
+                Ok(own) => How::Unregistered(own.into_pidfd().map(OwnedFd::from)),
             },
             Pin::Gone => How::Gone,
             Pin::Closed => How::Closed,
