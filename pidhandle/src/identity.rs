@@ -308,9 +308,26 @@ impl Fh {
         }
     }
 
-    /// [`Fh::parse`] for the text parser's fast path: bytes in, no
-    /// diagnosis out (`None` for anything `parse` would refuse).
+    /// [`Fh::parse_fast`] for the pidfs form (`fe.` and sixteen digits):
+    /// `digits` are the sixteen, read as two words with no search.
     #[inline(always)]
+    fn parse_pidfs_form(digits: &[u8]) -> Option<Fh> {
+        const FILEID_KERNFS: i32 = 0xfe;
+        let word = |i: usize| hex8(u64::from_le_bytes(digits.get(i..i + 8)?.try_into().ok()?));
+        let mut bytes = [0; FH_MAX];
+        bytes[..4].copy_from_slice(&word(0)?.to_be_bytes());
+        bytes[4..8].copy_from_slice(&word(8)?.to_be_bytes());
+        Some(Fh {
+            ty: FILEID_KERNFS,
+            len: NonZeroU8::new(8)?,
+            bytes,
+        })
+    }
+
+    /// [`Fh::parse`] for the text parser's fast path: bytes in, no
+    /// diagnosis out (`None` for anything `parse` would refuse). Out of
+    /// line: the pidfs form is read by [`Fh::parse_pidfs_form`].
+    #[inline(never)]
     fn parse_fast(b: &[u8]) -> Option<Fh> {
         let dot = b.iter().position(|&c| c == b'.')?;
         let (ty, hex) = (&b[..dot], &b[dot + 1..]);
@@ -404,6 +421,42 @@ fn hex8(x: u64) -> Option<u32> {
     let quads = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
     let le = (quads | (quads >> 16)) as u32;
     Some(le.swap_bytes())
+}
+
+/// How many of the sixteen bytes in `x` (first byte lowest) are ASCII
+/// digits before the first that is not: 0 to 16.
+#[inline(always)]
+fn digit_run(x: u128) -> usize {
+    const ONES: u128 = u128::MAX / 0xff;
+    const HIGH: u128 = ONES * 0x80;
+    // As in `hex8`: bit 7 of `low7 + (0x80 - k)` is set exactly when the
+    // byte's low seven bits are >= k; a byte with bit 7 set is no digit.
+    let low7 = x & !HIGH;
+    let at_least = |k: u128| low7.wrapping_add((0x80 - k) * ONES) & HIGH;
+    let digit = at_least(0x30) & !at_least(0x3a) & !x;
+    ((!digit & HIGH).trailing_zeros() / 8) as usize
+}
+
+/// The value of the first `len` (1 to 16) bytes of `x`, all ASCII digits,
+/// the first byte the most significant digit.
+#[inline(always)]
+fn decimal16(x: u128, len: usize) -> u64 {
+    const ONES: u128 = u128::MAX / 0xff;
+    // The digits' values, moved up so that they end at the top byte: the
+    // bytes after them fall off, and zeros (leading zero digits) come in.
+    let digits = (x & (ONES * 0x0f)) << (8 * (16 - len));
+    let high = decimal8(digits as u64);
+    let low = decimal8((digits >> 64) as u64);
+    high * 100_000_000 + low
+}
+
+/// The value of eight digit values (0 to 9), one per byte, first byte most
+/// significant: pairs, then fours, then the eight combined in place.
+#[inline(always)]
+fn decimal8(w: u64) -> u64 {
+    let w = (w.wrapping_mul(10) + (w >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let w = (w.wrapping_mul(100) + (w >> 16)) & 0x0000_ffff_0000_ffff;
+    (w.wrapping_mul(10_000) + (w >> 32)) & 0xffff_ffff
 }
 
 /// The value of a lowercase hex digit; `None` for any other byte.
@@ -627,12 +680,25 @@ impl fmt::Display for Identity {
 impl FromStr for Identity {
     type Err = Error;
 
+    #[inline]
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse(s).map_err(|reason| Error::Parse {
-            input: s.to_owned(),
-            reason,
-        })
+        // Well-formed text is returned as it is parsed; everything else
+        // (and building the error) is out of line.
+        match parse_fast(s.as_bytes()) {
+            Some(id) => Ok(id),
+            None => refused(s),
+        }
     }
+}
+
+/// What [`Identity::from_str`] gives for text its fast path declined.
+#[cold]
+#[inline(never)]
+fn refused(s: &str) -> Result<Identity, Error> {
+    parse_diagnosing(s).map_err(|reason| Error::Parse {
+        input: s.to_owned(),
+        reason,
+    })
 }
 
 /// A canonical unsigned decimal: digits only, no sign, no leading zero.
@@ -653,19 +719,29 @@ fn number(field: &str, value: &str) -> Result<u64, String> {
         .map_err(|_| format!("`{field}={value}` is out of range"))
 }
 
-/// The whole parser: the fast path for well-formed text, and the
-/// diagnosing one (which also decides every input the fast path declines).
-fn parse(s: &str) -> Result<Identity, String> {
-    match parse_fast(s.as_bytes()) {
-        Some(id) => Ok(id),
-        None => parse_diagnosing(s),
-    }
-}
-
 /// Takes a canonical decimal (no leading zero, at most 20 digits, fits u64)
 /// from the front of `b`; returns it and the rest.
 #[inline(always)]
 fn take_number(b: &[u8]) -> Option<(u64, &[u8])> {
+    // Sixteen bytes at once where the text has them, with no branch on the
+    // number's length (see `decimal16`).
+    if let Some(head) = b.get(..16).and_then(|h| <[u8; 16]>::try_from(h).ok()) {
+        let x = u128::from_le_bytes(head);
+        let len = digit_run(x);
+        if len < 16 {
+            if len == 0 || (len > 1 && head[0] == b'0') {
+                return None;
+            }
+            return Some((decimal16(x, len), &b[len..]));
+        }
+    }
+    take_number_bytewise(b)
+}
+
+/// [`take_number`] a byte at a time: for a number at the end of the text,
+/// and for one of sixteen digits or more.
+#[inline(never)]
+fn take_number_bytewise(b: &[u8]) -> Option<(u64, &[u8])> {
     let len = b.iter().take_while(|c| c.is_ascii_digit()).count();
     if len == 0 || len > 20 || (len > 1 && b[0] == b'0') {
         return None;
@@ -708,8 +784,19 @@ fn parse_fast(b: &[u8]) -> Option<Identity> {
     let mut fh = None;
     if let Some(rest) = b.strip_prefix(b":fh=") {
         pidfs?;
-        let end = rest.iter().position(|&c| c == b':').unwrap_or(rest.len());
-        fh = Some(Fh::parse_fast(&rest[..end])?);
+        // The pidfs form every kernel so far writes is read in place; any
+        // other is searched for its end.
+        let end = match rest.get(..19) {
+            Some(head) if head.starts_with(b"fe.") && rest.get(19).is_none_or(|&c| c == b':') => {
+                fh = Some(Fh::parse_pidfs_form(&head[3..])?);
+                19
+            }
+            _ => {
+                let end = rest.iter().position(|&c| c == b':').unwrap_or(rest.len());
+                fh = Some(Fh::parse_fast(&rest[..end])?);
+                end
+            }
+        };
         b = &rest[end..];
     }
     let mut start = None;
@@ -1115,12 +1202,81 @@ mod tests {
         assert_eq!(hex8(u64::from_le_bytes(*b"0F3C9A5E")), None);
     }
 
+    /// What `take_number` must answer: the canonical-decimal rule, a byte
+    /// at a time, through `str::parse`.
+    fn take_number_reference(b: &[u8]) -> Option<(u64, &[u8])> {
+        let len = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        if len == 0 || len > 20 || (len > 1 && b[0] == b'0') {
+            return None;
+        }
+        let v = std::str::from_utf8(&b[..len]).ok()?.parse().ok()?;
+        Some((v, &b[len..]))
+    }
+
+    /// Every length from 1 to 22 digits, followed by every byte value, with
+    /// and without sixteen bytes to read at once.
+    #[test]
+    fn take_number_reads_every_length_and_stops_at_any_byte() {
+        let digits = b"9876543210123456789012";
+        for len in 1..=digits.len() {
+            for stop in 0..=255u8 {
+                for tail in [&b""[..], b"boot=0f3c9a5e-6b1d"] {
+                    let mut text = digits[..len].to_vec();
+                    text.push(stop);
+                    text.extend_from_slice(tail);
+                    assert_eq!(take_number(&text), take_number_reference(&text), "{text:?}");
+                }
+            }
+        }
+        assert_eq!(
+            take_number(b"4711:fh=fe.6712000000000000"),
+            Some((4711, &b":fh=fe.6712000000000000"[..]))
+        );
+        assert_eq!(
+            take_number(b"0:boot=0f3c9a5e-6b1d"),
+            Some((0, &b":boot=0f3c9a5e-6b1d"[..]))
+        );
+        assert_eq!(take_number(b"0123456789012345678"), None);
+        assert_eq!(
+            take_number(b"18446744073709551615"),
+            Some((u64::MAX, &b""[..]))
+        );
+        assert_eq!(take_number(b"18446744073709551616:start=1"), None);
+    }
+
     proptest! {
         #[test]
         fn hex8_agrees_with_the_table(c in any::<[u8; 8]>(), digits in "[0-9a-f]{8}") {
             prop_assert_eq!(hex8(u64::from_le_bytes(c)), hex8_reference(c));
             let d: [u8; 8] = digits.as_bytes().try_into().unwrap();
             prop_assert_eq!(hex8(u64::from_le_bytes(d)), Some(u32::from_str_radix(&digits, 16).unwrap()));
+        }
+
+        #[test]
+        fn take_number_agrees_with_the_reference(
+            b in prop::collection::vec(any::<u8>(), 0..40),
+            n in any::<u64>(),
+            tail in prop::collection::vec(any::<u8>(), 0..20),
+        ) {
+            prop_assert_eq!(take_number(&b), take_number_reference(&b));
+            let mut text = n.to_string().into_bytes();
+            text.extend_from_slice(&tail);
+            let expected = take_number_reference(&text);
+            prop_assert_eq!(take_number(&text), expected);
+        }
+
+        #[test]
+        fn the_pidfs_form_reads_as_any_handle_does(
+            bytes in any::<[u8; 8]>(),
+            pos in 0..16usize,
+            c in any::<u8>(),
+        ) {
+            let mut digits: Vec<u8> = bytes.iter().flat_map(|b| format!("{b:02x}").into_bytes()).collect();
+            let general = |d: &[u8]| Fh::parse_fast(&[b"fe.", d].concat());
+            prop_assert!(Fh::parse_pidfs_form(&digits).is_some());
+            prop_assert_eq!(Fh::parse_pidfs_form(&digits), general(&digits));
+            digits[pos] = c;
+            prop_assert_eq!(Fh::parse_pidfs_form(&digits), general(&digits));
         }
 
         #[test]
