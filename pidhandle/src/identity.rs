@@ -763,7 +763,7 @@ fn take_number_bytewise(b: &[u8]) -> Option<(u64, &[u8])> {
 /// Accepts exactly the well-formed texts, quickly; `None` for anything
 /// else, which [`parse_diagnosing`] then explains. Both accept the same set
 /// (a unit test checks this on arbitrary and near-valid inputs).
-fn parse_fast(b: &[u8]) -> Option<Identity> {
+pub(crate) fn parse_fast(b: &[u8]) -> Option<Identity> {
     let b = b.strip_prefix(b"pidkit-pid:v1:pid=")?;
     let (pid, b) = take_number(b)?;
     let pid = u32::try_from(pid)

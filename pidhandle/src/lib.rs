@@ -1145,7 +1145,12 @@ impl FromStr for PidHandle {
     /// ([`PidHandle::restore`]).
     #[inline(always)]
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::restore(&s.parse::<Identity>()?)
+        // Well-formed text is restored from where it was parsed; anything
+        // else is explained by `Identity::from_str`.
+        match identity::parse_fast(s.as_bytes()) {
+            Some(id) => Self::restore(&id),
+            None => Self::restore(&s.parse::<Identity>()?),
+        }
     }
 }
 
