@@ -74,6 +74,10 @@ pub(crate) struct Entry {
     watch: Watch,
     outcome: Mutex<Option<Outcome>>,
     cond: Condvar,
+    /// Threads asleep on `cond`, so that a record with none (the common
+    /// case: waiters wait on the pidfd) makes no `futex` call. Changed under
+    /// the entry's lock, as the record is made.
+    sleeping: AtomicUsize,
     /// Threads blocked on the pidfd in [`Entry::wait_deadline`] and async
     /// waiters, about to reap the process themselves; the reaper thread
     /// leaves it to them. Changed under the entry's lock.
@@ -97,6 +101,7 @@ impl Entry {
             watch,
             outcome: Mutex::new(None),
             cond: Condvar::new(),
+            sleeping: AtomicUsize::new(0),
             waiters: AtomicUsize::new(0),
             registration: OnceLock::new(),
             in_reaper_set: AtomicBool::new(false),
@@ -252,7 +257,9 @@ impl Entry {
     fn record(&self, slot: &mut Option<Outcome>, outcome: Outcome) {
         *slot = Some(outcome);
         self.leave_reaper();
-        self.cond.notify_all();
+        if self.sleeping.load(Ordering::SeqCst) > 0 {
+            self.cond.notify_all();
+        }
         #[cfg(feature = "tokio")]
         self.wakers.wake_all();
         if let Watch::Pipe(pipe) = &self.watch {
@@ -397,18 +404,33 @@ impl Entry {
                         return Ok(Some(outcome));
                     }
                     slot = match remaining(deadline) {
-                        None => self.cond.wait(slot).unwrap_or_else(PoisonError::into_inner),
                         Some(left) if left.is_zero() => return Ok(None),
-                        Some(left) => {
-                            self.cond
-                                .wait_timeout(slot, left)
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .0
-                        }
+                        left => self.sleep(slot, left),
                     };
                 }
             }
         }
+    }
+
+    /// Sleeps on the entry's condition variable (at most `timeout`) until a
+    /// record wakes it; counted in `sleeping` meanwhile.
+    fn sleep<'a>(
+        &self,
+        slot: MutexGuard<'a, Option<Outcome>>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, Option<Outcome>> {
+        self.sleeping.fetch_add(1, Ordering::SeqCst);
+        let slot = match timeout {
+            None => self.cond.wait(slot).unwrap_or_else(PoisonError::into_inner),
+            Some(t) => {
+                self.cond
+                    .wait_timeout(slot, t)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+        };
+        self.sleeping.fetch_sub(1, Ordering::SeqCst);
+        slot
     }
 
     /// [`Entry::wait_deadline`] with a pidfd, as a counted waiter: waits for
@@ -429,11 +451,7 @@ impl Entry {
             let Some(wait) = pauses.next_pause_before(deadline) else {
                 return Ok(None);
             };
-            slot = self
-                .cond
-                .wait_timeout(slot, wait)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            slot = self.sleep(slot, Some(wait));
             if self.resolve(&mut slot, true)? == Step::Done {
                 return Ok(*slot);
             }
