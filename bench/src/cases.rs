@@ -461,17 +461,13 @@ pub(crate) fn spawn_throughput(cfg: &Config) -> Result<Vec<Row>> {
     let budget = cfg.budget(3.0);
     let mut rows = Vec::new();
 
-    let mut mon_seq = || -> f64 {
-        let t0 = Instant::now();
-        for _ in 0..spawn::BATCH {
-            let p = monitor.start(&mut spawn::true_cmd()).expect("start");
-            monitor.wait(&p).expect("wait");
-        }
-        ns(t0.elapsed()) / spawn::BATCH as f64
-    };
-    let (a, b) = interleave(budget, 20, 100_000, &mut mon_seq, &mut || {
-        spawn::std_sample(1)
-    });
+    let (a, b) = interleave(
+        budget,
+        20,
+        100_000,
+        &mut || spawn::monitor_sample(&monitor, 1),
+        &mut || spawn::std_sample(1),
+    );
     rows.push(
         Row::new(
             "spawn+wait",
@@ -482,16 +478,7 @@ pub(crate) fn spawn_throughput(cfg: &Config) -> Result<Vec<Row>> {
         .floor_of(op::SPAWN_SEQ),
     );
 
-    let mut mon_par = || -> f64 {
-        let t0 = Instant::now();
-        let ps: Vec<_> = (0..spawn::BATCH)
-            .map(|_| monitor.start(&mut spawn::true_cmd()).expect("start"))
-            .collect();
-        for p in &ps {
-            monitor.wait(p).expect("wait");
-        }
-        ns(t0.elapsed()) / spawn::BATCH as f64
-    };
+    let mut mon_par = || spawn::monitor_sample(&monitor, spawn::BATCH);
     let mut tpc_par = || -> f64 {
         let t0 = Instant::now();
         let rxs: Vec<_> = (0..spawn::BATCH)

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use pidkit_monitor::Monitor;
 use testkit::ChildGuard;
 
 use crate::cases::{exit_sample_raw, pin, settle};
@@ -118,6 +119,36 @@ pub(crate) fn tokio_rows(cfg: &Config) -> Result<Vec<Row>> {
         .by(subject)
         .floor_of(op::SPAWN_PAR),
     );
+
+    // The rows pidkit shares with tokio::process, measured head to head in
+    // one interleave (the two "vs std" rows above and in the spawn+wait
+    // group come from different moments of the run).
+    let monitor = Monitor::new()?;
+    for in_flight in [1, spawn::BATCH] {
+        let (a, b) = interleave(
+            cfg.budget(3.0),
+            20,
+            100_000,
+            &mut || spawn::monitor_sample(&monitor, in_flight),
+            &mut || spawn::tokio_sample(&rt, in_flight),
+        );
+        let what = if in_flight == 1 {
+            "sequential".to_owned()
+        } else {
+            format!("{in_flight} in flight")
+        };
+        rows.push(
+            Row::new(
+                "spawn+wait",
+                &format!(
+                    "{what}, per child: Monitor::start + wait vs tokio::process spawn + wait().await"
+                ),
+                a,
+                b,
+            )
+            .by("pidkit vs tokio::process"),
+        );
+    }
     Ok(rows)
 }
 

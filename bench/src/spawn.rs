@@ -1,9 +1,12 @@
 //! The spawn+wait samples that several rows share: children of `true`,
 //! spawned and waited for in batches (one at a time or with a whole batch in
-//! flight) through std or through `tokio::process`, in nanoseconds per child.
+//! flight) through std, pidkit's `Monitor` or `tokio::process`, in
+//! nanoseconds per child.
 
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+use pidkit_monitor::Monitor;
 
 /// Children per sample.
 pub(crate) const BATCH: usize = 8;
@@ -25,6 +28,21 @@ pub(crate) fn std_sample(in_flight: usize) -> f64 {
             .collect();
         for mut c in cs {
             c.wait().expect("wait");
+        }
+    }
+    t0.elapsed().as_nanos() as f64 / BATCH as f64
+}
+
+/// As [`std_sample`], through `monitor` (`start`, then the blocking
+/// `wait`).
+pub(crate) fn monitor_sample(monitor: &Monitor, in_flight: usize) -> f64 {
+    let t0 = Instant::now();
+    for _ in 0..BATCH / in_flight {
+        let ps: Vec<_> = (0..in_flight)
+            .map(|_| monitor.start(&mut true_cmd()).expect("start"))
+            .collect();
+        for p in &ps {
+            monitor.wait(p).expect("wait");
         }
     }
     t0.elapsed().as_nanos() as f64 / BATCH as f64
