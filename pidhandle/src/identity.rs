@@ -694,7 +694,7 @@ impl FromStr for Identity {
 /// What [`Identity::from_str`] gives for text its fast path declined.
 #[cold]
 #[inline(never)]
-fn refused(s: &str) -> Result<Identity, Error> {
+pub(crate) fn refused(s: &str) -> Result<Identity, Error> {
     parse_diagnosing(s).map_err(|reason| Error::Parse {
         input: s.to_owned(),
         reason,

@@ -1146,10 +1146,11 @@ impl FromStr for PidHandle {
     #[inline(always)]
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Well-formed text is restored from where it was parsed; anything
-        // else is explained by `Identity::from_str`.
+        // else is explained as `Identity::from_str` does, without a second
+        // fast parse.
         match identity::parse_fast(s.as_bytes()) {
             Some(id) => Self::restore(&id),
-            None => Self::restore(&s.parse::<Identity>()?),
+            None => Self::restore(&identity::refused(s)?),
         }
     }
 }
