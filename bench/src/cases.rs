@@ -176,15 +176,15 @@ pub(crate) fn signal_cost(cfg: &Config) -> Result<Vec<Row>> {
         budget,
         &mut || {
             let fd = PidFd::open(black_box(pid)).expect("PidFd::open");
-            black_box(fd.stat_ino().expect("fstat"));
-            fd.send_signal(Signal::ZERO).expect("send_signal");
+            black_box(fd.pidfs_id().expect("fstat"));
+            fd.kill(Signal::ZERO).expect("send_signal");
         },
         &mut || floor::restore_sequence(black_box(ipid)),
     );
     rows.push(
         Row::new(
             "signal send",
-            "PidFd::open + stat_ino + send_signal(0) + drop vs pidfd_open+fstat+pidfd_send_signal+close (restore's system calls, without the text)",
+            "PidFd::open + pidfs_id + kill(0) + drop vs pidfd_open+fstat+pidfd_send_signal+close (restore's system calls, without the text)",
             a,
             b,
         )

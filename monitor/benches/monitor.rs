@@ -159,8 +159,8 @@ fn raw_latency() -> Duration {
     let fd = PidFd::from_child(&child).expect("pidfd");
     until_settled(child.id());
     let t0 = Instant::now();
-    fd.send_signal(Signal::KILL).expect("kill");
-    fd.wait_exited(None).expect("poll");
+    fd.kill(Signal::KILL).expect("kill");
+    fd.wait_exited().expect("poll");
     let status = fd.wait().expect("waitid");
     let elapsed = t0.elapsed();
     assert_eq!(

@@ -437,7 +437,11 @@ impl Entry {
     /// the exit on the pidfd and reaps the process itself (handing it over
     /// from the reaper thread would cost one more wake-up).
     fn wait_pidfd(&self, fd: &PidFd, deadline: Option<Instant>) -> io::Result<Option<Outcome>> {
-        if !fd.wait_exited(remaining(deadline))? {
+        let exited = match remaining(deadline) {
+            None => fd.wait_exited().map(|()| true)?,
+            Some(left) => fd.wait_exited_timeout(left)?,
+        };
+        if !exited {
             return Ok(None);
         }
         let mut slot = self.lock();
@@ -495,7 +499,7 @@ impl Entry {
             return Err(Error::Gone { pid: self.pid }.into());
         }
         match &self.watch {
-            Watch::Pidfd(fd) => fd.send_signal(signal).map_err(|e| {
+            Watch::Pidfd(fd) => fd.kill(signal).map_err(|e| {
                 if e.kind() == io::ErrorKind::NotFound {
                     // Reaped by someone else meanwhile: the pidfd refuses,
                     // whatever now has the number.

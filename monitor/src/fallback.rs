@@ -100,10 +100,10 @@ pub(crate) fn wait_exited(pid: u32) -> bool {
 }
 
 /// Sends `signal` to the unreaped child `pid` with `kill(2)`
-/// ([`pidkit_pidfd::low_level::kill_pid`]): gone is [`Error::Gone`], a
+/// ([`pidkit_pidfd::low_level::kill`]): gone is [`Error::Gone`], a
 /// signal `kill(2)` is not used for is [`Error::SignalUnsupported`].
 pub(crate) fn kill(pid: u32, signal: Signal) -> io::Result<()> {
-    pidkit_pidfd::low_level::kill_pid(pid, signal).map_err(|e| {
+    pidkit_pidfd::low_level::kill(pid, signal).map_err(|e| {
         match e.kind() {
             io::ErrorKind::NotFound => Error::Gone { pid },
             io::ErrorKind::Unsupported => Error::SignalUnsupported { pid, signal },

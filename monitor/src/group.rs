@@ -119,7 +119,7 @@ impl Process {
         let pid = self.leader()?;
         if let (Some(fd), true) = (self.entry.pidfd(), probe().signal_scope) {
             return fd
-                .send_signal_scoped(signal, SignalScope::ProcessGroup)
+                .kill_scoped(signal, SignalScope::ProcessGroup)
                 .map_err(|e| {
                     if e.kind() == io::ErrorKind::NotFound {
                         Error::GroupGone { pid }.into()
@@ -187,7 +187,7 @@ impl Process {
     pub fn group_alive(&self) -> io::Result<bool> {
         let pid = self.leader()?;
         let result = if let (Some(fd), true) = (self.entry.pidfd(), probe().signal_scope) {
-            fd.send_signal_scoped(Signal::ZERO, SignalScope::ProcessGroup)
+            fd.kill_scoped(Signal::ZERO, SignalScope::ProcessGroup)
         } else {
             rustix::process::test_kill_process_group(raw(pid)?).map_err(io::Error::from)
         };
@@ -268,7 +268,7 @@ impl Process {
     /// let pinned = PidHandle::new(p.pid())?;
     /// p.set_kill_on_drop(true);
     /// drop(p);
-    /// assert!(pinned.wait_exited(None)?); // killed, and the monitor reaps it
+    /// pinned.wait_exited()?; // killed, and the monitor reaps it
     /// # Ok(())
     /// # }
     /// ```

@@ -52,7 +52,7 @@ impl Process {
                     op: "duplicate the pidfd",
                     source,
                 })
-                .map(|fd| PidHandle::from_pidfd(pid, fd))?,
+                .map(|fd| PidHandle::from_pidfd(pid, fd).map_err(Into::into))?,
             // The fallback: our child, which only its watcher thread reaps,
             // and only under the lock we hold.
             None => PidHandle::new(pid),

@@ -95,7 +95,7 @@ fn group_kill_reaches_grandchildren_and_wait_group_sees_them_gone() {
     for h in &members {
         // Gone: exited (and reaped by whoever became their parent).
         assert!(
-            h.wait_exited(Some(Duration::ZERO)).unwrap(),
+            h.wait_exited_timeout(Duration::ZERO).unwrap(),
             "pid {}",
             h.pid()
         );
@@ -129,7 +129,7 @@ fn group_of_a_reaped_leader_by_pidfd_or_refused() {
     if group_scope() {
         // 6.9+: the leader's pidfd still names exactly this group.
         result.unwrap();
-        assert!(member.wait_exited(None).unwrap());
+        member.wait_exited().unwrap();
         let exit = p.wait_group().unwrap();
         assert!(exit.success());
         assert!(!p.group_alive().unwrap());
@@ -143,7 +143,7 @@ fn group_of_a_reaped_leader_by_pidfd_or_refused() {
         // Still running: the refusal sent nothing.
         assert!(member.is_alive().unwrap());
         member.kill(Signal::KILL).unwrap();
-        assert!(member.wait_exited(None).unwrap());
+        member.wait_exited().unwrap();
         p.wait_group().unwrap();
     }
 }
@@ -192,7 +192,7 @@ fn kill_on_drop_after_a_panic_unwinds() {
     assert!(unwound.is_err());
     let handle = rx.recv().unwrap();
     // Killed during the unwind, then reaped by the monitor.
-    assert!(handle.wait_exited(None).unwrap());
+    handle.wait_exited().unwrap();
 }
 
 #[test]
@@ -213,9 +213,9 @@ fn kill_on_drop_of_a_group_leader_kills_the_group() {
         panic!("the owner fails");
     }));
     assert!(unwound.is_err());
-    assert!(leader.wait_exited(None).unwrap());
+    leader.wait_exited().unwrap();
     for h in &members {
-        assert!(h.wait_exited(None).unwrap(), "pid {}", h.pid());
+        h.wait_exited().unwrap_or_else(|e| panic!("pid {}: {e}", h.pid()));
     }
 }
 
@@ -232,7 +232,7 @@ fn unmarked_process_survives_its_drop() {
     drop(p);
     assert!(handle.is_alive().unwrap());
     handle.kill(Signal::KILL).unwrap();
-    assert!(handle.wait_exited(None).unwrap());
+    handle.wait_exited().unwrap();
 }
 
 /// An adopted process (not our child) that really dumps core: its `Exit`

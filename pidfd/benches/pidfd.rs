@@ -44,8 +44,8 @@ fn signal_zero(c: &mut Criterion) {
     g.bench_function("raw kill(pid, 0)", |b| {
         b.iter(|| rustix::process::test_kill_process(black_box(rpid)).expect("kill"))
     });
-    g.bench_function("PidFd::send_signal(ZERO)", |b| {
-        b.iter(|| black_box(&fd).send_signal(Signal::ZERO).expect("send"))
+    g.bench_function("PidFd::kill(ZERO)", |b| {
+        b.iter(|| black_box(&fd).kill(Signal::ZERO).expect("send"))
     });
     g.finish();
 
@@ -64,8 +64,8 @@ fn signal_zero(c: &mut Criterion) {
                 .expect("send")
         })
     });
-    g.bench_function("PidFd::send_signal(CONT)", |b| {
-        b.iter(|| black_box(&fd).send_signal(Signal::CONT).expect("send"))
+    g.bench_function("PidFd::kill(CONT)", |b| {
+        b.iter(|| black_box(&fd).kill(Signal::CONT).expect("send"))
     });
     g.finish();
 

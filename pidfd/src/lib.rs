@@ -17,7 +17,7 @@
 //!   retried;
 //! - [`probe`], a cached check of which pidfd features this kernel and
 //!   sandbox allow, where `ENOSYS` and `EPERM` (seccomp) mean "absent";
-//! - the pidfs inode id ([`PidFd::inode_id`]) and `PIDFD_GET_INFO`
+//! - the pidfs inode id ([`PidFd::pidfs_id`]) and `PIDFD_GET_INFO`
 //!   ([`PidFd::info`]) with a `/proc/self/fdinfo` fallback;
 //! - with the `tokio` feature (off by default), `AsyncReadable`: a pidfd
 //!   registered with tokio's reactor, to await an exit without a thread.
@@ -61,7 +61,7 @@
 //! - [`PidFd::wait`] reaps only our own children (`ECHILD` otherwise); a
 //!   non-child's exit is observed through [`PidFd::wait_exited`] and, on 6.15+,
 //!   its status through [`PidFd::info`].
-//! - [`PidFd::inode_id`] is `None` before Linux 6.9 (pidfds were anonymous
+//! - [`PidFd::pidfs_id`] is `None` before Linux 6.9 (pidfds were anonymous
 //!   inodes then, all with the same number).
 //! - [`PidFd::open_file_handle`] needs Linux 6.17 (`FD_PIDFS_ROOT`); 6.13 to
 //!   6.16 encode pidfs handles but can open them only relative to another
@@ -81,14 +81,14 @@
 //! let pidfd = PidFd::from_child(&child)?;
 //! assert!(!pidfd.has_exited()?);
 //!
-//! pidfd.send_signal(Signal::TERM)?;
-//! assert!(pidfd.wait_exited(Some(Duration::from_secs(5)))?);
+//! pidfd.kill(Signal::TERM)?;
+//! assert!(pidfd.wait_exited_timeout(Duration::from_secs(5))?);
 //! let status = pidfd.wait()?;
 //! use std::os::unix::process::ExitStatusExt;
 //! assert_eq!(status.signal(), Some(Signal::TERM.as_raw()));
 //!
 //! // Reaped: the pidfd now refuses, whatever process gets the PID next.
-//! assert_eq!(pidfd.send_signal(Signal::ZERO).unwrap_err().kind(), std::io::ErrorKind::NotFound);
+//! assert_eq!(pidfd.kill(Signal::ZERO).unwrap_err().kind(), std::io::ErrorKind::NotFound);
 //! # let _ = child.try_wait();
 //! # Ok(())
 //! # }
@@ -128,7 +128,11 @@ use rustix::time::Timespec;
 #[cfg(feature = "tokio")]
 pub use self::tokio::AsyncReadable;
 pub use info::{CoreDump, InfoSource, PidfdInfo};
-pub use probe::{Feature, ParseFeatureError, ProbeStep, Support, Unusable, probe};
+pub use probe::{ProbeStep, Support, Unusable, probe};
+/// The test hook `PIDKIT_HIDE_FEATURES` (hiding kernel features to test the
+/// fallbacks); not part of the API.
+#[doc(hidden)]
+pub use probe::{Feature, ParseFeatureError};
 pub use signal::{ParseSignalError, Signal};
 
 /// The superblock magic of pidfs (`PIDFS_MAGIC`, "PIDF").
@@ -182,7 +186,7 @@ impl OpenFlags {
     ///
     /// // Our main thread's id is our PID.
     /// let fd = PidFd::open_with(std::process::id(), OpenFlags::THREAD)?;
-    /// fd.send_signal(Signal::ZERO)?;
+    /// fd.kill(Signal::ZERO)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub const THREAD: OpenFlags = OpenFlags(libc::O_EXCL as u32);
@@ -242,7 +246,7 @@ impl fmt::Debug for OpenFlags {
     }
 }
 
-/// Whom [`PidFd::send_signal_scoped`] signals (the `PIDFD_SIGNAL_*` flags,
+/// Whom [`PidFd::kill_scoped`] signals (the `PIDFD_SIGNAL_*` flags,
 /// Linux 6.9).
 ///
 /// ```
@@ -250,7 +254,7 @@ impl fmt::Debug for OpenFlags {
 ///
 /// assert_eq!(SignalScope::default(), SignalScope::Default);
 /// let me = PidFd::open(std::process::id())?;
-/// me.send_signal_scoped(Signal::ZERO, SignalScope::ThreadGroup)?;
+/// me.kill_scoped(Signal::ZERO, SignalScope::ThreadGroup)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -289,7 +293,7 @@ impl SignalScope {
 ///
 /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
 /// let fd = PidFd::from_child(&child)?;
-/// fd.send_signal(Signal::KILL)?;
+/// fd.kill(Signal::KILL)?;
 /// assert!(!fd.wait()?.success());
 /// # let _ = child.try_wait();
 /// # Ok::<(), std::io::Error>(())
@@ -389,7 +393,7 @@ impl PidFd {
     /// use pidkit_pidfd::{PidFd, Signal};
     ///
     /// let me = PidFd::open(std::process::id())?;
-    /// me.send_signal(Signal::ZERO)?;
+    /// me.kill(Signal::ZERO)?;
     /// assert_eq!(PidFd::open(0).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -464,28 +468,28 @@ impl PidFd {
     ///
     /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
     /// let fd = PidFd::from_child(&child)?;
-    /// fd.send_signal(Signal::TERM)?;
+    /// fd.kill(Signal::TERM)?;
     /// assert_eq!(fd.wait()?.signal(), Some(Signal::TERM.as_raw()));
     /// # let _ = child.try_wait();
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn send_signal(&self, signal: Signal) -> io::Result<()> {
+    pub fn kill(&self, signal: Signal) -> io::Result<()> {
         self.send_raw(signal, 0)
     }
 
-    /// [`PidFd::send_signal`] to a chosen scope (Linux 6.9; `EINVAL` before).
+    /// [`PidFd::kill`] to a chosen scope (Linux 6.9; `EINVAL` before).
     ///
     /// ```
     /// use pidkit_pidfd::{PidFd, Signal, SignalScope};
     ///
     /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
     /// let fd = PidFd::from_child(&child)?;
-    /// fd.send_signal_scoped(Signal::KILL, SignalScope::ThreadGroup)?;
+    /// fd.kill_scoped(Signal::KILL, SignalScope::ThreadGroup)?;
     /// assert!(!fd.wait()?.success());
     /// # let _ = child.try_wait();
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn send_signal_scoped(&self, signal: Signal, scope: SignalScope) -> io::Result<()> {
+    pub fn kill_scoped(&self, signal: Signal, scope: SignalScope) -> io::Result<()> {
         self.send_raw(signal, scope.flags())
     }
 
@@ -542,7 +546,7 @@ impl PidFd {
     /// let fd = PidFd::from_child(&child)?;
     /// assert_eq!(fd.try_wait()?, None);
     /// child.kill()?;
-    /// assert!(fd.wait_exited(None)?);
+    /// fd.wait_exited()?;
     /// assert!(fd.try_wait()?.is_some());
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -559,7 +563,7 @@ impl PidFd {
     ///
     /// let child = std::process::Command::new("sh").args(["-c", "exit 7"]).spawn()?;
     /// let fd = PidFd::from_child(&child)?;
-    /// assert!(fd.wait_exited(None)?);
+    /// fd.wait_exited()?;
     /// assert_eq!(fd.peek_exit()?.and_then(|s| s.code()), Some(7));
     /// // Not reaped: wait still gets the status.
     /// assert_eq!(fd.wait()?.code(), Some(7));
@@ -594,8 +598,25 @@ impl PidFd {
         }))
     }
 
-    /// Blocks until the process exits or `timeout` passes (`None`: no limit).
-    /// Returns whether it exited. Does not reap; works for non-children.
+    /// Blocks until the process exits. Does not reap; works for non-children.
+    ///
+    /// ```
+    /// use pidkit_pidfd::PidFd;
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let fd = PidFd::from_child(&child)?;
+    /// child.kill()?;
+    /// fd.wait_exited()?;
+    /// assert!(fd.has_exited()?);
+    /// # child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wait_exited(&self) -> io::Result<()> {
+        self.poll_readable(None).map(drop)
+    }
+
+    /// [`PidFd::wait_exited`] for at most `timeout`; returns whether the
+    /// process exited.
     ///
     /// ```
     /// use pidkit_pidfd::PidFd;
@@ -603,14 +624,14 @@ impl PidFd {
     ///
     /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
     /// let fd = PidFd::from_child(&child)?;
-    /// assert!(!fd.wait_exited(Some(Duration::ZERO))?);
+    /// assert!(!fd.wait_exited_timeout(Duration::ZERO)?);
     /// child.kill()?;
-    /// assert!(fd.wait_exited(None)?);
+    /// assert!(fd.wait_exited_timeout(Duration::from_secs(600))?);
     /// # child.wait()?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn wait_exited(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        self.poll_readable(timeout)
+    pub fn wait_exited_timeout(&self, timeout: Duration) -> io::Result<bool> {
+        self.poll_readable(Some(timeout))
     }
 
     fn poll_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
@@ -665,44 +686,26 @@ impl PidFd {
     /// let a = PidFd::open(std::process::id())?;
     /// let b = a.try_clone()?;
     /// // Same process, same id (None on kernels before 6.9).
-    /// assert_eq!(a.inode_id()?, b.inode_id()?);
-    /// assert!(a.inode_id()?.is_some());
+    /// assert_eq!(a.pidfs_id()?, b.pidfs_id()?);
+    /// assert!(a.pidfs_id()?.is_some());
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn inode_id(&self) -> io::Result<Option<u64>> {
+    pub fn pidfs_id(&self) -> io::Result<Option<u64>> {
+        // The probe has proven that pidfds live on pidfs, so one `fstat`
+        // answers; without pidfs every pidfd shares one anonymous inode.
         if !probe().pidfs {
             return Ok(None);
         }
-        self.pidfs_inode()
+        Ok(Some(rustix::fs::fstat(self.fd.get())?.st_ino))
     }
 
-    /// The pidfd's inode number, from one `fstat`: the process's pidfs id
-    /// where [`probe`] reports pidfs (the probe has proven that pidfds live
-    /// there), else the one anonymous inode every pidfd shares.
-    /// [`PidFd::inode_id`] looks at the filesystem as well (one more system
-    /// call); this is for callers that consult the probe themselves.
-    ///
-    /// ```
-    /// use pidkit_pidfd::{PidFd, probe};
-    ///
-    /// let a = PidFd::open(std::process::id())?;
-    /// if probe().pidfs {
-    ///     assert_eq!(Some(a.stat_ino()?), a.inode_id()?);
-    /// }
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    #[inline]
-    pub fn stat_ino(&self) -> io::Result<u64> {
-        Ok(rustix::fs::fstat(self.fd.get())?.st_ino)
-    }
-
-    /// [`PidFd::inode_id`] without consulting the probe (the probe uses it).
+    /// [`PidFd::pidfs_id`] without consulting the probe (the probe uses it).
     pub(crate) fn pidfs_inode(&self) -> io::Result<Option<u64>> {
         let sfs = rustix::fs::fstatfs(self.fd.get())?;
         if sfs.f_type as i64 != PIDFS_MAGIC {
             return Ok(None);
         }
-        self.stat_ino().map(Some)
+        Ok(Some(rustix::fs::fstat(self.fd.get())?.st_ino))
     }
 
     /// What the kernel says about the process: `PIDFD_GET_INFO` (6.13+),
@@ -846,7 +849,7 @@ impl PidFd {
     /// let me = PidFd::open(std::process::id())?;
     /// let again = me.try_clone()?;
     /// drop(me);
-    /// again.send_signal(Signal::ZERO)?;
+    /// again.kill(Signal::ZERO)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_clone(&self) -> io::Result<PidFd> {

@@ -25,7 +25,7 @@ use crate::Signal;
 /// where that cannot happen (our own unreaped child) or where the caller
 /// checked the process's identity just before and documents the window left
 /// (the fallbacks of `pidkit-pidhandle` and `pidkit-monitor`); otherwise use
-/// [`PidFd::send_signal`](crate::PidFd::send_signal).
+/// [`PidFd::kill`](crate::PidFd::kill).
 ///
 /// # Errors
 ///
@@ -38,17 +38,17 @@ use crate::Signal;
 /// - [`io::ErrorKind::PermissionDenied`] for `EPERM`.
 ///
 /// ```
-/// use pidkit_pidfd::{Signal, low_level::kill_pid};
+/// use pidkit_pidfd::{Signal, low_level::kill};
 ///
 /// // Ourselves: a number nobody else can have while we run.
-/// kill_pid(std::process::id(), Signal::ZERO)?;
+/// kill(std::process::id(), Signal::ZERO)?;
 /// let rt = Signal::from_raw(40).unwrap();
-/// let refused = kill_pid(std::process::id(), rt).unwrap_err();
+/// let refused = kill(std::process::id(), rt).unwrap_err();
 /// assert_eq!(refused.kind(), std::io::ErrorKind::Unsupported);
 /// assert!(refused.to_string().contains("signal 40"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn kill_pid(pid: u32, signal: Signal) -> io::Result<()> {
+pub fn kill(pid: u32, signal: Signal) -> io::Result<()> {
     let raw = crate::check_pid(pid)?;
     let target = rustix::process::Pid::from_raw(raw)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid pid {pid}")))?;
@@ -72,8 +72,9 @@ pub fn kill_pid(pid: u32, signal: Signal) -> io::Result<()> {
     })
 }
 
-/// The pause schedule of pidkit's polling loops: the first pause, then
-/// twice the previous one, never more than a cap.
+/// The pause schedule of pidkit's polling loops, shared by its crates and not
+/// part of the API: the first pause, then twice the previous one, never more
+/// than a cap.
 ///
 /// Polling is what remains where the kernel offers nothing to wait on: an
 /// adopted process whose parent has not reaped it yet, a process group, a
@@ -90,6 +91,7 @@ pub fn kill_pid(pid: u32, signal: Signal) -> io::Result<()> {
 /// assert_eq!(taken, [ms(1), ms(2), ms(4), ms(5), ms(5)]);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(hidden)]
 pub struct Backoff {
     next: Duration,
     max: Duration,
@@ -167,28 +169,28 @@ mod tests {
 
     #[test]
     fn refusals_name_what_was_refused() {
-        let e = kill_pid(0, Signal::ZERO).unwrap_err();
+        let e = kill(0, Signal::ZERO).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
         assert!(e.to_string().contains("invalid pid 0"), "{e}");
-        let e = kill_pid(u32::MAX, Signal::TERM).unwrap_err();
+        let e = kill(u32::MAX, Signal::TERM).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
         let rt = Signal::from_raw(libc::SIGRTMIN() + 1).unwrap();
-        let e = kill_pid(std::process::id(), rt).unwrap_err();
+        let e = kill(std::process::id(), rt).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::Unsupported);
         assert!(e.to_string().contains(&rt.to_string()), "{e}");
     }
 
     #[test]
     fn signals_a_child_and_says_not_found_for_a_free_number() {
-        let _w = testkit::watchdog("kill_pid", std::time::Duration::from_secs(60));
+        let _w = testkit::watchdog("kill", std::time::Duration::from_secs(60));
         let child = testkit::sleeper();
-        kill_pid(child.id(), Signal::ZERO).unwrap();
-        kill_pid(child.id(), Signal::KILL).unwrap();
+        kill(child.id(), Signal::ZERO).unwrap();
+        kill(child.id(), Signal::KILL).unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(child.wait().signal(), Some(libc::SIGKILL));
         // Above the kernel's largest pid_max (2^22): never a process's.
         let free = i32::MAX as u32;
-        let e = kill_pid(free, Signal::ZERO).unwrap_err();
+        let e = kill(free, Signal::ZERO).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
         assert!(e.to_string().contains(&free.to_string()), "{e}");
     }

@@ -176,6 +176,7 @@ impl ProbeStep {
     /// use pidkit_pidfd::{Feature, ProbeStep};
     /// assert_eq!(ProbeStep::Waitid.feature(), Feature::Pidfd);
     /// ```
+    #[doc(hidden)]
     pub const fn feature(self) -> Feature {
         match self {
             ProbeStep::PidfdOpen | ProbeStep::Waitid | ProbeStep::SendSignal | ProbeStep::Getfd => {
@@ -234,7 +235,8 @@ pub enum Unusable {
         /// `EMFILE`, `ENFILE` or `ENOMEM`.
         errno: i32,
     },
-    /// `PIDKIT_HIDE_FEATURES` names `pidfd`.
+    /// Hidden by the test hook `PIDKIT_HIDE_FEATURES`.
+    #[doc(hidden)]
     Hidden,
 }
 
@@ -257,6 +259,7 @@ impl Unusable {
     /// let short = Unusable::OutOfResources { step: ProbeStep::FileHandles, errno: libc::EMFILE };
     /// assert_eq!(short.feature(), Feature::FileHandles);
     /// ```
+    #[doc(hidden)]
     pub fn feature(&self) -> Feature {
         match self {
             Unusable::Failed { step, .. } | Unusable::OutOfResources { step, .. } => step.feature(),
@@ -359,10 +362,12 @@ pub struct Support {
     pub signal_scope: bool,
     /// Features hidden on purpose through `PIDKIT_HIDE_FEATURES` (for testing
     /// the fallbacks), in the order given.
+    #[doc(hidden)]
     pub hidden: Vec<Feature>,
     /// Names in `PIDKIT_HIDE_FEATURES` that are no [`Feature`]: ignored, and
     /// listed here (and by `Display`) so that a typo does not pass for a
     /// hidden feature.
+    #[doc(hidden)]
     pub unknown_hidden: Vec<String>,
     /// Why the core feature set is unusable, when it is (the first failing
     /// step), or why the probe could not finish
@@ -646,7 +651,7 @@ fn run_probe() -> Support {
         }
         Ok(_) => s.reason = Some(Unusable::WaitidSucceeded),
     }
-    match fd.send_signal(Signal::ZERO) {
+    match fd.kill(Signal::ZERO) {
         Ok(()) => s.send_signal = true,
         Err(e) => {
             if let Some(errno) = exhaustion(&e) {
@@ -719,7 +724,7 @@ fn run_probe() -> Support {
         }
     };
     s.signal_scope = fd
-        .send_signal_scoped(Signal::ZERO, crate::SignalScope::ThreadGroup)
+        .kill_scoped(Signal::ZERO, crate::SignalScope::ThreadGroup)
         .is_ok();
     s
 }

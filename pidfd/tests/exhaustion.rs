@@ -84,7 +84,7 @@ fn body() {
         assert_errno(fd.try_clone(), EMFILE);
         assert_errno(fd.get_fd(0), EMFILE);
         // What needs no new descriptor still works.
-        fd.send_signal(Signal::ZERO).unwrap();
+        fd.kill(Signal::ZERO).unwrap();
         assert!(!fd.has_exited().unwrap());
         assert!(fd.try_wait().unwrap().is_none());
     }
@@ -93,7 +93,7 @@ fn body() {
     match testkit::sandbox() {
         None => {
             let fd = PidFd::open(pid).unwrap();
-            fd.send_signal(Signal::ZERO).unwrap();
+            fd.kill(Signal::ZERO).unwrap();
             // The one free descriptor is taken again.
             assert_errno(fd.try_clone(), EMFILE);
         }

@@ -193,9 +193,9 @@ fn readable_only_after_exit() {
     let child = sleeper();
     let fd = PidFd::from_child(child.child()).unwrap();
     assert!(!fd.has_exited().unwrap());
-    assert!(!fd.wait_exited(Some(Duration::from_millis(50))).unwrap());
-    fd.send_signal(Signal::KILL).unwrap();
-    assert!(fd.wait_exited(Some(Duration::from_secs(30))).unwrap());
+    assert!(!fd.wait_exited_timeout(Duration::from_millis(50)).unwrap());
+    fd.kill(Signal::KILL).unwrap();
+    assert!(fd.wait_exited_timeout(Duration::from_secs(30)).unwrap());
     assert!(fd.has_exited().unwrap());
     // Readable does not mean reaped: the status is still there to collect.
     assert_eq!(fd.wait().unwrap().signal(), Some(9));
@@ -210,15 +210,15 @@ fn signal_zero_reaches_a_zombie_but_not_a_reaped_child() {
     }
     let child = sh("exit 3");
     let fd = PidFd::from_child(child.child()).unwrap();
-    assert!(fd.wait_exited(Some(Duration::from_secs(30))).unwrap());
+    assert!(fd.wait_exited_timeout(Duration::from_secs(30)).unwrap());
     // A zombie: exited, not reaped, still signal-able with 0.
-    fd.send_signal(Signal::ZERO).unwrap();
+    fd.kill(Signal::ZERO).unwrap();
     assert_eq!(fd.peek_exit().unwrap().and_then(|s| s.code()), Some(3));
-    fd.send_signal(Signal::ZERO).unwrap();
+    fd.kill(Signal::ZERO).unwrap();
     assert_eq!(fd.wait().unwrap().code(), Some(3));
-    let err = fd.send_signal(Signal::ZERO).unwrap_err();
+    let err = fd.kill(Signal::ZERO).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
-    let err = fd.send_signal(Signal::KILL).unwrap_err();
+    let err = fd.kill(Signal::KILL).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
     // Waiting again: the child is gone, ECHILD, not a hang and not a fake status.
     assert_eq!(
@@ -233,7 +233,7 @@ fn signal_zero_reaches_a_zombie_but_not_a_reaped_child() {
 fn status_agrees_with_std(script: &str, dir: &std::path::Path) -> std::process::ExitStatus {
     let child = ChildGuard::spawn(Command::new("sh").arg("-c").arg(script).current_dir(dir));
     let fd = PidFd::from_child(child.child()).unwrap();
-    assert!(fd.wait_exited(Some(Duration::from_secs(30))).unwrap());
+    assert!(fd.wait_exited_timeout(Duration::from_secs(30)).unwrap());
     let ours = fd.peek_exit().unwrap().expect("exited");
     let std_status = child.wait();
     assert_eq!(ours, std_status, "{script}");
@@ -319,8 +319,8 @@ fn nonblock_pidfd_does_not_block_on_a_running_child() {
     assert_eq!(fd.wait().unwrap_err().kind(), io::ErrorKind::WouldBlock);
     let flags = rustix::fs::fcntl_getfl(&fd).unwrap();
     assert!(flags.contains(rustix::fs::OFlags::NONBLOCK));
-    fd.send_signal(Signal::KILL).unwrap();
-    assert!(fd.wait_exited(Some(Duration::from_secs(30))).unwrap());
+    fd.kill(Signal::KILL).unwrap();
+    assert!(fd.wait_exited_timeout(Duration::from_secs(30)).unwrap());
     assert_eq!(fd.try_wait().unwrap().unwrap().signal(), Some(9));
     let _ = child.into_inner();
 }
@@ -354,13 +354,13 @@ fn inode_id_is_per_process() {
     let a2 = PidFd::open(a.id()).unwrap();
     let b1 = PidFd::from_child(b.child()).unwrap();
     if !probe().pidfs {
-        assert_eq!(a1.inode_id().unwrap(), None);
+        assert_eq!(a1.pidfs_id().unwrap(), None);
         return;
     }
-    let ia = a1.inode_id().unwrap().unwrap();
-    assert_eq!(a2.inode_id().unwrap(), Some(ia));
-    assert_eq!(a1.try_clone().unwrap().inode_id().unwrap(), Some(ia));
-    assert_ne!(b1.inode_id().unwrap(), Some(ia));
+    let ia = a1.pidfs_id().unwrap().unwrap();
+    assert_eq!(a2.pidfs_id().unwrap(), Some(ia));
+    assert_eq!(a1.try_clone().unwrap().pidfs_id().unwrap(), Some(ia));
+    assert_ne!(b1.pidfs_id().unwrap(), Some(ia));
 }
 
 fn proc_status_field(pid: u32, field: &str) -> String {
@@ -395,7 +395,7 @@ fn info_agrees_with_proc() {
         assert!(info.cgroup_id.is_some());
         assert_eq!(info.exit_status, None);
     }
-    fd.send_signal(Signal::KILL).unwrap();
+    fd.kill(Signal::KILL).unwrap();
     assert_eq!(fd.wait().unwrap().signal(), Some(9));
     if probe().info_exit {
         // Reaped: the pid is gone but the exit status is kept for any holder.
@@ -436,7 +436,7 @@ fn info_exit_is_visible_to_a_non_parent() {
         .unwrap()
         .write_all(b"go\n")
         .unwrap();
-    assert!(fd.wait_exited(Some(Duration::from_secs(30))).unwrap());
+    assert!(fd.wait_exited_timeout(Duration::from_secs(30)).unwrap());
     assert_eq!(
         fd.wait().unwrap_err().raw_os_error(),
         Some(libc_errno::ECHILD)
@@ -499,15 +499,15 @@ fn process_group_signal_reaches_every_member() {
         .map(|l| PidFd::open(l.trim().parse().unwrap()).unwrap())
         .collect();
     let lead = PidFd::from_child(leader.child()).unwrap();
-    lead.send_signal_scoped(Signal::TERM, SignalScope::ProcessGroup)
+    lead.kill_scoped(Signal::TERM, SignalScope::ProcessGroup)
         .unwrap();
     for m in &members {
         assert!(
-            m.wait_exited(Some(Duration::from_secs(30))).unwrap(),
+            m.wait_exited_timeout(Duration::from_secs(30)).unwrap(),
             "member still alive"
         );
     }
-    assert!(lead.wait_exited(Some(Duration::from_secs(30))).unwrap());
+    assert!(lead.wait_exited_timeout(Duration::from_secs(30)).unwrap());
     assert_eq!(lead.wait().unwrap().signal(), Some(15));
     let _ = leader.into_inner();
 }
@@ -520,9 +520,9 @@ fn thread_scope_and_thread_pidfds() {
     }
     let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
     let fd = PidFd::open_with(tid, OpenFlags::THREAD).unwrap();
-    fd.send_signal_scoped(Signal::ZERO, SignalScope::Thread)
+    fd.kill_scoped(Signal::ZERO, SignalScope::Thread)
         .unwrap();
-    fd.send_signal(Signal::ZERO).unwrap();
+    fd.kill(Signal::ZERO).unwrap();
     // Without THREAD, a non-leader thread id is no process: NotFound.
     if tid != std::process::id() {
         assert_eq!(
@@ -546,7 +546,7 @@ fn signalling_a_reaped_child_is_not_found_even_after_many_spawns() {
         let c = sh("exit 0");
         c.wait();
     }
-    let err = fd.send_signal(Signal::ZERO).unwrap_err();
+    let err = fd.kill(Signal::ZERO).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
     assert_eq!(
         fd.try_wait().unwrap_err().raw_os_error(),
@@ -567,7 +567,7 @@ fn owned_fd_conversions_keep_the_process() {
     let owned: OwnedFd = fd.into();
     assert_eq!(owned.as_raw_fd(), raw);
     let back = PidFd::from(owned);
-    back.send_signal(Signal::ZERO).unwrap();
+    back.kill(Signal::ZERO).unwrap();
     assert!(format!("{back:?}").contains("PidFd"));
 }
 
@@ -654,7 +654,7 @@ fn hidden_features_are_reported_absent() {
         assert_eq!(info.pid, Some(child.id()));
         assert_eq!(info.source, pidkit_pidfd::InfoSource::FdInfo);
         assert_eq!(info.ppid, None);
-        fd.send_signal(Signal::KILL).unwrap();
+        fd.kill(Signal::KILL).unwrap();
         fd.wait().unwrap();
         // Reaped, and no exit info to fall back on: NotFound.
         assert_eq!(fd.info().unwrap_err().kind(), io::ErrorKind::NotFound);
@@ -675,13 +675,13 @@ testkit::isolated_test!(
             let a = sleeper();
             let pid = a.id();
             let fd = PidFd::from_child(a.child()).unwrap();
-            fd.send_signal(Signal::KILL).unwrap();
+            fd.kill(Signal::KILL).unwrap();
             assert_eq!(fd.wait().unwrap().signal(), Some(9));
             let _ = a.into_inner();
             // B gets A's number on purpose.
             let b = testkit::spawn_with_pid(Command::new("sleep").arg("1000"), pid);
             assert_eq!(b.id(), pid, "round {round}");
-            let err = fd.send_signal(Signal::KILL).unwrap_err();
+            let err = fd.kill(Signal::KILL).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::NotFound, "round {round}: {err}");
             assert_eq!(
                 fd.try_wait().unwrap_err().raw_os_error(),
@@ -690,9 +690,9 @@ testkit::isolated_test!(
             // B is untouched.
             let fresh = PidFd::from_child(b.child()).unwrap();
             assert!(!fresh.has_exited().unwrap(), "round {round}: B was hit");
-            fresh.send_signal(Signal::ZERO).unwrap();
+            fresh.kill(Signal::ZERO).unwrap();
             if probe().pidfs {
-                assert_ne!(fd.inode_id().unwrap(), fresh.inode_id().unwrap());
+                assert_ne!(fd.pidfs_id().unwrap(), fresh.pidfs_id().unwrap());
             }
         }
     },
@@ -730,13 +730,13 @@ testkit::isolated_test!(
                 assert_eq!(handle, fd.file_handle().unwrap(), "stable per process");
                 let again = PidFd::open_file_handle(&handle).unwrap();
                 assert!(cloexec(&again));
-                assert_eq!(again.inode_id().unwrap(), fd.inode_id().unwrap());
+                assert_eq!(again.pidfs_id().unwrap(), fd.pidfs_id().unwrap());
                 assert_eq!(again.info().unwrap().pid, Some(pid));
                 // A zombie still opens; once reaped it never does.
-                fd.send_signal(Signal::KILL).unwrap();
-                assert!(fd.wait_exited(None).unwrap());
+                fd.kill(Signal::KILL).unwrap();
+                fd.wait_exited().unwrap();
                 let zombie = PidFd::open_file_handle(&handle).unwrap();
-                zombie.send_signal(Signal::ZERO).unwrap();
+                zombie.kill(Signal::ZERO).unwrap();
                 assert_eq!(fd.wait().unwrap().signal(), Some(9));
                 let _ = a.into_inner();
                 let err = PidFd::open_file_handle(&handle).unwrap_err();
@@ -789,7 +789,7 @@ fn coredump_record_of_a_running_process() {
     } else {
         assert_eq!(info.coredump, None);
     }
-    fd.send_signal(Signal::KILL).unwrap();
+    fd.kill(Signal::KILL).unwrap();
     fd.wait().unwrap();
     let _ = child.into_inner();
 }

@@ -162,7 +162,7 @@ use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file, read_held_claim};
-use pidkit_pidhandle::pidkit_pidfd::low_level::Backoff;
+use pidkit_pidfd::low_level::Backoff;
 use proof::{FileId, Proof};
 
 /// The lock file crate under the pidfiles: its [`LockFileGuard`] is what a
@@ -427,7 +427,7 @@ pub fn parse_pid(content: &str) -> Option<u32> {
     // Only digits: parsing can fail only by overflow.
     let pid: u32 = digits.parse().ok()?;
     // The one valid-PID rule, pidfd's.
-    pidkit_pidhandle::pidkit_pidfd::check_pid(pid)
+    pidkit_pidfd::check_pid(pid)
         .ok()
         .map(|_| pid)
 }

@@ -9,7 +9,7 @@
 //! holds one extra pidfd to the target); floor and handle always run in the
 //! same condition.
 //!
-//! Signal 0 through a pidfd is sent with `PidFd::send_signal` (one
+//! Signal 0 through a pidfd is sent with `PidFd::kill` (one
 //! `pidfd_send_signal` syscall through libc's `syscall()`; rustix's wrapper
 //! cannot send signal 0) on an fd opened with rustix's `pidfd_open`: that is
 //! the floor of the restore groups, and the handle uses the same call.
@@ -35,7 +35,7 @@ fn pin_to_one_cpu() {
 fn raw_open_fstat_signal(rpid: Pid) {
     let fd = rustix::process::pidfd_open(rpid, PidfdFlags::empty()).expect("pidfd_open");
     black_box(rustix::fs::fstat(&fd).expect("fstat").st_ino);
-    PidFd::from(fd).send_signal(Signal::ZERO).expect("signal");
+    PidFd::from(fd).kill(Signal::ZERO).expect("signal");
 }
 
 /// The podman-style check: the start time from `/proc/<pid>/stat`, then
@@ -78,7 +78,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| rustix::process::test_kill_process(black_box(rpid)).expect("kill"))
     });
     g.bench_function("raw pidfd_send_signal(0)", |b| {
-        b.iter(|| black_box(raw_fd).send_signal(Signal::ZERO).expect("send"))
+        b.iter(|| black_box(raw_fd).kill(Signal::ZERO).expect("send"))
     });
     g.bench_function("PidHandle::kill(ZERO)", |b| {
         b.iter(|| black_box(&held).kill(Signal::ZERO).expect("kill"))
@@ -137,7 +137,7 @@ fn benches(c: &mut Criterion) {
                 b.iter(|| {
                     PidFd::open_file_handle(black_box(fh))
                         .expect("open_by_handle_at")
-                        .send_signal(Signal::ZERO)
+                        .kill(Signal::ZERO)
                         .expect("signal")
                 })
             });

@@ -75,10 +75,17 @@ pub enum Error {
     /// The handle was closed with [`PidHandle::close`](crate::PidHandle::close).
     #[error("the process handle is closed")]
     Closed,
-    /// Any other I/O failure (reading `/proc`, an unexpected errno); the
-    /// message names the pid or path involved.
-    #[error("i/o error: {0}")]
-    Io(#[from] io::Error),
+    /// Any other I/O failure (reading `/proc`, an unexpected errno). The
+    /// message says what was being done, naming the pid or path; the cause
+    /// is the [`source`](std::error::Error::source), not repeated in the message.
+    #[error("i/o error {context}")]
+    Io {
+        /// What was being done, naming the pid or path.
+        context: String,
+        /// The failure.
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -109,7 +116,7 @@ impl Error {
             Error::InvalidPid { .. } | Error::PidMismatch { .. } | Error::Closed => {
                 io::ErrorKind::InvalidInput
             }
-            Error::Io(io) => io.kind(),
+            Error::Io { source, .. } => source.kind(),
         }
     }
 }
@@ -139,32 +146,79 @@ impl fmt::Display for Abbrev<'_> {
     }
 }
 
-/// An `io::Error` that keeps the kind and the original error as its source,
-/// with a message naming what was being done.
-pub(crate) fn io_context(what: impl Into<String>, source: io::Error) -> Error {
-    #[derive(Debug)]
-    struct Context {
-        what: String,
-        source: io::Error,
+/// An [`Error::Io`] saying what was being done.
+pub(crate) fn io_context(context: impl Into<String>, source: io::Error) -> Error {
+    Error::Io {
+        context: context.into(),
+        source,
     }
-    impl fmt::Display for Context {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "{}: {}", self.what, self.source)
-        }
+}
+
+/// [`PidHandle::from_pidfd`](crate::PidHandle::from_pidfd) refused the
+/// pidfd: the error, and the pidfd handed back (the shape of std's
+/// [`IntoInnerError`](std::io::IntoInnerError), which every pidkit crate
+/// uses where a consuming call fails).
+///
+/// ```
+/// use pidkit_pidhandle::{Error, PidFd, PidHandle};
+///
+/// let mine = PidFd::open(std::process::id())?;
+/// let refused = PidHandle::from_pidfd(1, mine).unwrap_err();
+/// assert!(matches!(refused.error(), Error::PidMismatch { pid: 1, .. }));
+/// let mine: PidFd = refused.into_inner(); // still open, still ours
+/// mine.kill(pidkit_pidhandle::Signal::ZERO)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct FromPidFdError {
+    pub(crate) error: Error,
+    pub(crate) pidfd: crate::PidFd,
+}
+
+impl FromPidFdError {
+    /// Why the pidfd was refused.
+    pub fn error(&self) -> &Error {
+        &self.error
     }
-    impl std::error::Error for Context {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.source)
-        }
+
+    /// The error, dropping the pidfd.
+    pub fn into_error(self) -> Error {
+        self.error
     }
-    let kind = source.kind();
-    Error::Io(io::Error::new(
-        kind,
-        Context {
-            what: what.into(),
-            source,
-        },
-    ))
+
+    /// The pidfd, dropping the error.
+    pub fn into_inner(self) -> crate::PidFd {
+        self.pidfd
+    }
+
+    /// The pidfd and the error.
+    pub fn into_parts(self) -> (crate::PidFd, Error) {
+        (self.pidfd, self.error)
+    }
+}
+
+impl fmt::Display for FromPidFdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for FromPidFdError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+impl From<FromPidFdError> for Error {
+    fn from(e: FromPidFdError) -> Error {
+        e.error
+    }
+}
+
+impl From<FromPidFdError> for io::Error {
+    fn from(e: FromPidFdError) -> io::Error {
+        e.error.into()
+    }
 }
 
 #[cfg(test)]
@@ -207,8 +261,9 @@ mod tests {
             "reading /proc/5/stat",
             io::Error::from(io::ErrorKind::InvalidData),
         );
-        assert!(e.to_string().contains("/proc/5/stat"), "{e}");
-        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.to_string(), "i/o error reading /proc/5/stat");
+        let source = std::error::Error::source(&e).expect("the cause is the source");
+        assert!(!e.to_string().contains(&source.to_string()), "{e}");
     }
 
     #[test]
@@ -236,7 +291,7 @@ mod tests {
             ),
             (Error::Closed, io::ErrorKind::InvalidInput),
             (
-                Error::Io(io::Error::from(io::ErrorKind::OutOfMemory)),
+                io_context("x", io::Error::from(io::ErrorKind::OutOfMemory)),
                 io::ErrorKind::OutOfMemory,
             ),
         ];

@@ -600,7 +600,7 @@ impl Identity {
     /// let me = PidHandle::new(std::process::id())?;
     /// let pidfd = me.pidfd().expect("pidfds are usable");
     /// // Linux 6.9+: the same id the pidfd's inode has.
-    /// assert_eq!(me.identity().pidfs_id(), pidfd.inode_id()?);
+    /// assert_eq!(me.identity().pidfs_id(), pidfd.pidfs_id()?);
     /// assert!(me.identity().pidfs_id().is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -149,12 +149,9 @@ use std::time::{Duration, Instant};
 
 #[cfg(feature = "tokio")]
 pub use self::tokio::ExitedFuture;
-pub use error::Error;
+pub use error::{Error, FromPidFdError};
 pub use identity::{BootId, Identity};
-/// The pidfd layer, whose types ([`PidFd`], [`Signal`], [`Support`],
-/// [`FileHandle`]) appear in this crate's signatures.
-pub use pidkit_pidfd;
-pub use pidkit_pidfd::{FileHandle, PidFd, Signal, Support, probe};
+pub use pidkit_pidfd::{FileHandle, PidFd, PidfdInfo, Signal, SignalScope, Support, probe};
 
 use error::io_context;
 use pidkit_pidfd::low_level::Backoff;
@@ -168,7 +165,7 @@ use pidkit_pidfd::low_level::Backoff;
 /// let handle = PidHandle::from_child(&child)?;
 /// assert_eq!(handle.state()?, State::Running);
 /// child.kill()?;
-/// handle.wait_exited(None)?;
+/// handle.wait_exited()?;
 /// assert_eq!(handle.state()?, State::Exited); // a zombie until reaped
 /// child.wait()?;
 /// assert_eq!(handle.state()?, State::Gone);
@@ -207,7 +204,7 @@ pub enum State {
 /// let handle = Arc::new(PidHandle::from_child(&child)?);
 /// let shared = Arc::clone(&handle);
 /// std::thread::spawn(move || shared.kill(Signal::KILL)).join().unwrap()?;
-/// assert!(handle.wait_exited(None)?);
+/// handle.wait_exited()?;
 /// # child.wait()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -291,7 +288,7 @@ fn pidfds(pid: u32) -> Result<bool, Error> {
 /// The boot id, with an error that names `pid`.
 fn boot_id_for(pid: u32) -> Result<BootId, Error> {
     proc::boot_id().map_err(|e| match e {
-        Error::Io(source) => io_context(format!("pid {pid}"), source),
+        Error::Io { context, source } => io_context(format!("{context} for pid {pid}"), source),
         other => other,
     })
 }
@@ -317,16 +314,9 @@ fn open_pidfd(pid: u32) -> Result<Option<PidFd>, Error> {
 
 /// The pidfs inode id of a pidfd, when this kernel has pidfs ids.
 ///
-/// The probe has established that pidfds live on pidfs, so one `fstat` is
-/// enough (no `fstatfs` per call).
 fn pidfs_id(pid: u32, fd: &PidFd) -> Result<Option<u64>, Error> {
-    if !probe().pidfs {
-        return Ok(None);
-    }
-    let ino = fd
-        .stat_ino()
-        .map_err(|e| io_context(format!("fstat of the pidfd for pid {pid}"), e))?;
-    Ok(Some(ino))
+    fd.pidfs_id()
+        .map_err(|e| io_context(format!("fstat of the pidfd for pid {pid}"), e))
 }
 
 /// The start ticks of the process a pidfd refers to, read from
@@ -344,7 +334,7 @@ fn ticks_behind(pid: u32, fd: &PidFd) -> Result<Option<(u64, bool)>, Error> {
     // Read before the liveness check below: if the tick already ended then,
     // the process was alive after its start tick (see `PidHandle::settle`).
     let now = proc::boottime_ticks();
-    let alive = match fd.send_signal(Signal::ZERO) {
+    let alive = match fd.kill(Signal::ZERO) {
         Ok(()) => true,
         Err(e) => match signal_error(pid, e) {
             Error::Gone { .. } => false,
@@ -438,7 +428,7 @@ impl PidHandle {
         let support = probe();
         if support.usable() && support.pidfs {
             if let Ok(fd) = PidFd::open(pid) {
-                if let (Ok(boot), Ok(ino)) = (proc::boot_id(), fd.stat_ino()) {
+                if let (Ok(boot), Ok(Some(ino))) = (proc::boot_id(), fd.pidfs_id()) {
                     return Ok(Self::pinned_by_pidfs(support, pid, boot, ino, fd));
                 }
             }
@@ -479,7 +469,7 @@ impl PidHandle {
         check_pid(pid)?;
         if pidfds(pid)? {
             match open_pidfd(pid)? {
-                Some(fd) => Self::pin_fd(pid, fd),
+                Some(fd) => Self::pin_fd(pid, fd).map_err(FromPidFdError::into_error),
                 None => Ok(Self::gone(pid)),
             }
         } else {
@@ -527,34 +517,51 @@ impl PidHandle {
     /// # child.wait()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn from_pidfd(pid: u32, pidfd: PidFd) -> Result<PidHandle, Error> {
-        check_pid(pid)?;
-        match pidfd.info() {
-            Ok(info) => match info.pid {
-                Some(actual) if actual != pid => {
-                    return Err(Error::PidMismatch { pid, actual });
-                }
-                Some(_) => {}
-                None => return Ok(Self::gone(pid)),
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::gone(pid)),
-            Err(e) => {
-                return Err(io_context(
-                    format!("reading the pidfd info of pid {pid}"),
-                    e,
-                ));
-            }
+    pub fn from_pidfd(pid: u32, pidfd: PidFd) -> Result<PidHandle, FromPidFdError> {
+        match Self::check_pidfd(pid, &pidfd) {
+            Ok(true) => Self::pin_fd(pid, pidfd),
+            Ok(false) => Ok(Self::gone(pid)),
+            Err(error) => Err(FromPidFdError { error, pidfd }),
         }
-        Self::pin_fd(pid, pidfd)
     }
 
-    /// Completes a handle around a pidfd just opened for `pid`.
-    fn pin_fd(pid: u32, fd: PidFd) -> Result<PidHandle, Error> {
-        let boot = boot_id_for(pid)?;
-        if let Some(ino) = pidfs_id(pid, &fd)? {
+    /// Whether `fd` is a pidfd of the live process `pid` (`Ok(false)`: the
+    /// process is gone).
+    fn check_pidfd(pid: u32, fd: &PidFd) -> Result<bool, Error> {
+        check_pid(pid)?;
+        match fd.info() {
+            Ok(info) => match info.pid {
+                Some(actual) if actual != pid => Err(Error::PidMismatch { pid, actual }),
+                Some(_) => Ok(true),
+                None => Ok(false),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_context(
+                format!("reading the pidfd info of pid {pid}"),
+                e,
+            )),
+        }
+    }
+
+    /// Completes a handle around a pidfd just opened for `pid`; on failure
+    /// the pidfd is handed back.
+    fn pin_fd(pid: u32, fd: PidFd) -> Result<PidHandle, FromPidFdError> {
+        let found = boot_id_for(pid).and_then(|boot| {
+            let ino = pidfs_id(pid, &fd)?;
+            let ticks = match ino {
+                Some(_) => None,
+                None => ticks_behind(pid, &fd)?,
+            };
+            Ok((boot, ino, ticks))
+        });
+        let (boot, ino, ticks) = match found {
+            Ok(found) => found,
+            Err(error) => return Err(FromPidFdError { error, pidfd: fd }),
+        };
+        if let Some(ino) = ino {
             return Ok(Self::pinned_by_pidfs(probe(), pid, boot, ino, fd));
         }
-        match ticks_behind(pid, &fd)? {
+        match ticks {
             Some((ticks, past_start_tick)) => {
                 let id = Identity::live(pid, boot, None, Some(ticks));
                 let pin = Pin::Fd(fd);
@@ -631,7 +638,7 @@ impl PidHandle {
         // Not yet reaped (running, or a zombie) means the PID is still this
         // process's: signal 0 through the pidfd succeeds, or fails with EPERM.
         let alive = match &self.pin {
-            Pin::Fd(fd) => match fd.send_signal(Signal::ZERO) {
+            Pin::Fd(fd) => match fd.kill(Signal::ZERO) {
                 Ok(()) => true,
                 Err(e) => matches!(signal_error(pid, e), Error::PermissionDenied { .. }),
             },
@@ -684,7 +691,7 @@ impl PidHandle {
                         return Ok(Self::gone(pid));
                     }
                     if let Ok(fd) = PidFd::open(pid) {
-                        if let Ok(ino) = fd.stat_ino() {
+                        if let Ok(Some(ino)) = fd.pidfs_id() {
                             if ino != want {
                                 return Ok(Self::gone(pid));
                             }
@@ -862,7 +869,7 @@ impl PidHandle {
     /// ```
     pub fn kill(&self, signal: Signal) -> Result<(), Error> {
         match &self.pin {
-            Pin::Fd(fd) => match fd.send_signal(signal) {
+            Pin::Fd(fd) => match fd.kill(signal) {
                 Ok(()) => Ok(()),
                 Err(e) => Err(signal_error(self.pid(), e)),
             },
@@ -885,7 +892,7 @@ impl PidHandle {
                 }
                 // The race window of the fallback is here, between the check
                 // above and the kill below (see the crate docs).
-                pidkit_pidfd::low_level::kill_pid(pid, signal).map_err(|e| match e.kind() {
+                pidkit_pidfd::low_level::kill(pid, signal).map_err(|e| match e.kind() {
                     io::ErrorKind::Unsupported => Error::Unsupported {
                         pid,
                         reason: format!(
@@ -924,7 +931,7 @@ impl PidHandle {
                 if !has_exited(pid, fd)? {
                     return Ok(State::Running);
                 }
-                match fd.send_signal(Signal::ZERO) {
+                match fd.kill(Signal::ZERO) {
                     Ok(()) => Ok(State::Exited),
                     Err(e) => match signal_error(pid, e) {
                         Error::Gone { .. } => Ok(State::Gone),
@@ -960,7 +967,7 @@ impl PidHandle {
     /// let handle = PidHandle::from_child(&child)?;
     /// assert!(handle.is_alive()?);
     /// child.kill()?;
-    /// handle.wait_exited(None)?;
+    /// handle.wait_exited()?;
     /// assert!(!handle.is_alive()?); // a zombie is not alive
     /// # child.wait()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -969,11 +976,28 @@ impl PidHandle {
         Ok(self.state()? == State::Running)
     }
 
-    /// Blocks until the process has exited (zombie or gone) or `timeout`
-    /// passes (`None`: no limit); returns whether it exited. Does not reap.
+    /// Blocks until the process has exited (zombie or gone). Does not reap.
     ///
     /// With a pidfd this is a `poll` on it. In the fallback it re-reads
     /// `/proc/<pid>/stat`, sleeping between reads (1 ms growing to 50 ms).
+    ///
+    /// ```
+    /// use pidkit_pidhandle::PidHandle;
+    ///
+    /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+    /// let handle = PidHandle::from_child(&child)?;
+    /// child.kill()?;
+    /// handle.wait_exited()?;
+    /// assert!(!handle.is_alive()?);
+    /// # child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_exited(&self) -> Result<(), Error> {
+        self.wait_exited_until(None).map(drop)
+    }
+
+    /// [`PidHandle::wait_exited`] for at most `timeout`; returns whether the
+    /// process exited.
     ///
     /// ```
     /// use pidkit_pidhandle::PidHandle;
@@ -981,18 +1005,24 @@ impl PidHandle {
     ///
     /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
     /// let handle = PidHandle::from_child(&child)?;
-    /// assert!(!handle.wait_exited(Some(Duration::ZERO))?);
+    /// assert!(!handle.wait_exited_timeout(Duration::ZERO)?);
     /// child.kill()?;
-    /// assert!(handle.wait_exited(None)?);
+    /// assert!(handle.wait_exited_timeout(Duration::from_secs(600))?);
     /// # child.wait()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn wait_exited(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+    pub fn wait_exited_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.wait_exited_until(Some(timeout))
+    }
+
+    fn wait_exited_until(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         let pid = self.pid();
         match &self.pin {
-            Pin::Fd(fd) => fd
-                .wait_exited(timeout)
-                .map_err(|e| io_context(format!("polling the pidfd of pid {pid}"), e)),
+            Pin::Fd(fd) => match timeout {
+                None => fd.wait_exited().map(|()| true),
+                Some(t) => fd.wait_exited_timeout(t),
+            }
+            .map_err(|e| io_context(format!("polling the pidfd of pid {pid}"), e)),
             Pin::Closed => Err(Error::Closed),
             Pin::Gone => Ok(true),
             Pin::Ticks => {
@@ -1080,7 +1110,7 @@ impl PidHandle {
     ///
     /// let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
     /// let fd = PidHandle::from_child(&child)?.into_pidfd().expect("a pidfd");
-    /// fd.send_signal(Signal::KILL)?;
+    /// fd.kill(Signal::KILL)?;
     /// assert!(!fd.wait()?.success());
     /// # let _ = child.try_wait();
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -44,7 +44,7 @@ struct Child {
 /// not decodable: `EINVAL`), `None` the call itself was refused.
 fn opened_by(h: &pidkit_pidhandle::FileHandle) -> Option<Option<u64>> {
     match PidFd::open_file_handle(h) {
-        Ok(fd) => Some(fd.inode_id().unwrap()),
+        Ok(fd) => Some(fd.pidfs_id().unwrap()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(22) => {
             Some(None)
         }
@@ -250,7 +250,7 @@ fn check_restored(
     match (id.pidfs_id(), id.start_ticks()) {
         (Some(ino), _) if pidfs_checked() => {
             if let Ok(fd) = PidFd::open(id.pid()) {
-                prop_assert_eq!(fd.inode_id().unwrap(), Some(ino), "{}", text);
+                prop_assert_eq!(fd.pidfs_id().unwrap(), Some(ino), "{}", text);
             }
         }
         (_, Some(t)) => {
@@ -281,7 +281,7 @@ fn fuzz_handle_text() {
     let child = Child {
         pid,
         pidfs: if pidfs_checked() {
-            PidFd::open(pid).unwrap().inode_id().unwrap()
+            PidFd::open(pid).unwrap().pidfs_id().unwrap()
         } else {
             None
         },

@@ -48,7 +48,7 @@ fn zombie_is_exited_not_alive_and_reaped_is_gone() {
     let _w = watchdog("zombie", LIMIT);
     let child = sh("exit 3");
     let h = PidHandle::from_child(child.child()).unwrap();
-    assert!(h.wait_exited(Some(Duration::from_secs(60))).unwrap());
+    assert!(h.wait_exited_timeout(Duration::from_secs(60)).unwrap());
     assert_eq!(h.state().unwrap(), State::Exited);
     assert!(!h.is_alive().unwrap());
     // A zombie accepts signals, which do nothing.
@@ -63,7 +63,7 @@ fn zombie_is_exited_not_alive_and_reaped_is_gone() {
     assert_eq!(child.wait().code(), Some(3));
     for handle in [&h, &late, &restored] {
         testkit::assert_handle_gone!(handle);
-        assert!(handle.wait_exited(Some(Duration::ZERO)).unwrap());
+        assert!(handle.wait_exited_timeout(Duration::ZERO).unwrap());
     }
 }
 
@@ -74,10 +74,10 @@ fn stopped_process_is_running() {
     let h = PidHandle::from_child(child.child()).unwrap();
     h.kill(Signal::STOP).unwrap();
     assert_eq!(h.state().unwrap(), State::Running);
-    assert!(!h.wait_exited(Some(Duration::from_millis(20))).unwrap());
+    assert!(!h.wait_exited_timeout(Duration::from_millis(20)).unwrap());
     h.kill(Signal::CONT).unwrap();
     h.kill(Signal::KILL).unwrap();
-    assert!(h.wait_exited(None).unwrap());
+    h.wait_exited().unwrap();
     assert_eq!(child.wait().signal(), Some(9));
 }
 
@@ -98,7 +98,7 @@ fn missing_pid_gives_a_handle_gone_forever() {
     let me = std::process::id();
     let ghost: PidHandle = format!("pidkit-pid:v1:pid={me}:gone").parse().unwrap();
     testkit::assert_handle_gone!(&ghost);
-    assert!(ghost.wait_exited(None).unwrap());
+    ghost.wait_exited().unwrap();
 }
 
 #[test]
@@ -137,7 +137,7 @@ fn round_trip_restores_the_same_process() {
         assert_eq!(ticks, testkit::start_ticks_once_named(pid, "sleep"));
     }
     if let (Some(ino), Some(fd)) = (id.pidfs_id(), h.pidfd()) {
-        assert_eq!(fd.inode_id().unwrap(), Some(ino));
+        assert_eq!(fd.pidfs_id().unwrap(), Some(ino));
     }
     assert_eq!(text.parse::<Identity>().unwrap(), *id);
 
@@ -593,7 +593,7 @@ fn close_is_idempotent_and_touches_no_other_fd() {
     assert!(matches!(h.kill(Signal::KILL), Err(Error::Closed)));
     assert!(matches!(h.state(), Err(Error::Closed)));
     assert!(matches!(h.is_alive(), Err(Error::Closed)));
-    assert!(matches!(h.wait_exited(None), Err(Error::Closed)));
+    assert!(matches!(h.wait_exited(), Err(Error::Closed)));
     assert_eq!(h.to_string(), text);
     assert_eq!(h.pid(), child.id());
     // Another handle on the process keeps its own fd, open and working.
@@ -623,7 +623,7 @@ fn try_clone_gives_an_independent_pidfd() {
     match (h.pidfd(), c.pidfd()) {
         (Some(a), Some(b)) => {
             assert_ne!(a.as_raw_fd(), b.as_raw_fd());
-            assert_eq!(a.inode_id().unwrap(), b.inode_id().unwrap());
+            assert_eq!(a.pidfs_id().unwrap(), b.pidfs_id().unwrap());
         }
         (None, None) => assert!(!pidkit_pidhandle::probe().usable()),
         other => panic!("{other:?}"),
@@ -637,7 +637,7 @@ fn try_clone_gives_an_independent_pidfd() {
     assert_eq!(own.as_ref().map(AsRawFd::as_raw_fd), solo_raw);
     assert_eq!(own.is_some(), pidkit_pidhandle::probe().usable());
     if let Some(own) = &own {
-        own.send_signal(Signal::ZERO).unwrap();
+        own.kill(Signal::ZERO).unwrap();
     }
     assert!(
         PidHandle::new(testkit::free_pid())
@@ -670,20 +670,24 @@ fn from_pidfd_checks_the_pid() {
         h.to_string(),
         PidHandle::from_child(a.child()).unwrap().to_string()
     );
-    match PidHandle::from_pidfd(a.id(), PidFd::from_child(b.child()).unwrap()) {
-        Err(e @ Error::PidMismatch { pid, actual }) => {
-            assert_eq!((pid, actual), (a.id(), b.id()));
+    let refused = PidHandle::from_pidfd(a.id(), PidFd::from_child(b.child()).unwrap()).unwrap_err();
+    match refused.error() {
+        e @ Error::PidMismatch { pid, actual } => {
+            assert_eq!((*pid, *actual), (a.id(), b.id()));
             assert!(e.to_string().contains(&b.id().to_string()), "{e}");
         }
         other => panic!("{other:?}"),
     }
+    // The refused pidfd is handed back, still b's.
+    let back = refused.into_inner();
+    assert_eq!(back.info().unwrap().pid, Some(b.id()));
     let fd = PidFd::from_child(b.child()).unwrap();
     let pid = b.id();
-    fd.send_signal(Signal::KILL).unwrap();
+    fd.kill(Signal::KILL).unwrap();
     b.wait();
     testkit::assert_handle_gone!(&PidHandle::from_pidfd(pid, fd).unwrap());
     assert!(matches!(
-        PidHandle::from_pidfd(0, PidFd::from_child(a.child()).unwrap()),
+        PidHandle::from_pidfd(0, PidFd::from_child(a.child()).unwrap()).map_err(|e| e.into_error()),
         Err(Error::InvalidPid { pid: 0 })
     ));
 }

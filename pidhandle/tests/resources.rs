@@ -26,7 +26,7 @@ const LIMIT: Duration = Duration::from_secs(120);
 /// never "no such process", never a parse error.
 #[track_caller]
 fn assert_emfile(e: &Error, pid: u32, what: &str) {
-    assert!(matches!(e, Error::Io(_)), "{what}: {e:?}");
+    assert!(matches!(e, Error::Io { .. }), "{what}: {e:?}");
     assert!(testkit::is_emfile(e), "{what}: {e:?}");
     let message = e.to_string();
     assert!(message.contains(&pid.to_string()), "{what}: {message}");
@@ -148,7 +148,7 @@ fn free_fds_body() {
                 assert_eq!(h.to_string(), text);
                 assert_eq!(h.state().unwrap(), State::Running);
             }
-            Some(Err(e)) => assert_emfile(&e, pid, "from_pidfd"),
+            Some(Err(e)) => assert_emfile(e.error(), pid, "from_pidfd"),
         }
         match gone_new {
             // The kernel looks the PID up before it allocates a descriptor.

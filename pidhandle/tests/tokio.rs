@@ -182,7 +182,7 @@ fn full_table_body() {
     drop(full);
     if h.pidfd().is_some() {
         let err = rt.block_on(early).unwrap_err();
-        assert!(matches!(err, Error::Io(_)), "{err:?}");
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
         assert!(testkit::is_emfile(&err), "{err:?}");
         assert!(err.to_string().contains(&pid.to_string()), "{err}");
         h.kill(Signal::KILL).unwrap();
