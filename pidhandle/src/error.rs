@@ -191,9 +191,9 @@ impl FromPidFdError {
         self.pidfd
     }
 
-    /// The pidfd and the error.
-    pub fn into_parts(self) -> (crate::PidFd, Error) {
-        (self.pidfd, self.error)
+    /// The error and the pidfd.
+    pub fn into_parts(self) -> (Error, crate::PidFd) {
+        (self.error, self.pidfd)
     }
 }
 
