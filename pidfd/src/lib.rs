@@ -882,11 +882,15 @@ impl PidFd {
 pub struct FileHandle {
     handle_type: i32,
     len: u8,
-    bytes: [u8; sys::MAX_HANDLE_SZ],
+    bytes: [u8; FileHandle::MAX_LEN],
 }
 
 impl FileHandle {
-    /// The most bytes a handle may have (`MAX_HANDLE_SZ`).
+    /// The most bytes a handle may have: 32. A pidfs handle has 8 (Linux
+    /// 6.17) or 12 bytes; the kernel's own bound, `MAX_HANDLE_SZ` (128), is
+    /// only the size of the buffer `name_to_handle_at` is given, and a longer
+    /// answer is an error. `pidkit-pidhandle`'s text form takes the same
+    /// bound, so every handle this type holds can be written and read back.
     ///
     /// ```
     /// use pidkit_pidfd::FileHandle;
@@ -894,7 +898,7 @@ impl FileHandle {
     /// assert!(FileHandle::new(0xfe, &[1; FileHandle::MAX_LEN]).is_ok());
     /// assert!(FileHandle::new(0xfe, &[1; FileHandle::MAX_LEN + 1]).is_err());
     /// ```
-    pub const MAX_LEN: usize = sys::MAX_HANDLE_SZ;
+    pub const MAX_LEN: usize = 32;
 
     /// A handle of `handle_type` with `bytes` (for one read back from text).
     /// `InvalidInput` unless it has 1 to [`FileHandle::MAX_LEN`] bytes.
@@ -919,7 +923,7 @@ impl FileHandle {
                 ),
             ));
         }
-        let mut buf = [0; sys::MAX_HANDLE_SZ];
+        let mut buf = [0; Self::MAX_LEN];
         buf[..bytes.len()].copy_from_slice(bytes);
         Ok(FileHandle {
             handle_type,

@@ -17,7 +17,7 @@ const MAX_LEN: usize = 224;
 /// The longest file handle a text may carry, in bytes. pidfs handles have 8
 /// today; a kernel that gives a longer one gets no `fh=` field, and restore
 /// takes the pidfs-id path.
-pub(crate) const FH_MAX: usize = 32;
+pub(crate) const FH_MAX: usize = FileHandle::MAX_LEN;
 
 /// The boot id of a running kernel (`/proc/sys/kernel/random/boot_id`), a
 /// random UUID chosen at every boot.

@@ -823,7 +823,28 @@ impl PidHandle {
         self.id.pid()
     }
 
+    /// The pidfs inode id of the process (Linux 6.9+), as recorded:
+    /// [`Identity::pidfs_id`] of [`PidHandle::identity`]. It is the `inode`
+    /// of util-linux's `PID:inode` and systemd's `pidfdId`.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::{PidFd, PidHandle};
+    ///
+    /// let me = PidHandle::new(std::process::id())?;
+    /// assert_eq!(me.pidfs_id(), PidFd::open(std::process::id())?.pidfs_id()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pidfs_id(&self) -> Option<u64> {
+        self.id.pidfs_id()
+    }
+
     /// What the handle knows about its process; its `Display` is the text form.
+    ///
+    /// What it holds follows the kernel alone, not the call that made the
+    /// handle: the boot id always; the pidfs id on Linux 6.9+ and the pidfs
+    /// file handle on 6.17+, where pidfds work; the start ticks otherwise
+    /// (the fallback, or a kernel without pidfs ids). A gone handle holds
+    /// only its PID.
     ///
     /// On kernels without pidfs ids, for a handle made within the clock
     /// tick its process started in, the first call waits out the rest of that
@@ -1080,8 +1101,13 @@ impl PidHandle {
         matches!(self.pin, Pin::Closed)
     }
 
-    /// The pidfd, when the handle signals through one (`None` in the
-    /// fallback, and for gone or closed handles).
+    /// The pidfd, when the handle signals through one: `Some` for an open
+    /// handle of a process that was there when it was made, wherever pidfds
+    /// work ([`Support::usable`]); `None` in the fallback (no pidfds: old
+    /// kernel or a seccomp sandbox), and for gone or closed handles. Which
+    /// identities the handle recorded, and so what its text carries, is
+    /// [`PidHandle::identity`] ([`Identity::pidfs_id`] on 6.9+,
+    /// [`Identity::file_handle`] on 6.17+).
     ///
     /// ```
     /// use pidkit_pidhandle::PidHandle;
