@@ -512,7 +512,8 @@ impl PidHandle {
     /// assert!(handle.is_alive()?);
     /// // A pidfd of another process is refused.
     /// let mine = PidFd::open(std::process::id())?;
-    /// assert!(matches!(PidHandle::from_pidfd(child.id(), mine), Err(Error::PidMismatch { .. })));
+    /// let refused = PidHandle::from_pidfd(child.id(), mine).unwrap_err();
+    /// assert!(matches!(refused.error(), Error::PidMismatch { .. }));
     /// # child.kill()?;
     /// # child.wait()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
