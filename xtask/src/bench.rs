@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: the signal- and exit-latency benchmark (issue 6), and
+//! `cargo xtask bench`: the signal- and exit-latency benchmark, and
 //! `--criterion` for the crates' criterion micro-benchmarks.
 //!
 //! The latency benchmark lives in the `pidkit-bench` binary (`bench/`); this
@@ -8,87 +8,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::exec::{self, Cmd};
-
-/// How long the latency benchmark runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Length {
-    /// About a minute (the default).
-    #[default]
-    Quick,
-    /// Longer runs, tighter percentiles.
-    Full,
-}
-
-/// Options of `cargo xtask bench`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct BenchOptions {
-    /// `--quick` (default) or `--full`.
-    pub(crate) length: Length,
-    /// `--filter X`: only benchmarks whose name contains X.
-    pub(crate) filter: Option<String>,
-    /// `--json`: also print the results as JSON on stdout.
-    pub(crate) json: bool,
-    /// `--criterion`: run `cargo bench` (the criterion benches) instead.
-    pub(crate) criterion: bool,
-    /// `--peers`: fetch and build the peers (Go, psutil) and measure them,
-    /// and tokio::process, in the same run.
-    pub(crate) peers: bool,
-}
-
-/// Parses the options of `cargo xtask bench`.
-pub(crate) fn parse_options(args: &[String]) -> Result<BenchOptions, String> {
-    let mut o = BenchOptions::default();
-    let mut length_set = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let length = match a.as_str() {
-            "--quick" => Some(Length::Quick),
-            "--full" => Some(Length::Full),
-            "--json" => {
-                o.json = true;
-                None
-            }
-            "--criterion" => {
-                o.criterion = true;
-                None
-            }
-            "--peers" => {
-                o.peers = true;
-                None
-            }
-            "--filter" => {
-                let v = it.next().ok_or("--filter needs a value")?;
-                o.filter = Some(v.clone());
-                None
-            }
-            other => match other.strip_prefix("--filter=") {
-                Some(v) => {
-                    o.filter = Some(v.to_owned());
-                    None
-                }
-                None => return Err(format!("unknown option for `bench`: {other}")),
-            },
-        };
-        if let Some(l) = length {
-            if length_set.is_some_and(|prev| prev != l) {
-                return Err("--quick and --full exclude each other".into());
-            }
-            length_set = Some(l);
-            o.length = l;
-        }
-    }
-    if o.peers && o.criterion {
-        return Err("--peers and --criterion exclude each other".into());
-    }
-    if o.filter.as_deref() == Some("") {
-        return Err("--filter needs a non-empty value".into());
-    }
-    Ok(o)
-}
+use crate::flags::Bench;
 
 /// What `aligned_build` adds to `RUSTFLAGS`: every function starts on a
 /// 64-byte boundary.
-pub(crate) const ALIGN_FLAGS: &str = "-C llvm-args=-align-all-functions=6";
+const ALIGN_FLAGS: &str = "-C llvm-args=-align-all-functions=6";
 
 /// Builds the benchmark with [`ALIGN_FLAGS`], in a target directory of its
 /// own (`<target>/pidkit-bench/build`, so that the flags do not rebuild the
@@ -116,7 +40,7 @@ fn aligned_build(cmd: Cmd, out_dir: &std::path::Path) -> Cmd {
 }
 
 /// `cargo xtask bench`.
-pub(crate) fn run(opts: &BenchOptions) -> ExitCode {
+pub(crate) fn run(opts: &Bench) -> ExitCode {
     if opts.criterion {
         criterion(opts)
     } else {
@@ -127,28 +51,22 @@ pub(crate) fn run(opts: &BenchOptions) -> ExitCode {
 /// `cargo bench` over the bench targets of the workspace only (`--bench '*'`;
 /// `--benches` would also run the libraries' and binaries' libtest harnesses in
 /// bench mode), with the filter passed to criterion.
-fn criterion(opts: &BenchOptions) -> ExitCode {
+fn criterion(opts: &Bench) -> ExitCode {
     let mut cmd = Cmd::cargo(["bench", "--workspace", "--bench", "*"]);
     if let Some(f) = &opts.filter {
         cmd = cmd.args(["--", f.as_str()]);
     }
-    let limit = match opts.length {
-        Length::Quick => Duration::from_secs(30 * 60),
-        Length::Full => Duration::from_secs(120 * 60),
-    };
+    let limit = Duration::from_secs(if opts.full { 120 * 60 } else { 30 * 60 });
     run_to_end(cmd.timeout(limit), "xtask bench --criterion")
 }
 
-/// The latency benchmark of issue 6: builds and runs the `pidkit-bench`
+/// The latency benchmark: builds and runs the `pidkit-bench`
 /// binary (in `bench/`) in release mode. It measures every figure in this run,
 /// prints progress, a machine header and the table, and writes `results.json`,
 /// `results.csv` and `latency.svg` under `target/pidkit-bench/`.
-fn latency(opts: &BenchOptions) -> ExitCode {
+fn latency(opts: &Bench) -> ExitCode {
     let mut cmd = Cmd::cargo(["run", "--release", "--quiet", "-p", "pidkit-bench", "--"]);
-    cmd = cmd.arg(match opts.length {
-        Length::Quick => "--quick",
-        Length::Full => "--full",
-    });
+    cmd = cmd.arg(if opts.full { "--full" } else { "--quick" });
     if let Some(f) = &opts.filter {
         cmd = cmd.args(["--filter", f.as_str()]);
     }
@@ -181,10 +99,7 @@ fn latency(opts: &BenchOptions) -> ExitCode {
             }
         }
     }
-    let limit = match opts.length {
-        Length::Quick => Duration::from_secs(20 * 60),
-        Length::Full => Duration::from_secs(60 * 60),
-    };
+    let limit = Duration::from_secs(if opts.full { 60 * 60 } else { 20 * 60 });
     let status = run_to_end(cmd.timeout(limit), "xtask bench");
     if peers_ok {
         status
@@ -238,32 +153,5 @@ fn run_to_end(cmd: Cmd, what: &str) -> ExitCode {
     } else {
         eprintln!("{what}: {}", out.finish.describe());
         ExitCode::FAILURE
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(a: &[&str]) -> Result<BenchOptions, String> {
-        parse_options(&a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
-    }
-
-    #[test]
-    fn options() {
-        assert_eq!(parse(&[]).unwrap(), BenchOptions::default());
-        let o = parse(&["--full", "--filter", "kill", "--json"]).unwrap();
-        assert_eq!(o.length, Length::Full);
-        assert_eq!(o.filter.as_deref(), Some("kill"));
-        assert!(o.json && !o.criterion && !o.peers);
-        assert!(parse(&["--peers"]).unwrap().peers);
-        assert!(parse(&["--peers", "--criterion"]).is_err());
-        let o = parse(&["--criterion", "--filter=open", "--quick"]).unwrap();
-        assert!(o.criterion);
-        assert_eq!(o.filter.as_deref(), Some("open"));
-        assert!(parse(&["--quick", "--full"]).is_err());
-        assert!(parse(&["--filter"]).is_err());
-        assert!(parse(&["--filter="]).is_err());
-        assert!(parse(&["--fast"]).is_err());
     }
 }

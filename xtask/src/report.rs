@@ -125,11 +125,6 @@ impl Report {
         });
     }
 
-    /// The names of the steps recorded or skipped so far, in order.
-    pub(crate) fn step_names(&self) -> Vec<String> {
-        self.results.iter().map(|r| r.name.clone()).collect()
-    }
-
     /// Number of failed steps so far.
     pub(crate) fn failures(&self) -> usize {
         self.results

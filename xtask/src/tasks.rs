@@ -4,9 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use pidkit_pidhandle::pidkit_pidfd::Feature;
-
 use crate::exec::Cmd;
+use crate::flags;
 use crate::report::Report;
 use crate::workspace::{self, Metadata};
 
@@ -20,9 +19,6 @@ const DOC_LIMIT: Duration = Duration::from_secs(15 * MIN);
 const PACKAGE_LIMIT: Duration = Duration::from_secs(20 * MIN);
 const FUZZ_LIMIT: Duration = Duration::from_secs(20 * MIN);
 
-/// Default overall budget of a task run: under CI's 90 minutes, with room to report.
-pub(crate) const DEFAULT_BUDGET: Duration = Duration::from_secs(80 * MIN);
-
 /// The environment variable that tells tests which sandbox they run in.
 pub(crate) const SANDBOX_ENV: &str = "PIDKIT_SANDBOX";
 /// The seccomp runner binary (in `testkit/src/bin/`).
@@ -33,57 +29,6 @@ const FUZZ_CASES: &str = "20000";
 /// (`PIDKIT_FUZZ_SECONDS`, which `testkit::fuzz::run` honours: a target stops
 /// drawing cases when it is used up).
 const FUZZ_TARGET_SECONDS: &str = "60";
-
-/// Every step `cargo xtask test` can run, by the name its summary shows
-/// (`*` stands for a variant: the test tool, the sandbox mode, the feature,
-/// the kernel). `cargo xtask help` names each of them in backticks, which
-/// xtask/tests/tidy.rs checks, and [`test()`] fails a run that recorded a step
-/// missing here, so neither the help nor this list can drift from what runs.
-pub(crate) const TEST_STEPS: [&str; 11] = [
-    "fmt",
-    "clippy",
-    "tests (*)",
-    "doc tests",
-    "build seccomp runner",
-    "tests (*, sandbox=*)",
-    "tests (hidden feature: *)",
-    "doc",
-    "package",
-    "fuzz",
-    "matrix: *",
-];
-
-/// Whether the step `name` is the step `pattern` of [`TEST_STEPS`] (`*`
-/// matches any non-empty text).
-fn step_matches(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((head, tail)) => {
-            let Some(rest) = name.strip_prefix(head) else {
-                return false;
-            };
-            (1..=rest.len())
-                .filter(|&i| rest.is_char_boundary(i))
-                .any(|i| step_matches(tail, &rest[i..]))
-        }
-    }
-}
-
-/// Fails the run for every step it recorded that [`TEST_STEPS`] does not list.
-fn check_steps_listed(r: &mut Report) {
-    for name in r.step_names() {
-        if !TEST_STEPS.iter().any(|p| step_matches(p, &name)) {
-            let started = r.begin("steps listed");
-            r.record(
-                "steps listed",
-                started,
-                Err(format!(
-                    "step `{name}` is not in TEST_STEPS (xtask/src/tasks.rs) and so not in the help"
-                )),
-            );
-        }
-    }
-}
 
 /// A seccomp sandbox mode of the test suite (see `pidkit-seccomp-exec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,72 +48,9 @@ impl Sandbox {
     }
 }
 
-/// Options of `cargo xtask test`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TestOptions {
-    /// Skip the sandbox modes and the doc build.
-    pub(crate) quick: bool,
-    /// Also run the fuzz (proptest) tests with many cases.
-    pub(crate) fuzz: bool,
-    /// Skip the sandbox modes.
-    pub(crate) no_sandbox: bool,
-    /// Skip the kernel matrix.
-    pub(crate) no_matrix: bool,
-    /// The overall time budget.
-    pub(crate) budget: Duration,
-}
-
-impl Default for TestOptions {
-    fn default() -> Self {
-        TestOptions {
-            quick: false,
-            fuzz: false,
-            no_sandbox: false,
-            no_matrix: false,
-            budget: DEFAULT_BUDGET,
-        }
-    }
-}
-
-/// Parses the options of `cargo xtask test`.
-pub(crate) fn parse_test_options(args: &[String]) -> Result<TestOptions, String> {
-    let mut o = TestOptions::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--quick" => o.quick = true,
-            "--fuzz" => o.fuzz = true,
-            "--no-sandbox" => o.no_sandbox = true,
-            "--no-matrix" => o.no_matrix = true,
-            "--budget" => {
-                let v = it.next().ok_or("--budget needs a number of minutes")?;
-                o.budget = parse_minutes(v)?;
-            }
-            other => return Err(format!("unknown option for `test`: {other}")),
-        }
-    }
-    Ok(o)
-}
-
-/// Parses the `--budget` option alone (for `lint` and `package`).
-pub(crate) fn parse_budget_only(task: &str, args: &[String]) -> Result<Duration, String> {
-    match args {
-        [] => Ok(DEFAULT_BUDGET),
-        [flag, v] if flag == "--budget" => parse_minutes(v),
-        [other, ..] => Err(format!("unknown option for `{task}`: {other}")),
-    }
-}
-
-fn parse_minutes(v: &str) -> Result<Duration, String> {
-    match v.parse::<u64>() {
-        Ok(m) if m > 0 => Ok(Duration::from_secs(m * MIN)),
-        _ => Err(format!("--budget: not a positive number of minutes: {v}")),
-    }
-}
-
 /// `cargo xtask test`.
-pub(crate) fn test(opts: &TestOptions) -> ExitCode {
-    let mut r = Report::new("test", opts.budget);
+pub(crate) fn test(opts: &flags::Test, budget: Duration) -> ExitCode {
+    let mut r = Report::new("test", budget);
     let nextest = workspace::nextest_version();
     match &nextest {
         Some(v) => println!("xtask test: using {v}"),
@@ -239,12 +121,11 @@ pub(crate) fn test(opts: &TestOptions) -> ExitCode {
     if opts.quick || opts.no_matrix {
         let why = if opts.quick { "--quick" } else { "--no-matrix" };
         for k in crate::matrix::KERNELS {
-            r.skip(&format!("matrix: Linux {} ({})", k.series, k.suite), why);
+            r.skip(&k.step_name(), why);
         }
     } else {
-        crate::matrix::run(&mut r, &crate::matrix::MatrixOptions::default());
+        crate::matrix::run(&mut r, &[], &[]);
     }
-    check_steps_listed(&mut r);
     r.finish()
 }
 
@@ -323,16 +204,16 @@ fn tests(r: &mut Report, nextest: bool, sandbox: Option<(Sandbox, &PathBuf)>) {
     r.step(&name, cmd);
 }
 
-/// The optional pidfd features hidden in turn (through `PIDKIT_HIDE_FEATURES`,
-/// which `pidkit_pidfd::probe()` honours), so that the crates are shown to
-/// behave as documented on kernels older than this one.
-const HIDDEN_FEATURES: [Feature; 3] = [Feature::Pidfs, Feature::GetInfo, Feature::InfoExit];
+/// The optional pidfd features hidden in turn, by the names pidfd's probe
+/// reads from `PIDKIT_HIDE_FEATURES`, so that the crates are shown to behave
+/// as documented on kernels older than this one.
+const HIDDEN_FEATURES: [&str; 3] = ["pidfs", "get_info", "info_exit"];
 
 /// The whole suite (all targets but benches) with one optional feature hidden.
-fn hidden_feature(r: &mut Report, nextest: bool, feature: Feature) {
+fn hidden_feature(r: &mut Report, nextest: bool, feature: &str) {
     let cmd = suite_cmd(nextest, false)
         .env(SANDBOX_ENV, "none")
-        .env("PIDKIT_HIDE_FEATURES", feature.name())
+        .env("PIDKIT_HIDE_FEATURES", feature)
         .timeout(TEST_LIMIT);
     r.step(&format!("tests (hidden feature: {feature})"), cmd);
 }
@@ -433,10 +314,6 @@ fn registry_unreachable(stderr: &str) -> Option<&str> {
         .map(str::trim)
 }
 
-/// `cargo package` of every publishable member, verified (each crate built from
-/// its packaged sources, dependents against their packaged siblings through
-/// cargo's local registry overlay); `--no-verify` only when the registry cannot
-/// be reached.
 /// Removes cargo's extracted copies of our own packages from earlier
 /// packaging runs.
 ///
@@ -473,6 +350,10 @@ fn forget_unpacked_siblings(packages: &[String]) {
     }
 }
 
+/// `cargo package` of every publishable member, verified (each crate built from
+/// its packaged sources, dependents against their packaged siblings through
+/// cargo's local registry overlay); `--no-verify` only when the registry cannot
+/// be reached.
 fn package(r: &mut Report) {
     let name = "package";
     let started = r.begin(name);
@@ -610,85 +491,6 @@ fn fuzz(r: &mut Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn strings(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    #[test]
-    fn step_names_match_their_patterns() {
-        assert!(step_matches("fmt", "fmt"));
-        assert!(!step_matches("fmt", "fmt2"));
-        assert!(!step_matches("doc", "doc tests"));
-        assert!(step_matches("tests (*)", "tests (nextest)"));
-        assert!(!step_matches("tests (*)", "tests ()"));
-        assert!(step_matches(
-            "tests (*, sandbox=*)",
-            "tests (cargo test, sandbox=eperm)"
-        ));
-        assert!(!step_matches("tests (*, sandbox=*)", "tests (nextest)"));
-        assert!(step_matches("matrix: *", "matrix: Linux 6.1 (bookworm)"));
-        assert!(!step_matches("matrix: *", "matrix:"));
-        // Every name `test` records, in each variant, is listed.
-        let mut names = vec![
-            "fmt".to_owned(),
-            "clippy".to_owned(),
-            "doc tests".to_owned(),
-            "build seccomp runner".to_owned(),
-            "doc".to_owned(),
-            "package".to_owned(),
-            "fuzz".to_owned(),
-            "matrix: build guest init and suite archive".to_owned(),
-            "tests (nextest)".to_owned(),
-            "tests (cargo test)".to_owned(),
-        ];
-        for nextest in [true, false] {
-            for mode in [Sandbox::Enosys, Sandbox::Eperm] {
-                names.push(sandbox_step_name(nextest, mode));
-            }
-        }
-        names.extend(
-            HIDDEN_FEATURES
-                .iter()
-                .map(|f| format!("tests (hidden feature: {f})")),
-        );
-        names.extend(
-            crate::matrix::KERNELS
-                .iter()
-                .map(|k| format!("matrix: Linux {} ({})", k.series, k.suite)),
-        );
-        for n in &names {
-            assert!(
-                TEST_STEPS.iter().any(|p| step_matches(p, n)),
-                "{n} is not listed"
-            );
-        }
-    }
-
-    #[test]
-    fn help_names_every_test_step() {
-        for step in TEST_STEPS {
-            assert!(crate::USAGE.contains(&format!("`{step}`")), "{step}");
-        }
-    }
-
-    #[test]
-    fn test_options() {
-        assert_eq!(parse_test_options(&[]).unwrap(), TestOptions::default());
-        let o = parse_test_options(&strings(&["--quick", "--fuzz", "--budget", "30"])).unwrap();
-        assert!(o.quick && o.fuzz && !o.no_sandbox);
-        assert_eq!(o.budget, Duration::from_secs(1800));
-        assert!(
-            parse_test_options(&strings(&["--no-sandbox"]))
-                .unwrap()
-                .no_sandbox
-        );
-        assert!(parse_test_options(&strings(&["--bogus"])).is_err());
-        assert!(parse_test_options(&strings(&["--budget"])).is_err());
-        assert!(parse_test_options(&strings(&["--budget", "0"])).is_err());
-        assert_eq!(parse_budget_only("lint", &[]).unwrap(), DEFAULT_BUDGET);
-        assert!(parse_budget_only("lint", &strings(&["--quick"])).is_err());
-    }
 
     #[test]
     fn libtest_counts() {
