@@ -14,14 +14,17 @@
 //!
 //! Since the children are not in xtask's process group, Ctrl-C at a terminal
 //! reaches xtask alone; [`forward_signals`] passes SIGINT, SIGTERM and SIGHUP
-//! on to the running command's group, then xtask ends by the same signal.
+//! on to the running command's group, lets it end and be swept as above (a
+//! group still running after the grace period is killed), and then ends xtask
+//! by the same signal.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, MutexGuard, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -34,6 +37,13 @@ const GRACE: Duration = Duration::from_secs(5);
 /// step), for [`forward_signals`]. A group is removed before its leader is
 /// reaped, under this lock, so a signal never reaches a reused number.
 static RUNNING: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+
+/// The signal that stops xtask, once one came (0 before): no further command starts.
+static STOPPING: AtomicI32 = AtomicI32::new(0);
+
+fn running() -> MutexGuard<'static, Vec<Pid>> {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A command to run, with the environment it adds and its time limit.
 #[derive(Debug, Clone)]
@@ -256,7 +266,10 @@ pub(crate) fn run(cmd: &Cmd) -> Outcome {
     }
     let _ = io::stdout().flush();
     let mut child = {
-        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = running();
+        if STOPPING.load(Ordering::SeqCst) != 0 {
+            return Outcome::not_started(Finish::NotRun("xtask is stopping".into()));
+        }
         match command.spawn() {
             Ok(c) => {
                 running.push(Pid::from_child(&c));
@@ -336,7 +349,7 @@ pub(crate) fn run(cmd: &Cmd) -> Outcome {
 /// Reaps the group leader once it has exited (a leader that outlived SIGKILL
 /// is left alone), after its group is no longer signalled.
 fn reap(child: &mut Child, group: Pid, finish: &mut Option<Finish>) {
-    let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut running = running();
     running.retain(|&g| g != group);
     match child.try_wait() {
         Ok(Some(status)) => {
@@ -416,7 +429,8 @@ pub(crate) fn output_of(program: &str, args: &[&str], limit: Duration) -> Option
 }
 
 /// Passes SIGINT, SIGTERM and SIGHUP on to the running commands' process
-/// groups, then ends xtask by the same signal.
+/// groups, waits for [`run`] to sweep and reap them (at most [`GRACE`], then
+/// SIGKILL), and ends xtask by the same signal.
 pub(crate) fn forward_signals() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
@@ -424,17 +438,36 @@ pub(crate) fn forward_signals() {
         return;
     };
     thread::spawn(move || {
-        if let Some(raw) = signals.forever().next() {
-            let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(signal) = Signal::from_named_raw(raw) {
-                for &group in running.iter() {
-                    let _ = kill_process_group(group, signal);
-                }
+        let Some(raw) = signals.forever().next() else {
+            return;
+        };
+        let groups = {
+            let groups = running();
+            STOPPING.store(raw, Ordering::SeqCst);
+            for &group in groups.iter() {
+                let _ = Signal::from_named_raw(raw).map(|s| kill_process_group(group, s));
             }
-            let _ = signal_hook::low_level::emulate_default_handler(raw);
-            std::process::exit(128 + raw);
+            groups.clone()
+        };
+        let deadline = Instant::now() + GRACE;
+        while Instant::now() < deadline && running().iter().any(|g| groups.contains(g)) {
+            thread::sleep(Duration::from_millis(20));
         }
+        for &group in running().iter() {
+            let _ = kill_process_group(group, Signal::KILL);
+        }
+        exit_if_stopped();
     });
+}
+
+/// Ends xtask by the signal that stopped it, if one did (after the summary).
+pub(crate) fn exit_if_stopped() {
+    let raw = STOPPING.load(Ordering::SeqCst);
+    if raw != 0 {
+        let _ = io::stdout().flush();
+        let _ = signal_hook::low_level::emulate_default_handler(raw);
+        std::process::exit(128 + raw);
+    }
 }
 
 #[cfg(test)]

@@ -77,5 +77,7 @@ fn main() -> ExitCode {
             XtaskCmd::Matrix(m) => matrix::run_task(m, budget(m.budget)?),
         })
     };
-    run().unwrap_or_else(|code| code)
+    let code = run().unwrap_or_else(|code| code);
+    exec::exit_if_stopped();
+    code
 }
