@@ -1,98 +1,54 @@
-//! The only place in pidkit with `unsafe`: the pidfd calls that rustix does not
-//! offer as safe functions (signals with scope flags and signal 0, the
-//! `PIDFD_GET_INFO` ioctl, pidfs file handles through `name_to_handle_at` and
-//! `open_by_handle_at`), made through `libc`, rustix's raw ioctl
-//! interface, or for `pidfd_send_signal` inline on x86-64 and aarch64; and
-//! `InlineFd`, the owned descriptor that closes with rustix's inline
-//! `close`. Each wrapper is safe to call: it takes a borrowed fd and plain
-//! values and returns an `io::Result`.
+//! The only place in pidkit's published crates with `unsafe`: the pidfd
+//! calls that rustix does not offer as safe functions (signals with scope
+//! flags and signal 0, the `PIDFD_GET_INFO` ioctl, pidfs file handles
+//! through `name_to_handle_at` and `open_by_handle_at`), made through the
+//! `syscalls` crate, `libc` or rustix's raw ioctl interface, and the inline
+//! `close`. Each wrapper is safe to call: it takes a borrowed or owned fd and
+//! plain values and returns an `io::Result`.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::ioctl::{Direction, Opcode, Updater, opcode};
+use syscalls::Sysno;
 
 /// `pidfd_send_signal(pidfd, sig, NULL, flags)`.
 ///
-/// On x86-64 and aarch64 the system call is made inline (the instruction in
-/// the caller, as rustix does for the calls it offers): a held handle's
-/// signal is the hottest path pidkit has, and going through
-/// `libc::syscall` adds a function call and an `errno` round trip that the
-/// benchmark measures (`cargo xtask bench`, "held PidHandle::kill(0)").
-/// Elsewhere it goes through `libc::syscall`.
+/// rustix offers this call for named signals without flags only; pidkit
+/// needs signal 0, real-time signals and the scope flags. The call is made
+/// inline through the `syscalls` crate rather than through `libc::syscall`:
+/// a held handle's signal is pidkit's hottest path, and libc's function
+/// returning right after the system call makes it 1.44-1.47x the inline
+/// call on the VMs pidkit is measured on (ARCHITECTURE.md, "Where a call's
+/// cost goes").
 #[inline]
 pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32, flags: u32) -> io::Result<()> {
-    let ret = raw_pidfd_send_signal(pidfd.as_raw_fd(), sig, flags);
-    if ret == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(-ret as i32))
-    }
-}
-
-/// The raw call: 0, or `-errno`; the `syscall` instruction on x86-64,
-/// `svc 0` on aarch64.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-#[inline(always)]
-fn raw_pidfd_send_signal(fd: i32, sig: i32, flags: u32) -> isize {
-    let ret: isize;
-    // SAFETY: the fd is borrowed by the caller and open for the whole call,
-    // the siginfo pointer is NULL (the kernel then fills in a default one),
-    // and the rest are plain integers the kernel validates; the kernel reads
-    // and writes no user memory here. Each architecture's registers are
-    // declared as its kernel ABI uses them: on x86-64 `syscall` clobbers rcx
-    // and r11 (declared) and returns in rax; on aarch64 `svc 0` returns in
-    // x0 and preserves all else.
-    unsafe {
-        #[cfg(target_arch = "x86_64")]
-        std::arch::asm!(
-            "syscall",
-            inlateout("rax") libc::SYS_pidfd_send_signal as isize => ret,
-            in("rdi") fd as isize,
-            in("rsi") sig as isize,
-            in("rdx") 0usize,
-            in("r10") flags as usize,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack, preserves_flags, readonly),
-        );
-        #[cfg(target_arch = "aarch64")]
-        std::arch::asm!(
-            "svc 0",
-            in("x8") libc::SYS_pidfd_send_signal as usize,
-            inlateout("x0") fd as isize => ret,
-            in("x1") sig as isize,
-            in("x2") 0usize,
-            in("x3") flags as usize,
-            options(nostack, preserves_flags, readonly),
-        );
-    }
-    ret
-}
-
-/// The raw call: 0, or `-errno`.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn raw_pidfd_send_signal(fd: i32, sig: i32, flags: u32) -> isize {
-    // SAFETY: the fd is open for the call, the siginfo pointer is NULL (the
-    // kernel then fills in a default one), and the remaining arguments are
-    // plain integers; the kernel validates all of them.
+    // SAFETY: the fd is borrowed and open for the whole call, the siginfo
+    // pointer is NULL (the kernel then fills in a default one), and the rest
+    // are plain integers the kernel validates; no user memory is involved.
     let ret = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd,
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            flags,
+        syscalls::syscall4(
+            Sysno::pidfd_send_signal,
+            pidfd.as_raw_fd() as usize,
+            sig as usize,
+            0,
+            flags as usize,
         )
     };
-    if ret == 0 {
-        0
-    } else {
-        -(io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO) as isize)
+    match ret {
+        Ok(_) => Ok(()),
+        Err(errno) => Err(io::Error::from_raw_os_error(errno.into_raw())),
     }
+}
+
+/// Closes `fd` with the `close` system call made in place (rustix's inline
+/// call), where dropping an `OwnedFd` calls libc's `close`.
+#[inline]
+pub(crate) fn close(fd: OwnedFd) {
+    // SAFETY: `into_raw_fd` gives up the only ownership of the descriptor, so
+    // it is closed exactly once and nothing uses it afterwards.
+    unsafe { rustix::io::close(fd.into_raw_fd()) }
 }
 
 /// `MAX_HANDLE_SZ` (`include/linux/exportfs.h`): the largest file handle
@@ -292,45 +248,6 @@ pub(crate) fn pidfd_get_info(pidfd: BorrowedFd<'_>, mask: u64) -> io::Result<(In
     }
 }
 
-/// An owned descriptor that closes with the `close` system call made in
-/// place (rustix's inline call) rather than through libc's `close`, which
-/// `OwnedFd` uses.
-///
-/// A pidfd's close ends nearly every short-lived handle; made in place it
-/// costs what the bare system call costs. A function that returns after a
-/// system call costs more on some machines than the call itself (measured in
-/// ARCHITECTURE.md, "Where a call's cost goes").
-pub(crate) struct InlineFd(std::mem::ManuallyDrop<OwnedFd>);
-
-impl InlineFd {
-    #[inline]
-    pub(crate) fn new(fd: OwnedFd) -> InlineFd {
-        InlineFd(std::mem::ManuallyDrop::new(fd))
-    }
-
-    #[inline]
-    pub(crate) fn get(&self) -> &OwnedFd {
-        &self.0
-    }
-
-    /// Gives the descriptor back as an `OwnedFd`, without closing it.
-    #[inline]
-    pub(crate) fn into_owned(self) -> OwnedFd {
-        let mut me = std::mem::ManuallyDrop::new(self);
-        // SAFETY: `me` is never dropped, so its descriptor is taken once.
-        unsafe { std::mem::ManuallyDrop::take(&mut me.0) }
-    }
-}
-
-impl Drop for InlineFd {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: this is the descriptor's one owner and `drop` runs once, so
-        // it is taken once and closed once; nothing uses it afterwards.
-        unsafe { rustix::io::close(std::mem::ManuallyDrop::take(&mut self.0).into_raw_fd()) }
-    }
-}
-
 /// Registers `held` for readability with the current tokio runtime's
 /// reactor; gives `held` back with the error if that fails.
 #[cfg(feature = "tokio")]
@@ -351,18 +268,15 @@ pub(crate) fn register_readable(
 mod tests {
     use super::*;
 
-    /// Dropping an `InlineFd` closes its descriptor (the pipe's reader then
-    /// sees end of file); `into_owned` gives it back open.
+    /// `close` closes: the pipe's reader sees end of file, not a wait.
     #[test]
-    fn inline_fd_closes_on_drop_and_gives_back_open() {
+    fn close_closes() {
         use rustix::pipe::{PipeFlags, pipe_with};
         let (reader, writer) = pipe_with(PipeFlags::CLOEXEC).unwrap();
-        let kept = InlineFd::new(writer).into_owned();
-        assert_eq!(rustix::io::write(&kept, b"x").unwrap(), 1);
-        drop(InlineFd::new(kept));
+        assert_eq!(rustix::io::write(&writer, b"x").unwrap(), 1);
+        close(writer);
         let mut buf = [0u8; 4];
         assert_eq!(rustix::io::read(&reader, &mut buf).unwrap(), 1);
-        // No writer is left: end of file, not a wait.
         assert_eq!(rustix::io::read(&reader, &mut buf).unwrap(), 0);
     }
 

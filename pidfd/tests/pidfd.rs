@@ -520,8 +520,7 @@ fn thread_scope_and_thread_pidfds() {
     }
     let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
     let fd = PidFd::open_with(tid, OpenFlags::THREAD).unwrap();
-    fd.kill_scoped(Signal::ZERO, SignalScope::Thread)
-        .unwrap();
+    fd.kill_scoped(Signal::ZERO, SignalScope::Thread).unwrap();
     fd.kill(Signal::ZERO).unwrap();
     // Without THREAD, a non-leader thread id is no process: NotFound.
     if tid != std::process::id() {
