@@ -77,11 +77,11 @@ fn read(c: &mut Criterion) {
     });
     g.finish();
 
-    // A written claim (exclusive lock) by another open file description.
-    let holder = create_exclusive(&path)
-        .unwrap()
-        .write_content(CONTENT.to_owned())
-        .unwrap();
+    // A held file: a bare exclusive `flock` on another open file
+    // description, which reads as another process's (a claim of this
+    // process would read as `HeldByThisProcess`).
+    let holder = std::fs::File::open(&path).unwrap();
+    assert!(fs4::fs_std::FileExt::try_lock_exclusive(&holder).unwrap());
     let raw_holder = raw::claim_full(&raw_path, dir.path(), CONTENT);
     let mut g = c.benchmark_group("lockfile read (held)");
     g.bench_function("raw open+flock(EX)+pread+close (neon)", |b| {

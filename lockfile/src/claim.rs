@@ -13,6 +13,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::error::{Error, Op, classify, open_error};
 use crate::file::{parent_dir, refuse_planted, try_lock};
+use crate::held::{self, Registration};
 
 /// The mode a newly created lock file gets (before the umask): `rw-r--r--`.
 ///
@@ -50,8 +51,8 @@ pub const LOCK_FILE_MODE: u32 = 0o644;
 /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
 /// std::fs::write(&path, "previous holder\n")?;
 /// let first = create_exclusive(&path)?;
-/// // Held, even by this same process: a second claim fails and changes nothing.
-/// assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+/// // Held by this same process: a second claim fails and changes nothing.
+/// assert!(matches!(create_exclusive(&path), Err(Error::HeldByThisProcess { .. })));
 /// assert_eq!(std::fs::read_to_string(&path)?, "previous holder\n");
 /// drop(first);
 /// let _again = create_exclusive(&path)?;
@@ -61,8 +62,11 @@ pub const LOCK_FILE_MODE: u32 = 0o644;
 ///
 /// # Errors
 ///
-/// - [`Error::Locked`] when anyone else holds the lock, including another open
-///   file of this same process. The file's bytes are left as they were.
+/// - [`Error::Locked`] when anyone else holds the lock, and
+///   [`Error::HeldByThisProcess`] when this process holds it through a live
+///   [`UnwrittenLockFile`] or [`LockFileGuard`] (see
+///   [Limitations](crate#limitations) for the holds it cannot see). The
+///   file's bytes are left as they were.
 /// - [`Error::Symlink`], [`Error::IsDirectory`], [`Error::MissingParent`],
 ///   [`Error::ReadOnlyFilesystem`], [`Error::ProtectedBySticky`],
 ///   [`Error::PermissionDenied`] for the matching conditions, and
@@ -77,10 +81,15 @@ pub fn create_exclusive(path: &Utf8Path) -> Result<UnwrittenLockFile, Error> {
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)
         .map_err(|e| open_error(path, true, e))?;
-    refuse_planted(&file, path)?;
+    let id = refuse_planted(&file, path)?;
     if try_lock(&file, path)? {
         Ok(UnwrittenLockFile {
             file,
+            path: path.to_owned(),
+            held: Registration::new(id),
+        })
+    } else if held::is_held(id) {
+        Err(Error::HeldByThisProcess {
             path: path.to_owned(),
         })
     } else {
@@ -115,6 +124,8 @@ pub fn create_exclusive(path: &Utf8Path) -> Result<UnwrittenLockFile, Error> {
 pub struct UnwrittenLockFile {
     file: File,
     path: Utf8PathBuf,
+    /// After `file`: removed once the descriptor is closed.
+    held: Registration,
 }
 
 impl UnwrittenLockFile {
@@ -152,7 +163,7 @@ impl UnwrittenLockFile {
     /// let guard = match create_exclusive(&path)?.write_content("v1\n".to_owned()) {
     ///     Ok(guard) => guard,
     ///     // Still ours: try once more (or drop it to let go).
-    ///     Err(failed) => failed.into_claim().write_content("v1\n".to_owned())?,
+    ///     Err(failed) => failed.into_inner().write_content("v1\n".to_owned())?,
     /// };
     /// assert_eq!(std::fs::read_to_string(guard.path())?, "v1\n");
     /// # Ok(())
@@ -162,7 +173,7 @@ impl UnwrittenLockFile {
     /// # Errors
     ///
     /// If any step fails, the claim is handed back in the [`WriteError`]
-    /// ([`WriteError::into_claim`]), still locked: nobody else can claim the
+    /// ([`WriteError::into_inner`]), still locked: nobody else can claim the
     /// file until it is dropped. [`WriteError::error`] names the failed step
     /// ([`Error::op`]): [`Op::Truncate`], [`Op::Write`], [`Op::SyncFile`] or
     /// [`Op::SyncParentDir`]; a path that cannot be truncated (a FIFO, a
@@ -172,17 +183,14 @@ impl UnwrittenLockFile {
     /// and then as stale.
     pub fn write_content(self, content: String) -> Result<LockFileGuard, WriteError> {
         match self.write(&content) {
-            Ok(()) => Ok(LockFileGuard {
-                file: self.file,
-                path: self.path,
-            }),
+            Ok(()) => Ok(LockFileGuard::new(self.file, self.path, self.held)),
             Err(error) => Err(WriteError { claim: self, error }),
         }
     }
 
     /// The steps of [`UnwrittenLockFile::write_content`].
     fn write(&self, content: &str) -> Result<(), Error> {
-        let UnwrittenLockFile { file, path } = self;
+        let UnwrittenLockFile { file, path, .. } = self;
         if let Err(e) = file.set_len(0) {
             // A FIFO or a device can be opened and locked, but not truncated.
             if file.metadata().is_ok_and(|m| !m.file_type().is_file()) {
@@ -201,7 +209,9 @@ impl UnwrittenLockFile {
 }
 
 /// A failed [`UnwrittenLockFile::write_content`]: the error, and the claim,
-/// still locked, handed back to retry or to drop.
+/// still locked, handed back to retry or to drop (the shape of std's
+/// [`IntoInnerError`](std::io::IntoInnerError), which every pidkit crate
+/// uses where a consuming call fails).
 ///
 /// Displays as its [`Error`] and has that error's source, so `?` into
 /// `Box<dyn Error>` or [`io::Error`] (kind [`Error::kind`]) reads the same.
@@ -218,7 +228,7 @@ impl UnwrittenLockFile {
 /// let failed = create_exclusive(&path)?.write_content("1\n".to_owned()).unwrap_err();
 /// assert!(matches!(failed.error(), Error::NotRegularFile { .. }));
 /// // The claim came back, still locked.
-/// assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+/// assert!(matches!(create_exclusive(&path), Err(Error::HeldByThisProcess { .. })));
 /// # Ok(())
 /// # }
 /// ```
@@ -261,14 +271,14 @@ impl WriteError {
     /// # // A FIFO can be opened and locked, but not truncated: the write fails.
     /// # assert!(std::process::Command::new("mkfifo").arg(&path).status()?.success());
     /// # let failed = create_exclusive(&path)?.write_content("1\n".to_owned()).unwrap_err();
-    /// let claim = failed.into_claim();
-    /// assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    /// let claim = failed.into_inner();
+    /// assert!(matches!(create_exclusive(&path), Err(Error::HeldByThisProcess { .. })));
     /// drop(claim);
     /// let _again = create_exclusive(&path)?;
     /// # Ok(())
     /// # }
     /// ```
-    pub fn into_claim(self) -> UnwrittenLockFile {
+    pub fn into_inner(self) -> UnwrittenLockFile {
         self.claim
     }
 
@@ -294,7 +304,8 @@ impl WriteError {
         self.error
     }
 
-    /// The claim and the error.
+    /// The error and the claim, in the order of std's
+    /// [`IntoInnerError::into_parts`](std::io::IntoInnerError::into_parts).
     ///
     /// ```
     /// use pidkit_lockfile::create_exclusive;
@@ -305,13 +316,13 @@ impl WriteError {
     /// # // A FIFO can be opened and locked, but not truncated: the write fails.
     /// # assert!(std::process::Command::new("mkfifo").arg(&path).status()?.success());
     /// # let failed = create_exclusive(&path)?.write_content("1\n".to_owned()).unwrap_err();
-    /// let (claim, error) = failed.into_parts();
+    /// let (error, claim) = failed.into_parts();
     /// assert_eq!(claim.path(), error.path());
     /// # Ok(())
     /// # }
     /// ```
-    pub fn into_parts(self) -> (UnwrittenLockFile, Error) {
-        (self.claim, self.error)
+    pub fn into_parts(self) -> (Error, UnwrittenLockFile) {
+        (self.error, self.claim)
     }
 }
 
@@ -373,12 +384,19 @@ impl From<WriteError> for io::Error {
 pub struct LockFileGuard {
     file: File,
     path: Utf8PathBuf,
+    /// After `file`: removed once the descriptor is closed. Kept only to
+    /// be dropped.
+    _held: Registration,
 }
 
 impl LockFileGuard {
     /// The guard of `file`, on which we hold the exclusive lock of `path`.
-    pub(crate) fn new(file: File, path: Utf8PathBuf) -> LockFileGuard {
-        LockFileGuard { file, path }
+    pub(crate) fn new(file: File, path: Utf8PathBuf, held: Registration) -> LockFileGuard {
+        LockFileGuard {
+            file,
+            path,
+            _held: held,
+        }
     }
 
     /// The path the file was opened at.

@@ -82,17 +82,28 @@ impl fmt::Display for Op {
 /// }
 /// let _held = create_exclusive(&path)?;
 /// let err = create_exclusive(&path).unwrap_err();
-/// assert_eq!(err.to_string(), format!("lock file {path} is locked by another holder"));
+/// assert!(matches!(err, Error::HeldByThisProcess { .. }));
+/// assert_eq!(err.to_string(), format!("lock file {path} is already held by this process"));
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Someone else holds the lock: another process, or another open of the
-    /// same file in this process. The file was not modified.
+    /// Someone else holds the lock: another process, or a lock this process
+    /// took other than through this crate. The file was not modified.
     #[error("lock file {path} is locked by another holder")]
     Locked {
+        /// The lock file.
+        path: Utf8PathBuf,
+    },
+    /// This process already holds the lock, through a live
+    /// [`UnwrittenLockFile`](crate::UnwrittenLockFile) or
+    /// [`LockFileGuard`](crate::LockFileGuard) (a claim, or a reader's
+    /// guard): waiting for it would wait for ourselves. The file was not
+    /// modified. Kind: [`io::ErrorKind::Deadlock`].
+    #[error("lock file {path} is already held by this process")]
+    HeldByThisProcess {
         /// The lock file.
         path: Utf8PathBuf,
     },
@@ -146,26 +157,18 @@ pub enum Error {
         /// The user that owns the file.
         owner_uid: u32,
     },
-    /// Permission denied.
+    /// The operating system refused the step (`EACCES` or `EPERM`): the
+    /// cause is this variant, so it has no source.
     #[error("cannot {op} lock file {path}: permission denied")]
     PermissionDenied {
         /// The lock file.
         path: Utf8PathBuf,
         /// The step that failed.
         op: Op,
-        /// What the operating system said.
-        #[source]
-        source: io::Error,
     },
-    /// The content is not UTF-8 text.
-    #[error("lock file {path} holds {} bytes that are not UTF-8 text", content.len())]
-    NotUtf8 {
-        /// The lock file.
-        path: Utf8PathBuf,
-        /// The raw content.
-        content: Vec<u8>,
-    },
-    /// Any other I/O error; `op` says which step failed.
+    /// Any other I/O error; `op` says which step failed, and the message
+    /// says only that: the operating system's error is the
+    /// [`source`](std::error::Error::source).
     #[error("cannot {op} lock file {path}")]
     Io {
         /// The lock file.
@@ -196,6 +199,7 @@ impl Error {
     pub fn path(&self) -> &Utf8Path {
         match self {
             Error::Locked { path }
+            | Error::HeldByThisProcess { path }
             | Error::Symlink { path }
             | Error::IsDirectory { path }
             | Error::NotRegularFile { path }
@@ -203,7 +207,6 @@ impl Error {
             | Error::ReadOnlyFilesystem { path, .. }
             | Error::ProtectedBySticky { path, .. }
             | Error::PermissionDenied { path, .. }
-            | Error::NotUtf8 { path, .. }
             | Error::Io { path, .. } => path,
         }
     }
@@ -224,25 +227,23 @@ impl Error {
     /// ```
     pub fn op(&self) -> Option<Op> {
         match self {
-            Error::Locked { .. } => Some(Op::Lock),
+            Error::Locked { .. } | Error::HeldByThisProcess { .. } => Some(Op::Lock),
             Error::Symlink { .. }
             | Error::MissingParent { .. }
             | Error::ProtectedBySticky { .. } => Some(Op::Open),
             Error::ReadOnlyFilesystem { op, .. }
             | Error::PermissionDenied { op, .. }
             | Error::Io { op, .. } => Some(*op),
-            Error::IsDirectory { .. } | Error::NotRegularFile { .. } | Error::NotUtf8 { .. } => {
-                None
-            }
+            Error::IsDirectory { .. } | Error::NotRegularFile { .. } => None,
         }
     }
 
     /// The [`io::ErrorKind`] this error converts to (see the [`From`] impl):
     /// a lock someone else holds is [`WouldBlock`](io::ErrorKind::WouldBlock)
-    /// (what a non-blocking `flock` says), a missing parent
-    /// [`NotFound`](io::ErrorKind::NotFound), refusals
-    /// [`PermissionDenied`](io::ErrorKind::PermissionDenied), content that is
-    /// not text [`InvalidData`](io::ErrorKind::InvalidData), a path that is
+    /// (what a non-blocking `flock` says), a lock this process holds itself
+    /// [`Deadlock`](io::ErrorKind::Deadlock) (waiting would never end), a
+    /// missing parent [`NotFound`](io::ErrorKind::NotFound), refusals
+    /// [`PermissionDenied`](io::ErrorKind::PermissionDenied), a path that is
     /// not a regular file [`IsADirectory`](io::ErrorKind::IsADirectory) or
     /// [`InvalidInput`](io::ErrorKind::InvalidInput), and an operating system
     /// error the kind of its source.
@@ -259,6 +260,7 @@ impl Error {
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             Error::Locked { .. } => io::ErrorKind::WouldBlock,
+            Error::HeldByThisProcess { .. } => io::ErrorKind::Deadlock,
             Error::Symlink { .. } | Error::NotRegularFile { .. } => io::ErrorKind::InvalidInput,
             Error::IsDirectory { .. } => io::ErrorKind::IsADirectory,
             Error::MissingParent { .. } => io::ErrorKind::NotFound,
@@ -266,7 +268,6 @@ impl Error {
             Error::ProtectedBySticky { .. } | Error::PermissionDenied { .. } => {
                 io::ErrorKind::PermissionDenied
             }
-            Error::NotUtf8 { .. } => io::ErrorKind::InvalidData,
             Error::Io { source, .. } => source.kind(),
         }
     }
@@ -293,7 +294,6 @@ pub(crate) fn classify(path: &Utf8Path, op: Op, source: io::Error) -> Error {
         Some(Errno::ACCESS | Errno::PERM) => Error::PermissionDenied {
             path: path_buf(),
             op,
-            source,
         },
         _ => Error::Io {
             path: path_buf(),
@@ -335,20 +335,124 @@ pub(crate) fn open_error(path: &Utf8Path, creating: bool, source: io::Error) -> 
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error as _;
+
     use super::*;
 
+    /// Every variant's message, and the rule that a message never repeats
+    /// its source: a variant with a source says only what was being done.
     #[test]
-    fn op_messages_read_as_sentences() {
-        let e = Error::Io {
-            path: "/run/x.lock".into(),
-            op: Op::SyncParentDir,
-            source: io::Error::from_raw_os_error(5),
-        };
-        assert_eq!(
-            e.to_string(),
-            "cannot fsync the parent directory of lock file /run/x.lock"
-        );
-        assert_eq!(e.op(), Some(Op::SyncParentDir));
-        assert_eq!(e.path(), "/run/x.lock");
+    fn messages_name_the_path_and_never_repeat_the_source() {
+        let path = || Utf8PathBuf::from("/run/x.lock");
+        let cases: Vec<(Error, &str)> = vec![
+            (
+                Error::Locked { path: path() },
+                "lock file /run/x.lock is locked by another holder",
+            ),
+            (
+                Error::HeldByThisProcess { path: path() },
+                "lock file /run/x.lock is already held by this process",
+            ),
+            (
+                Error::Symlink { path: path() },
+                "lock file /run/x.lock is a symlink; refusing to follow it",
+            ),
+            (
+                Error::IsDirectory { path: path() },
+                "lock file /run/x.lock is a directory",
+            ),
+            (
+                Error::NotRegularFile { path: path() },
+                "lock file /run/x.lock is not a regular file",
+            ),
+            (
+                Error::MissingParent { path: path() },
+                "cannot create lock file /run/x.lock: its parent directory does not exist",
+            ),
+            (
+                Error::ReadOnlyFilesystem {
+                    path: path(),
+                    op: Op::Write,
+                },
+                "cannot write lock file /run/x.lock: read-only file system",
+            ),
+            (
+                Error::PermissionDenied {
+                    path: path(),
+                    op: Op::Open,
+                },
+                "cannot open lock file /run/x.lock: permission denied",
+            ),
+            (
+                Error::Io {
+                    path: path(),
+                    op: Op::SyncParentDir,
+                    source: io::Error::from_raw_os_error(5),
+                },
+                "cannot fsync the parent directory of lock file /run/x.lock",
+            ),
+        ];
+        for (e, want) in cases {
+            let text = e.to_string();
+            assert_eq!(text, want);
+            assert_eq!(e.path(), "/run/x.lock");
+            assert_eq!(
+                text,
+                text.to_lowercase().replace("utf-8", "UTF-8"),
+                "{text}"
+            );
+            if let Some(source) = e.source() {
+                assert!(!text.contains(&source.to_string()), "{text}");
+                assert!(!text.contains("input/output"), "{text}");
+            }
+        }
+    }
+
+    /// The OS errors whose cause is a variant's name become that variant,
+    /// without a source.
+    #[test]
+    fn refusals_and_read_only_file_systems_have_no_source() {
+        let path = Utf8Path::new("/run/x.lock");
+        for errno in [13, 1] {
+            let e = classify(path, Op::Open, io::Error::from_raw_os_error(errno));
+            assert!(
+                matches!(e, Error::PermissionDenied { op: Op::Open, .. }),
+                "{e:?}"
+            );
+            assert!(e.source().is_none());
+            assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        }
+        let e = classify(path, Op::Write, io::Error::from_raw_os_error(30));
+        assert!(matches!(e, Error::ReadOnlyFilesystem { op: Op::Write, .. }));
+        assert!(e.source().is_none());
+        let e = classify(path, Op::Write, io::Error::from_raw_os_error(28));
+        assert!(matches!(e, Error::Io { op: Op::Write, .. }), "{e:?}");
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(e.op(), Some(Op::Write));
+    }
+
+    #[test]
+    fn converts_to_io_error_with_its_kind_and_keeps_the_error() {
+        let cases = [
+            (
+                Error::Locked { path: "/a".into() },
+                io::ErrorKind::WouldBlock,
+            ),
+            (
+                Error::HeldByThisProcess { path: "/a".into() },
+                io::ErrorKind::Deadlock,
+            ),
+            (
+                Error::MissingParent { path: "/a".into() },
+                io::ErrorKind::NotFound,
+            ),
+        ];
+        for (e, kind) in cases {
+            let text = e.to_string();
+            let io: io::Error = e.into();
+            assert_eq!(io.kind(), kind, "{text}");
+            assert_eq!(io.to_string(), text);
+            assert!(io.get_ref().unwrap().downcast_ref::<Error>().is_some());
+        }
     }
 }

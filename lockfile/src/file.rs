@@ -10,6 +10,7 @@ use camino::Utf8Path;
 use fs4::fs_std::FileExt as Flock;
 
 use crate::error::{Error, Op, classify};
+use crate::held::FileId;
 
 /// Bytes read by the first (and, for small files, only) positional read.
 const FIRST_READ: usize = 128;
@@ -30,10 +31,12 @@ pub(crate) fn sticky_protection(path: &Utf8Path) -> Option<u32> {
 /// `fs.protected_regular` is set, refused here when it is not. The owner is
 /// taken from the open file itself, so a swap of the path in between changes
 /// nothing; a file of the caller's own is never refused (one fstat).
-pub(crate) fn refuse_planted(file: &File, path: &Utf8Path) -> Result<(), Error> {
+/// Returns the file's identity, from the same fstat.
+pub(crate) fn refuse_planted(file: &File, path: &Utf8Path) -> Result<FileId, Error> {
     let meta = file.metadata().map_err(|e| classify(path, Op::Open, e))?;
+    let id = FileId::of(&meta);
     if meta.uid() == rustix::process::geteuid().as_raw() || !meta.file_type().is_file() {
-        return Ok(());
+        return Ok(id);
     }
     let foreign = std::fs::metadata(parent_dir(path))
         .is_ok_and(|dir| dir.mode() & 0o1002 == 0o1002 && meta.uid() != dir.uid());
@@ -43,7 +46,15 @@ pub(crate) fn refuse_planted(file: &File, path: &Utf8Path) -> Result<(), Error> 
             owner_uid: meta.uid(),
         });
     }
-    Ok(())
+    Ok(id)
+}
+
+/// The identity of an open lock file (one fstat); a failure counts as a
+/// failed read of it.
+pub(crate) fn file_id(file: &File, path: &Utf8Path) -> Result<FileId, Error> {
+    file.metadata()
+        .map(|meta| FileId::of(&meta))
+        .map_err(|e| classify(path, Op::Read, e))
 }
 
 /// The directory that holds `path`'s entry: `.` for a bare file name.
@@ -74,8 +85,9 @@ pub(crate) fn unlock(file: &File, path: &Utf8Path) -> Result<(), Error> {
 /// For content shorter than [`FIRST_READ`] bytes this is a single `pread(2)`
 /// into a stack buffer: a regular file returns fewer bytes than asked for only
 /// at its end. Longer content doubles the buffer and reads on from where the
-/// last read stopped.
-pub(crate) fn read_content(file: &File, path: &Utf8Path) -> Result<String, Error> {
+/// last read stopped. The bytes are returned as they are: a lock file's
+/// content is whatever its holder wrote.
+pub(crate) fn read_content(file: &File, path: &Utf8Path) -> Result<Vec<u8>, Error> {
     let read_at = |buf: &mut [u8], offset: usize| loop {
         match file.read_at(buf, offset as u64) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -84,7 +96,7 @@ pub(crate) fn read_content(file: &File, path: &Utf8Path) -> Result<String, Error
     };
     let mut first = [0u8; FIRST_READ];
     let n = read_at(&mut first, 0)?;
-    let bytes = if n < FIRST_READ {
+    Ok(if n < FIRST_READ {
         first[..n].to_vec()
     } else {
         let mut buf = first.to_vec();
@@ -99,10 +111,6 @@ pub(crate) fn read_content(file: &File, path: &Utf8Path) -> Result<String, Error
         }
         buf.truncate(filled);
         buf
-    };
-    String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
-        path: path.to_owned(),
-        content: e.into_bytes(),
     })
 }
 

@@ -34,8 +34,15 @@
 //! - **Reads never block**, and read the content with a single positional
 //!   read, at a moment when it cannot change.
 //! - **Errors you can act on**: a directory, a symlink, a missing parent
-//!   directory, a read-only file system, a file protected by a sticky directory and
-//!   a lock held elsewhere are distinct [`Error`] variants that name the path.
+//!   directory, a read-only file system, a file protected by a sticky directory,
+//!   a lock held elsewhere and a lock this process holds itself are distinct
+//!   [`Error`] variants that name the path.
+//! - **Your own holds are yours**: a claim or read of a file this process
+//!   already holds (through a live claim or guard of this crate) says so
+//!   ([`Error::HeldByThisProcess`], [`LockFileRead::HeldByThisProcess`])
+//!   instead of reporting a stranger, whom a caller might wait for forever.
+//! - **Content is bytes**: a read returns what the file holds, text or not;
+//!   stale content is never lost to a decoding error.
 //!
 //! # What a read tells
 //!
@@ -43,6 +50,7 @@
 //! |---|---|
 //! | missing | [`LockFileRead::NotExist`] (nothing is created) |
 //! | not locked by anyone | [`LockFileRead::NotHeldByAnyProcess`] with the content, and the exclusive lock |
+//! | locked by this process, through this crate | [`LockFileRead::HeldByThisProcess`] with the content as it is now |
 //! | locked (`flock`) by someone else, whoever it is | [`LockFileRead::LockedByOtherProcess`] with the content as it is now |
 //!
 //! The reader ([`read_and_hold_lock_file`]) opens the file and tries
@@ -58,12 +66,6 @@
 //! in progress is the previous holder's. A layer that knows what the content
 //! names can prove it: `pidkit-pidfile` asks the kernel whether the process
 //! the content names holds the lock on this very file.
-//!
-//! (Up to 0.1, claims converted their lock to `LOCK_SH` once written, so that
-//! a reader could tell the two phases apart by the lock mode. No other program
-//! follows that convention: `pgrep -L` rejected pidkit's files, `lslocks`
-//! showed a READ lock, and every file held the usual way read as a claim in
-//! progress forever. It is gone; see the CHANGELOG.)
 //!
 //! # Never unlink a lock file
 //!
@@ -94,7 +96,19 @@
 //!   thread forks holds a copy from `fork` until its `exec`, so a lock you just
 //!   dropped can stay held for that short moment.
 //! - Two opens of the same file, even in the same process, are separate holders:
-//!   the second [`create_exclusive`] fails with [`Error::Locked`].
+//!   the second [`create_exclusive`] fails. This process's own holds are
+//!   known from a registry kept in the process (the device and inode of
+//!   every file a live [`UnwrittenLockFile`] or [`LockFileGuard`] has
+//!   locked), so the failure is [`Error::HeldByThisProcess`]. What the
+//!   registry cannot see reads as someone else's
+//!   ([`Error::Locked`], [`LockFileRead::LockedByOtherProcess`]): a lock this
+//!   process took without this crate (a bare `flock`), a descriptor kept
+//!   across `exec` ([`LockFileGuard::keep_across_exec`]: the new program
+//!   starts with an empty registry), and a copy of a guard's descriptor that
+//!   outlives the guard (`try_clone`, or a forked child's inherited copy once
+//!   the parent dropped the guard). A forked child inherits the registry
+//!   with the descriptors, so in the child its parent's holds read as its
+//!   own, which they are (they are shared).
 //! - On network file systems `flock` may be emulated with byte-range locks (NFS)
 //!   or be local to one machine; claims are only reliable on local file systems.
 //! - The content returned by a read is a snapshot. It can change right after the
@@ -122,11 +136,12 @@
 //! let guard = create_exclusive(&path)?.write_content("owner: worker-1\n".to_owned())?;
 //!
 //! // A second claim fails while the guard lives, and does not touch the content.
-//! assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+//! assert!(matches!(create_exclusive(&path), Err(Error::HeldByThisProcess { .. })));
 //!
-//! // A reader sees the content and learns that the file is locked, without blocking.
+//! // A reader sees the content and learns that the file is locked, without
+//! // blocking; in this process it learns that the lock is its own.
 //! match read_and_hold_lock_file(&path)? {
-//!     LockFileRead::LockedByOtherProcess { content, .. } => assert_eq!(content, "owner: worker-1\n"),
+//!     LockFileRead::HeldByThisProcess { content } => assert_eq!(content, b"owner: worker-1\n"),
 //!     other => panic!("unexpected {other:?}"),
 //! }
 //!
@@ -137,13 +152,13 @@
 //! // the content still the previous claim's: a lock file cannot tell.
 //! let unwritten = create_exclusive(&path)?;
 //! match read_and_hold_lock_file(&path)? {
-//!     LockFileRead::LockedByOtherProcess { content, .. } => assert_eq!(content, "owner: worker-1\n"),
+//!     LockFileRead::HeldByThisProcess { content } => assert_eq!(content, b"owner: worker-1\n"),
 //!     other => panic!("unexpected {other:?}"),
 //! }
 //! drop(unwritten);
 //! assert!(path.exists());
 //! match read_and_hold_lock_file(&path)? {
-//!     LockFileRead::NotHeldByAnyProcess(_reader_guard, stale) => assert_eq!(stale, "owner: worker-1\n"),
+//!     LockFileRead::NotHeldByAnyProcess(_reader_guard, stale) => assert_eq!(stale, b"owner: worker-1\n"),
 //!     other => panic!("unexpected {other:?}"),
 //! }
 //! # Ok(())
@@ -159,6 +174,7 @@ compile_error!(
 mod claim;
 mod error;
 mod file;
+mod held;
 mod read;
 
 pub use claim::{LOCK_FILE_MODE, LockFileGuard, UnwrittenLockFile, WriteError, create_exclusive};

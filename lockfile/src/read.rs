@@ -1,6 +1,7 @@
 //! Reading a lock file the way neon does: one non-blocking `flock` and one
 //! `pread` tell whether anyone holds the file and what it says
-//! ([`read_and_hold_lock_file`], [`read_held_claim`]).
+//! ([`read_and_hold_lock_file`], [`read_held_claim`]); this process's own
+//! holds are told apart through the registry of [`crate::held`].
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -10,7 +11,8 @@ use camino::Utf8Path;
 
 use crate::LockFileGuard;
 use crate::error::{Error, open_error};
-use crate::file::{read_content, try_lock, unlock};
+use crate::file::{file_id, read_content, try_lock, unlock};
+use crate::held::{self, Registration};
 
 /// The outcome of [`read_and_hold_lock_file`].
 ///
@@ -23,12 +25,25 @@ use crate::file::{read_content, try_lock, unlock};
 /// assert!(matches!(read_and_hold_lock_file(&path)?, LockFileRead::NotExist));
 /// let claim = create_exclusive(&path)?.write_content("me\n".to_owned())?;
 /// match read_and_hold_lock_file(&path)? {
-///     LockFileRead::LockedByOtherProcess { content, .. } => assert_eq!(content, "me\n"),
+///     LockFileRead::HeldByThisProcess { content } => assert_eq!(content, b"me\n"),
 ///     other => panic!("unexpected {other:?}"),
 /// }
 /// drop(claim);
+/// // Another program holds it (here flock(1), which runs `cat` while it
+/// // holds the lock and writes nothing).
+/// let mut flock = std::process::Command::new("flock")
+///     .args(["-n", path.as_str(), "cat"])
+///     .stdin(std::process::Stdio::piped())
+///     .spawn()?;
+/// # while !testkit::process_holds_flock(flock.id(), &path) { std::thread::sleep(std::time::Duration::from_millis(1)) }
 /// match read_and_hold_lock_file(&path)? {
-///     LockFileRead::NotHeldByAnyProcess(_guard, stale) => assert_eq!(stale, "me\n"),
+///     LockFileRead::LockedByOtherProcess { content, .. } => assert_eq!(content, b"me\n"),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// drop(flock.stdin.take()); // `cat` ends, and flock(1) lets go
+/// flock.wait()?;
+/// match read_and_hold_lock_file(&path)? {
+///     LockFileRead::NotHeldByAnyProcess(_guard, stale) => assert_eq!(stale, b"me\n"),
 ///     other => panic!("unexpected {other:?}"),
 /// }
 /// # Ok(())
@@ -38,23 +53,33 @@ use crate::file::{read_content, try_lock, unlock};
 pub enum LockFileRead {
     /// Nothing exists at the path. Nothing was created.
     NotExist,
-    /// Nobody held the lock, so the content is stale. The reader now holds the
-    /// exclusive lock through the guard (on a read-only descriptor): until it
-    /// is dropped, claims fail with [`Error::Locked`] and other readers see
-    /// the file as held. Do not unlink the file.
-    NotHeldByAnyProcess(LockFileGuard, String),
-    /// Someone else holds a lock on the file: a claim (written or still in
-    /// progress), a reader's [`LockFileRead::NotHeldByAnyProcess`] guard, or
-    /// any other program's `flock`. `content` is what the file holds now,
-    /// read without the lock: while a claim is in progress that is the
-    /// previous holder's content, or part of the new one. The holder may let
-    /// go at any moment after the read.
+    /// Nobody held the lock, so the content is stale: its bytes as they
+    /// are, whatever they are. The reader now holds the exclusive lock
+    /// through the guard (on a read-only descriptor): until it is dropped,
+    /// claims fail (in this process with [`Error::HeldByThisProcess`],
+    /// elsewhere as locked) and other readers see the file as held. Do not
+    /// unlink the file.
+    NotHeldByAnyProcess(LockFileGuard, Vec<u8>),
+    /// Someone else holds a lock on the file: another process's claim
+    /// (written or still in progress) or reader's guard, any other program's
+    /// `flock`, or a lock this process took other than through this crate.
+    /// `content` is what the file holds now, read without the lock: while a
+    /// claim is in progress that is the previous holder's content, or part of
+    /// the new one. The holder may let go at any moment after the read.
     LockedByOtherProcess {
         /// The open file, read-only and not locked (it can be given to
         /// [`read_held_claim`] to check again later, on the same inode).
         not_locked_file: File,
         /// The content as read.
-        content: String,
+        content: Vec<u8>,
+    },
+    /// This process holds the lock, through a live
+    /// [`UnwrittenLockFile`](crate::UnwrittenLockFile) or
+    /// [`LockFileGuard`] (its own claim, or a guard of an earlier read).
+    /// `content` is what the file holds now.
+    HeldByThisProcess {
+        /// The content as read.
+        content: Vec<u8>,
     },
 }
 
@@ -65,10 +90,12 @@ pub enum LockFileRead {
 /// (`O_NONBLOCK` so that a FIFO at the path cannot hang the reader; it has no
 /// effect on a regular file). Then `flock(LOCK_EX | LOCK_NB)`: if it succeeds
 /// nobody held a lock, the content is read and the reader keeps the lock
-/// ([`LockFileRead::NotHeldByAnyProcess`]); if it fails someone else holds a
-/// lock, and the content is read as it is
-/// ([`LockFileRead::LockedByOtherProcess`]). Content under 128 bytes takes one
-/// `pread`.
+/// ([`LockFileRead::NotHeldByAnyProcess`]; one `fstat` records the hold); if
+/// it fails someone holds a lock, and the content is read as it is:
+/// [`LockFileRead::HeldByThisProcess`] if this process holds it through this
+/// crate (one `fstat`, made only while this process holds any lock file),
+/// else [`LockFileRead::LockedByOtherProcess`]. Content under 128 bytes takes
+/// one `pread`.
 ///
 /// ```
 /// use pidkit_lockfile::{Error, LockFileRead, create_exclusive, read_and_hold_lock_file};
@@ -80,18 +107,23 @@ pub enum LockFileRead {
 /// let LockFileRead::NotHeldByAnyProcess(guard, content) = read_and_hold_lock_file(&path)? else {
 ///     panic!("nobody holds it");
 /// };
-/// assert_eq!(content, "stale\n");
+/// assert_eq!(content, b"stale\n");
 /// // While the reader's guard lives, claims fail.
-/// assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+/// assert!(matches!(create_exclusive(&path), Err(Error::HeldByThisProcess { .. })));
 /// drop(guard);
+/// // Content is bytes: a file that is not text is read like any other.
+/// std::fs::write(&path, [0xff, 0xfe])?;
+/// let LockFileRead::NotHeldByAnyProcess(_guard, content) = read_and_hold_lock_file(&path)? else {
+///     panic!("nobody holds it");
+/// };
+/// assert_eq!(content, [0xff, 0xfe]);
 /// # Ok(())
 /// # }
 /// ```
 ///
 /// # Errors
 ///
-/// [`Error::NotUtf8`] for content that is not UTF-8 text (the lock, if it was
-/// taken, is released again), [`Error::Symlink`], [`Error::IsDirectory`],
+/// [`Error::Symlink`], [`Error::IsDirectory`],
 /// [`Error::NotRegularFile`], [`Error::PermissionDenied`], and
 /// [`Error::Io`] with the failed [`Op`](crate::Op).
 pub fn read_and_hold_lock_file(path: &Utf8Path) -> Result<LockFileRead, Error> {
@@ -108,7 +140,14 @@ pub fn read_and_hold_lock_file(path: &Utf8Path) -> Result<LockFileRead, Error> {
     // On error the file is dropped here, which releases whatever lock it had.
     Ok(match probe(&file, path)? {
         Probe::Free(content) => {
-            LockFileRead::NotHeldByAnyProcess(LockFileGuard::new(file, path.to_owned()), content)
+            let held = Registration::new(file_id(&file, path)?);
+            LockFileRead::NotHeldByAnyProcess(
+                LockFileGuard::new(file, path.to_owned(), held),
+                content,
+            )
+        }
+        Probe::Held(content) if held::any_held() && held::is_held(file_id(&file, path)?) => {
+            LockFileRead::HeldByThisProcess { content }
         }
         Probe::Held(content) => LockFileRead::LockedByOtherProcess {
             not_locked_file: file,
@@ -127,20 +166,20 @@ pub fn read_and_hold_lock_file(path: &Utf8Path) -> Result<LockFileRead, Error> {
 /// a regular file that this process does not hold a lock on; `path` only names
 /// it in errors. The steps are those of [`read_and_hold_lock_file`], and the
 /// descriptor is left without a lock in every case (a lock taken because the
-/// file turned out free is released again before returning).
+/// file turned out free is released again before returning). A hold of this
+/// process counts as held, like anyone else's.
 ///
 /// ```
-/// use pidkit_lockfile::{LockFileRead, create_exclusive, read_and_hold_lock_file, read_held_claim};
+/// use pidkit_lockfile::{create_exclusive, read_held_claim};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let dir = tempfile::tempdir()?;
 /// # let path = camino::Utf8PathBuf::try_from(dir.path().join("a.lock"))?;
 /// let claim = create_exclusive(&path)?.write_content("me\n".to_owned())?;
-/// let read = read_and_hold_lock_file(&path)?;
-/// let LockFileRead::LockedByOtherProcess { not_locked_file: file, .. } = read else {
-///     panic!("held");
-/// };
-/// assert_eq!(read_held_claim(&file, &path)?.as_deref(), Some("me\n"));
+/// // Any descriptor of the file that holds no lock, such as the
+/// // `not_locked_file` of a read.
+/// let file = std::fs::File::open(&path)?;
+/// assert_eq!(read_held_claim(&file, &path)?.as_deref(), Some(&b"me\n"[..]));
 /// drop(claim);
 /// assert_eq!(read_held_claim(&file, &path)?, None);
 /// # Ok(())
@@ -151,7 +190,7 @@ pub fn read_and_hold_lock_file(path: &Utf8Path) -> Result<LockFileRead, Error> {
 ///
 /// As [`read_and_hold_lock_file`], and [`Error::Io`] with [`Op::Unlock`](crate::Op::Unlock) if
 /// releasing fails.
-pub fn read_held_claim(file: &File, path: &Utf8Path) -> Result<Option<String>, Error> {
+pub fn read_held_claim(file: &File, path: &Utf8Path) -> Result<Option<Vec<u8>>, Error> {
     match probe(file, path) {
         Ok(Probe::Held(content)) => Ok(Some(content)),
         Ok(Probe::Free(_)) => unlock(file, path).map(|()| None),
@@ -168,10 +207,10 @@ pub fn read_held_claim(file: &File, path: &Utf8Path) -> Result<Option<String>, E
 enum Probe {
     /// Nobody else held a lock; we now hold the exclusive lock on the
     /// descriptor. The content, read under our lock.
-    Free(String),
+    Free(Vec<u8>),
     /// Someone else holds a lock. The content as it is now, read without a
     /// lock; we hold none.
-    Held(String),
+    Held(Vec<u8>),
 }
 
 /// neon's read, on an open descriptor of the file: one `flock(LOCK_EX |
@@ -212,8 +251,8 @@ mod tests {
 
     fn describe(probe: Probe) -> String {
         match probe {
-            Probe::Free(c) => format!("free {c}"),
-            Probe::Held(c) => format!("held {c}"),
+            Probe::Free(c) => format!("free {}", String::from_utf8_lossy(&c)),
+            Probe::Held(c) => format!("held {}", String::from_utf8_lossy(&c)),
         }
     }
 
@@ -239,7 +278,7 @@ mod tests {
 
         let guard = match read_and_hold_lock_file(&path).unwrap() {
             LockFileRead::NotHeldByAnyProcess(guard, content) => {
-                assert_eq!(content, "claim");
+                assert_eq!(content, b"claim");
                 guard
             }
             other => panic!("{other:?}"),
@@ -251,6 +290,44 @@ mod tests {
         assert!(!is_free(&path), "the free probe keeps the lock");
         drop(reader);
         assert!(is_free(&path));
+    }
+
+    /// This process's own holds read as such, and only while they live; a
+    /// lock taken outside this crate is someone else's.
+    #[test]
+    fn holds_of_this_process_are_told_apart() {
+        let (_dir, path) = temp_file("old");
+        let unwritten = create_exclusive(&path).unwrap();
+        assert!(matches!(
+            read_and_hold_lock_file(&path).unwrap(),
+            LockFileRead::HeldByThisProcess { content } if content == b"old"
+        ));
+        assert!(matches!(
+            create_exclusive(&path),
+            Err(Error::HeldByThisProcess { .. })
+        ));
+        let guard = unwritten.write_content("new".into()).unwrap();
+        assert!(matches!(
+            read_and_hold_lock_file(&path).unwrap(),
+            LockFileRead::HeldByThisProcess { content } if content == b"new"
+        ));
+        drop(guard);
+        let LockFileRead::NotHeldByAnyProcess(reader, _) = read_and_hold_lock_file(&path).unwrap()
+        else {
+            panic!("free");
+        };
+        assert!(matches!(
+            read_and_hold_lock_file(&path).unwrap(),
+            LockFileRead::HeldByThisProcess { .. }
+        ));
+        drop(reader);
+        let foreign = open_read(&path);
+        assert!(Flock::try_lock_exclusive(&foreign).unwrap());
+        assert!(matches!(
+            read_and_hold_lock_file(&path).unwrap(),
+            LockFileRead::LockedByOtherProcess { .. }
+        ));
+        assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
     }
 
     #[test]
@@ -266,33 +343,31 @@ mod tests {
             .unwrap();
         assert_eq!(
             read_held_claim(&file, &path).unwrap().as_deref(),
-            Some("mine")
+            Some(&b"mine"[..])
         );
         drop(claim);
         assert!(is_free(&path));
         let unwritten = create_exclusive(&path).unwrap();
         assert_eq!(
             read_held_claim(&file, &path).unwrap().as_deref(),
-            Some("mine"),
+            Some(&b"mine"[..]),
             "a claim in progress is held, with the old content"
         );
         drop(unwritten);
-        // Content that is not UTF-8: an error, and no lock left behind.
+        // Content that is not UTF-8 is bytes like any other, and no lock
+        // is left behind.
         std::fs::write(&path, [0xff_u8]).unwrap();
-        assert!(matches!(
-            read_held_claim(&file, &path),
-            Err(Error::NotUtf8 { .. })
-        ));
+        assert_eq!(read_held_claim(&file, &path).unwrap(), None);
         assert!(is_free(&path));
         let claim = create_exclusive(&path)
             .unwrap()
             .write_content("x".into())
             .unwrap();
         std::fs::write(&path, [0xff_u8]).unwrap();
-        assert!(matches!(
-            read_held_claim(&file, &path),
-            Err(Error::NotUtf8 { .. })
-        ));
+        assert_eq!(
+            read_held_claim(&file, &path).unwrap().as_deref(),
+            Some(&[0xff_u8][..])
+        );
         drop(claim);
         assert!(is_free(&path));
     }

@@ -1,13 +1,16 @@
 //! Single-process behaviour of lock files: claims, reads, content, errors.
 //!
 //! Nothing in this binary spawns a process, so the tests may run in parallel:
-//! no forked child can hold a copy of a lock descriptor for a moment.
+//! no forked child can hold a copy of a lock descriptor for a moment. This
+//! process's own claims and guards read as [`LockFileRead::HeldByThisProcess`];
+//! "someone else" is a bare `flock` on another descriptor, which the crate
+//! cannot tell from another process's.
 #![allow(
     clippy::unwrap_used,
     reason = "tests: a failed step must fail the test loudly"
 )]
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 
@@ -20,14 +23,29 @@ use pidkit_lockfile::{
 use proptest::prelude::*;
 use testkit::{O_CLOEXEC, fd_flags, fd_lock, temp_lock, umask};
 
-fn expect_not_held(path: &Utf8Path) -> (pidkit_lockfile::LockFileGuard, String) {
+fn expect_not_held(path: &Utf8Path) -> (pidkit_lockfile::LockFileGuard, Vec<u8>) {
     match read_and_hold_lock_file(path).unwrap() {
         LockFileRead::NotHeldByAnyProcess(guard, content) => (guard, content),
         other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
     }
 }
 
-fn expect_locked(path: &Utf8Path) -> String {
+/// A holder the crate cannot see: a bare `flock` on a descriptor of its own.
+fn foreign_lock(path: &Utf8Path) -> File {
+    let file = File::open(path).unwrap();
+    assert!(Flock::try_lock_exclusive(&file).unwrap(), "{path} is held");
+    file
+}
+
+/// The content of a file this process holds through the crate.
+fn expect_ours(path: &Utf8Path) -> Vec<u8> {
+    match read_and_hold_lock_file(path).unwrap() {
+        LockFileRead::HeldByThisProcess { content } => content,
+        other => panic!("expected HeldByThisProcess, got {other:?}"),
+    }
+}
+
+fn expect_locked(path: &Utf8Path) -> Vec<u8> {
     match read_and_hold_lock_file(path).unwrap() {
         LockFileRead::LockedByOtherProcess {
             content,
@@ -53,20 +71,46 @@ fn claim_write_read_release() {
         .unwrap();
     assert_eq!(guard.path(), path);
     assert_eq!(fs::read_to_string(&path).unwrap(), "hello\n");
-    assert_eq!(expect_locked(&path), "hello\n");
+    assert_eq!(expect_ours(&path), b"hello\n");
     drop(guard);
-    let (_reader, content) = expect_not_held(&path);
-    assert_eq!(content, "hello\n");
+    let (reader, content) = expect_not_held(&path);
+    assert_eq!(content, b"hello\n");
+    drop(reader);
+    let _stranger = foreign_lock(&path);
+    assert_eq!(expect_locked(&path), b"hello\n");
 }
 
 #[test]
-fn second_claim_in_same_process_is_locked_and_leaves_bytes() {
+fn second_claim_in_same_process_is_held_by_this_process_and_leaves_bytes() {
     let (_dir, path) = temp_lock("a.lock");
     let _guard = create_exclusive(&path)
         .unwrap()
         .write_content("holder content".into())
         .unwrap();
     let before = fs::metadata(&path).unwrap();
+    let err = create_exclusive(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::HeldByThisProcess { path: p } if p == &path),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("lock file {path} is already held by this process")
+    );
+    assert_eq!(err.kind(), std::io::ErrorKind::Deadlock);
+    assert_eq!(fs::read_to_string(&path).unwrap(), "holder content");
+    let after = fs::metadata(&path).unwrap();
+    assert_eq!(
+        (before.len(), before.mtime(), before.mtime_nsec()),
+        (after.len(), after.mtime(), after.mtime_nsec())
+    );
+}
+
+#[test]
+fn a_lock_the_crate_did_not_take_is_someone_elses() {
+    let (_dir, path) = temp_lock("a.lock");
+    fs::write(&path, "theirs").unwrap();
+    let stranger = foreign_lock(&path);
     let err = create_exclusive(&path).unwrap_err();
     assert!(
         matches!(&err, Error::Locked { path: p } if p == &path),
@@ -76,12 +120,15 @@ fn second_claim_in_same_process_is_locked_and_leaves_bytes() {
         err.to_string(),
         format!("lock file {path} is locked by another holder")
     );
-    assert_eq!(fs::read_to_string(&path).unwrap(), "holder content");
-    let after = fs::metadata(&path).unwrap();
-    assert_eq!(
-        (before.len(), before.mtime(), before.mtime_nsec()),
-        (after.len(), after.mtime(), after.mtime_nsec())
-    );
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    assert_eq!(expect_locked(&path), b"theirs");
+    // A claim of another file meanwhile does not make this one ours.
+    let (_dir2, other) = temp_lock("b.lock");
+    let _ours = create_exclusive(&other).unwrap();
+    assert_eq!(expect_locked(&path), b"theirs");
+    drop(stranger);
+    let (_guard, content) = expect_not_held(&path);
+    assert_eq!(content, b"theirs");
 }
 
 #[test]
@@ -93,8 +140,11 @@ fn unwritten_claim_keeps_old_content_and_blocks_others() {
     assert_eq!(fs::read_to_string(&path).unwrap(), "previous");
     // neon's semantics: held, with the content as it is (the old one); a
     // lock file cannot tell a claim in progress from a written one.
-    assert_eq!(expect_locked(&path), "previous");
-    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    assert_eq!(expect_ours(&path), b"previous");
+    assert!(matches!(
+        create_exclusive(&path),
+        Err(Error::HeldByThisProcess { .. })
+    ));
     assert_eq!(
         testkit::flock_modes(std::process::id(), &path),
         ["WRITE"],
@@ -143,13 +193,16 @@ fn reader_guard_blocks_claims_until_dropped() {
             .unwrap(),
     );
     let (reader, content) = expect_not_held(&path);
-    assert_eq!(content, "old");
+    assert_eq!(content, b"old");
     assert_eq!(reader.path(), path);
-    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    assert!(matches!(
+        create_exclusive(&path),
+        Err(Error::HeldByThisProcess { .. })
+    ));
     // The reader holds the exclusive lock: other readers see the file as
     // held, with its (stale) content.
     assert_eq!(fd_lock(&reader), Some("WRITE"));
-    assert_eq!(expect_locked(&path), "old");
+    assert_eq!(expect_ours(&path), b"old");
     drop(reader);
     drop(create_exclusive(&path).unwrap());
 }
@@ -166,15 +219,24 @@ fn a_written_claim_keeps_the_exclusive_lock_for_its_whole_life() {
     let other = fs::File::open(&path).unwrap();
     assert!(!Flock::try_lock_shared(&other).unwrap());
     drop(other);
-    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    assert!(matches!(
+        create_exclusive(&path),
+        Err(Error::HeldByThisProcess { .. })
+    ));
     // Any number of readers, one after another or holding files open.
-    let first = expect_locked(&path);
-    let second = expect_locked(&path);
-    assert_eq!((first.as_str(), second.as_str()), ("written", "written"));
-    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    let first = expect_ours(&path);
+    let second = expect_ours(&path);
+    assert_eq!(
+        (&first[..], &second[..]),
+        (&b"written"[..], &b"written"[..])
+    );
+    assert!(matches!(
+        create_exclusive(&path),
+        Err(Error::HeldByThisProcess { .. })
+    ));
     drop(guard);
     let (_reader, content) = expect_not_held(&path);
-    assert_eq!(content, "written");
+    assert_eq!(content, b"written");
 }
 
 #[test]
@@ -184,15 +246,10 @@ fn read_held_claim_rechecks_through_the_kept_file() {
         .unwrap()
         .write_content("first".into())
         .unwrap();
-    let kept = match read_and_hold_lock_file(&path).unwrap() {
-        LockFileRead::LockedByOtherProcess {
-            not_locked_file, ..
-        } => not_locked_file,
-        other => panic!("{other:?}"),
-    };
+    let kept = File::open(&path).unwrap();
     assert_eq!(
         read_held_claim(&kept, &path).unwrap().as_deref(),
-        Some("first")
+        Some(&b"first"[..])
     );
     assert_eq!(fd_lock(&kept), None);
     drop(guard);
@@ -201,13 +258,13 @@ fn read_held_claim_rechecks_through_the_kept_file() {
     let unwritten = create_exclusive(&path).unwrap();
     assert_eq!(
         read_held_claim(&kept, &path).unwrap().as_deref(),
-        Some("first"),
+        Some(&b"first"[..]),
         "a claim in progress is held, with the previous content"
     );
     let _guard = unwritten.write_content("second".into()).unwrap();
     assert_eq!(
         read_held_claim(&kept, &path).unwrap().as_deref(),
-        Some("second")
+        Some(&b"second"[..])
     );
     assert_eq!(fd_lock(&kept), None);
 
@@ -217,7 +274,7 @@ fn read_held_claim_rechecks_through_the_kept_file() {
     fs::write(&path, "impostor").unwrap();
     assert_eq!(
         read_held_claim(&kept, &path).unwrap().as_deref(),
-        Some("second")
+        Some(&b"second"[..])
     );
 }
 
@@ -303,20 +360,20 @@ fn guard_derefs_to_the_locked_file() {
 }
 
 #[test]
-fn non_utf8_content_is_an_error_naming_the_path() {
+fn content_that_is_not_text_is_read_as_bytes_free_or_held() {
     let (_dir, path) = temp_lock("a.lock");
-    fs::write(&path, [b'1', 0xff, 0xfe, b'\n']).unwrap();
-    let err = read_and_hold_lock_file(&path).unwrap_err();
-    match &err {
-        Error::NotUtf8 { path: p, content } => {
-            assert_eq!(p, &path);
-            assert_eq!(content, &[b'1', 0xff, 0xfe, b'\n']);
-        }
-        other => panic!("expected NotUtf8, got {other:?}"),
-    }
-    assert!(err.to_string().contains(path.as_str()), "{err}");
-    // The failed read released the lock it took.
+    let bytes = [b'1', 0xff, 0xfe, b'\n'];
+    fs::write(&path, bytes).unwrap();
+    let (reader, content) = expect_not_held(&path);
+    assert_eq!(content, bytes);
+    assert_eq!(expect_ours(&path), bytes);
+    drop(reader);
+    let stranger = foreign_lock(&path);
+    assert_eq!(expect_locked(&path), bytes);
+    drop(stranger);
+    // Reads left no lock behind, and the content as it was.
     drop(create_exclusive(&path).unwrap());
+    assert_eq!(fs::read(&path).unwrap(), bytes);
 }
 
 #[test]
@@ -330,10 +387,10 @@ fn long_content_is_read_completely() {
             .unwrap()
             .write_content(content.clone())
             .unwrap();
-        assert_eq!(expect_locked(&path), content, "length {len}");
+        assert_eq!(expect_ours(&path), content.as_bytes(), "length {len}");
         drop(guard);
         let (_g, read_back) = expect_not_held(&path);
-        assert_eq!(read_back, content, "length {len}");
+        assert_eq!(read_back, content.as_bytes(), "length {len}");
     }
 }
 
@@ -346,7 +403,10 @@ fn naive_truncating_open_empties_the_holders_file_but_create_exclusive_does_not(
         .unwrap();
 
     // The fixed claim: fails, and the content is intact.
-    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    assert!(matches!(
+        create_exclusive(&path),
+        Err(Error::HeldByThisProcess { .. })
+    ));
     assert_eq!(fs::read_to_string(&path).unwrap(), "holder\n");
 
     // The bug: open with O_TRUNC first, lock afterwards. The lock attempt fails,
@@ -461,8 +521,11 @@ fn fifo_is_rejected_without_hanging_or_writing() {
         format!("lock file {path} is not a regular file")
     );
     // The failed write handed the claim back, still locked.
-    let claim = err.into_claim();
-    assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+    let claim = err.into_inner();
+    assert!(matches!(
+        create_exclusive(&path),
+        Err(Error::HeldByThisProcess { .. })
+    ));
     drop(claim);
     drop(create_exclusive(&path).unwrap());
 }
@@ -504,7 +567,7 @@ fn sticky_world_writable_directory_with_foreign_file() {
         LockFileRead::NotHeldByAnyProcess(guard, content) => (guard, content),
         other => panic!("{other:?}"),
     };
-    assert_eq!(content, "planted");
+    assert_eq!(content, b"planted");
     drop(guard);
 
     // A symlink planted there by another user: the kernel refuses O_CREAT on
@@ -579,15 +642,15 @@ proptest! {
     fn content_round_trips(first in ".{0,300}", second in "[a-z0-9\n ]{0,40}") {
         let (_dir, path) = temp_lock("p.lock");
         let guard = create_exclusive(&path).unwrap().write_content(first.clone()).unwrap();
-        let locked = matches!(create_exclusive(&path), Err(Error::Locked { .. }));
-        prop_assert!(locked);
-        prop_assert_eq!(expect_locked(&path), first.clone());
+        let held = matches!(create_exclusive(&path), Err(Error::HeldByThisProcess { .. }));
+        prop_assert!(held);
+        prop_assert_eq!(expect_ours(&path), first.as_bytes());
         drop(guard);
         let guard = create_exclusive(&path).unwrap().write_content(second.clone()).unwrap();
         prop_assert_eq!(fs::read_to_string(&path).unwrap(), second.clone());
         drop(guard);
         let (_g, content) = expect_not_held(&path);
-        prop_assert_eq!(content, second);
+        prop_assert_eq!(content, second.as_bytes());
     }
 }
 
@@ -597,6 +660,8 @@ enum Hold {
     Unwritten,
     Written,
     ReaderGuard,
+    /// A bare `flock`, which the crate cannot tell from another process's.
+    Foreign,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -605,6 +670,7 @@ enum Step {
     Lock(usize),
     Write(usize),
     Read(usize),
+    Foreign(usize),
     Drop(usize),
 }
 
@@ -617,6 +683,7 @@ fn step_strategy() -> impl Strategy<Value = Step> {
         2 => actor.clone().prop_map(Step::Lock),
         2 => actor.clone().prop_map(Step::Write),
         4 => actor.clone().prop_map(Step::Read),
+        1 => actor.clone().prop_map(Step::Foreign),
         3 => actor.prop_map(Step::Drop),
     ]
 }
@@ -627,6 +694,7 @@ fn step_strategy() -> impl Strategy<Value = Step> {
 struct Actor {
     unwritten: Option<pidkit_lockfile::UnwrittenLockFile>,
     guard: Option<pidkit_lockfile::LockFileGuard>,
+    foreign: Option<File>,
 }
 
 proptest! {
@@ -635,7 +703,9 @@ proptest! {
     /// Model-based: every answer of claims, reads and drops by several holders
     /// matches a model of "who holds the file, with which content". Every
     /// holder, whatever its phase, makes the file read as held with the
-    /// content it has now (neon's semantics).
+    /// content it has now (neon's semantics): held by this process while
+    /// the holder is a claim or guard of the crate, held by another when it
+    /// is a bare `flock`.
     #[test]
     fn model_of_claims_reads_and_drops(steps in prop::collection::vec(step_strategy(), 1..40)) {
         let (_dir, path) = temp_lock("model.lock");
@@ -648,9 +718,13 @@ proptest! {
             match *step {
                 Step::Claim(a) | Step::Lock(a) => {
                     let result = create_exclusive(&path);
-                    if holder.is_some() {
-                        let locked = matches!(result, Err(Error::Locked { .. }));
-                        prop_assert!(locked, "{}: {:?}", ctx, result);
+                    if let Some((_, hold)) = holder {
+                        let refused = if hold == Hold::Foreign {
+                            matches!(result, Err(Error::Locked { .. }))
+                        } else {
+                            matches!(result, Err(Error::HeldByThisProcess { .. }))
+                        };
+                        prop_assert!(refused, "{}: {:?}", ctx, result);
                         continue;
                     }
                     let unwritten = result.unwrap();
@@ -681,14 +755,25 @@ proptest! {
                     match (exists, holder, got) {
                         (false, _, LockFileRead::NotExist) => {}
                         (true, None, LockFileRead::NotHeldByAnyProcess(guard, c)) => {
-                            prop_assert_eq!(&c, &content, "{}", ctx);
+                            prop_assert_eq!(&c, content.as_bytes(), "{}", ctx);
                             actors[a].guard = Some(guard);
                             holder = Some((a, Hold::ReaderGuard));
                         }
-                        (true, Some(_), LockFileRead::LockedByOtherProcess { content: c, .. }) => {
-                            prop_assert_eq!(&c, &content, "{}", ctx);
+                        (true, Some((_, Hold::Foreign)), LockFileRead::LockedByOtherProcess { content: c, .. }) => {
+                            prop_assert_eq!(&c, content.as_bytes(), "{}", ctx);
+                        }
+                        (true, Some((_, hold)), LockFileRead::HeldByThisProcess { content: c }) if hold != Hold::Foreign => {
+                            prop_assert_eq!(&c, content.as_bytes(), "{}", ctx);
                         }
                         (_, _, got) => prop_assert!(false, "{}: model {:?} exists={}, got {:?}", ctx, holder, exists, got),
+                    }
+                }
+                Step::Foreign(a) => {
+                    if exists && holder.is_none() {
+                        let file = File::open(&path).unwrap();
+                        prop_assert!(Flock::try_lock_exclusive(&file).unwrap(), "{}", ctx);
+                        actors[a].foreign = Some(file);
+                        holder = Some((a, Hold::Foreign));
                     }
                 }
                 Step::Drop(a) => {

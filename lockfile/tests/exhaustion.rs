@@ -99,14 +99,14 @@ fn body() {
         other => Err(format!("{other:?}")),
     };
     let read_held = match read_and_hold_lock_file(&held) {
-        Ok(LockFileRead::LockedByOtherProcess { content, .. }) => Ok(content),
+        Ok(LockFileRead::HeldByThisProcess { content }) => Ok(content),
         other => Err(format!("{other:?}")),
     };
     let claim = create_exclusive(&stale).map(|u| u.write_content("new\n".into()));
     drop(full);
-    assert_eq!(read_stale.unwrap(), "stale\n");
-    assert_eq!(read_held.unwrap(), "holder\n");
-    let (claim, error) = claim.unwrap().unwrap_err().into_parts();
+    assert_eq!(read_stale.unwrap(), b"stale\n");
+    assert_eq!(read_held.unwrap(), b"holder\n");
+    let (error, claim) = claim.unwrap().unwrap_err().into_parts();
     assert_emfile::<()>(Err(error), &stale, Op::SyncParentDir);
     assert!(!is_free(&stale), "the failed claim let go of its lock");
     // Once descriptors are free, the same claim completes.

@@ -1,6 +1,6 @@
 //! Fuzz target for reading lock file content: whatever bytes a lock file
-//! holds, free or held by a written claim, a read gives back exactly those
-//! bytes as text, or [`Error::NotUtf8`] carrying them, and leaves no lock
+//! holds, free, held by this process's claim or held by someone else, a
+//! read gives back exactly those bytes, text or not, and leaves no lock
 //! behind that it does not report. The corpus (`fuzz-corpus/content/`) holds
 //! contents around the sizes where the reader's buffer changes (128, 256
 //! bytes) and UTF-8 sequences cut at those places. `cargo xtask test --fuzz`
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use camino::Utf8Path;
 use fs4::fs_std::FileExt as Flock;
-use pidkit_lockfile::{Error, LockFileRead, read_and_hold_lock_file};
+use pidkit_lockfile::{LockFileRead, read_and_hold_lock_file};
 use proptest::prelude::*;
 use testkit::fuzz::{self, Bytes};
 use testkit::{temp_lock, watchdog};
@@ -28,38 +28,37 @@ fn is_free(path: &Utf8Path) -> bool {
 
 fn check(path: &Utf8Path, bytes: &[u8]) -> Result<(), TestCaseError> {
     std::fs::write(path, bytes).unwrap();
-    let text = std::str::from_utf8(bytes);
 
     // Free: the reader takes the lock and reports the stale content.
-    match (text, read_and_hold_lock_file(path)) {
-        (Ok(text), Ok(LockFileRead::NotHeldByAnyProcess(guard, content))) => {
-            prop_assert_eq!(content, text);
+    match read_and_hold_lock_file(path) {
+        Ok(LockFileRead::NotHeldByAnyProcess(guard, content)) => {
+            prop_assert_eq!(content, bytes);
             prop_assert!(!is_free(path));
+            // While the guard lives, the file is this process's.
+            match read_and_hold_lock_file(path) {
+                Ok(LockFileRead::HeldByThisProcess { content }) => {
+                    prop_assert_eq!(content, bytes);
+                }
+                other => prop_assert!(false, "ours: {:?}", other),
+            }
             drop(guard);
         }
-        (Err(_), Err(Error::NotUtf8 { path: p, content })) => {
-            prop_assert_eq!(p, path);
-            prop_assert_eq!(content, bytes);
-        }
-        (_, other) => prop_assert!(false, "free: {:?}", other),
+        other => prop_assert!(false, "free: {:?}", other),
     }
     prop_assert!(is_free(path));
 
     // Held by someone else (an exclusive lock): the content, and no lock kept.
     let claim = File::open(path).unwrap();
     prop_assert!(Flock::try_lock_exclusive(&claim).unwrap());
-    match (text, read_and_hold_lock_file(path)) {
-        (Ok(text), Ok(LockFileRead::LockedByOtherProcess { content, .. })) => {
-            prop_assert_eq!(content, text);
-        }
-        (Err(_), Err(Error::NotUtf8 { path: p, content })) => {
-            prop_assert_eq!(p, path);
+    match read_and_hold_lock_file(path) {
+        Ok(LockFileRead::LockedByOtherProcess { content, .. }) => {
             prop_assert_eq!(content, bytes);
         }
-        (_, other) => prop_assert!(false, "held: {:?}", other),
+        other => prop_assert!(false, "held: {:?}", other),
     }
     drop(claim);
     prop_assert!(is_free(path));
+    prop_assert_eq!(std::fs::read(path).unwrap(), bytes);
     Ok(())
 }
 

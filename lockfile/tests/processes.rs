@@ -49,7 +49,7 @@ fn role_helper() {
         assert_eq!(helper.call(&format!("claim {path} from-helper")), "ok");
         match read_and_hold_lock_file(&path).unwrap() {
             LockFileRead::LockedByOtherProcess { content, .. } => {
-                assert_eq!(content, "from-helper")
+                assert_eq!(content, b"from-helper")
             }
             _ => panic!("the helper's claim is not seen as held"),
         }
@@ -92,10 +92,13 @@ fn role_helper() {
                 Ok(LockFileRead::NotExist) => "notexist".to_owned(),
                 Ok(LockFileRead::NotHeldByAnyProcess(g, content)) => {
                     guards.push(g);
-                    format!("notheld {}", escape(&content))
+                    format!("notheld {}", escape(&String::from_utf8_lossy(&content)))
                 }
                 Ok(LockFileRead::LockedByOtherProcess { content, .. }) => {
-                    format!("locked {}", escape(&content))
+                    format!("locked {}", escape(&String::from_utf8_lossy(&content)))
+                }
+                Ok(LockFileRead::HeldByThisProcess { content }) => {
+                    format!("ours {}", escape(&String::from_utf8_lossy(&content)))
                 }
                 Err(e) => format!("err {e:?}"),
             },
@@ -124,14 +127,14 @@ fn role_helper() {
 
 fn read_locked(path: &Utf8Path) -> String {
     match read_and_hold_lock_file(path).unwrap() {
-        LockFileRead::LockedByOtherProcess { content, .. } => content,
+        LockFileRead::LockedByOtherProcess { content, .. } => String::from_utf8(content).unwrap(),
         other => panic!("expected LockedByOtherProcess, got {other:?}"),
     }
 }
 
 fn read_not_held(path: &Utf8Path) -> String {
     match read_and_hold_lock_file(path).unwrap() {
-        LockFileRead::NotHeldByAnyProcess(_guard, content) => content,
+        LockFileRead::NotHeldByAnyProcess(_guard, content) => String::from_utf8(content).unwrap(),
         other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
     }
 }
@@ -199,8 +202,14 @@ fn unwritten_claim_in_another_process_reads_as_held_with_the_content_as_it_is() 
     assert_eq!(testkit::flock_modes(helper.pid(), &path), ["WRITE"]);
     assert_eq!(read_locked(&path), "current");
     assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
-    // And the helper, reading through a second open, sees its own claim as someone else's.
-    assert_eq!(helper.call(&format!("read {path}")), "locked current");
+    // And the helper, reading through a second open, sees its own claim as
+    // its own, and a second claim of its own as refused for that reason.
+    assert_eq!(helper.call(&format!("read {path}")), "ours current");
+    assert!(
+        helper
+            .call(&format!("lock {path}"))
+            .starts_with("err HeldByThisProcess"),
+    );
 }
 
 #[test]
@@ -430,10 +439,13 @@ fn failed_write_keeps_the_claim_and_names_the_step() {
         let source = std::error::Error::source(&failed).unwrap();
         assert!(source.to_string().contains("No space left"), "{source}");
         // The claim came back, still locked.
-        let claim = failed.into_claim();
+        let claim = failed.into_inner();
         assert_eq!(claim.path(), path);
         assert!(
-            matches!(create_exclusive(&path), Err(Error::Locked { .. })),
+            matches!(
+                create_exclusive(&path),
+                Err(Error::HeldByThisProcess { .. })
+            ),
             "a second claim succeeded while the failed one was held"
         );
         assert!(!flock_tool_gets(&["-x", "-n"], &path));
@@ -441,7 +453,10 @@ fn failed_write_keeps_the_claim_and_names_the_step() {
         fs::remove_file(mnt.join("filler")).unwrap();
         let guard = claim.write_content("mine\n".into()).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "mine\n");
-        assert!(matches!(create_exclusive(&path), Err(Error::Locked { .. })));
+        assert!(matches!(
+            create_exclusive(&path),
+            Err(Error::HeldByThisProcess { .. })
+        ));
         drop(guard);
         // Converted to an io::Error, the failure lets go of the claim.
         let _ = fs::write(mnt.join("filler"), &filler);
