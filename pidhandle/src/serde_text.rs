@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::ser::{Serialize, Serializer};
 
-use crate::identity::{BootId, Identity};
+use crate::{BootId, Identity};
 
 /// `Serialize` as the type's `Display`, a string; `Deserialize` from a
 /// string through `$parse`, whose error message names the text.

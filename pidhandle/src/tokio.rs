@@ -12,7 +12,8 @@ use pidkit_pidfd::AsyncReadable;
 use pidkit_pidfd::low_level::Backoff;
 
 use crate::error::io_context;
-use crate::{Error, PidHandle, Pin, State};
+use crate::handle::Pin;
+use crate::{Error, PidHandle, State};
 
 /// First and longest pause between two looks at `/proc` in the fallback.
 const NAP_MIN: Duration = Duration::from_millis(1);

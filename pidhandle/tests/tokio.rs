@@ -163,7 +163,9 @@ fn future_is_static_send_and_unpin_and_errs_outside_a_runtime() {
         let cause = std::error::Error::source(&err).map(ToString::to_string);
         assert!(msg.contains(&child.id().to_string()), "{msg}");
         assert!(
-            cause.as_deref().is_some_and(|c| c.contains("Tokio") || c.contains("tokio")),
+            cause
+                .as_deref()
+                .is_some_and(|c| c.contains("Tokio") || c.contains("tokio")),
             "{msg}: {cause:?}"
         );
     }

@@ -1,0 +1,112 @@
+//! [`BootId`]: the boot a process belongs to.
+
+use std::fmt;
+
+use crate::Error;
+
+/// The boot id of a running kernel (`/proc/sys/kernel/random/boot_id`), a
+/// random UUID chosen at every boot.
+///
+/// A handle records it so that text saved before a reboot never matches a
+/// process after it (PIDs, start ticks and pidfs ids all start over).
+/// Displayed as a canonical lowercase UUID.
+///
+/// ```
+/// use pidkit_pidhandle::{BootId, PidHandle};
+///
+/// let boot = BootId::current()?;
+/// let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")?;
+/// assert_eq!(boot.to_string(), text.trim());
+/// let me = PidHandle::new(std::process::id())?;
+/// assert_eq!(me.identity().boot_id(), Some(boot));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BootId(
+    // The high and the low 64 bits: ordered as the number is, and 8-byte
+    // aligned, so that an `Identity` (and a `PidHandle`) carries no padding
+    // for a 16-byte alignment.
+    [u64; 2],
+);
+
+impl BootId {
+    /// The boot id of the running kernel, read once per process and cached.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::BootId;
+    ///
+    /// assert_eq!(BootId::current()?, BootId::current()?);
+    /// assert_ne!(BootId::current()?.as_u128(), 0);
+    /// # Ok::<(), pidkit_pidhandle::Error>(())
+    /// ```
+    pub fn current() -> Result<BootId, Error> {
+        crate::proc::boot_id()
+    }
+
+    /// The id as a 128-bit number.
+    ///
+    /// ```
+    /// use pidkit_pidhandle::BootId;
+    ///
+    /// let boot = BootId::current()?;
+    /// let hex = boot.to_string().replace('-', "");
+    /// assert_eq!(u128::from_str_radix(&hex, 16).unwrap(), boot.as_u128());
+    /// # Ok::<(), pidkit_pidhandle::Error>(())
+    /// ```
+    pub const fn as_u128(self) -> u128 {
+        ((self.0[0] as u128) << 64) | self.0[1] as u128
+    }
+
+    /// The id of the 128-bit number `v`.
+    pub(crate) const fn from_u128(v: u128) -> BootId {
+        BootId([(v >> 64) as u64, v as u64])
+    }
+
+    /// Parses a canonical lowercase UUID (`8-4-4-4-12` hex digits), as
+    /// the kernel writes it.
+    pub(crate) fn parse_canonical(s: &str) -> Option<BootId> {
+        let b = s.as_bytes();
+        let dashes = [8, 13, 18, 23];
+        if b.len() != 36 || dashes.iter().any(|&i| b[i] != b'-') {
+            return None;
+        }
+        let mut v = 0u128;
+        for (i, &c) in b.iter().enumerate() {
+            if dashes.contains(&i) {
+                continue;
+            }
+            v = (v << 4) | u128::from(lower_hex_value(c)?);
+        }
+        Some(BootId::from_u128(v))
+    }
+}
+
+/// The value of one lowercase hex digit.
+pub(crate) fn lower_hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Display for BootId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.as_u128();
+        write!(
+            f,
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            (v >> 96) as u32,
+            (v >> 80) as u16,
+            (v >> 64) as u16,
+            (v >> 48) as u16,
+            v & 0xffff_ffff_ffff
+        )
+    }
+}
+
+impl fmt::Debug for BootId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BootId({self})")
+    }
+}
