@@ -31,8 +31,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use pidkit_monitor::{Monitor, Process};
-use pidkit_pidhandle::{PidHandle, State};
+use pidkit_monitor::{Error, Monitor, PidHandle, Process, State};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -238,24 +237,23 @@ async fn main() -> io::Result<()> {
         Some("restore") if args.len() == 3 => {
             sv.restarts = number(&args[2])?;
             for (slot, handle) in read_state(&sv.state)? {
-                let state = handle.state().map_err(io::Error::other)?;
+                let state = handle.state()?;
                 if state == State::Gone {
                     // Exited and reaped while we were away: its status is
                     // gone with it. Counted as an exit (restarted below).
                     say(format_args!("gone {slot} {}", handle.pid()));
-                    let ended = handle.try_clone().map_err(io::Error::other)?;
+                    let ended = handle.try_clone()?;
                     watch(&mut set, slot, Watched::Handle(Box::new(ended)));
                     sv.handles.insert(slot, handle);
                     continue;
                 }
                 say(format_args!("restored {slot} {}", handle.pid()));
-                sv.handles
-                    .insert(slot, handle.try_clone().map_err(io::Error::other)?);
+                sv.handles.insert(slot, handle.try_clone()?);
                 match sv.monitor.adopt(handle) {
                     Ok(p) => watch(&mut set, slot, Watched::Process(p)),
                     // No pidfds here: the handle comes back; await it.
-                    Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                        watch(&mut set, slot, Watched::Handle(Box::new(e.into_handle())))
+                    Err(e) if matches!(e.error(), Error::NoPidfd { .. }) => {
+                        watch(&mut set, slot, Watched::Handle(Box::new(e.into_inner())))
                     }
                     Err(e) => return Err(e.into()),
                 }

@@ -16,7 +16,7 @@ use pidkit_pidfd::low_level::Backoff;
 use pidkit_pidfd::{PidFd, Signal, probe};
 use rustix::io::Errno;
 
-use crate::error::Error;
+use crate::error::{Error, io_context};
 use crate::exit::Exit;
 use crate::fallback::{self, ExitPipe, Reap};
 use crate::reaper::Shared;
@@ -277,12 +277,18 @@ impl Entry {
     }
 
     /// Turns an outcome into what `wait` answers.
-    pub(crate) fn answer(&self, outcome: Outcome) -> io::Result<Exit> {
+    pub(crate) fn answer(&self, outcome: Outcome) -> Result<Exit, Error> {
         match outcome {
             Outcome::Exited(exit) => Ok(exit),
-            Outcome::StatusUnavailable => Err(Error::StatusUnavailable { pid: self.pid }.into()),
-            Outcome::ReapedElsewhere => Err(Error::ReapedElsewhere { pid: self.pid }.into()),
+            Outcome::StatusUnavailable => Err(Error::StatusUnavailable { pid: self.pid }),
+            Outcome::ReapedElsewhere => Err(Error::ReapedElsewhere { pid: self.pid }),
         }
+    }
+
+    /// A failure to learn whether the process exited (`waitid`, `poll`, the
+    /// pidfd's info), in the crate's words.
+    pub(crate) fn wait_error(&self, source: io::Error) -> Error {
+        io_context(format!("waiting for process {}", self.pid), source)
     }
 
     /// Tries, without blocking, to settle the outcome. Must be called with
@@ -368,18 +374,22 @@ impl Entry {
 
     /// The outcome if it is settled, trying once without blocking to settle
     /// it (reaping the child if it has exited).
-    pub(crate) fn try_outcome(&self) -> io::Result<Option<Outcome>> {
+    pub(crate) fn try_outcome(&self) -> Result<Option<Outcome>, Error> {
         let mut slot = self.lock();
         if slot.is_none() && matches!(self.watch, Watch::Pidfd(_)) {
             // A fallback entry is reaped only by its watcher thread.
-            self.resolve(&mut slot, false)?;
+            self.resolve(&mut slot, false)
+                .map_err(|e| self.wait_error(e))?;
         }
         Ok(*slot)
     }
 
     /// Blocks until the outcome is settled or `deadline` passes
     /// (`Ok(None)`).
-    pub(crate) fn wait_deadline(&self, deadline: Option<Instant>) -> io::Result<Option<Outcome>> {
+    pub(crate) fn wait_deadline(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Outcome>, Error> {
         let slot = self.lock();
         if let Some(outcome) = *slot {
             return Ok(Some(outcome));
@@ -394,7 +404,7 @@ impl Entry {
                 let result = self.wait_pidfd(fd, deadline);
                 let slot = self.lock();
                 self.waiter_leaves(&slot);
-                result
+                result.map_err(|e| self.wait_error(e))
             }
             Watch::Pipe(_) => {
                 // The watcher thread reaps and notifies.
@@ -493,26 +503,17 @@ impl Entry {
 
     /// Sends `signal`, unless the exit has been recorded. Serialised with
     /// reaping by the entry's lock.
-    pub(crate) fn kill(&self, signal: Signal) -> io::Result<()> {
+    pub(crate) fn kill(&self, signal: Signal) -> Result<(), Error> {
         let slot = self.lock();
         if slot.is_some() {
-            return Err(Error::Gone { pid: self.pid }.into());
+            return Err(Error::Gone { pid: self.pid });
         }
         match &self.watch {
-            Watch::Pidfd(fd) => fd.kill(signal).map_err(|e| {
-                if e.kind() == io::ErrorKind::NotFound {
-                    // Reaped by someone else meanwhile: the pidfd refuses,
-                    // whatever now has the number.
-                    Error::Gone { pid: self.pid }.into()
-                } else {
-                    Error::Io {
-                        pid: self.pid,
-                        op: "pidfd_send_signal",
-                        source: e,
-                    }
-                    .into()
-                }
-            }),
+            // `ESRCH`: reaped by someone else meanwhile; the pidfd refuses,
+            // whatever now has the number.
+            Watch::Pidfd(fd) => fd
+                .kill(signal)
+                .map_err(|e| signal_error(self.pid, "through its pidfd", e)),
             Watch::Pipe(_) => {
                 // Our child, not reaped (only the watcher thread reaps, and
                 // it records the exit under this lock in the same step): its
@@ -523,7 +524,58 @@ impl Entry {
     }
 }
 
+/// A refused or failed signal to `pid`, in the words every pidkit crate
+/// uses: gone is [`Error::Gone`], `EPERM` [`Error::PermissionDenied`], an
+/// invalid number [`Error::InvalidPid`]; anything else names `how` it was
+/// sent.
+pub(crate) fn signal_error(pid: u32, how: &str, e: io::Error) -> Error {
+    if is_esrch(&e) {
+        return Error::Gone { pid };
+    }
+    match e.kind() {
+        io::ErrorKind::NotFound => Error::Gone { pid },
+        io::ErrorKind::PermissionDenied => Error::PermissionDenied { pid },
+        io::ErrorKind::InvalidInput if pidkit_pidfd::check_pid(pid).is_err() => {
+            Error::InvalidPid { pid }
+        }
+        _ => io_context(format!("signalling process {pid} {how}"), e),
+    }
+}
+
+/// `ESRCH` as it comes from rustix (`pidkit-pidfd` gives it as
+/// [`io::ErrorKind::NotFound`], std's kind for it is uncategorised).
+pub(crate) fn is_esrch(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(Errno::SRCH.raw_os_error())
+}
+
 /// Time left until `deadline` (zero once passed); `None` for no deadline.
 pub(crate) fn remaining(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_signal_reads_as_in_every_pidkit_crate() {
+        let errno = |e: Errno| io::Error::from_raw_os_error(e.raw_os_error());
+        let e = signal_error(7, "through its pidfd", errno(Errno::PERM));
+        assert!(matches!(e, Error::PermissionDenied { pid: 7 }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            pidkit_pidhandle::Error::PermissionDenied { pid: 7 }.to_string()
+        );
+        let e = signal_error(7, "through its pidfd", errno(Errno::SRCH));
+        assert!(matches!(e, Error::Gone { pid: 7 }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            pidkit_pidhandle::Error::Gone { pid: 7 }.to_string()
+        );
+        let e = signal_error(0, "with kill(2)", errno(Errno::INVAL));
+        assert!(matches!(e, Error::InvalidPid { pid: 0 }), "{e:?}");
+        let e = signal_error(7, "with kill(2)", errno(Errno::INVAL));
+        assert_eq!(e.to_string(), "i/o error signalling process 7 with kill(2)");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
 }

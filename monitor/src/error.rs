@@ -1,15 +1,25 @@
-//! The crate's [`Error`]: what goes inside the [`io::Error`]s the monitor returns.
+//! The crate's [`Error`] and [`AdoptError`].
 
+use std::fmt;
 use std::io;
 
 use pidkit_pidfd::Signal;
+use pidkit_pidhandle::PidHandle;
 
-/// Why a monitor operation failed.
+/// Why a monitor operation failed: what every public function of the crate
+/// returns in its `Err`.
 ///
-/// The public methods return [`io::Result`] (like `std::process` and go-runc),
-/// with an [`io::ErrorKind`] that says the broad class. The precise reason is
-/// one of these variants, carried inside the [`io::Error`]; get it back with
-/// [`Error::from_io`]:
+/// Each variant names the pid (or program) it is about. A variant with a
+/// [`source`](std::error::Error::source) says only what was being done, and
+/// the cause is the source; a variant whose cause is its name
+/// ([`Error::Gone`], [`Error::PermissionDenied`], ...) has none. The causes
+/// the handle crate also has read the same here: a
+/// [`pidkit_pidhandle::Error`] becomes the variant of the same name
+/// (`From`), so "permission denied signalling pid N" is the same words from
+/// a [`PidHandle`] and from a [`Process`](crate::Process).
+///
+/// For code whose own errors are [`io::Error`], `?` converts (`From<Error>
+/// for io::Error`, of kind [`Error::kind`], carrying this enum).
 ///
 /// ```
 /// use pidkit_monitor::{Error, Monitor};
@@ -18,9 +28,9 @@ use pidkit_pidfd::Signal;
 /// let err = Monitor::global()
 ///     .start(&mut Command::new("/nonexistent/program"))
 ///     .unwrap_err();
+/// assert!(matches!(err, Error::Spawn { .. }));
 /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
-/// assert!(matches!(Error::from_io(&err), Some(Error::Spawn { .. })));
-/// assert!(err.to_string().contains("/nonexistent/program"), "{err}");
+/// assert_eq!(err.to_string(), "cannot start \"/nonexistent/program\"");
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -28,7 +38,7 @@ pub enum Error {
     /// The command could not be started (missing binary, permission,
     /// resource limits). Nothing was spawned and no exit will ever be
     /// delivered for it. Kind: the kind of `source`.
-    #[error("cannot start {program:?}: {source}")]
+    #[error("cannot start {program:?}")]
     Spawn {
         /// The program as given to the `Command`.
         program: String,
@@ -36,16 +46,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The process ran out of file descriptors (`EMFILE`) while starting a
-    /// child: for the spawn itself, the child's pidfd or its exit pipe.
-    /// Nothing was started (a child that was spawned has been killed and
-    /// reaped), and every process started before stays monitored. Raise the
-    /// soft limit (up to `hard`: [`raise_fd_limit`](crate::raise_fd_limit),
+    /// The process ran out of file descriptors (`EMFILE`, the source) while
+    /// starting a child: for the spawn itself, the child's pidfd or its exit
+    /// pipe. Nothing was started (a child that was spawned has been killed
+    /// and reaped), and every process started before stays monitored. Raise
+    /// the soft limit (up to `hard`: [`raise_fd_limit`](crate::raise_fd_limit),
     /// `ulimit -n`, systemd's `LimitNOFILE=`). Kind: the kind of `source`.
     #[error(
-        "cannot start {program:?}: out of file descriptors: RLIMIT_NOFILE is {soft} \
-         (hard limit {hard}); raise the soft limit (pidkit_monitor::raise_fd_limit, \
-         ulimit -n): {source}"
+        "cannot start {program:?} with RLIMIT_NOFILE at {soft} (hard limit {hard}); \
+         raise the soft limit (pidkit_monitor::raise_fd_limit, ulimit -n)"
     )]
     FdLimit {
         /// The program as given to the `Command`.
@@ -69,6 +78,20 @@ pub enum Error {
     #[error("process {pid} is gone")]
     Gone {
         /// The process's PID.
+        pid: u32,
+    },
+    /// The process (or a member of its group) exists, but we may not signal
+    /// it (`EPERM`). Kind: [`io::ErrorKind::PermissionDenied`].
+    #[error("permission denied signalling pid {pid}")]
+    PermissionDenied {
+        /// The process's PID (the group's id, for a group).
+        pid: u32,
+    },
+    /// PID 0, or a PID above `i32::MAX`: no single process has it. Kind:
+    /// [`io::ErrorKind::InvalidInput`].
+    #[error("invalid pid {pid}: must be in 1..={max}", max = i32::MAX)]
+    InvalidPid {
+        /// The rejected number.
         pid: u32,
     },
     /// An adopted process (not our child) has exited, but this kernel does not
@@ -111,6 +134,16 @@ pub enum Error {
         /// The refused signal.
         signal: Signal,
     },
+    /// The handle given to the monitor cannot do this safely here
+    /// ([`pidkit_pidhandle::Error::Unsupported`], same words). Kind:
+    /// [`io::ErrorKind::Unsupported`].
+    #[error("unsupported for pid {pid}: {reason}")]
+    Unsupported {
+        /// The PID concerned.
+        pid: u32,
+        /// Why it cannot be done.
+        reason: String,
+    },
     /// The [`Monitor`](crate::Monitor) was asked for its epoll backend where
     /// pidfds do not work. Kind: [`io::ErrorKind::Unsupported`].
     #[error("the epoll backend needs pidfds, which are unavailable here: {reason}")]
@@ -120,12 +153,12 @@ pub enum Error {
     },
     /// Whether pidfds work could not be found out because the process or
     /// the system ran out of file descriptors or memory while probing
-    /// ([`pidkit_pidfd::Support::resource_error`]). Returned by
+    /// (`pidkit_pidfd::Support::resource_error`, the source). Returned by
     /// [`Monitor::new`](crate::Monitor::new) instead of silently choosing
     /// the fallback meant for systems without pidfds; the probe is not
     /// cached, so a later call, once resources are free, decides afresh.
     /// Kind: the kind of `source`.
-    #[error("cannot tell whether pidfds work here: out of {what}: {source}")]
+    #[error("cannot tell whether pidfds work here: probing them needs {what}")]
     OutOfResources {
         /// What ran out: "file descriptors (this process's RLIMIT_NOFILE)",
         /// "file descriptors (the system-wide limit)" or "memory".
@@ -134,20 +167,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The process handle given to [`Monitor::adopt`](crate::Monitor::adopt)
-    /// failed. Kind: mapped from the handle's error.
-    #[error("process {pid}: {source}")]
-    Handle {
-        /// The handle's PID.
-        pid: u32,
-        /// The handle's error.
-        #[source]
-        source: pidkit_pidhandle::Error,
-    },
+    /// The handle given to [`Monitor::adopt`](crate::Monitor::adopt) was
+    /// closed ([`PidHandle::close`]). Kind: [`io::ErrorKind::InvalidInput`].
+    #[error("the process handle is closed")]
+    Closed,
     /// A process-group operation on a process that does not lead a group
-    /// (it was not started by [`Monitor::start_group`](crate::Monitor::start_group)).
-    /// Kind: [`io::ErrorKind::InvalidInput`].
-    #[error("process {pid} does not lead a process group it was started with")]
+    /// (neither started by [`Monitor::start_group`](crate::Monitor::start_group)
+    /// nor leading its group when it was adopted). Kind:
+    /// [`io::ErrorKind::InvalidInput`].
+    #[error("process {pid} does not lead a process group")]
     NotGroupLeader {
         /// The process's PID.
         pid: u32,
@@ -158,25 +186,34 @@ pub enum Error {
         /// The group id (the leader's PID).
         pid: u32,
     },
-    /// The group cannot be named safely any more: its leader has been
-    /// reaped, and this kernel cannot signal a group through the leader's
-    /// pidfd (`PIDFD_SIGNAL_PROCESS_GROUP` needs Linux 6.9), so its number
-    /// could name another group. Kind: [`io::ErrorKind::Unsupported`].
+    /// The group cannot be named safely: this kernel cannot signal a group
+    /// through the leader's pidfd (`PIDFD_SIGNAL_PROCESS_GROUP` needs Linux
+    /// 6.9), and the leader is not (or no longer) our unreaped child, so its
+    /// number could name another group. Kind: [`io::ErrorKind::Unsupported`].
     #[error(
-        "process group {pid}: its leader has been reaped and this kernel cannot signal the group through the leader's pidfd"
+        "process group {pid}: its leader is not our unreaped child and this kernel cannot signal the group through the leader's pidfd"
     )]
     GroupUnreachable {
         /// The group id (the leader's PID).
         pid: u32,
     },
-    /// A system call failed. Kind: the kind of `source`.
-    #[error("process {pid}: {op}: {source}")]
+    /// Any other failure of the process handle given to the monitor (a
+    /// [`pidkit_pidhandle::Error`] without a variant of its own here). Kind:
+    /// the kind of `source`.
+    #[error("the process handle failed")]
+    Handle {
+        /// The handle's error.
+        #[source]
+        source: pidkit_pidhandle::Error,
+    },
+    /// A system call failed. The message says what was being done, naming
+    /// the pid; the cause is the [`source`](std::error::Error::source), not
+    /// repeated in the message. Kind: the kind of `source`.
+    #[error("i/o error {context}")]
     Io {
-        /// The process's PID.
-        pid: u32,
-        /// What was being done.
-        op: &'static str,
-        /// The underlying error.
+        /// What was being done, naming the pid.
+        context: String,
+        /// The failure.
         #[source]
         source: io::Error,
     },
@@ -197,65 +234,6 @@ impl Error {
         })
     }
 
-    /// The [`io::ErrorKind`] this error is returned under.
-    ///
-    /// ```
-    /// use pidkit_monitor::{Error, Monitor, Signal};
-    /// use std::process::Command;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let p = Monitor::global().start(&mut Command::new("true"))?;
-    /// p.wait()?;
-    /// let err = p.kill(Signal::TERM).unwrap_err();
-    /// let gone = Error::from_io(&err).expect("the monitor's error");
-    /// assert!(matches!(gone, Error::Gone { .. }));
-    /// assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
-    /// assert_eq!(err.kind(), gone.kind());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn kind(&self) -> io::ErrorKind {
-        match self {
-            Error::Spawn { source, .. }
-            | Error::FdLimit { source, .. }
-            | Error::Io { source, .. }
-            | Error::OutOfResources { source, .. } => source.kind(),
-            Error::Gone { .. } | Error::GroupGone { .. } => io::ErrorKind::NotFound,
-            Error::NotGroupLeader { .. } => io::ErrorKind::InvalidInput,
-            Error::GroupUnreachable { .. } => io::ErrorKind::Unsupported,
-            Error::StatusUnavailable { .. }
-            | Error::NoPidfd { .. }
-            | Error::SignalUnsupported { .. }
-            | Error::BackendUnavailable { .. } => io::ErrorKind::Unsupported,
-            Error::ReapedElsewhere { .. } => io::ErrorKind::Other,
-            Error::Handle { source, .. } => source.kind(),
-        }
-    }
-
-    /// The monitor's error inside an [`io::Error`] returned by this crate, if
-    /// it is one.
-    ///
-    /// ```
-    /// use pidkit_monitor::{Error, Monitor, Signal};
-    /// use std::process::Command;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
-    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
-    /// let err = p.kill_group(Signal::KILL).unwrap_err(); // not started with start_group
-    /// assert!(matches!(Error::from_io(&err), Some(Error::NotGroupLeader { pid }) if *pid == p.pid()));
-    /// assert!(Error::from_io(&std::io::Error::other("not ours")).is_none());
-    /// # p.kill(Signal::KILL)?;
-    /// # p.wait()?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn from_io(err: &io::Error) -> Option<&Error> {
-        err.get_ref().and_then(|e| e.downcast_ref::<Error>())
-    }
-}
-
-impl Error {
     /// The [`Error::OutOfResources`] for a probe that ran out of resources.
     pub(crate) fn out_of_resources(source: io::Error) -> Error {
         use rustix::io::Errno;
@@ -269,8 +247,90 @@ impl Error {
         };
         Error::OutOfResources { what, source }
     }
+
+    /// The [`io::ErrorKind`] this error converts to (see the [`From`] impl):
+    /// a gone process or group [`NotFound`](io::ErrorKind::NotFound), a
+    /// refused signal [`PermissionDenied`](io::ErrorKind::PermissionDenied),
+    /// what cannot be done here [`Unsupported`](io::ErrorKind::Unsupported),
+    /// a bad argument [`InvalidInput`](io::ErrorKind::InvalidInput), an exit
+    /// status lost to another reaper [`Other`](io::ErrorKind::Other), and an
+    /// error wrapping another the kind of that one.
+    ///
+    /// ```
+    /// use pidkit_monitor::{Error, Monitor, Signal};
+    /// use std::process::Command;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let p = Monitor::global().start(&mut Command::new("true"))?;
+    /// p.wait()?;
+    /// let gone = p.kill(Signal::TERM).unwrap_err();
+    /// assert!(matches!(gone, Error::Gone { pid } if pid == p.pid()));
+    /// assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
+    /// let io: std::io::Error = gone.into();
+    /// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    /// assert!(io.get_ref().is_some_and(|e| e.is::<Error>()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Spawn { source, .. }
+            | Error::FdLimit { source, .. }
+            | Error::Io { source, .. }
+            | Error::OutOfResources { source, .. } => source.kind(),
+            Error::Handle { source } => source.kind(),
+            Error::Gone { .. } | Error::GroupGone { .. } => io::ErrorKind::NotFound,
+            Error::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
+            Error::InvalidPid { .. } | Error::NotGroupLeader { .. } | Error::Closed => {
+                io::ErrorKind::InvalidInput
+            }
+            Error::StatusUnavailable { .. }
+            | Error::NoPidfd { .. }
+            | Error::SignalUnsupported { .. }
+            | Error::Unsupported { .. }
+            | Error::BackendUnavailable { .. }
+            | Error::GroupUnreachable { .. } => io::ErrorKind::Unsupported,
+            Error::ReapedElsewhere { .. } => io::ErrorKind::Other,
+        }
+    }
 }
 
+/// An [`Error::Io`] saying what was being done.
+pub(crate) fn io_context(context: impl Into<String>, source: io::Error) -> Error {
+    Error::Io {
+        context: context.into(),
+        source,
+    }
+}
+
+/// The handle crate's error as the variant of the same name, so that a cause
+/// keeps its name and words; what has no variant here is [`Error::Handle`].
+///
+/// ```
+/// use pidkit_monitor::Error;
+///
+/// let e: Error = pidkit_pidhandle::Error::PermissionDenied { pid: 7 }.into();
+/// assert!(matches!(e, Error::PermissionDenied { pid: 7 }));
+/// assert_eq!(e.to_string(), "permission denied signalling pid 7");
+/// ```
+impl From<pidkit_pidhandle::Error> for Error {
+    fn from(e: pidkit_pidhandle::Error) -> Error {
+        use pidkit_pidhandle::Error as H;
+        match e {
+            H::Gone { pid } => Error::Gone { pid },
+            H::PermissionDenied { pid } => Error::PermissionDenied { pid },
+            H::InvalidPid { pid } => Error::InvalidPid { pid },
+            H::Unsupported { pid, reason } => Error::Unsupported { pid, reason },
+            H::Closed => Error::Closed,
+            H::Io { context, source } => Error::Io { context, source },
+            source => Error::Handle { source },
+        }
+    }
+}
+
+/// The error inside an [`io::Error`] of kind [`Error::kind`]; get it back
+/// with [`io::Error::get_ref`] and `downcast_ref::<Error>()`, or
+/// [`io::Error::into_inner`] and `downcast`.
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         io::Error::new(e.kind(), e)
@@ -278,15 +338,15 @@ impl From<Error> for io::Error {
 }
 
 /// A failed [`Monitor::adopt`](crate::Monitor::adopt): the error, and the
-/// handle, handed back unchanged.
+/// handle handed back unchanged (the shape of std's
+/// [`IntoInnerError`](std::io::IntoInnerError), which every pidkit crate
+/// uses where a consuming call fails).
 ///
-/// Displays as its [`io::Error`] (whose [`Error::from_io`] gives the precise
-/// reason) and has that error's source. Converting it into an [`io::Error`]
-/// (so `?` in a function returning [`io::Result`]) drops the handle.
+/// Displays as its [`Error`] and has that error's source. `?` converts it
+/// into an [`Error`] or an [`io::Error`], dropping the handle.
 ///
 /// ```
-/// use pidkit_monitor::Monitor;
-/// use pidkit_monitor::pidkit_pidhandle::PidHandle;
+/// use pidkit_monitor::{Error, Monitor, PidHandle, State};
 /// use std::process::Command;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -294,128 +354,49 @@ impl From<Error> for io::Error {
 /// let handle = PidHandle::from_child(&child)?;
 /// child.wait()?; // reaped: nothing is left to adopt
 /// let failed = Monitor::global().adopt(handle).unwrap_err();
-/// assert_eq!(failed.kind(), std::io::ErrorKind::NotFound);
+/// assert!(matches!(failed.error(), Error::Gone { pid } if *pid == child.id()));
+/// assert_eq!(failed.to_string(), format!("process {} is gone", child.id()));
 /// // The handle comes back unchanged.
-/// assert_eq!(failed.into_handle().pid(), child.id());
+/// let (error, handle) = failed.into_parts();
+/// assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+/// assert_eq!(handle.pid(), child.id());
+/// assert_eq!(handle.state()?, State::Gone);
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Debug)]
 pub struct AdoptError {
+    pub(crate) error: Error,
     /// Boxed: a handle is large, and an `Err` should not make every
     /// `Result` of `adopt` that large.
-    pub(crate) handle: Box<pidkit_pidhandle::PidHandle>,
-    pub(crate) error: io::Error,
+    pub(crate) handle: Box<PidHandle>,
 }
 
 impl AdoptError {
     /// Why the process could not be adopted.
-    ///
-    /// ```
-    /// use pidkit_monitor::{Error, Monitor};
-    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
-    /// use std::process::Command;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let mut child = Command::new("true").spawn()?;
-    /// # let handle = PidHandle::from_child(&child)?;
-    /// # child.wait()?; // reaped: nothing is left to adopt
-    /// let failed = Monitor::global().adopt(handle).unwrap_err();
-    /// assert!(matches!(Error::from_io(failed.error()), Some(Error::Gone { .. })));
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn error(&self) -> &io::Error {
+    pub fn error(&self) -> &Error {
         &self.error
     }
 
-    /// The kind of [`AdoptError::error`].
-    ///
-    /// ```
-    /// use pidkit_monitor::Monitor;
-    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
-    /// use std::process::Command;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let mut child = Command::new("true").spawn()?;
-    /// # let handle = PidHandle::from_child(&child)?;
-    /// # child.wait()?; // reaped: nothing is left to adopt
-    /// let failed = Monitor::global().adopt(handle).unwrap_err();
-    /// assert_eq!(failed.kind(), std::io::ErrorKind::NotFound);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn kind(&self) -> io::ErrorKind {
-        self.error.kind()
+    /// The error, dropping the handle.
+    pub fn into_error(self) -> Error {
+        self.error
     }
 
-    /// The handle given to `adopt`, unchanged.
-    ///
-    /// ```
-    /// use pidkit_monitor::Monitor;
-    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
-    /// use std::process::Command;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let mut child = Command::new("true").spawn()?;
-    /// # let handle = PidHandle::from_child(&child)?;
-    /// # child.wait()?; // reaped: nothing is left to adopt
-    /// let failed = Monitor::global().adopt(handle).unwrap_err();
-    /// assert_eq!(failed.handle().pid(), child.id());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn handle(&self) -> &pidkit_pidhandle::PidHandle {
-        &self.handle
-    }
-
-    /// The handle given to `adopt`, unchanged, to use or drop.
-    ///
-    /// ```
-    /// use pidkit_monitor::Monitor;
-    /// use pidkit_monitor::pidkit_pidhandle::{PidHandle, State};
-    /// use std::process::Command;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let mut child = Command::new("true").spawn()?;
-    /// # let handle = PidHandle::from_child(&child)?;
-    /// # child.wait()?; // reaped: nothing is left to adopt
-    /// let failed = Monitor::global().adopt(handle).unwrap_err();
-    /// let handle = failed.into_handle();
-    /// assert_eq!(handle.state()?, State::Gone);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn into_handle(self) -> pidkit_pidhandle::PidHandle {
+    /// The handle given to `adopt`, unchanged, dropping the error.
+    pub fn into_inner(self) -> PidHandle {
         *self.handle
     }
 
-    /// The handle and the error.
-    ///
-    /// ```
-    /// use pidkit_monitor::Monitor;
-    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
-    /// use std::process::Command;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let mut child = Command::new("true").spawn()?;
-    /// # let handle = PidHandle::from_child(&child)?;
-    /// # child.wait()?; // reaped: nothing is left to adopt
-    /// let failed = Monitor::global().adopt(handle).unwrap_err();
-    /// let (handle, error) = failed.into_parts();
-    /// assert_eq!(handle.pid(), child.id());
-    /// assert!(error.to_string().contains(&child.id().to_string()), "{error}");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn into_parts(self) -> (pidkit_pidhandle::PidHandle, io::Error) {
-        (*self.handle, self.error)
+    /// The error and the handle given to `adopt`.
+    pub fn into_parts(self) -> (Error, PidHandle) {
+        (self.error, *self.handle)
     }
 }
 
-impl std::fmt::Display for AdoptError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.error, f)
+impl fmt::Display for AdoptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
     }
 }
 
@@ -426,8 +407,218 @@ impl std::error::Error for AdoptError {
 }
 
 /// Drops the handle and keeps the error.
+impl From<AdoptError> for Error {
+    fn from(e: AdoptError) -> Error {
+        e.error
+    }
+}
+
+/// Drops the handle and keeps the error.
 impl From<AdoptError> for io::Error {
     fn from(e: AdoptError) -> io::Error {
-        e.error
+        e.error.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    fn emfile() -> io::Error {
+        io::Error::from_raw_os_error(rustix::io::Errno::MFILE.raw_os_error())
+    }
+
+    /// Every variant, with the message it must show.
+    fn cases() -> Vec<(Error, &'static str, io::ErrorKind)> {
+        use io::ErrorKind as K;
+        vec![
+            (
+                Error::Spawn {
+                    program: "/no/such".into(),
+                    source: io::Error::from(K::NotFound),
+                },
+                "cannot start \"/no/such\"",
+                K::NotFound,
+            ),
+            (
+                Error::FdLimit {
+                    program: "sleep".into(),
+                    soft: 64,
+                    hard: 4096,
+                    source: emfile(),
+                },
+                "cannot start \"sleep\" with RLIMIT_NOFILE at 64 (hard limit 4096); \
+                 raise the soft limit (pidkit_monitor::raise_fd_limit, ulimit -n)",
+                emfile().kind(),
+            ),
+            (Error::Gone { pid: 7 }, "process 7 is gone", K::NotFound),
+            (
+                Error::PermissionDenied { pid: 7 },
+                "permission denied signalling pid 7",
+                K::PermissionDenied,
+            ),
+            (
+                Error::InvalidPid { pid: 0 },
+                "invalid pid 0: must be in 1..=2147483647",
+                K::InvalidInput,
+            ),
+            (
+                Error::StatusUnavailable { pid: 7 },
+                "process 7 exited; its exit status is not available to a non-parent on this kernel",
+                K::Unsupported,
+            ),
+            (
+                Error::ReapedElsewhere { pid: 7 },
+                "process 7 was reaped outside the monitor (waitpid(-1) or SIGCHLD ignored); \
+                 its exit status is lost",
+                K::Other,
+            ),
+            (
+                Error::NoPidfd { pid: 7 },
+                "cannot watch process 7: it is not our child and no pidfd is available for it",
+                K::Unsupported,
+            ),
+            (
+                Error::SignalUnsupported {
+                    pid: 7,
+                    signal: Signal::from_raw(40).unwrap(),
+                },
+                "cannot send signal 40 to process 7 without pidfds: only named signals are supported",
+                K::Unsupported,
+            ),
+            (
+                Error::Unsupported {
+                    pid: 7,
+                    reason: "no pidfs ids".into(),
+                },
+                "unsupported for pid 7: no pidfs ids",
+                K::Unsupported,
+            ),
+            (
+                Error::BackendUnavailable {
+                    reason: "pidfd_open: ENOSYS".into(),
+                },
+                "the epoll backend needs pidfds, which are unavailable here: pidfd_open: ENOSYS",
+                K::Unsupported,
+            ),
+            (
+                Error::out_of_resources(emfile()),
+                "cannot tell whether pidfds work here: probing them needs file descriptors \
+                 (this process's RLIMIT_NOFILE)",
+                emfile().kind(),
+            ),
+            (
+                Error::Closed,
+                "the process handle is closed",
+                K::InvalidInput,
+            ),
+            (
+                Error::NotGroupLeader { pid: 7 },
+                "process 7 does not lead a process group",
+                K::InvalidInput,
+            ),
+            (
+                Error::GroupGone { pid: 7 },
+                "process group 7 has no member left",
+                K::NotFound,
+            ),
+            (
+                Error::GroupUnreachable { pid: 7 },
+                "process group 7: its leader is not our unreaped child and this kernel cannot \
+                 signal the group through the leader's pidfd",
+                K::Unsupported,
+            ),
+            (
+                Error::Handle {
+                    source: pidkit_pidhandle::Error::PidMismatch { pid: 7, actual: 8 },
+                },
+                "the process handle failed",
+                K::InvalidInput,
+            ),
+            (
+                io_context(
+                    "duplicating the pidfd of process 7",
+                    io::Error::from(K::OutOfMemory),
+                ),
+                "i/o error duplicating the pidfd of process 7",
+                K::OutOfMemory,
+            ),
+        ]
+    }
+
+    #[test]
+    fn messages_name_the_subject_and_never_repeat_their_source() {
+        for (e, want, _) in cases() {
+            let msg = e.to_string();
+            assert_eq!(msg, want);
+            assert!(
+                msg.starts_with(|c: char| !c.is_uppercase()) && !msg.ends_with('.'),
+                "{msg}"
+            );
+            if let Some(source) = e.source() {
+                let cause = source.to_string();
+                assert!(!msg.contains(&cause), "{msg:?} repeats {cause:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_variant_has_a_source_exactly_when_it_wraps_another_error() {
+        for (e, _, _) in cases() {
+            let wraps = matches!(
+                e,
+                Error::Spawn { .. }
+                    | Error::FdLimit { .. }
+                    | Error::OutOfResources { .. }
+                    | Error::Handle { .. }
+                    | Error::Io { .. }
+            );
+            assert_eq!(e.source().is_some(), wraps, "{e}");
+        }
+    }
+
+    #[test]
+    fn converts_to_io_error_with_its_kind_and_keeps_the_error() {
+        for (e, _, kind) in cases() {
+            assert_eq!(e.kind(), kind, "{e}");
+            let text = e.to_string();
+            let io: io::Error = e.into();
+            assert_eq!(io.kind(), kind, "{text}");
+            assert_eq!(io.to_string(), text);
+            assert!(io.get_ref().unwrap().downcast_ref::<Error>().is_some());
+        }
+    }
+
+    #[test]
+    fn handle_errors_keep_their_name_and_words() {
+        use pidkit_pidhandle::Error as H;
+        let cases: Vec<H> = vec![
+            H::Gone { pid: 7 },
+            H::PermissionDenied { pid: 7 },
+            H::InvalidPid { pid: 0 },
+            H::Unsupported {
+                pid: 7,
+                reason: "r".into(),
+            },
+            H::Closed,
+            H::PidMismatch { pid: 7, actual: 8 },
+        ];
+        for h in cases {
+            let (text, kind) = (h.to_string(), h.kind());
+            let e = Error::from(h);
+            assert_eq!(e.kind(), kind, "{e}");
+            match e {
+                Error::Handle { ref source } => assert_eq!(source.to_string(), text),
+                _ => assert_eq!(e.to_string(), text),
+            }
+        }
+        let e = Error::from(H::Io {
+            context: "reading /proc/7/stat".into(),
+            source: io::Error::from(io::ErrorKind::InvalidData),
+        });
+        assert!(matches!(e, Error::Io { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "i/o error reading /proc/7/stat");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
     }
 }

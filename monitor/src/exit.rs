@@ -17,7 +17,7 @@ use pidkit_pidfd::Signal;
 /// use pidkit_monitor::Monitor;
 /// use std::process::Command;
 ///
-/// # fn main() -> std::io::Result<()> {
+/// # fn main() -> Result<(), pidkit_monitor::Error> {
 /// let p = Monitor::global().start(Command::new("sh").args(["-c", "exit 7"]))?;
 /// let exit = p.wait()?;
 /// assert_eq!(exit.pid, p.pid());

@@ -20,6 +20,7 @@ use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::process::{Pid, WaitId, WaitIdOptions, WaitOptions};
 
+use crate::entry::signal_error;
 use crate::error::Error;
 
 /// The exit fd of a fallback child: the read end of a pipe whose write end
@@ -100,20 +101,13 @@ pub(crate) fn wait_exited(pid: u32) -> bool {
 }
 
 /// Sends `signal` to the unreaped child `pid` with `kill(2)`
-/// ([`pidkit_pidfd::low_level::kill`]): gone is [`Error::Gone`], a
-/// signal `kill(2)` is not used for is [`Error::SignalUnsupported`].
-pub(crate) fn kill(pid: u32, signal: Signal) -> io::Result<()> {
-    pidkit_pidfd::low_level::kill(pid, signal).map_err(|e| {
-        match e.kind() {
-            io::ErrorKind::NotFound => Error::Gone { pid },
-            io::ErrorKind::Unsupported => Error::SignalUnsupported { pid, signal },
-            _ => Error::Io {
-                pid,
-                op: "kill",
-                source: e,
-            },
-        }
-        .into()
+/// ([`pidkit_pidfd::low_level::kill`]): gone is [`Error::Gone`], refused
+/// [`Error::PermissionDenied`], a signal `kill(2)` is not used for
+/// [`Error::SignalUnsupported`].
+pub(crate) fn kill(pid: u32, signal: Signal) -> Result<(), Error> {
+    pidkit_pidfd::low_level::kill(pid, signal).map_err(|e| match e.kind() {
+        io::ErrorKind::Unsupported => Error::SignalUnsupported { pid, signal },
+        _ => signal_error(pid, "with kill(2)", e),
     })
 }
 

@@ -17,11 +17,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pidkit_pidfd::low_level::Backoff;
-use pidkit_pidfd::{Signal, SignalScope, probe};
+use pidkit_pidfd::{PidFd, Signal, SignalScope, probe};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
-use crate::error::Error;
+use crate::entry::{Kind, is_esrch};
+use crate::error::{Error, io_context};
 use crate::exit::Exit;
 use crate::monitor::Monitor;
 use crate::process::Process;
@@ -43,7 +44,7 @@ impl Monitor {
     /// use pidkit_monitor::{Monitor, Signal};
     /// use std::process::Command;
     ///
-    /// # fn main() -> std::io::Result<()> {
+    /// # fn main() -> Result<(), pidkit_monitor::Error> {
     /// let p = Monitor::global()
     ///     .start_group(Command::new("sh").args(["-c", "sleep 1000 & sleep 1000 & wait"]))?;
     /// assert!(p.is_group_leader());
@@ -54,7 +55,7 @@ impl Monitor {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn start_group(&self, cmd: &mut Command) -> io::Result<Process> {
+    pub fn start_group(&self, cmd: &mut Command) -> Result<Process, Error> {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
         let mut process = self.start(cmd)?;
@@ -64,8 +65,10 @@ impl Monitor {
 }
 
 impl Process {
-    /// Whether this process was started by [`Monitor::start_group`] and so
-    /// leads a process group whose id is its PID.
+    /// Whether this process leads a process group whose id is its PID: it
+    /// was started by [`Monitor::start_group`], or it led its group when
+    /// [`Monitor::adopt`] took it (its group id was its PID then; a process
+    /// that calls `setsid`/`setpgid` later is not counted).
     ///
     /// ```
     /// use pidkit_monitor::Monitor;
@@ -94,13 +97,15 @@ impl Process {
     /// - Before 6.9, or without pidfds: `killpg(2)`, sent only while the
     ///   leader is our unreaped child (checked under the lock that
     ///   serialises reaping), so that the group id cannot name another group.
-    ///   Once the monitor has reaped the leader this fails with
-    ///   [`Error::GroupUnreachable`], even if members remain (see
+    ///   Once the monitor has reaped the leader, and for an adopted leader
+    ///   that is not our child (its parent may reap it at any moment), this
+    ///   fails with [`Error::GroupUnreachable`], even if members remain (see
     ///   [`Process::wait_group`] for how to stop that happening). Only named
     ///   signals 1–31 ([`Error::SignalUnsupported`]).
     ///
-    /// Fails with [`Error::NotGroupLeader`] for a process not started by
-    /// [`Monitor::start_group`].
+    /// Fails with [`Error::NotGroupLeader`] for a process that does not lead
+    /// a group ([`Process::is_group_leader`]), and with
+    /// [`Error::PermissionDenied`] when no member may be signalled by us.
     ///
     /// ```
     /// use pidkit_monitor::{Monitor, Signal};
@@ -115,47 +120,35 @@ impl Process {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn kill_group(&self, signal: Signal) -> io::Result<()> {
+    pub fn kill_group(&self, signal: Signal) -> Result<(), Error> {
         let pid = self.leader()?;
+        let group_error = |how: &str, e: io::Error| match e.kind() {
+            _ if is_esrch(&e) => Error::GroupGone { pid },
+            io::ErrorKind::NotFound => Error::GroupGone { pid },
+            io::ErrorKind::PermissionDenied => Error::PermissionDenied { pid },
+            _ => io_context(format!("signalling process group {pid} {how}"), e),
+        };
         if let (Some(fd), true) = (self.entry.pidfd(), probe().signal_scope) {
             return fd
                 .kill_scoped(signal, SignalScope::ProcessGroup)
-                .map_err(|e| {
-                    if e.kind() == io::ErrorKind::NotFound {
-                        Error::GroupGone { pid }.into()
-                    } else {
-                        Error::Io {
-                            pid,
-                            op: "pidfd_send_signal(PIDFD_SIGNAL_PROCESS_GROUP)",
-                            source: e,
-                        }
-                        .into()
-                    }
-                });
+                .map_err(|e| group_error("through its leader's pidfd", e));
         }
         let slot = self.entry.lock();
-        if slot.is_some() {
-            return Err(Error::GroupUnreachable { pid }.into());
+        // Only our unreaped child's PID is certainly still its group's id.
+        if slot.is_some() || self.entry.kind() != Kind::Child {
+            return Err(Error::GroupUnreachable { pid });
         }
         let pgid = raw(pid)?;
         let result = if signal == Signal::ZERO {
             rustix::process::test_kill_process_group(pgid)
         } else {
             let Some(sig) = rustix::process::Signal::from_named_raw(signal.as_raw()) else {
-                return Err(Error::SignalUnsupported { pid, signal }.into());
+                return Err(Error::SignalUnsupported { pid, signal });
             };
             rustix::process::kill_process_group(pgid, sig)
         };
         drop(slot);
-        result.map_err(|e| match e {
-            Errno::SRCH => Error::GroupGone { pid }.into(),
-            e => Error::Io {
-                pid,
-                op: "killpg",
-                source: e.into(),
-            }
-            .into(),
-        })
+        result.map_err(|e| group_error("with killpg(2)", e.into()))
     }
 
     /// Whether the group this process leads still has a member (the leader
@@ -184,7 +177,7 @@ impl Process {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn group_alive(&self) -> io::Result<bool> {
+    pub fn group_alive(&self) -> Result<bool, Error> {
         let pid = self.leader()?;
         let result = if let (Some(fd), true) = (self.entry.pidfd(), probe().signal_scope) {
             fd.kill_scoped(Signal::ZERO, SignalScope::ProcessGroup)
@@ -197,12 +190,10 @@ impl Process {
             Err(e) if e.raw_os_error() == Some(Errno::SRCH.raw_os_error()) => Ok(false),
             // Members exist that we may not signal.
             Err(e) if e.raw_os_error() == Some(Errno::PERM.raw_os_error()) => Ok(true),
-            Err(e) => Err(Error::Io {
-                pid,
-                op: "signal 0 to the process group",
-                source: e,
-            }
-            .into()),
+            Err(e) => Err(io_context(
+                format!("checking process group {pid} with signal 0"),
+                e,
+            )),
         }
     }
 
@@ -234,7 +225,7 @@ impl Process {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn wait_group(&self) -> io::Result<Exit> {
+    pub fn wait_group(&self) -> Result<Exit, Error> {
         self.leader()?;
         let exit = self.wait()?;
         let mut pauses = Backoff::new(GROUP_POLL_MIN, GROUP_POLL_MAX);
@@ -260,7 +251,7 @@ impl Process {
     /// ```
     /// use pidkit_monitor::Monitor;
     /// use std::process::Command;
-    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
+    /// use pidkit_monitor::PidHandle;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
@@ -296,11 +287,11 @@ impl Process {
         self.kill_on_drop.load(Ordering::Relaxed)
     }
 
-    fn leader(&self) -> io::Result<u32> {
+    fn leader(&self) -> Result<u32, Error> {
         if self.group_leader {
             Ok(self.pid())
         } else {
-            Err(Error::NotGroupLeader { pid: self.pid() }.into())
+            Err(Error::NotGroupLeader { pid: self.pid() })
         }
     }
 
@@ -318,9 +309,46 @@ impl Process {
     }
 }
 
-fn raw(pid: u32) -> io::Result<Pid> {
+/// Whether the process `fd` pins leads its process group (its group id is
+/// its PID), for [`Monitor::adopt`]. The group id is read by number (field 5
+/// of `/proc/<pid>/stat`; `getpgid` would do, but a group outside our PID
+/// namespace reads as 0 there, which rustix refuses with a panic), then the
+/// pinned process is checked to be still unreaped (signal 0 through the
+/// pidfd; a zombie counts, and so does one we may not signal), so the number
+/// named it during the read and the answer is about this process, not one
+/// that got the number since. A `/proc` of another PID namespace than ours
+/// names other processes by these numbers, and answers "no".
+pub(crate) fn leads_its_group(pid: u32, fd: &PidFd) -> bool {
+    let leads = proc_pgrp(pid).is_some_and(|pgrp| pgrp == pid) && proc_is_ours();
+    leads
+        && fd
+            .kill(Signal::ZERO)
+            .map_or_else(|e| e.kind() != io::ErrorKind::NotFound, |()| true)
+}
+
+/// The process group id of `pid`, from `/proc/<pid>/stat` (the fields after
+/// the command name, which may itself hold spaces and parentheses, are
+/// state, ppid, pgrp).
+fn proc_pgrp(pid: u32) -> Option<u32> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
+    let field = std::str::from_utf8(after)
+        .ok()?
+        .split_ascii_whitespace()
+        .nth(2)?;
+    field.parse().ok()
+}
+
+/// Whether `/proc` is the procfs of our PID namespace: it shows us under our
+/// own PID.
+fn proc_is_ours() -> bool {
+    std::fs::read_link("/proc/self")
+        .is_ok_and(|p| p.as_os_str() == std::process::id().to_string().as_str())
+}
+
+fn raw(pid: u32) -> Result<Pid, Error> {
     pidkit_pidfd::check_pid(pid)
         .ok()
         .and_then(Pid::from_raw)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid pid {pid}")))
+        .ok_or(Error::InvalidPid { pid })
 }

@@ -35,8 +35,10 @@
 //! - **Re-attaching** to a process that is not our child ([`Monitor::adopt`]),
 //!   with its exit status on Linux 6.15+ (`PIDFD_INFO_EXIT`): the wait
 //!   status the kernel kept from the parent's reaping, so [`Exit::core_dumped`]
-//!   is exactly what the parent saw.
-//! - **Process groups** ([`Monitor::start_group`]): signal the whole group
+//!   is exactly what the parent saw. An adopted process that leads its
+//!   process group can be signalled and waited for as a group.
+//! - **Process groups** ([`Monitor::start_group`], or an adopted group
+//!   leader): signal the whole group
 //!   through the leader's pidfd ([`Process::kill_group`],
 //!   `PIDFD_SIGNAL_PROCESS_GROUP`, Linux 6.9+; before that `killpg` only while
 //!   the leader is our unreaped child), and wait until every member is gone
@@ -86,9 +88,11 @@
 //!   reach of [`Process::kill_group`] and not waited for; zombie members
 //!   count until reaped; [`Process::wait_group`] polls (the kernel sends no
 //!   notice when a group empties). Before 6.9 the group cannot be signalled
-//!   once the monitor has reaped the leader ([`Error::GroupUnreachable`]),
-//!   and [`Process::group_alive`] may then err towards "alive" if the group's
-//!   number is reused.
+//!   once the monitor has reaped the leader, nor through an adopted leader
+//!   that is not our child ([`Error::GroupUnreachable`]), and
+//!   [`Process::group_alive`] may then err towards "alive" if the group's
+//!   number is reused. An adopted process counts as a leader if it led its
+//!   group when it was adopted.
 //! - [`Exit::timestamp`] is the wall clock at the moment the exit was
 //!   recorded, not the moment the process died.
 //!
@@ -100,7 +104,7 @@
 //! use std::process::{Command, Stdio};
 //! use std::time::Duration;
 //!
-//! # fn main() -> std::io::Result<()> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let monitor = Monitor::global();
 //!
 //! // An exit code.
@@ -145,15 +149,15 @@ mod reaper;
 mod tokio;
 
 #[cfg(feature = "tokio")]
-pub use self::tokio::ExitFuture;
+pub use self::tokio::WaitFuture;
 pub use error::{AdoptError, Error};
 pub use exit::Exit;
 pub use monitor::{Backend, Monitor, ProcessMonitor};
-pub use pidkit_pidfd::Signal;
-/// The handle crate whose [`PidHandle`](pidkit_pidhandle::PidHandle)
-/// [`Monitor::adopt`] takes and [`Process::handle`] returns, re-exported so
-/// that its version always matches this crate's.
-pub use pidkit_pidhandle;
+/// The handle types of `pidkit-pidhandle` this crate's signatures use
+/// ([`Monitor::adopt`] takes a [`PidHandle`], [`Process::handle`] and
+/// [`Process::identity`] give one and its [`Identity`]), re-exported so that
+/// their version always matches this crate's.
+pub use pidkit_pidhandle::{Identity, PidHandle, Signal, State};
 pub use process::Process;
 
 /// Raises this process's soft `RLIMIT_NOFILE` to its hard limit and returns
@@ -170,9 +174,13 @@ pub use process::Process;
 /// ```
 /// let soft = pidkit_monitor::raise_fd_limit()?;
 /// assert!(soft >= 1);
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), pidkit_monitor::Error>(())
 /// ```
-pub fn raise_fd_limit() -> std::io::Result<u64> {
+///
+/// # Errors
+///
+/// [`Error::Io`] if `setrlimit` refuses.
+pub fn raise_fd_limit() -> Result<u64, Error> {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let lim = getrlimit(Resource::Nofile);
     if lim.current != lim.maximum {
@@ -182,7 +190,13 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
                 current: lim.maximum,
                 maximum: lim.maximum,
             },
-        )?;
+        )
+        .map_err(|e| {
+            error::io_context(
+                "raising the soft RLIMIT_NOFILE of this process to its hard limit",
+                e.into(),
+            )
+        })?;
     }
     Ok(lim.maximum.unwrap_or(u64::MAX))
 }

@@ -10,7 +10,7 @@ use pidkit_pidfd::{PidFd, probe};
 use pidkit_pidhandle::{PidHandle, State};
 
 use crate::entry::{Entry, Kind, Watch};
-use crate::error::{AdoptError, Error};
+use crate::error::{AdoptError, Error, io_context};
 use crate::exit::Exit;
 use crate::fallback::ExitPipe;
 use crate::process::Process;
@@ -33,15 +33,15 @@ const LOCKED_STACK: usize = 256 * 1024;
 /// monitor must keep the contract below.
 ///
 /// ```
-/// use pidkit_monitor::{Exit, Monitor, ProcessMonitor};
+/// use pidkit_monitor::{Error, Exit, Monitor, ProcessMonitor};
 /// use std::process::Command;
 ///
-/// fn run<M: ProcessMonitor>(m: &M, cmd: &mut Command) -> std::io::Result<i32> {
+/// fn run<M: ProcessMonitor>(m: &M, cmd: &mut Command) -> Result<i32, Error> {
 ///     let p = m.start(cmd)?;
 ///     Ok(m.wait(&p)?.code())
 /// }
 /// assert_eq!(run(Monitor::global(), Command::new("sh").args(["-c", "exit 4"]))?, 4);
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), Error>(())
 /// ```
 pub trait ProcessMonitor: Send + Sync {
     /// What [`ProcessMonitor::start`] returns and [`ProcessMonitor::wait`]
@@ -50,17 +50,17 @@ pub trait ProcessMonitor: Send + Sync {
 
     /// Spawns `cmd` and starts watching the child. A spawn failure (missing
     /// binary, permission) is an error, and no exit is ever delivered for it.
-    fn start(&self, cmd: &mut Command) -> io::Result<Self::Process>;
+    fn start(&self, cmd: &mut Command) -> Result<Self::Process, Error>;
 
     /// Like [`ProcessMonitor::start`], but the child is spawned from a
     /// dedicated thread that lives until the child is reaped, so a child
     /// that set `PR_SET_PDEATHSIG` is not killed when the calling thread
     /// exits (golang/go#27505).
-    fn start_locked(&self, cmd: &mut Command) -> io::Result<Self::Process>;
+    fn start_locked(&self, cmd: &mut Command) -> Result<Self::Process, Error>;
 
     /// Waits for `process` to exit: the same [`Exit`] every time it is
     /// called, from any thread, before or after the exit.
-    fn wait(&self, process: &Self::Process) -> io::Result<Exit>;
+    fn wait(&self, process: &Self::Process) -> Result<Exit, Error>;
 }
 
 /// How a [`Monitor`] learns of exits.
@@ -161,11 +161,11 @@ impl Monitor {
     ///   naming what ran out. Not a fallback monitor: pidfds may well work once
     ///   descriptors are free, and the probe's answer is not cached.
     /// - The epoll set, its wake-up eventfd or the reaper thread cannot be
-    ///   created (file descriptor or thread limits).
-    pub fn new() -> io::Result<Monitor> {
+    ///   created (file descriptor or thread limits): [`Error::Io`].
+    pub fn new() -> Result<Monitor, Error> {
         let support = probe();
         if let Some(source) = support.resource_error() {
-            return Err(Error::out_of_resources(source).into());
+            return Err(Error::out_of_resources(source));
         }
         if support.usable() {
             Monitor::with_backend(Backend::Epoll)
@@ -175,42 +175,45 @@ impl Monitor {
     }
 
     /// A monitor with the given backend. [`Backend::Epoll`] fails with
-    /// [`io::ErrorKind::Unsupported`] where pidfds do not work, and with
+    /// [`Error::BackendUnavailable`] where pidfds do not work, and with
     /// [`Error::OutOfResources`] where the probe ran out of descriptors or
-    /// memory (as [`Monitor::new`]); [`Backend::ThreadPerChild`] always works (and is how the fallback can
-    /// be used or measured on a kernel that has pidfds).
+    /// memory (as [`Monitor::new`]); [`Backend::ThreadPerChild`] always
+    /// works (and is how the fallback can be used or measured on a kernel
+    /// that has pidfds).
     ///
     /// ```
-    /// use pidkit_monitor::{Backend, Monitor};
+    /// use pidkit_monitor::{Backend, Error, Monitor};
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// match Monitor::with_backend(Backend::Epoll) {
     ///     Ok(m) => assert_eq!(m.backend(), Backend::Epoll),
     ///     // No pidfds on this system.
-    ///     Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::Unsupported),
+    ///     Err(e) => assert!(matches!(e, Error::BackendUnavailable { .. }), "{e}"),
     /// }
     /// # Ok(())
     /// # }
     /// ```
-    pub fn with_backend(backend: Backend) -> io::Result<Monitor> {
-        let shared = match backend {
-            Backend::Epoll => {
-                let support = probe();
-                if let Some(source) = support.resource_error() {
-                    return Err(Error::out_of_resources(source).into());
-                }
-                if !support.usable() {
-                    return Err(Error::BackendUnavailable {
-                        reason: support
-                            .reason
-                            .map_or_else(|| "pidfds are unusable".into(), |r| r.to_string()),
+    pub fn with_backend(backend: Backend) -> Result<Monitor, Error> {
+        let shared =
+            match backend {
+                Backend::Epoll => {
+                    let support = probe();
+                    if let Some(source) = support.resource_error() {
+                        return Err(Error::out_of_resources(source));
                     }
-                    .into());
+                    if !support.usable() {
+                        return Err(Error::BackendUnavailable {
+                            reason: support
+                                .reason
+                                .map_or_else(|| "pidfds are unusable".into(), |r| r.to_string()),
+                        });
+                    }
+                    Some(Shared::start().map_err(|e| {
+                        io_context("starting the reaper thread and its epoll set", e)
+                    })?)
                 }
-                Some(Shared::start()?)
-            }
-            Backend::ThreadPerChild => None,
-        };
+                Backend::ThreadPerChild => None,
+            };
         Ok(Monitor::with_reaper(shared))
     }
 
@@ -274,12 +277,13 @@ impl Monitor {
     ///
     /// ```
     /// use pidkit_monitor::{Backend, Monitor};
-    /// use pidkit_monitor::pidkit_pidhandle::pidkit_pidfd;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let m = Monitor::with_backend(Backend::ThreadPerChild)?;
+    /// assert_eq!(m.backend(), Backend::ThreadPerChild);
+    /// // Epoll wherever pidfds work.
     /// let m = Monitor::new()?;
-    /// let pidfds = pidkit_pidfd::probe().usable();
-    /// assert_eq!(m.backend() == Backend::Epoll, pidfds);
+    /// assert_eq!(m.backend() == Backend::Epoll, Monitor::with_backend(Backend::Epoll).is_ok());
     /// # Ok(())
     /// # }
     /// ```
@@ -344,7 +348,7 @@ impl Monitor {
     /// was started and no exit will ever be delivered. If the child cannot be
     /// watched (no descriptor for its exit fd, no thread for the fallback)
     /// it is killed and reaped, and the error returned.
-    pub fn start(&self, cmd: &mut Command) -> io::Result<Process> {
+    pub fn start(&self, cmd: &mut Command) -> Result<Process, Error> {
         self.inner.launch(cmd, false).map(|(p, _)| p)
     }
 
@@ -374,11 +378,13 @@ impl Monitor {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn start_locked(&self, cmd: &mut Command) -> io::Result<Process> {
+    pub fn start_locked(&self, cmd: &mut Command) -> Result<Process, Error> {
         let (cmd_tx, cmd_rx) = mpsc::sync_channel::<Command>(1);
-        let (res_tx, res_rx) = mpsc::sync_channel::<(Command, io::Result<Process>)>(1);
+        let (res_tx, res_rx) = mpsc::sync_channel::<(Command, Result<Process, Error>)>(1);
         let launcher = self.inner.clone();
-        std::thread::Builder::new()
+        let program = cmd.get_program().to_owned();
+        let program = || program.to_string_lossy().into_owned();
+        let spawned = std::thread::Builder::new()
             .name("pidkit-locked".into())
             .stack_size(LOCKED_STACK)
             .spawn(move || {
@@ -408,23 +414,29 @@ impl Monitor {
                         watchers.fetch_sub(1, Ordering::SeqCst);
                     }
                 }
-            })?;
+            });
+        if let Err(source) = spawned {
+            return Err(io_context(
+                format!("starting the spawning thread for {:?}", program()),
+                source,
+            ));
+        }
         // The thread exists: lend it the command.
+        let lost = |what: &str| Error::Spawn {
+            program: program(),
+            source: io::Error::other(format!("the spawning thread ended {what}")),
+        };
         let owned = std::mem::replace(cmd, Command::new(""));
         if let Err(mpsc::SendError(owned)) = cmd_tx.send(owned) {
             *cmd = owned;
-            return Err(io::Error::other(
-                "the start_locked thread ended before spawning",
-            ));
+            return Err(lost("before spawning"));
         }
         match res_rx.recv() {
             Ok((owned, result)) => {
                 *cmd = owned;
                 result
             }
-            Err(_) => Err(io::Error::other(
-                "the start_locked thread ended before reporting the spawn",
-            )),
+            Err(_) => Err(lost("before reporting the spawn")),
         }
     }
 
@@ -443,7 +455,7 @@ impl Monitor {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn wait(&self, process: &Process) -> io::Result<Exit> {
+    pub fn wait(&self, process: &Process) -> Result<Exit, Error> {
         process.wait()
     }
 
@@ -457,32 +469,38 @@ impl Monitor {
     /// [`Process::wait`] returns once the process has exited *and* been
     /// reaped by its parent, and [`Process::exit_fd`] becomes readable at the
     /// exit itself. On an older kernel (or with `PIDKIT_HIDE_FEATURES=info_exit`)
-    /// `wait` fails, after the exit, with [`io::ErrorKind::Unsupported`]
-    /// ([`Error::StatusUnavailable`]: "process N exited; its exit status is
-    /// not available to a non-parent on this kernel"): an error rather than
-    /// an `Exit` with a made-up status. The [`Exit::pid`] is the handle's
-    /// PID.
+    /// `wait` fails, after the exit, with [`Error::StatusUnavailable`]
+    /// ("process N exited; its exit status is not available to a non-parent
+    /// on this kernel"): an error rather than an `Exit` with a made-up
+    /// status. The [`Exit::pid`] is the handle's PID.
     ///
     /// A handle to one of our own children is watched and reaped like a
-    /// started one.
+    /// started one. A process that leads its process group when it is
+    /// adopted (its group id is its PID, as after `setsid` or
+    /// `setpgid(0, 0)`) is adopted as a group leader: [`Process::kill_group`],
+    /// [`Process::group_alive`] and [`Process::wait_group`] work for it as
+    /// for one started by [`Monitor::start_group`]. The group id is read
+    /// after the handle's pidfd pinned the process, and the process is then
+    /// checked to be still unreaped, so the answer is about that process.
     ///
     /// # Errors
     ///
     /// On failure the handle is handed back inside the [`AdoptError`]
-    /// ([`AdoptError::into_handle`]), unchanged, so the caller can still
-    /// signal or wait through it; `?` into an [`io::Result`] drops it.
+    /// ([`AdoptError::into_inner`], [`AdoptError::into_parts`]), unchanged,
+    /// so the caller can still signal or wait through it; `?` into an
+    /// [`Error`] or an [`io::Error`] drops it.
     ///
-    /// - A handle whose process is already gone: [`Error::Gone`]
-    ///   ([`io::ErrorKind::NotFound`]); there is nothing left to watch.
-    /// - A handle without a pidfd (pidfds unavailable): [`Error::NoPidfd`]
-    ///   ([`io::ErrorKind::Unsupported`]); a non-child cannot be watched
-    ///   without one.
-    /// - [`Error::Handle`] if the handle's state cannot be read, and
-    ///   [`Error::Io`] if its pidfd cannot be duplicated or watched.
+    /// - A handle whose process is already gone: [`Error::Gone`]; there is
+    ///   nothing left to watch.
+    /// - A handle without a pidfd (pidfds unavailable): [`Error::NoPidfd`];
+    ///   a non-child cannot be watched without one.
+    /// - A closed handle: [`Error::Closed`].
+    /// - The handle's error, variant for variant (`From<pidkit_pidhandle::Error>`),
+    ///   if its state cannot be read, and [`Error::Io`] if its pidfd cannot
+    ///   be duplicated or watched.
     ///
     /// ```
-    /// use pidkit_monitor::Monitor;
-    /// use pidkit_pidhandle::{PidHandle, Signal};
+    /// use pidkit_monitor::{Monitor, PidHandle, Signal};
     /// use std::process::Command;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -495,7 +513,7 @@ impl Monitor {
     ///     }
     ///     // No pidfds here: the handle comes back and still works.
     ///     Err(failed) => {
-    ///         failed.into_handle().kill(Signal::KILL)?;
+    ///         failed.into_inner().kill(Signal::KILL)?;
     ///         child.wait()?;
     ///     }
     /// }
@@ -513,21 +531,18 @@ impl Monitor {
     }
 
     /// [`Monitor::adopt`], borrowing the handle.
-    fn watch_handle(&self, handle: &PidHandle) -> io::Result<Process> {
+    fn watch_handle(&self, handle: &PidHandle) -> Result<Process, Error> {
         let pid = handle.pid();
-        match handle.state() {
-            Ok(State::Gone) => return Err(Error::Gone { pid }.into()),
-            Ok(_) => {}
-            Err(source) => return Err(Error::Handle { pid, source }.into()),
+        if handle.state()? == State::Gone {
+            return Err(Error::Gone { pid });
         }
         let Some(fd) = handle.pidfd() else {
-            return Err(Error::NoPidfd { pid }.into());
+            return Err(Error::NoPidfd { pid });
         };
-        let fd = fd.try_clone().map_err(|source| Error::Io {
-            pid,
-            op: "duplicate the pidfd",
-            source,
+        let fd = fd.try_clone().map_err(|source| {
+            io_context(format!("duplicating the pidfd of process {pid}"), source)
         })?;
+        let leader = crate::group::leads_its_group(pid, &fd);
         // `waitid(WNOHANG | WNOWAIT)` succeeds only on our own child.
         let kind = if fd.peek_exit().is_ok() {
             Kind::Child
@@ -536,7 +551,9 @@ impl Monitor {
         };
         let entry = Arc::new(Entry::new(pid, kind, Watch::Pidfd(Arc::new(fd))));
         self.inner.watch(&entry, false)?;
-        Ok(Process::new(entry, None, None, None))
+        let mut process = Process::new(entry, None, None, None);
+        process.group_leader = leader;
+        Ok(process)
     }
 }
 
@@ -545,7 +562,7 @@ impl Launcher {
     /// the caller is a dedicated thread that will run
     /// [`Entry::watch_until_done`] itself, so no watcher thread is needed.
     /// Also says whether the reaper took the child.
-    fn launch(&self, cmd: &mut Command, own_thread: bool) -> io::Result<(Process, bool)> {
+    fn launch(&self, cmd: &mut Command, own_thread: bool) -> Result<(Process, bool), Error> {
         let mut child = cmd.spawn().map_err(|source| {
             Error::fd_limit(cmd.get_program(), &source).unwrap_or_else(|| Error::Spawn {
                 program: cmd.get_program().to_string_lossy().into_owned(),
@@ -561,13 +578,9 @@ impl Launcher {
                 Ok(pipe) => Watch::Pipe(pipe),
                 Err(e) => {
                     kill_and_reap(&mut child);
-                    return Err(Error::fd_limit(cmd.get_program(), &e)
-                        .unwrap_or(Error::Io {
-                            pid,
-                            op: "create the exit pipe",
-                            source: e,
-                        })
-                        .into());
+                    return Err(Error::fd_limit(cmd.get_program(), &e).unwrap_or_else(|| {
+                        io_context(format!("creating the exit pipe of process {pid}"), e)
+                    }));
                 }
             },
         };
@@ -589,7 +602,7 @@ impl Launcher {
     /// Hands `entry` to the reaper (`Ok(true)`), or to a watcher thread.
     /// With `own_thread`, a pidfd entry is still registered (the reaper
     /// cleans up) but no watcher thread is started.
-    fn watch(&self, entry: &Arc<Entry>, own_thread: bool) -> io::Result<bool> {
+    fn watch(&self, entry: &Arc<Entry>, own_thread: bool) -> Result<bool, Error> {
         if let (Some(shared), Some(_)) = (&self.shared, entry.pidfd()) {
             if shared.register(entry).is_ok() {
                 return Ok(true);
@@ -615,12 +628,10 @@ impl Launcher {
             Ok(_) => Ok(false),
             Err(source) => {
                 watchers.fetch_sub(1, Ordering::SeqCst);
-                Err(Error::Io {
-                    pid: entry.pid(),
-                    op: "start a watcher thread",
+                Err(io_context(
+                    format!("starting the watcher thread of process {}", entry.pid()),
                     source,
-                }
-                .into())
+                ))
             }
         }
     }
@@ -636,15 +647,15 @@ fn kill_and_reap(child: &mut Child) {
 impl ProcessMonitor for Monitor {
     type Process = Process;
 
-    fn start(&self, cmd: &mut Command) -> io::Result<Process> {
+    fn start(&self, cmd: &mut Command) -> Result<Process, Error> {
         Monitor::start(self, cmd)
     }
 
-    fn start_locked(&self, cmd: &mut Command) -> io::Result<Process> {
+    fn start_locked(&self, cmd: &mut Command) -> Result<Process, Error> {
         Monitor::start_locked(self, cmd)
     }
 
-    fn wait(&self, process: &Process) -> io::Result<Exit> {
+    fn wait(&self, process: &Process) -> Result<Exit, Error> {
         Monitor::wait(self, process)
     }
 }

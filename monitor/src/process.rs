@@ -1,16 +1,17 @@
 //! [`Process`]: a started or adopted process that a monitor watches.
 
 use std::fmt;
-use std::io;
 use std::os::fd::BorrowedFd;
 use std::process::{ChildStderr, ChildStdin, ChildStdout};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use pidkit_pidfd::Signal;
+use pidkit_pidhandle::Identity;
 
 use crate::entry::{Entry, Kind};
+use crate::error::Error;
 use crate::exit::Exit;
 
 /// A process watched by a [`Monitor`](crate::Monitor): one started with
@@ -30,7 +31,7 @@ use crate::exit::Exit;
 /// ```
 /// use pidkit_monitor::{Monitor, Signal};
 /// use std::process::Command;
-/// use std::sync::Arc;
+/// use std::sync::{Arc, OnceLock};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let p = Arc::new(Monitor::global().start(Command::new("sleep").arg("1000"))?);
@@ -51,10 +52,14 @@ pub struct Process {
     pub(crate) stdin: Option<ChildStdin>,
     pub(crate) stdout: Option<ChildStdout>,
     pub(crate) stderr: Option<ChildStderr>,
-    /// Started by `Monitor::start_group` (see `group.rs`).
+    /// Leads the process group whose id is its PID: started by
+    /// `Monitor::start_group`, or found leading it when adopted (see
+    /// `group.rs`).
     pub(crate) group_leader: bool,
     /// Set by `Process::set_kill_on_drop` (see `group.rs`).
     pub(crate) kill_on_drop: AtomicBool,
+    /// Made by the first `Process::identity` (see `handle.rs`).
+    pub(crate) identity: OnceLock<Identity>,
 }
 
 impl Process {
@@ -71,6 +76,7 @@ impl Process {
             stderr,
             group_leader: false,
             kill_on_drop: AtomicBool::new(false),
+            identity: OnceLock::new(),
         }
     }
 
@@ -101,7 +107,7 @@ impl Process {
     /// ```
     /// use pidkit_monitor::{Monitor, Signal};
     /// use std::process::Command;
-    /// use pidkit_monitor::pidkit_pidhandle::PidHandle;
+    /// use pidkit_monitor::PidHandle;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let started = Monitor::global().start(&mut Command::new("true"))?;
@@ -124,20 +130,21 @@ impl Process {
     /// Sends `signal` to the process.
     ///
     /// Through the pidfd where there is one, serialised with reaping: once
-    /// the exit has been recorded this fails with [`io::ErrorKind::NotFound`]
-    /// ([`Error::Gone`](crate::Error::Gone), "process N is gone") and
-    /// never signals whatever process has the PID by then. A process that
-    /// has exited but is not reaped yet (a zombie) accepts signals and
-    /// ignores them. [`Signal::ZERO`] checks that the exit is not recorded.
+    /// the exit has been recorded this fails with [`Error::Gone`] ("process
+    /// N is gone") and never signals whatever process has the PID by then. A
+    /// process that has exited but is not reaped yet (a zombie) accepts
+    /// signals and ignores them. [`Signal::ZERO`] checks that the exit is not
+    /// recorded. A process we may not signal is [`Error::PermissionDenied`]
+    /// ("permission denied signalling pid N", as from a `PidHandle`).
     ///
     /// Without pidfds (the fallback) this is `kill(2)` on the PID, made while
     /// holding the lock under which the child is reaped and its exit
     /// recorded: an unreaped child's PID cannot be reused, so this is just as
     /// exact. Only the named signals 1–31 can be sent there
-    /// ([`Error::SignalUnsupported`](crate::Error::SignalUnsupported)).
+    /// ([`Error::SignalUnsupported`]).
     ///
     /// ```
-    /// use pidkit_monitor::{Monitor, Signal};
+    /// use pidkit_monitor::{Error, Monitor, Signal};
     /// use std::process::Command;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -147,44 +154,23 @@ impl Process {
     /// assert_eq!(p.wait()?.signal(), Some(Signal::TERM));
     /// // Once the exit is recorded, no signal goes anywhere.
     /// let err = p.kill(Signal::TERM).unwrap_err();
-    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// assert!(matches!(err, Error::Gone { pid } if pid == p.pid()));
+    /// assert_eq!(err.to_string(), format!("process {} is gone", p.pid()));
     /// # Ok(())
     /// # }
     /// ```
-    pub fn kill(&self, signal: Signal) -> io::Result<()> {
+    pub fn kill(&self, signal: Signal) -> Result<(), Error> {
         self.entry.kill(signal)
     }
 
     /// The exit, if the process has exited; reaps it if it exited and was
-    /// not reaped yet. Never blocks.
+    /// not reaped yet. Never blocks (std's `Child::try_wait`).
     ///
-    /// `None` while it runs, and also when the exit cannot be reported (see
-    /// [`Process::try_wait`], which says why). In the fallback without
-    /// pidfds the child is reaped by its watcher thread, and `try_exit` sees
-    /// the exit once that thread has recorded it (when [`Process::exit_fd`]
-    /// becomes readable).
-    ///
-    /// ```
-    /// use pidkit_monitor::{Monitor, Signal};
-    /// use std::process::Command;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let p = Monitor::global().start(Command::new("sleep").arg("1000"))?;
-    /// # p.set_kill_on_drop(true); // a failing example must not leave it running
-    /// assert_eq!(p.try_exit(), None); // still running
-    /// p.kill(Signal::KILL)?;
-    /// let exit = p.wait()?;
-    /// assert_eq!(p.try_exit(), Some(exit));
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn try_exit(&self) -> Option<Exit> {
-        self.try_wait().ok().flatten()
-    }
-
-    /// Like [`Process::try_exit`], with errors: `Ok(None)` while the process
-    /// runs, and the same error as [`Process::wait`] once it has exited
-    /// without a status that can be reported.
+    /// `Ok(None)` while the process runs; once it has exited, its [`Exit`],
+    /// or the same error as [`Process::wait`] if it exited without a status
+    /// that can be reported. In the fallback without pidfds the child is
+    /// reaped by its watcher thread, and `try_wait` sees the exit once that
+    /// thread has recorded it (when [`Process::exit_fd`] becomes readable).
     ///
     /// ```
     /// use pidkit_monitor::{Monitor, Signal};
@@ -200,7 +186,7 @@ impl Process {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn try_wait(&self) -> io::Result<Option<Exit>> {
+    pub fn try_wait(&self) -> Result<Option<Exit>, Error> {
         match self.entry.try_outcome()? {
             Some(outcome) => self.entry.answer(outcome).map(Some),
             None => Ok(None),
@@ -229,18 +215,17 @@ impl Process {
     ///
     /// # Errors
     ///
-    /// - [`Error::StatusUnavailable`](crate::Error::StatusUnavailable)
-    ///   ([`io::ErrorKind::Unsupported`]): an adopted process exited on a
-    ///   kernel that does not give its status to non-parents.
-    /// - [`Error::ReapedElsewhere`](crate::Error::ReapedElsewhere): our child
-    ///   was reaped outside the monitor and the kernel kept no status.
-    pub fn wait(&self) -> io::Result<Exit> {
-        match self.entry.wait_deadline(None)? {
-            Some(outcome) => self.entry.answer(outcome),
-            None => Err(io::Error::other(format!(
-                "process {}: wait without a deadline returned no exit",
-                self.pid()
-            ))),
+    /// - [`Error::StatusUnavailable`]: an adopted process exited on a kernel
+    ///   that does not give its status to non-parents.
+    /// - [`Error::ReapedElsewhere`]: our child was reaped outside the monitor
+    ///   and the kernel kept no status.
+    /// - [`Error::Io`]: waiting on the pidfd failed.
+    pub fn wait(&self) -> Result<Exit, Error> {
+        loop {
+            // Without a deadline the wait returns only with an outcome.
+            if let Some(outcome) = self.entry.wait_deadline(None)? {
+                return self.entry.answer(outcome);
+            }
         }
     }
 
@@ -262,7 +247,7 @@ impl Process {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> io::Result<Option<Exit>> {
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<Exit>, Error> {
         let deadline = Instant::now().checked_add(timeout);
         match self.entry.wait_deadline(deadline)? {
             Some(outcome) => self.entry.answer(outcome).map(Some),
@@ -272,7 +257,7 @@ impl Process {
 
     /// A file descriptor that becomes readable once the process has exited,
     /// for any event loop (containerd's `ExitFD`): poll it, or register it
-    /// with epoll, mio or tokio's `AsyncFd`, then call [`Process::try_exit`]
+    /// with epoll, mio or tokio's `AsyncFd`, then call [`Process::try_wait`]
     /// or [`Process::wait`], which then do not block.
     ///
     /// Where pidfds work it is the process's pidfd: readable as soon as the
@@ -292,7 +277,7 @@ impl Process {
     /// let mut fds = [PollFd::new(&fd, PollFlags::IN)];
     /// poll(&mut fds, None)?; // returns once the process has exited
     /// assert!(fds[0].revents().contains(PollFlags::IN));
-    /// assert_eq!(p.try_exit().map(|exit| exit.code()), Some(2)); // no blocking now
+    /// assert_eq!(p.try_wait()?.map(|exit| exit.code()), Some(2)); // no blocking now
     /// # Ok(())
     /// # }
     /// ```

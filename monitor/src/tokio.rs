@@ -30,7 +30,7 @@ use std::task::{Context, Poll, Waker};
 use pidkit_pidfd::AsyncReadable;
 
 use crate::entry::{Entry, Outcome, Step};
-use crate::error::Error;
+use crate::error::{Error, io_context};
 use crate::exit::Exit;
 use crate::process::Process;
 
@@ -85,7 +85,7 @@ impl Process {
     ///
     /// **Cancel-safe.** Dropping the future at any point loses nothing: the
     /// exit is recorded once, whoever gets there first, and every later wait
-    /// (this method again, [`Process::wait`], [`Process::try_exit`], from any
+    /// (this method again, [`Process::wait`], [`Process::try_wait`], from any
     /// thread or task) returns the same [`Exit`]. Any number of tasks may
     /// await one process.
     ///
@@ -93,7 +93,7 @@ impl Process {
     /// use pidkit_monitor::Monitor;
     /// use std::process::Command;
     ///
-    /// # fn main() -> std::io::Result<()> {
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
     /// let p = Monitor::global().start(Command::new("sh").args(["-c", "exit 7"]))?;
     /// let exit = rt.block_on(p.wait_async())?;
@@ -114,8 +114,8 @@ impl Process {
     ///
     /// If polled in a tokio runtime built without its I/O driver (as
     /// tokio's own I/O types do).
-    pub fn wait_async(&self) -> ExitFuture {
-        ExitFuture {
+    pub fn wait_async(&self) -> WaitFuture {
+        WaitFuture {
             entry: Arc::clone(&self.entry),
             key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
             watch: Watching::Idle,
@@ -146,14 +146,14 @@ impl Process {
 /// # }
 /// ```
 #[must_use = "futures do nothing unless awaited"]
-pub struct ExitFuture {
+pub struct WaitFuture {
     entry: Arc<Entry>,
     /// This waiter's key in the entry's waker list.
     key: u64,
     watch: Watching,
 }
 
-/// Where an [`ExitFuture`] is in its wait.
+/// Where an [`WaitFuture`] is in its wait.
 enum Watching {
     /// Not polled yet, or done.
     Idle,
@@ -164,7 +164,7 @@ enum Watching {
     Recorded,
 }
 
-impl ExitFuture {
+impl WaitFuture {
     /// Leaves the reactor and the waiter count (idempotent).
     fn unwatch(&mut self) {
         match std::mem::replace(&mut self.watch, Watching::Idle) {
@@ -179,15 +179,19 @@ impl ExitFuture {
         }
     }
 
-    fn done(&mut self, outcome: Outcome) -> Poll<io::Result<Exit>> {
+    fn done(&mut self, outcome: Outcome) -> Poll<Result<Exit, Error>> {
         self.unwatch();
         Poll::Ready(self.entry.answer(outcome))
     }
 
-    fn fail(&mut self, op: &'static str, source: io::Error) -> Poll<io::Result<Exit>> {
+    fn fail(&mut self, error: Error) -> Poll<Result<Exit, Error>> {
         self.unwatch();
-        let pid = self.entry.pid();
-        Poll::Ready(Err(Error::Io { pid, op, source }.into()))
+        Poll::Ready(Err(error))
+    }
+
+    /// An [`Error::Io`] of this wait: `what` was being done.
+    fn io_error(&self, what: &str, source: io::Error) -> Error {
+        io_context(format!("{what} of process {}", self.entry.pid()), source)
     }
 
     /// Registers the exit fd with the current runtime's reactor.
@@ -210,10 +214,10 @@ impl ExitFuture {
     }
 }
 
-impl Future for ExitFuture {
-    type Output = io::Result<Exit>;
+impl Future for WaitFuture {
+    type Output = Result<Exit, Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Exit>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Exit, Error>> {
         let this = self.get_mut();
         loop {
             match &this.watch {
@@ -223,10 +227,11 @@ impl Future for ExitFuture {
                     match this.entry.try_outcome() {
                         Ok(Some(outcome)) => return this.done(outcome),
                         Ok(None) => {}
-                        Err(e) => return this.fail("waitid", e),
+                        Err(e) => return this.fail(e),
                     }
                     if let Err(e) = this.watch_fd() {
-                        return this.fail("register the exit fd with tokio's reactor", e);
+                        let e = this.io_error("registering with tokio's reactor the exit fd", e);
+                        return this.fail(e);
                     }
                 }
                 Watching::Fd { fd, reaps } => {
@@ -234,7 +239,8 @@ impl Future for ExitFuture {
                     match fd.poll_readable(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Err(e)) => {
-                            return this.fail("await the exit fd in tokio's reactor", e);
+                            let e = this.io_error("awaiting in tokio's reactor the exit fd", e);
+                            return this.fail(e);
                         }
                         Poll::Ready(Ok(())) => {}
                     }
@@ -247,7 +253,8 @@ impl Future for ExitFuture {
                             Ok(Step::NotYet) => {}
                             Err(e) => {
                                 drop(slot);
-                                return this.fail("waitid", e);
+                                let e = this.entry.wait_error(e);
+                                return this.fail(e);
                             }
                         }
                     }
@@ -278,20 +285,20 @@ impl Future for ExitFuture {
     }
 }
 
-impl Drop for ExitFuture {
+impl Drop for WaitFuture {
     fn drop(&mut self) {
         self.unwatch();
     }
 }
 
-impl fmt::Debug for ExitFuture {
+impl fmt::Debug for WaitFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.watch {
             Watching::Idle => "idle",
             Watching::Fd { .. } => "awaiting the exit fd",
             Watching::Recorded => "awaiting the recorded exit",
         };
-        f.debug_struct("ExitFuture")
+        f.debug_struct("WaitFuture")
             .field("pid", &self.entry.pid())
             .field("state", &state)
             .finish()

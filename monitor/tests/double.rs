@@ -14,7 +14,7 @@ use std::process::{Command, ExitStatus};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use pidkit_monitor::{Exit, Monitor, ProcessMonitor};
+use pidkit_monitor::{Error, Exit, Monitor, ProcessMonitor};
 use testkit::watchdog;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -36,13 +36,14 @@ struct FakeProcess {
 impl ProcessMonitor for Scripted {
     type Process = FakeProcess;
 
-    fn start(&self, cmd: &mut Command) -> io::Result<FakeProcess> {
+    fn start(&self, cmd: &mut Command) -> Result<FakeProcess, Error> {
         let program = cmd.get_program().to_string_lossy().into_owned();
         if !self.codes.contains_key(&program) {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no script for {program}"),
-            ));
+            // The monitor's own error type: its variants are public.
+            return Err(Error::Spawn {
+                source: io::Error::new(io::ErrorKind::NotFound, "no script for it"),
+                program,
+            });
         }
         let mut started = self.started.lock().unwrap();
         started.push(program.clone());
@@ -52,11 +53,11 @@ impl ProcessMonitor for Scripted {
         })
     }
 
-    fn start_locked(&self, cmd: &mut Command) -> io::Result<FakeProcess> {
+    fn start_locked(&self, cmd: &mut Command) -> Result<FakeProcess, Error> {
         self.start(cmd)
     }
 
-    fn wait(&self, process: &FakeProcess) -> io::Result<Exit> {
+    fn wait(&self, process: &FakeProcess) -> Result<Exit, Error> {
         let code = self.codes[&process.program];
         Ok(Exit {
             timestamp: SystemTime::UNIX_EPOCH,
@@ -68,7 +69,7 @@ impl ProcessMonitor for Scripted {
 
 /// Code under test, written against the trait: runs each command in turn and
 /// stops at the first that fails, returning the exit codes seen.
-fn run_until_failure<M: ProcessMonitor>(m: &M, cmds: &mut [Command]) -> io::Result<Vec<i32>> {
+fn run_until_failure<M: ProcessMonitor>(m: &M, cmds: &mut [Command]) -> Result<Vec<i32>, Error> {
     let mut codes = Vec::new();
     for cmd in cmds {
         let p = m.start_locked(cmd)?;
@@ -100,6 +101,7 @@ fn a_test_double_implements_the_trait() {
     assert_eq!(run_until_failure(&double, &mut cmds).unwrap(), [0, 3]);
     assert_eq!(*double.started.lock().unwrap(), ["ok", "fails"]);
     let err = run_until_failure(&double, &mut [Command::new("missing")]).unwrap_err();
+    assert!(matches!(&err, Error::Spawn { program, .. } if program == "missing"));
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
 
     // The same code against the real monitor and real processes.

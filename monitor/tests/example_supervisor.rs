@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use pidkit_pidhandle::{PidHandle, Signal, State};
+use pidkit_monitor::{PidHandle, Signal, State};
 use testkit::{ChildGuard, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(300);

@@ -27,15 +27,12 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 /// Asserts that `r` is the probe's "out of file descriptors" error.
 #[track_caller]
-fn assert_out_of_fds(r: io::Result<Monitor>, what: &str) {
+fn assert_out_of_fds(r: Result<Monitor, Error>, what: &str) {
     let e = match r {
         Ok(m) => panic!("{what} with no free descriptor gave {m:?}"),
         Err(e) => e,
     };
-    assert!(
-        matches!(Error::from_io(&e), Some(Error::OutOfResources { .. })),
-        "{what}: {e:?}"
-    );
+    assert!(matches!(&e, Error::OutOfResources { .. }), "{what}: {e:?}");
     assert!(e.to_string().contains("file descriptors"), "{what}: {e}");
     assert!(testkit::is_emfile(&e), "{what}: {e:?}");
 }
@@ -43,7 +40,7 @@ fn assert_out_of_fds(r: io::Result<Monitor>, what: &str) {
 /// Asserts that starting a process failed on the full table, and that the
 /// failure is the spawn's or the watch's I/O error, not a panic.
 #[track_caller]
-fn assert_start_fails(r: io::Result<Process>, what: &str) {
+fn assert_start_fails(r: Result<Process, Error>, what: &str) {
     match r {
         Ok(p) => panic!("{what} with no free descriptor started {}", p.pid()),
         Err(e) => assert!(testkit::is_emfile(&e), "{what}: {e:?}"),
@@ -216,8 +213,8 @@ fn fd_limit_body() {
         !started.is_empty(),
         "no start succeeded under {soft}: {err}"
     );
-    match Error::from_io(&err) {
-        Some(Error::FdLimit { soft: s, hard, .. }) => {
+    match &err {
+        Error::FdLimit { soft: s, hard, .. } => {
             assert_eq!(*s, soft, "{err}");
             assert_eq!(Some(*hard), saved.maximum, "{err}");
         }

@@ -15,9 +15,9 @@ use std::io::{self, BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use pidkit_monitor::PidHandle;
 use pidkit_monitor::{Error, Monitor, Process, Signal};
 use pidkit_pidfd::probe;
-use pidkit_pidhandle::PidHandle;
 use testkit::{ChildGuard, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -103,12 +103,12 @@ fn group_kill_reaches_grandchildren_and_wait_group_sees_them_gone() {
     let err = p.kill_group(Signal::TERM).unwrap_err();
     if group_scope() {
         assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
-        assert!(matches!(Error::from_io(&err), Some(Error::GroupGone { pid }) if *pid == p.pid()));
+        assert!(matches!(&err, Error::GroupGone { pid } if *pid == p.pid()));
     } else {
         // The leader is reaped: the fallback refuses before trying.
         assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
         assert!(
-            matches!(Error::from_io(&err), Some(Error::GroupUnreachable { pid }) if *pid == p.pid()),
+            matches!(&err, Error::GroupUnreachable { pid } if *pid == p.pid()),
             "{err}"
         );
     }
@@ -136,9 +136,7 @@ fn group_of_a_reaped_leader_by_pidfd_or_refused() {
     } else {
         let err = result.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
-        assert!(
-            matches!(Error::from_io(&err), Some(Error::GroupUnreachable { pid }) if *pid == p.pid())
-        );
+        assert!(matches!(&err, Error::GroupUnreachable { pid } if *pid == p.pid()));
         assert!(err.to_string().contains(&p.pid().to_string()), "{err}");
         // Still running: the refusal sent nothing.
         assert!(member.is_alive().unwrap());
@@ -166,9 +164,7 @@ fn group_calls_on_a_non_leader_are_refused() {
         p.wait_group().unwrap_err(),
     ] {
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
-        assert!(
-            matches!(Error::from_io(&err), Some(Error::NotGroupLeader { pid }) if *pid == p.pid())
-        );
+        assert!(matches!(&err, Error::NotGroupLeader { pid } if *pid == p.pid()));
     }
     assert_eq!(p.wait().unwrap().code(), 3);
 }
@@ -215,7 +211,8 @@ fn kill_on_drop_of_a_group_leader_kills_the_group() {
     assert!(unwound.is_err());
     leader.wait_exited().unwrap();
     for h in &members {
-        h.wait_exited().unwrap_or_else(|e| panic!("pid {}: {e}", h.pid()));
+        h.wait_exited()
+            .unwrap_or_else(|e| panic!("pid {}: {e}", h.pid()));
     }
 }
 
@@ -293,10 +290,133 @@ fn adopted_process_core_dump_is_reported_as_its_parent_saw_it() {
     } else {
         let err = p.wait().unwrap_err();
         assert!(
-            matches!(Error::from_io(&err), Some(Error::StatusUnavailable { pid }) if *pid == gpid),
+            matches!(&err, Error::StatusUnavailable { pid } if *pid == gpid),
             "{err}"
         );
     }
     assert!(sh.wait().success());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Reads `n` PIDs, one per line, from `out`.
+fn read_pids(out: &mut impl BufRead, n: usize) -> Vec<u32> {
+    (0..n)
+        .map(|_| {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            line.trim().parse::<u32>().unwrap()
+        })
+        .collect()
+}
+
+/// A group leader started outside the monitor and not our child (`setsid`
+/// under a shell, the way a daemon detaches), adopted: the monitor finds
+/// that it leads its group, so the group can be signalled and waited for as
+/// for one from `start_group`.
+#[test]
+fn an_adopted_group_leader_started_elsewhere_has_its_group_killed() {
+    let _w = watchdog("adopted_group", LIMIT);
+    if !probe().usable() {
+        // Adopting needs a pidfd; the refusal is tested in monitor.rs.
+        return;
+    }
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(
+            "setsid sh -c 'echo $$; sleep 1000 >/dev/null & echo $!; \
+             sleep 1000 >/dev/null & echo $!; wait' & wait $!; echo $?",
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut sh = ChildGuard::spawn(&mut sh);
+    let mut out = BufReader::new(sh.child_mut().stdout.take().unwrap());
+    let pids = read_pids(&mut out, 3);
+    let (leader, members) = (pids[0], &pids[1..]);
+    until_all_sleep(members);
+    assert_eq!(pgrp(leader), Some(leader), "setsid made it lead its group");
+    for &pid in members {
+        assert_eq!(pgrp(pid), Some(leader), "member {pid}");
+    }
+    let member_handles = handles(members);
+    let m = Monitor::new().unwrap();
+    let p = m.adopt(PidHandle::new(leader).unwrap()).unwrap();
+    assert!(p.is_adopted() && p.is_group_leader(), "{p:?}");
+    assert!(p.group_alive().unwrap());
+    if group_scope() {
+        p.kill_group(Signal::KILL).unwrap();
+        for h in &member_handles {
+            h.wait_exited()
+                .unwrap_or_else(|e| panic!("pid {}: {e}", h.pid()));
+        }
+        let mut parent_saw = String::new();
+        out.read_line(&mut parent_saw).unwrap();
+        assert_eq!(parent_saw.trim(), "137", "SIGKILL as the shell reports it");
+        match p.wait_group() {
+            Ok(exit) => {
+                assert!(probe().info_exit, "{exit}");
+                assert_eq!(exit.signal(), Some(Signal::KILL), "{exit}");
+            }
+            Err(err) => assert!(
+                !probe().info_exit
+                    && matches!(&err, Error::StatusUnavailable { pid } if *pid == leader),
+                "{err}"
+            ),
+        }
+    } else {
+        // Before 6.9 the group is named by number only while the leader is
+        // our unreaped child; this one's parent may reap it at any moment.
+        let err = p.kill_group(Signal::KILL).unwrap_err();
+        assert!(
+            matches!(&err, Error::GroupUnreachable { pid } if *pid == leader),
+            "{err}"
+        );
+        p.kill(Signal::KILL).unwrap();
+        for h in &member_handles {
+            h.kill(Signal::KILL).unwrap();
+            h.wait_exited().unwrap();
+        }
+    }
+    assert!(sh.wait().success());
+}
+
+/// Adopting tells leaders from members: our own child started with
+/// `process_group(0)` (so `killpg` is safe on every kernel: it is our
+/// unreaped child) is a leader whose group `kill_group` reaches; a process
+/// in someone else's group is not.
+#[test]
+fn adopt_records_whether_the_process_leads_its_group() {
+    use std::os::unix::process::CommandExt;
+    let _w = watchdog("adopt_group_leadership", LIMIT);
+    if !probe().usable() {
+        return;
+    }
+    let m = Monitor::new().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "sleep 1000 >/dev/null & echo $!; wait"])
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let member = read_pids(&mut out, 1)[0];
+    until_all_sleep(&[member]);
+    let member_handle = PidHandle::new(member).unwrap();
+    // The member is not a leader; adopting it says so.
+    let not_leader = m.adopt(PidHandle::new(member).unwrap()).unwrap();
+    assert!(!not_leader.is_group_leader());
+    assert!(matches!(
+        not_leader.kill_group(Signal::KILL).unwrap_err(),
+        Error::NotGroupLeader { pid } if pid == member
+    ));
+    let p = m.adopt(PidHandle::from_child(&child).unwrap()).unwrap();
+    // The monitor reaps it from now on, not std.
+    drop(child);
+    assert!(!p.is_adopted() && p.is_group_leader(), "{p:?}");
+    p.kill_group(Signal::TERM).unwrap();
+    member_handle.wait_exited().unwrap();
+    let exit = p.wait_group().unwrap();
+    assert_eq!(exit.signal(), Some(Signal::TERM), "{exit}");
+    assert!(!p.group_alive().unwrap());
 }

@@ -80,12 +80,15 @@ fn a_waiter_that_gives_up_hands_the_process_back() {
     for round in 0..10 {
         let mut p = start_reader(&monitor);
         assert_eq!(p.wait_timeout(Duration::from_millis(1)).unwrap(), None);
-        assert!(p.try_exit().is_none(), "round {round}");
+        assert!(p.try_wait().unwrap().is_none(), "round {round}");
         finish(&mut p, round);
         if has_reaper(&monitor) {
             // Nobody waits now: only the reaper thread can reap and drop it.
             until_watched(&monitor, 0);
-            let exit = p.try_exit().expect("recorded by the reaper thread");
+            let exit = p
+                .try_wait()
+                .unwrap()
+                .expect("recorded by the reaper thread");
             assert_eq!(exit.code(), round);
         } else {
             assert_eq!(p.wait().unwrap().code(), round);
@@ -136,7 +139,7 @@ fn an_async_waiter_cleans_up_and_one_dropped_hands_back() {
         // And when the exit is taken without waiting.
         let p = monitor.start(&mut Command::new("true")).unwrap();
         let exit = p.wait().unwrap();
-        assert_eq!(p.try_exit(), Some(exit));
+        assert_eq!(p.try_wait().unwrap(), Some(exit));
         assert_cleaned_up(&monitor, round);
     }
     // Dropped before the exit: the process goes back to the reaper thread.
@@ -149,7 +152,10 @@ fn an_async_waiter_cleans_up_and_one_dropped_hands_back() {
     if has_reaper(&monitor) {
         until_watched(&monitor, 0);
         assert_eq!(
-            q.try_exit().expect("recorded by the reaper thread").code(),
+            q.try_wait()
+                .unwrap()
+                .expect("recorded by the reaper thread")
+                .code(),
             4
         );
     } else {

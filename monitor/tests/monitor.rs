@@ -20,9 +20,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pidkit_monitor::PidHandle;
 use pidkit_monitor::{Backend, Error, Exit, Monitor, Process, ProcessMonitor, Signal};
 use pidkit_pidfd::probe;
-use pidkit_pidhandle::PidHandle;
 use testkit::{ChildGuard, Isolation, SeccompMode, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -115,10 +115,7 @@ fn new_and_global_pick_the_backend_the_kernel_allows() {
         Err(e) => {
             assert!(!probe().usable(), "{e}");
             assert_eq!(e.kind(), io::ErrorKind::Unsupported);
-            assert!(matches!(
-                Error::from_io(&e),
-                Some(Error::BackendUnavailable { .. })
-            ));
+            assert!(matches!(&e, Error::BackendUnavailable { .. }));
         }
     }
     if sandboxed() {
@@ -196,7 +193,7 @@ fn missing_binary_is_an_error_and_nothing_is_delivered() {
                 .contains("/nonexistent/pidkit-no-such-binary"),
             "{err}"
         );
-        assert!(matches!(Error::from_io(&err), Some(Error::Spawn { .. })));
+        assert!(matches!(&err, Error::Spawn { .. }));
         // The command is given back intact.
         assert_eq!(cmd.get_program(), "/nonexistent/pidkit-no-such-binary");
         assert_eq!(m.watched(), 0, "nothing is watched for a failed spawn");
@@ -228,7 +225,7 @@ fn wait_twice_and_from_many_threads_gives_the_same_exit() {
     for w in waiters {
         assert_eq!(w.join().unwrap(), first);
     }
-    assert_eq!(p.try_exit(), Some(first));
+    assert_eq!(p.try_wait().unwrap(), Some(first));
     assert_eq!(p.wait_timeout(Duration::ZERO).unwrap(), Some(first));
     assert_eq!(Monitor::global().wait(&p).unwrap(), first);
 }
@@ -315,7 +312,7 @@ fn wait_timeout_then_kill_leaves_no_zombie() {
     let _w = watchdog("timeout_kill", LIMIT);
     let p = Monitor::global().start(&mut testkit::sleep_cmd()).unwrap();
     assert_eq!(p.wait_timeout(Duration::from_millis(20)).unwrap(), None);
-    assert_eq!(p.try_exit(), None);
+    assert_eq!(p.try_wait().unwrap(), None);
     assert_eq!(p.try_wait().unwrap(), None);
     p.kill(Signal::ZERO).unwrap();
     p.kill(Signal::TERM).unwrap();
@@ -335,9 +332,52 @@ fn kill_after_exit_is_an_error_never_a_stray_signal() {
     for sig in [Signal::ZERO, Signal::KILL, Signal::TERM] {
         let err = p.kill(sig).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
-        assert!(matches!(Error::from_io(&err), Some(Error::Gone { pid }) if *pid == p.pid()));
+        assert!(matches!(&err, Error::Gone { pid } if *pid == p.pid()));
         assert_eq!(err.to_string(), format!("process {} is gone", p.pid()));
     }
+}
+
+/// The same cause reads the same from the monitor and from the handle
+/// crate: a gone process is `Gone`, "process N is gone", from a `Process`
+/// and from a `PidHandle` of the same process.
+#[test]
+fn gone_reads_the_same_from_a_process_and_from_its_handle() {
+    let _w = watchdog("same_words", LIMIT);
+    let p = Monitor::global().start(&mut testkit::sleep_cmd()).unwrap();
+    let handle = p.handle().unwrap();
+    p.kill(Signal::KILL).unwrap();
+    p.wait().unwrap();
+    let from_process = p.kill(Signal::TERM).unwrap_err();
+    let from_handle = handle.kill(Signal::TERM).unwrap_err();
+    assert_eq!(from_process.to_string(), from_handle.to_string());
+    assert_eq!(from_process.kind(), from_handle.kind());
+    // And the handle's error, converted, is the monitor's variant.
+    assert!(matches!(Error::from(from_handle), Error::Gone { pid } if pid == p.pid()));
+}
+
+/// `Process::identity` is plain data: the handle's identity, made once and
+/// kept after the exit; asked for the first time after the exit it is
+/// `Gone` (nothing left to prove it with).
+#[test]
+fn identity_is_the_handles_and_is_kept_after_the_exit() {
+    let _w = watchdog("identity", LIMIT);
+    let p = Monitor::global().start(&mut testkit::sleep_cmd()).unwrap();
+    let id = p.identity().unwrap();
+    assert_eq!(id.pid(), p.pid());
+    assert!(!id.is_gone());
+    assert_eq!(id, *p.handle().unwrap().identity());
+    assert_eq!(
+        PidHandle::restore(&id).unwrap().state().unwrap(),
+        pidkit_monitor::State::Running
+    );
+    p.kill(Signal::KILL).unwrap();
+    p.wait().unwrap();
+    assert_eq!(p.identity().unwrap(), id);
+    let late = Monitor::global()
+        .start(&mut testkit::sh_cmd("exit 0"))
+        .unwrap();
+    late.wait().unwrap();
+    assert!(matches!(late.identity(), Err(Error::Gone { pid }) if pid == late.pid()));
 }
 
 #[test]
@@ -350,7 +390,7 @@ fn exit_fd_is_readable_only_after_the_exit() {
     p.kill(Signal::KILL).unwrap();
     testkit::block_until_readable(p.exit_fd());
     // Readable means the exit can be had without blocking.
-    let exit = p.try_exit().unwrap();
+    let exit = p.try_wait().unwrap().unwrap();
     assert_eq!(exit.signal(), Some(Signal::KILL));
     assert!(
         testkit::readable(p.exit_fd()),
@@ -461,7 +501,7 @@ fn start_locked_child_with_pdeathsig_outlives_the_calling_thread() {
     let p = start_pdeathsig_child_from_a_short_lived_thread(true);
     // Had PDEATHSIG fired, SIGKILL would already be queued and would be
     // what the exit reports; our SIGTERM comes after it.
-    assert_eq!(p.try_exit(), None);
+    assert_eq!(p.try_wait().unwrap(), None);
     p.kill(Signal::TERM).unwrap();
     let exit = p.wait().unwrap();
     assert_eq!(exit.signal(), Some(Signal::TERM), "{exit}");
@@ -493,19 +533,17 @@ fn adopt_a_non_child_and_get_its_status() {
     let result = m.adopt(handle);
     if handle_has_no_pidfd_here() {
         let err = result.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
-        assert!(
-            matches!(Error::from_io(err.error()), Some(Error::NoPidfd { pid }) if *pid == gpid)
-        );
+        assert_eq!(err.error().kind(), io::ErrorKind::Unsupported, "{err}");
+        assert!(matches!(err.error(), Error::NoPidfd { pid } if *pid == gpid));
         assert!(err.to_string().contains(&gpid.to_string()), "{err}");
-        assert_eq!(err.into_handle().pid(), gpid);
+        assert_eq!(err.into_inner().pid(), gpid);
         kill_grandchild(sh, gpid);
         return;
     }
     let p = result.unwrap();
     assert!(p.is_adopted());
     assert_eq!(p.pid(), gpid);
-    assert_eq!(p.try_exit(), None);
+    assert_eq!(p.try_wait().unwrap(), None);
     assert!(!testkit::readable(p.exit_fd()));
     p.kill(Signal::TERM).unwrap();
     if probe().info_exit {
@@ -545,7 +583,7 @@ testkit::isolated_test!(
         testkit::block_until_readable(p.exit_fd());
         // Exited, but not reaped by its parent: no status yet.
         assert_eq!(p.wait_timeout(Duration::from_millis(30)).unwrap(), None);
-        assert_eq!(p.try_exit(), None);
+        assert_eq!(p.try_wait().unwrap(), None);
         // Its parent dies; the zombie is reparented to us and the monitor
         // reaps it.
         drop(sh);
@@ -567,7 +605,10 @@ fn adopt_without_exit_info_is_unsupported_after_the_exit() {
     let m = Monitor::new().unwrap();
     let result = m.adopt(PidHandle::new(gpid).unwrap());
     if handle_has_no_pidfd_here() {
-        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::Unsupported);
+        assert_eq!(
+            result.unwrap_err().error().kind(),
+            io::ErrorKind::Unsupported
+        );
         kill_grandchild(sh, gpid);
         return;
     }
@@ -576,9 +617,7 @@ fn adopt_without_exit_info_is_unsupported_after_the_exit() {
     for _ in 0..2 {
         let err = p.wait().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
-        assert!(
-            matches!(Error::from_io(&err), Some(Error::StatusUnavailable { pid }) if *pid == gpid)
-        );
+        assert!(matches!(&err, Error::StatusUnavailable { pid } if *pid == gpid));
         assert_eq!(
             err.to_string(),
             format!(
@@ -586,7 +625,6 @@ fn adopt_without_exit_info_is_unsupported_after_the_exit() {
             )
         );
     }
-    assert_eq!(p.try_exit(), None);
     assert_eq!(p.try_wait().unwrap_err().kind(), io::ErrorKind::Unsupported);
     assert!(testkit::readable(p.exit_fd()));
     assert_eq!(sh.wait().code(), Some(143));
@@ -602,13 +640,13 @@ fn adopt_of_a_gone_process_is_not_found() {
     assert!(status.success());
     let text = handle.to_string();
     let err = Monitor::global().adopt(handle).unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
-    assert!(matches!(Error::from_io(err.error()), Some(Error::Gone { pid: p }) if *p == pid));
+    assert_eq!(err.error().kind(), io::ErrorKind::NotFound, "{err}");
+    assert!(matches!(err.error(), Error::Gone { pid: p } if *p == pid));
     assert_eq!(err.to_string(), format!("process {pid} is gone"));
     // The handle comes back unchanged, and still says the process is gone.
-    let handle = err.into_handle();
+    let handle = err.into_inner();
     assert_eq!((handle.pid(), handle.to_string()), (pid, text));
-    assert_eq!(handle.state().unwrap(), pidkit_pidhandle::State::Gone);
+    assert_eq!(handle.state().unwrap(), pidkit_monitor::State::Gone);
     let io_err: io::Error = Monitor::global().adopt(handle).unwrap_err().into();
     assert_eq!(io_err.kind(), io::ErrorKind::NotFound);
 }
@@ -629,12 +667,12 @@ testkit::isolated_test!(
             let text = handle.to_string();
             let m = Monitor::with_backend(Backend::ThreadPerChild).unwrap();
             let err = m.adopt(handle).unwrap_err();
-            assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+            assert_eq!(err.error().kind(), io::ErrorKind::Unsupported, "{err}");
             assert!(
-                matches!(Error::from_io(err.error()), Some(Error::NoPidfd { pid: p }) if *p == pid),
+                matches!(err.error(), Error::NoPidfd { pid: p } if *p == pid),
                 "{err}"
             );
-            let handle = err.into_handle();
+            let handle = err.into_inner();
             assert_eq!((handle.pid(), handle.to_string()), (pid, text));
             assert!(handle.is_alive().unwrap());
             handle.kill(Signal::KILL).unwrap();
@@ -653,7 +691,7 @@ fn adopting_our_own_child_reaps_it() {
         Ok(p) => p,
         Err(e) => {
             assert!(handle_has_no_pidfd_here(), "{e}");
-            assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+            assert_eq!(e.error().kind(), io::ErrorKind::Unsupported);
             let _ = child.kill();
             let _ = child.wait();
             return;
@@ -686,10 +724,7 @@ fn a_child_reaped_elsewhere_still_reports_its_status() {
             Ok(exit) => assert_eq!(exit.signal(), Some(Signal::KILL), "{exit}"),
             Err(e) => {
                 assert!(!probe().info_exit, "{e}");
-                assert!(matches!(
-                    Error::from_io(&e),
-                    Some(Error::ReapedElsewhere { .. })
-                ));
+                assert!(matches!(&e, Error::ReapedElsewhere { .. }));
             }
         }
         if let Ok(status) = std_side.join().unwrap() {
@@ -828,7 +863,10 @@ fn fallback_body(m: &Monitor) {
     p.kill(Signal::ZERO).unwrap();
     p.kill(Signal::KILL).unwrap();
     testkit::block_until_readable(p.exit_fd());
-    let exit = p.try_exit().expect("recorded once the exit fd is readable");
+    let exit = p
+        .try_wait()
+        .unwrap()
+        .expect("recorded once the exit fd is readable");
     assert_eq!((exit.code(), exit.signal()), (137, Some(Signal::KILL)));
     assert_eq!(p.wait().unwrap(), exit);
     assert_eq!(
@@ -874,7 +912,7 @@ fn seccomp_body() {
     let err = Monitor::global()
         .adopt(PidHandle::new(gpid).unwrap())
         .unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+    assert_eq!(err.error().kind(), io::ErrorKind::Unsupported, "{err}");
     kill_grandchild(sh, gpid);
 }
 
@@ -910,7 +948,7 @@ mod state_machine {
 
     #[derive(Clone, Copy, Debug)]
     enum Op {
-        TryExit,
+        TryWait,
         WaitZero,
         KillZero,
         KillTerm,
@@ -919,7 +957,7 @@ mod state_machine {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            Just(Op::TryExit),
+            Just(Op::TryWait),
             Just(Op::WaitZero),
             Just(Op::KillZero),
             Just(Op::KillTerm),
@@ -955,7 +993,7 @@ mod state_machine {
                     Ok(())
                 };
                 match op {
-                    Op::TryExit => check(p.try_exit(), &mut seen)?,
+                    Op::TryWait => check(p.try_wait().unwrap(), &mut seen)?,
                     Op::WaitZero => check(p.wait_timeout(Duration::ZERO).unwrap(), &mut seen)?,
                     Op::Wait if killed => check(Some(p.wait().unwrap()), &mut seen)?,
                     Op::Wait => {}

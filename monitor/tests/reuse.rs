@@ -25,8 +25,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pidkit_monitor::{AdoptError, Error, Exit, Monitor, Process, Signal};
+use pidkit_monitor::{PidHandle, State};
 use pidkit_pidfd::probe;
-use pidkit_pidhandle::{PidHandle, State};
 use testkit::{ChildGuard, Isolation, watchdog};
 
 /// Forced reuses per variant: the bar is 200 immediate reuses with
@@ -98,13 +98,13 @@ fn assert_adopt_gone(result: Result<Process, AdoptError>, pid: u32, what: &str) 
         Ok(p) => panic!("{what}: adopted process {} across the reuse", p.pid()),
         Err(e) => e,
     };
-    assert_eq!(err.kind(), io::ErrorKind::NotFound, "{what}: {err}");
+    assert_eq!(err.error().kind(), io::ErrorKind::NotFound, "{what}: {err}");
     assert!(
-        matches!(Error::from_io(err.error()), Some(Error::Gone { pid: p }) if *p == pid),
+        matches!(err.error(), Error::Gone { pid: p } if *p == pid),
         "{what}: {err:?}"
     );
     // The refused handle comes back, for its pid.
-    assert_eq!(err.into_handle().pid(), pid, "{what}");
+    assert_eq!(err.into_inner().pid(), pid, "{what}");
 }
 
 /// The forced-reuse rounds for A of kind `kin`.
@@ -143,15 +143,15 @@ fn reuse_body(kin: Kin) {
                 assert!(pidfds, "{ctx}");
                 assert_eq!(p.pid(), pid, "{ctx}");
                 assert_eq!(p.is_adopted(), kin == Kin::Grandchild, "{ctx}");
-                assert_eq!(p.try_exit(), None, "{ctx}");
+                assert_eq!(p.try_wait().unwrap(), None, "{ctx}");
                 Some(p)
             }
             Err(e) => {
                 // Without pidfds a non-child cannot be watched.
                 assert!(!pidfds, "{ctx}: {e}");
-                assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{ctx}: {e}");
+                assert_eq!(e.error().kind(), io::ErrorKind::Unsupported, "{ctx}: {e}");
                 assert!(
-                    matches!(Error::from_io(e.error()), Some(Error::NoPidfd { pid: p }) if *p == pid),
+                    matches!(e.error(), Error::NoPidfd { pid: p } if *p == pid),
                     "{ctx}: {e:?}"
                 );
                 None
@@ -164,7 +164,7 @@ fn reuse_body(kin: Kin) {
             Some(p) => p.kill(Signal::TERM).unwrap(),
             None => held.kill(Signal::TERM).unwrap(),
         }
-        let exit: Option<io::Result<Exit>> = match original {
+        let exit: Option<Result<Exit, Error>> = match original {
             Original::Child(a) => match &adopted {
                 // The monitor is A's reaper now: std must never wait for
                 // (nor kill) that PID again.
@@ -194,7 +194,7 @@ fn reuse_body(kin: Kin) {
             Some(Err(e)) => {
                 assert!(kin == Kin::Grandchild && !probe().info_exit, "{ctx}: {e}");
                 assert!(
-                    matches!(Error::from_io(&e), Some(Error::StatusUnavailable { pid: p }) if *p == pid),
+                    matches!(&e, Error::StatusUnavailable { pid: p } if *p == pid),
                     "{ctx}: {e:?}"
                 );
             }
@@ -214,7 +214,7 @@ fn reuse_body(kin: Kin) {
                 let err = p.kill(s).unwrap_err();
                 assert_eq!(err.kind(), io::ErrorKind::NotFound, "{ctx}: {err}");
                 assert!(
-                    matches!(Error::from_io(&err), Some(Error::Gone { pid: p }) if *p == pid),
+                    matches!(&err, Error::Gone { pid: p } if *p == pid),
                     "{ctx}: {err:?}"
                 );
             }

@@ -21,9 +21,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use pidkit_monitor::{Backend, Exit, ExitFuture, Monitor, Process, Signal};
+use pidkit_monitor::PidHandle;
+use pidkit_monitor::{Backend, Error, Exit, Monitor, Process, Signal, WaitFuture};
 use pidkit_pidfd::probe;
-use pidkit_pidhandle::PidHandle;
 use testkit::{Isolation, SeccompMode, watchdog};
 use tokio::runtime::{Builder, Runtime};
 
@@ -71,7 +71,7 @@ fn basics(m: &Monitor, rt: &Runtime) {
     assert_eq!((exit.code(), exit.pid), (7, p.pid()));
     assert_eq!(p.wait().unwrap(), exit);
     assert_eq!(rt.block_on(p.wait_async()).unwrap(), exit);
-    assert_eq!(p.try_exit(), Some(exit));
+    assert_eq!(p.try_wait().unwrap(), Some(exit));
     testkit::assert_no_zombie_of_ours(p.pid());
 
     let p = m.start(&mut testkit::sleep_cmd()).unwrap();
@@ -123,7 +123,7 @@ fn multi_thread_runtime() {
 fn tokio_main_style_runtime_and_the_global_monitor() {
     let _w = watchdog("global", LIMIT);
     #[tokio::main(flavor = "current_thread")]
-    async fn run() -> io::Result<Exit> {
+    async fn run() -> Result<Exit, pidkit_monitor::Error> {
         Monitor::global()
             .start(&mut testkit::sh_cmd("exit 5"))?
             .wait_async()
@@ -446,7 +446,7 @@ fn future_is_static_send_and_unpin() {
     let _w = watchdog("static", LIMIT);
     let m = Monitor::new().unwrap();
     let p = m.start(&mut testkit::sh_cmd("exit 0")).unwrap();
-    let f: ExitFuture = p.wait_async();
+    let f: WaitFuture = p.wait_async();
     check(&f);
     drop(p);
     assert!(current_thread().block_on(f).unwrap().success());
@@ -464,8 +464,14 @@ fn outside_a_runtime_is_an_error_not_a_panic() {
     else {
         panic!("expected an error");
     };
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
     assert!(err.to_string().contains(&p.pid().to_string()), "{err}");
-    assert!(err.to_string().contains("tokio runtime"), "{err}");
+    // What went wrong is the source, not repeated in the message.
+    let cause = std::error::Error::source(&err)
+        .expect("a source")
+        .to_string();
+    assert!(cause.contains("tokio runtime"), "{cause}");
+    assert!(!err.to_string().contains(&cause), "{err}");
     p.kill(Signal::KILL).unwrap();
     assert_eq!(p.wait().unwrap().code(), 137);
 }
