@@ -570,8 +570,9 @@ pub(crate) fn pidfile(cfg: &Config) -> Result<Vec<Row>> {
         b,
     ));
 
-    // Read while another open file description holds the lock (a running daemon).
-    let _holder = pidkit_pidfile::claim_for_current_process(&claim_path)?;
+    // Read while another process holds the lock (a running daemon; a claim
+    // of this process would read as `HeldByThisProcess`).
+    let _holder = ForeignDaemon::start(claim_path.as_std_path())?;
     let raw_holder = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -65,14 +65,16 @@ fn reads(c: &mut Criterion) {
     });
     g.bench_function("read", |b| {
         b.iter(|| match read(black_box(&path)).unwrap() {
-            PidFileRead::NotHeldByAnyProcess(guard) => drop(black_box(guard)),
+            PidFileRead::NotHeldByAnyProcess(guard, _) => drop(black_box(guard)),
             other => panic!("expected a stale pidfile, got {other:?}"),
         })
     });
     g.finish();
 
-    // Held by another open file description of this process (a running instance).
-    let _holder = claim_for_current_process(&path).unwrap();
+    // Held by another open file description, through a bare `flock` (a
+    // running instance of any program: a claim of this process would read
+    // as `HeldByThisProcess`, with no owner to prove).
+    let _holder = raw::claim_full(path.as_std_path(), dir.path(), &pid_content());
     let _raw_holder = raw::claim_full(&raw_path, dir.path(), &pid_content());
     let mut g = c.benchmark_group("pidfile read (held)");
     g.bench_function("raw open+flock(EX)+pread+parse+close (neon)", |b| {

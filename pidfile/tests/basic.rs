@@ -1,26 +1,48 @@
 //! Single-process behaviour of pidfiles: content, reads, errors, the parser.
 //!
-//! Nothing here spawns a process, so the tests may run in parallel. A second
-//! open of a file in the same process is a separate `flock` holder, which is
-//! what these tests use as "someone else" (a holder with our PID).
+//! Nothing here spawns a process, so the tests may run in parallel. This
+//! process's own claims and guards read as its own
+//! ([`PidFileRead::HeldByThisProcess`]); "someone else" is a bare `flock` on
+//! a descriptor of its own, which the crate cannot tell from another
+//! process's (a holder with our PID, or naming whatever the test writes).
 #![allow(
     clippy::unwrap_used,
     reason = "tests: a failed step must fail the test loudly"
 )]
 
 use std::fs::{self, OpenOptions};
+use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
 use camino::Utf8Path;
-use pidkit_lockfile::create_exclusive;
 use pidkit_pidfile::{
-    Error, PidFileRead, State, claim_for_current_process, parse_pid, read, read_with_wait,
+    Error, LockError, PidFileRead, Signal, State, claim_for_current_process, parse_pid, read,
+    read_with_wait,
 };
 use proptest::prelude::*;
 use testkit::temp_lock;
 
 fn me() -> u32 {
     std::process::id()
+}
+
+/// A holder the crate cannot see as this process's: a bare exclusive
+/// `flock` on a descriptor of its own, and `content` written under it
+/// (`None`: left as it is, as in a claim in progress).
+fn foreign_hold(path: &Utf8Path, content: Option<&str>) -> fs::File {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .unwrap();
+    assert!(fs4::fs_std::FileExt::try_lock_exclusive(&file).unwrap());
+    if let Some(content) = content {
+        file.set_len(0).unwrap();
+        file.write_all_at(content.as_bytes(), 0).unwrap();
+    }
+    file
 }
 
 fn owner_pid(path: &Utf8Path) -> u32 {
@@ -31,11 +53,20 @@ fn owner_pid(path: &Utf8Path) -> u32 {
 }
 
 #[test]
-fn claim_writes_pid_and_newline_and_read_verifies_it() {
+fn claim_writes_pid_and_newline_and_reads_as_this_processs() {
     let (_dir, path) = temp_lock("a.pid");
     let guard = claim_for_current_process(&path).unwrap();
     assert_eq!(guard.path(), path);
     assert_eq!(fs::read_to_string(&path).unwrap(), format!("{}\n", me()));
+    // The guard is the locked file itself.
+    assert_eq!(testkit::fd_lock(&guard), Some("WRITE"));
+    assert!(matches!(
+        read(&path).unwrap(),
+        PidFileRead::HeldByThisProcess
+    ));
+    drop(guard);
+    // Held the way another program would: the owner is proven.
+    let _holder = foreign_hold(&path, Some(&format!("{}\n", me())));
     match read(&path).unwrap() {
         PidFileRead::LockedByOtherProcess(owner) => {
             assert_eq!(owner.pid(), me());
@@ -43,22 +74,47 @@ fn claim_writes_pid_and_newline_and_read_verifies_it() {
             let handle = owner.handle().unwrap();
             assert_eq!(handle.pid(), me());
             assert_eq!(handle.state().unwrap(), State::Running);
-            owner.signal(pidkit_pidfile::Signal::ZERO).unwrap();
+            owner.kill(Signal::ZERO).unwrap();
         }
         other => panic!("expected LockedByOtherProcess, got {other:?}"),
     }
 }
 
 #[test]
-fn second_claim_is_already_claimed_with_the_holders_pid_and_leaves_the_file() {
+fn second_claim_in_this_process_is_held_by_this_process_and_leaves_the_file() {
     let (_dir, path) = temp_lock("a.pid");
     let _guard = claim_for_current_process(&path).unwrap();
     let before = fs::read(&path).unwrap();
     let err = claim_for_current_process(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::HeldByThisProcess { path: p } if *p == path),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("pidfile {path} is already claimed by this process")
+    );
+    assert_eq!(err.kind(), std::io::ErrorKind::Deadlock);
+    assert_eq!(fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn claim_against_another_holder_names_it_proven() {
+    let (_dir, path) = temp_lock("a.pid");
+    let content = format!("{}\n", me());
+    let _holder = foreign_hold(&path, Some(&content));
+    let err = claim_for_current_process(&path).unwrap_err();
     match &err {
-        Error::AlreadyClaimed { path: p, pid } => {
+        Error::AlreadyClaimed {
+            path: p,
+            pid,
+            holder,
+        } => {
             assert_eq!(p, &path);
             assert_eq!(*pid, Some(me()));
+            let handle = holder.as_ref().unwrap();
+            assert_eq!(handle.pid(), me());
+            handle.kill(Signal::ZERO).unwrap();
         }
         other => panic!("expected AlreadyClaimed, got {other:?}"),
     }
@@ -66,7 +122,8 @@ fn second_claim_is_already_claimed_with_the_holders_pid_and_leaves_the_file() {
         err.to_string(),
         format!("pidfile {path} is already claimed by pid {}", me())
     );
-    assert_eq!(fs::read(&path).unwrap(), before);
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    assert_eq!(fs::read_to_string(&path).unwrap(), content);
 }
 
 #[test]
@@ -77,18 +134,27 @@ fn missing_file_reads_as_not_exist_and_is_not_created() {
 }
 
 #[test]
-fn released_pidfile_is_stale_and_stays_on_disk() {
+fn released_pidfile_is_stale_with_its_content_and_stays_on_disk() {
     let (_dir, path) = temp_lock("a.pid");
     drop(claim_for_current_process(&path).unwrap());
     assert!(path.exists(), "dropping the guard removed the pidfile");
     let guard = match read(&path).unwrap() {
-        PidFileRead::NotHeldByAnyProcess(guard) => guard,
+        PidFileRead::NotHeldByAnyProcess(guard, stale) => {
+            assert_eq!(stale, format!("{}\n", me()).as_bytes());
+            assert_eq!(parse_pid(&stale), Some(me()));
+            guard
+        }
         other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
     };
-    // The reader now holds the lock: claims fail until it lets go.
+    // The reader now holds the lock: claims fail until it lets go, and
+    // other reads see it as this process's.
     assert!(matches!(
         claim_for_current_process(&path),
-        Err(Error::AlreadyClaimed { .. })
+        Err(Error::HeldByThisProcess { .. })
+    ));
+    assert!(matches!(
+        read(&path).unwrap(),
+        PidFileRead::HeldByThisProcess
     ));
     drop(guard);
     assert!(
@@ -99,24 +165,32 @@ fn released_pidfile_is_stale_and_stays_on_disk() {
 }
 
 #[test]
-fn stale_content_is_never_parsed() {
+fn stale_content_is_never_parsed_and_always_kept() {
     let (_dir, path) = temp_lock("a.pid");
-    for junk in ["", "0", "-5", "garbage", "99999999999"] {
+    let junk: [&[u8]; 7] = [
+        b"",
+        b"0",
+        b"-5",
+        b"garbage",
+        b"99999999999",
+        b"\xff\xfe",
+        b"12\xc3\n",
+    ];
+    for junk in junk {
         fs::write(&path, junk).unwrap();
-        assert!(
-            matches!(read(&path).unwrap(), PidFileRead::NotHeldByAnyProcess(_)),
-            "{junk:?}"
-        );
+        match read(&path).unwrap() {
+            PidFileRead::NotHeldByAnyProcess(_guard, stale) => assert_eq!(stale, junk),
+            other => panic!("{junk:?}: expected NotHeldByAnyProcess, got {other:?}"),
+        }
+        // The read changed nothing.
+        assert_eq!(fs::read(&path).unwrap(), junk);
     }
 }
 
 #[test]
 fn surrounding_whitespace_is_tolerated() {
     let (_dir, path) = temp_lock("a.pid");
-    let _holder = create_exclusive(&path)
-        .unwrap()
-        .write_content(format!(" \t{}  \n\n", me()))
-        .unwrap();
+    let _holder = foreign_hold(&path, Some(&format!(" \t{}  \n\n", me())));
     assert_eq!(owner_pid(&path), me());
 }
 
@@ -135,10 +209,7 @@ fn bad_content_of_a_held_file_names_path_and_content() {
         "1 2",
         "pid=5",
     ] {
-        let holder = create_exclusive(&path)
-            .unwrap()
-            .write_content(junk.to_owned())
-            .unwrap();
+        let holder = foreign_hold(&path, Some(junk));
         let err = read_with_wait(&path, Duration::ZERO).unwrap_err();
         match &err {
             Error::BadContent { path: p, content } => {
@@ -149,58 +220,86 @@ fn bad_content_of_a_held_file_names_path_and_content() {
         }
         assert!(err.to_string().contains(path.as_str()), "{err}");
         assert!(err.to_string().contains(&format!("{:?}", junk)), "{err}");
+        // A refused claim says why its holder is not named.
+        match claim_for_current_process(&path) {
+            Err(Error::AlreadyClaimed {
+                pid: None, holder, ..
+            }) => match holder {
+                Err(why) => assert!(
+                    matches!(&*why, Error::BadContent { content, .. } if content == junk),
+                    "{why:?}"
+                ),
+                Ok(handle) => panic!("{junk:?}: a handle to {}", handle.pid()),
+            },
+            other => panic!("{junk:?}: expected AlreadyClaimed, got {other:?}"),
+        }
         drop(holder);
     }
+    // Held content that is not text is bad content too, shown with U+FFFD.
+    let holder = foreign_hold(&path, None);
+    holder.set_len(0).unwrap();
+    holder.write_all_at(&[b'7', 0xff, b'\n'], 0).unwrap();
+    match read_with_wait(&path, Duration::ZERO) {
+        Err(Error::BadContent { content, .. }) => assert_eq!(content, "7\u{fffd}\n"),
+        other => panic!("expected BadContent, got {other:?}"),
+    }
+    drop(holder);
     // With the default wait too: the read re-reads for a while (a claim
     // between its truncation and its write), then gives up with the error.
-    let _holder = create_exclusive(&path)
-        .unwrap()
-        .write_content("junk".into())
-        .unwrap();
+    let _holder = foreign_hold(&path, Some("junk"));
     assert!(matches!(read(&path), Err(Error::BadContent { .. })));
 }
 
 #[test]
 fn content_only_chooses_whom_to_ask_and_a_dead_pid_is_holder_gone() {
     let (_dir, path) = temp_lock("a.pid");
-    // A claim written by other means than claim_for_current_process, naming
-    // a PID above any pid_max: no such process can exist.
+    // A file held by other means than claim_for_current_process, naming a
+    // PID above any pid_max: no such process can exist.
     let impossible = i32::MAX as u32;
-    let holder = create_exclusive(&path)
-        .unwrap()
-        .write_content(format!("{impossible}\n"))
-        .unwrap();
+    let holder = foreign_hold(&path, Some(&format!("{impossible}\n")));
     // The read reports what the file names...
     let owner = match read_with_wait(&path, Duration::ZERO).unwrap() {
         PidFileRead::LockedByOtherProcess(owner) => owner,
         other => panic!("expected LockedByOtherProcess, got {other:?}"),
     };
     assert_eq!(owner.pid(), impossible);
-    assert!(matches!(
-        claim_for_current_process(&path),
-        Err(Error::AlreadyClaimed { pid: Some(p), .. }) if p == impossible
-    ));
+    // ...and so does a refused claim, with the reason it has no handle...
+    match claim_for_current_process(&path) {
+        Err(Error::AlreadyClaimed {
+            pid: Some(p),
+            holder: Err(why),
+            ..
+        }) if p == impossible => assert!(
+            matches!(*why, Error::Gone { pid, .. } if pid == impossible),
+            "{why:?}"
+        ),
+        other => panic!("expected AlreadyClaimed, got {other:?}"),
+    }
     // ...but a handle is only given to a process that holds the lock.
     let err = owner.handle().unwrap_err();
     assert!(
         matches!(&err, Error::Gone { pid, .. } if *pid == impossible),
         "{err:?}"
     );
-    assert!(owner.signal(pidkit_pidfile::Signal::ZERO).is_err());
+    assert!(matches!(
+        owner.kill(Signal::ZERO),
+        Err(Error::Gone { pid, .. }) if pid == impossible
+    ));
     drop(holder);
 }
 
-/// A claim in progress: the claimer (here, this process) has locked the file
-/// and not written yet, and the file names a live process that holds no
-/// lock on it (our parent, the test runner). The read names that process
-/// (neon's semantics); the handle is refused with an error naming the pid
-/// and the path; once the claim is written, the handle is the claimer.
+/// A claim in progress: the claimer (here, a bare lock of this process) has
+/// locked the file and not written yet, and the file names a live process
+/// that holds no lock on it (our parent, the test runner). The read names
+/// that process (neon's semantics); the handle is refused with an error
+/// naming the pid and the path, and so is a claim's; once the claim is
+/// written, the handle is the claimer.
 #[test]
 fn claim_in_progress_names_the_previous_pid_but_never_yields_its_handle() {
     let (_dir, path) = temp_lock("a.pid");
     let previous = std::os::unix::process::parent_id();
     fs::write(&path, format!("{previous}\n")).unwrap();
-    let unwritten = create_exclusive(&path).unwrap();
+    let unwritten = foreign_hold(&path, None);
     let owner = match read_with_wait(&path, Duration::ZERO).unwrap() {
         PidFileRead::LockedByOtherProcess(owner) => owner,
         other => panic!("expected LockedByOtherProcess, got {other:?}"),
@@ -215,55 +314,64 @@ fn claim_in_progress_names_the_previous_pid_but_never_yields_its_handle() {
         err.to_string(),
         format!("pid {previous}, named by pidfile {path}, does not hold its lock")
     );
-    assert!(owner.signal(pidkit_pidfile::Signal::ZERO).is_err());
-    let _guard = unwritten.write_content(format!("{}\n", me())).unwrap();
+    assert!(owner.kill(Signal::ZERO).is_err());
+    match claim_for_current_process(&path) {
+        Err(Error::AlreadyClaimed {
+            pid: Some(p),
+            holder: Err(why),
+            ..
+        }) if p == previous => assert!(matches!(*why, Error::NotHolder { .. }), "{why:?}"),
+        other => panic!("expected AlreadyClaimed, got {other:?}"),
+    }
+    unwritten.set_len(0).unwrap();
+    unwritten
+        .write_all_at(format!("{}\n", me()).as_bytes(), 0)
+        .unwrap();
     assert_eq!(owner_pid(&path), me());
     // The owner read before still names the previous pid: still refused.
     assert!(matches!(owner.handle(), Err(Error::NotHolder { .. })));
 }
 
-/// A reader that found the file free holds its lock: other readers see the
-/// file held, naming the stale pid, whose handle is refused.
+/// A reader that found the file free holds its lock: in this process that
+/// is this process's hold, never a stale pid's.
 #[test]
-fn a_readers_guard_never_proves_the_stale_pid() {
+fn a_readers_guard_is_this_processs_own() {
     let (_dir, path) = temp_lock("a.pid");
     let previous = std::os::unix::process::parent_id();
     fs::write(&path, format!("{previous}\n")).unwrap();
     let guard = match read(&path).unwrap() {
-        PidFileRead::NotHeldByAnyProcess(guard) => guard,
+        PidFileRead::NotHeldByAnyProcess(guard, _) => guard,
         other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
     };
-    let owner = match read_with_wait(&path, Duration::ZERO).unwrap() {
-        PidFileRead::LockedByOtherProcess(owner) => owner,
-        other => panic!("expected LockedByOtherProcess, got {other:?}"),
-    };
-    assert_eq!(owner.pid(), previous);
-    assert!(matches!(owner.handle(), Err(Error::NotHolder { .. })));
+    assert!(matches!(
+        read_with_wait(&path, Duration::ZERO).unwrap(),
+        PidFileRead::HeldByThisProcess
+    ));
     assert!(matches!(
         claim_for_current_process(&path),
-        Err(Error::AlreadyClaimed { pid: Some(p), .. }) if p == previous
+        Err(Error::HeldByThisProcess { .. })
     ));
     drop(guard);
     assert!(matches!(
         read(&path).unwrap(),
-        PidFileRead::NotHeldByAnyProcess(_)
+        PidFileRead::NotHeldByAnyProcess(..)
     ));
 }
 
 #[test]
 fn handle_rechecks_the_inode_that_was_read() {
     let (dir, path) = temp_lock("a.pid");
-    let guard = claim_for_current_process(&path).unwrap();
+    let holder = foreign_hold(&path, Some(&format!("{}\n", me())));
     let owner = match read(&path).unwrap() {
         PidFileRead::LockedByOtherProcess(owner) => owner,
         other => panic!("expected LockedByOtherProcess, got {other:?}"),
     };
     // Someone replaces the file at the path (which must never be done to a
-    // pidfile); the claim that was read still holds the old inode.
+    // pidfile); the holder that was read still holds the old inode.
     fs::rename(&path, dir.path().join("moved.pid")).unwrap();
     fs::write(&path, "1\n").unwrap();
     assert_eq!(owner.handle().unwrap().pid(), me());
-    drop(guard);
+    drop(holder);
     assert!(matches!(owner.handle(), Err(Error::Gone { .. })));
 }
 
@@ -275,29 +383,39 @@ fn file_errors_come_through_from_the_lock_file() {
     std::os::unix::fs::symlink(&target, &path).unwrap();
     let err = claim_for_current_process(&path).unwrap_err();
     assert!(
-        matches!(&err, Error::Lock(pidkit_lockfile::Error::Symlink { .. })),
+        matches!(&err, Error::Lock(LockError::Symlink { .. })),
         "{err:?}"
     );
     assert!(err.to_string().contains("is a symlink"), "{err}");
     assert_eq!(err.path(), path);
     assert!(matches!(
         read(&path),
-        Err(Error::Lock(pidkit_lockfile::Error::Symlink { .. }))
+        Err(Error::Lock(LockError::Symlink { .. }))
     ));
     assert_eq!(fs::read_to_string(&target).unwrap(), "1\n");
 
     let missing = path.parent().unwrap().join("no/such/dir.pid");
-    assert!(matches!(
-        claim_for_current_process(&missing),
-        Err(Error::Lock(pidkit_lockfile::Error::MissingParent { .. }))
-    ));
+    let err = claim_for_current_process(&missing).unwrap_err();
+    assert!(
+        matches!(&err, Error::Lock(LockError::MissingParent { path: p }) if *p == missing),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("cannot create lock file {missing}: its parent directory does not exist")
+    );
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+}
 
-    let not_utf8 = path.parent().unwrap().join("bytes.pid");
-    fs::write(&not_utf8, [0xff, 0xfe]).unwrap();
-    assert!(matches!(
-        read(&not_utf8),
-        Err(Error::Lock(pidkit_lockfile::Error::NotUtf8 { .. }))
-    ));
+#[test]
+fn guard_keeps_across_exec_on_request() {
+    use std::os::fd::AsRawFd;
+    let (_dir, path) = temp_lock("a.pid");
+    let guard = claim_for_current_process(&path).unwrap();
+    let flags = |fd| testkit::fd_flags(me(), fd);
+    assert_ne!(flags(guard.as_raw_fd()) & testkit::O_CLOEXEC, 0);
+    guard.keep_across_exec().unwrap();
+    assert_eq!(flags(guard.as_raw_fd()) & testkit::O_CLOEXEC, 0);
 }
 
 #[test]
@@ -308,7 +426,7 @@ fn naive_truncating_claim_empties_the_pidfile_but_ours_does_not() {
 
     assert!(matches!(
         claim_for_current_process(&path),
-        Err(Error::AlreadyClaimed { .. })
+        Err(Error::HeldByThisProcess { .. })
     ));
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
@@ -329,10 +447,10 @@ fn naive_truncating_claim_empties_the_pidfile_but_ours_does_not() {
         "",
         "the naive claim should have emptied it"
     );
-    // A reader now finds a held pidfile with no PID in it.
+    // A reader finds this process's claim with no PID in it any more.
     assert!(matches!(
-        read_with_wait(&path, Duration::ZERO),
-        Err(Error::BadContent { .. })
+        read_with_wait(&path, Duration::ZERO).unwrap(),
+        PidFileRead::HeldByThisProcess
     ));
 }
 
@@ -391,6 +509,6 @@ proptest! {
     #[test]
     fn parse_pid_boundaries(v in prop_oneof![0u64..=16, (i32::MAX as u64 - 8)..=(i32::MAX as u64 + 8), (u32::MAX as u64 - 4)..=(u32::MAX as u64 + 4)]) {
         let expected = (1..=i32::MAX as u64).contains(&v).then_some(v as u32);
-        prop_assert_eq!(parse_pid(&format!("{v}\n")), expected);
+        prop_assert_eq!(parse_pid(format!("{v}\n")), expected);
     }
 }

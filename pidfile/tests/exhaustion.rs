@@ -16,8 +16,10 @@ use std::fs;
 use std::time::Duration;
 
 use camino::Utf8Path;
-use pidkit_lockfile::Op;
-use pidkit_pidfile::{Error, PidFileRead, Signal, State, claim_for_current_process, read};
+use pidkit_pidfile::LockOp as Op;
+use pidkit_pidfile::{
+    Error, LockError, PidFileRead, Signal, State, claim_for_current_process, read,
+};
 use pidkit_pidhandle::probe;
 use testkit::{Isolation, SeccompMode, fill_fd_table, temp_lock, watchdog};
 
@@ -27,7 +29,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 #[track_caller]
 fn assert_file_emfile<T: std::fmt::Debug>(r: Result<T, Error>, path: &Utf8Path, op: Op) {
     match r {
-        Err(e @ Error::Lock(pidkit_lockfile::Error::Io { .. })) => {
+        Err(e @ Error::Lock(LockError::Io { .. })) => {
             assert_eq!(e.path(), path);
             let Error::Lock(inner) = &e else {
                 unreachable!()
@@ -72,7 +74,12 @@ fn body() {
     let (dir, held) = temp_lock("held.pid");
     let stale = held.with_file_name("stale.pid");
     let fresh = held.with_file_name("fresh.pid");
-    let guard = claim_for_current_process(&held).unwrap();
+    // The holder: a bare exclusive flock of this process on a descriptor of
+    // its own, which reads as another process's (a claim of this process
+    // reads as its own, with no owner to prove).
+    fs::write(&held, format!("{me}\n")).unwrap();
+    let guard = fs::File::open(&held).unwrap();
+    assert!(fs4::fs_std::FileExt::try_lock_exclusive(&guard).unwrap());
     fs::write(&stale, "4242\n").unwrap();
     let owner = match read(&held).unwrap() {
         PidFileRead::LockedByOtherProcess(owner) => owner,
@@ -91,7 +98,7 @@ fn body() {
     let read_stale = read(&stale);
     let read_missing = read(&fresh);
     let handle = owner.handle();
-    let signal = owner.signal(Signal::ZERO);
+    let signal = owner.kill(Signal::ZERO);
     drop(full);
     assert_file_emfile(claim_fresh, &fresh, Op::Open);
     assert_file_emfile(claim_stale, &stale, Op::Open);
@@ -123,7 +130,7 @@ fn body() {
     assert_file_emfile(claim, &stale, Op::SyncParentDir);
     assert!(matches!(
         read(&stale).unwrap(),
-        PidFileRead::NotHeldByAnyProcess(_)
+        PidFileRead::NotHeldByAnyProcess(..)
     ));
 
     // Two free: the proof works without a pidfd (the /proc fallback) and is
@@ -149,7 +156,7 @@ fn body() {
     let claim = claim_for_current_process(&fresh).unwrap();
     assert_eq!(fs::read_to_string(&fresh).unwrap(), format!("{me}\n"));
     drop(claim);
-    owner.signal(Signal::ZERO).unwrap();
+    owner.kill(Signal::ZERO).unwrap();
     drop(owner);
     drop(guard);
     assert_eq!(

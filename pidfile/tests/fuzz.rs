@@ -79,7 +79,7 @@ fn fuzz_pid_content() {
             prop_assert_eq!(parsed, oracle(text.as_bytes()), "{:?}", text);
             if let Some(pid) = parsed {
                 prop_assert!((1..=i32::MAX as u32).contains(&pid));
-                prop_assert_eq!(parse_pid(&format!("{pid}\n")), Some(pid));
+                prop_assert_eq!(parse_pid(format!("{pid}\n")), Some(pid));
             }
             let shown = Error::BadContent {
                 path: "/run/x.pid".into(),
@@ -101,44 +101,38 @@ fn check_held_read(path: &Utf8Path, bytes: &[u8]) -> Result<(), TestCaseError> {
     let claim = File::open(path).unwrap();
     prop_assert!(fs4::fs_std::FileExt::try_lock_exclusive(&claim).unwrap());
     let result = read_with_wait(path, Duration::ZERO);
-    match (std::str::from_utf8(bytes), result) {
-        (Ok(text), Ok(PidFileRead::LockedByOtherProcess(owner))) => {
-            prop_assert_eq!(Some(owner.pid()), parse_pid(text));
+    match result {
+        Ok(PidFileRead::LockedByOtherProcess(owner)) => {
+            prop_assert_eq!(Some(owner.pid()), parse_pid(bytes));
             prop_assert_eq!(owner.path(), path);
         }
-        (Ok(text), Err(Error::BadContent { path: p, content })) => {
-            prop_assert_eq!(parse_pid(text), None);
+        Err(Error::BadContent { path: p, content }) => {
+            prop_assert_eq!(parse_pid(bytes), None);
             prop_assert_eq!(p, path);
-            prop_assert_eq!(content, text);
+            // The content as text, with U+FFFD where it is not.
+            prop_assert_eq!(content, String::from_utf8_lossy(bytes));
         }
-        (Err(_), Err(Error::Lock(pidkit_lockfile::Error::NotUtf8 { path: p, content }))) => {
-            prop_assert_eq!(p, path);
-            prop_assert_eq!(content, bytes);
-        }
-        (_, other) => prop_assert!(false, "{:?}", other),
+        other => prop_assert!(false, "{:?}", other),
     }
     drop(claim);
-    // Unheld, the same content is stale and never parsed; only content that
-    // is not text at all is an error (as documented for `read`), and that
-    // error leaves no lock behind.
-    match (
-        std::str::from_utf8(bytes),
-        read_with_wait(path, Duration::ZERO),
-    ) {
-        (Ok(_), Ok(PidFileRead::NotHeldByAnyProcess(_guard))) => {}
-        (Err(_), Err(Error::Lock(pidkit_lockfile::Error::NotUtf8 { .. }))) => {
+    // Unheld, the same content is stale, never parsed, and kept whatever its
+    // bytes; the read's guard is the only lock, and goes with it.
+    match read_with_wait(path, Duration::ZERO) {
+        Ok(PidFileRead::NotHeldByAnyProcess(guard, stale)) => {
+            prop_assert_eq!(stale, bytes);
+            drop(guard);
             let probe = File::open(path).unwrap();
             prop_assert!(fs4::fs_std::FileExt::try_lock_exclusive(&probe).unwrap());
         }
-        (_, other) => prop_assert!(false, "{:?}", other),
+        other => prop_assert!(false, "{:?}", other),
     }
     Ok(())
 }
 
 /// Fuzz target: a held pidfile with any content, read end to end. The owner
 /// is reported exactly when the content is a PID; otherwise the error names
-/// the path and carries the content (or its bytes, when not UTF-8); an
-/// unheld file reads as stale whatever text it holds.
+/// the path and carries the content (as text, U+FFFD where it is not); an
+/// unheld file reads as stale with its bytes, whatever they are.
 #[test]
 fn fuzz_read_held_pidfile() {
     let _w = watchdog(

@@ -15,8 +15,8 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pidkit_lockfile::Op;
-use pidkit_pidfile::{Error, PidFileRead, State, claim_for_current_process, read};
+use pidkit_pidfile::LockOp as Op;
+use pidkit_pidfile::{Error, LockError, PidFileRead, claim_for_current_process, read};
 use testkit::{temp_lock, watchdog};
 
 const LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -37,7 +37,7 @@ fn snapshot(path: impl AsRef<Path>) -> (Vec<u8>, SystemTime) {
 #[track_caller]
 fn assert_symlink_refused<T: std::fmt::Debug>(r: Result<T, Error>, path: &Utf8Path) {
     match r {
-        Err(e @ Error::Lock(pidkit_lockfile::Error::Symlink { .. })) => {
+        Err(e @ Error::Lock(LockError::Symlink { .. })) => {
             assert_eq!(e.path(), path);
             assert_eq!(
                 e.to_string(),
@@ -109,8 +109,9 @@ fn symlinks_at_the_path_are_refused_and_nothing_is_followed() {
         fs::read_to_string(real.join("svc.pid")).unwrap(),
         format!("{}\n", me())
     );
+    // The same file through the link: this process's claim.
     match read(&path).unwrap() {
-        PidFileRead::LockedByOtherProcess(owner) => assert_eq!(owner.pid(), me()),
+        PidFileRead::HeldByThisProcess => {}
         other => panic!("{other:?}"),
     }
 }
@@ -134,7 +135,7 @@ fn sticky_world_writable_directory_refuses_planted_files() {
     std::os::unix::fs::chown(&planted, Some(nobody), Some(nobody)).unwrap();
     let before = snapshot(&planted);
     match claim_for_current_process(&planted) {
-        Err(e @ Error::Lock(pidkit_lockfile::Error::ProtectedBySticky { .. })) => {
+        Err(e @ Error::Lock(LockError::ProtectedBySticky { .. })) => {
             assert_eq!(e.path(), planted);
             let shown = e.to_string();
             assert!(shown.contains(planted.as_str()), "{shown}");
@@ -146,7 +147,7 @@ fn sticky_world_writable_directory_refuses_planted_files() {
     assert_eq!(snapshot(&planted), before);
     assert!(matches!(
         read(&planted).unwrap(),
-        PidFileRead::NotHeldByAnyProcess(_)
+        PidFileRead::NotHeldByAnyProcess(..)
     ));
     assert_eq!(snapshot(&planted), before);
 
@@ -181,12 +182,12 @@ fn sticky_world_writable_directory_refuses_planted_files() {
         (read(&fifo).map(drop), false),
     ] {
         match r {
-            Err(e @ Error::Lock(pidkit_lockfile::Error::NotRegularFile { .. }))
+            Err(e @ Error::Lock(LockError::NotRegularFile { .. }))
                 if !(creating && protected_fifos) =>
             {
                 assert_eq!(e.path(), fifo);
             }
-            Err(e @ Error::Lock(pidkit_lockfile::Error::ProtectedBySticky { .. }))
+            Err(e @ Error::Lock(LockError::ProtectedBySticky { .. }))
                 if creating && protected_fifos =>
             {
                 assert_eq!(e.path(), fifo);
@@ -209,9 +210,7 @@ fn sticky_world_writable_directory_refuses_planted_files() {
     drop(guard);
     let guard = claim_for_current_process(&ours).unwrap();
     match read(&ours).unwrap() {
-        PidFileRead::LockedByOtherProcess(owner) => {
-            assert_eq!(owner.handle().unwrap().state().unwrap(), State::Running);
-        }
+        PidFileRead::HeldByThisProcess => {}
         other => panic!("{other:?}"),
     }
     drop(guard);
@@ -242,7 +241,7 @@ fn read_only_mounts_are_reported_and_nothing_changes() {
         testkit::mount(&["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mnt.as_str()]);
         let fresh = mnt.join("fresh.pid");
         match claim_for_current_process(&fresh) {
-            Err(e @ Error::Lock(pidkit_lockfile::Error::ReadOnlyFilesystem { .. })) => {
+            Err(e @ Error::Lock(LockError::ReadOnlyFilesystem { .. })) => {
                 assert_eq!(e.path(), fresh);
                 assert_eq!(
                     e.to_string(),
@@ -263,7 +262,7 @@ fn read_only_mounts_are_reported_and_nothing_changes() {
         testkit::mount(&["-o", "remount,ro", mnt.as_str()]);
         let before = snapshot(&stale);
         match claim_for_current_process(&stale) {
-            Err(Error::Lock(pidkit_lockfile::Error::ReadOnlyFilesystem { op, .. })) => {
+            Err(Error::Lock(LockError::ReadOnlyFilesystem { op, .. })) => {
                 assert_eq!(op, Op::Open);
             }
             other => panic!("{other:?}"),
@@ -271,7 +270,7 @@ fn read_only_mounts_are_reported_and_nothing_changes() {
         assert_eq!(snapshot(&stale), before);
         assert!(matches!(
             read(&stale).unwrap(),
-            PidFileRead::NotHeldByAnyProcess(_)
+            PidFileRead::NotHeldByAnyProcess(..)
         ));
 
         // A live claim, seen through a read-only bind mount of its
@@ -286,21 +285,19 @@ fn read_only_mounts_are_reported_and_nothing_changes() {
         let seen = ro_view.join("live.pid");
         let before = snapshot(&live);
         match claim_for_current_process(&seen) {
-            Err(Error::Lock(pidkit_lockfile::Error::ReadOnlyFilesystem { .. })) => {}
+            Err(Error::Lock(LockError::ReadOnlyFilesystem { .. })) => {}
             other => panic!("{other:?}"),
         }
+        // The same inode through the read-only view: this process's claim.
         match read(&seen).unwrap() {
-            PidFileRead::LockedByOtherProcess(owner) => {
-                assert_eq!(owner.pid(), me());
-                assert_eq!(owner.handle().unwrap().state().unwrap(), State::Running);
-            }
+            PidFileRead::HeldByThisProcess => {}
             other => panic!("{other:?}"),
         }
         assert_eq!(snapshot(&live), before);
         drop(guard);
         assert!(matches!(
             read(&seen).unwrap(),
-            PidFileRead::NotHeldByAnyProcess(_)
+            PidFileRead::NotHeldByAnyProcess(..)
         ));
         testkit::umount(&ro_view);
         testkit::umount(&mnt);

@@ -40,7 +40,7 @@ fn mono_ns() -> u128 {
 fn describe_read(result: Result<PidFileRead, Error>, guards: &mut Vec<PidFileGuard>) -> String {
     match result {
         Ok(PidFileRead::NotExist) => "notexist".to_owned(),
-        Ok(PidFileRead::NotHeldByAnyProcess(guard)) => {
+        Ok(PidFileRead::NotHeldByAnyProcess(guard, _)) => {
             guards.push(guard);
             "notheld".to_owned()
         }
@@ -50,6 +50,7 @@ fn describe_read(result: Result<PidFileRead, Error>, guards: &mut Vec<PidFileGua
             Err(Error::Gone { .. }) => format!("owner {} gone", owner.pid()),
             Err(e) => format!("owner {} handle-err {e:?}", owner.pid()),
         },
+        Ok(PidFileRead::HeldByThisProcess) => "ours".to_owned(),
         Err(Error::BadContent { .. }) => "badcontent".to_owned(),
         Err(e) => format!("err {e:?}"),
     }
@@ -91,6 +92,7 @@ fn role_helper() {
                 }
                 Err(Error::AlreadyClaimed { pid: Some(pid), .. }) => format!("already {pid}"),
                 Err(Error::AlreadyClaimed { pid: None, .. }) => "already none".to_owned(),
+                Err(Error::HeldByThisProcess { .. }) => "ours".to_owned(),
                 Err(e) => format!("err {e:?}"),
             },
             ["lockraw", path] => match create_exclusive(Utf8Path::new(path)) {
@@ -148,7 +150,7 @@ fn role_helper() {
 
 /// One racer: says `armed`, waits for the `go` file, then claims until it has
 /// won `wins` times (at most `max_attempts` attempts). Each time it wins, it
-/// checks that it is the verified owner and that the file holds its PID, and
+/// checks that a read sees the claim as its own and that the file holds its PID, and
 /// appends its tenure (monotonic start and end, both inside the claim) to the
 /// shared log with one `O_APPEND` write.
 fn race(path: &Utf8Path, wins: u32, max_attempts: u32, log: &str, go: &str) -> String {
@@ -162,12 +164,7 @@ fn race(path: &Utf8Path, wins: u32, max_attempts: u32, log: &str, go: &str) -> S
             Ok(guard) => {
                 let start = mono_ns();
                 match read_with_wait(path, Duration::ZERO) {
-                    Ok(PidFileRead::LockedByOtherProcess(owner)) if owner.pid() == me => {
-                        match owner.handle() {
-                            Ok(handle) if handle.pid() == me => {}
-                            other => wrong.push(format!("holder not proven: {other:?}")),
-                        }
-                    }
+                    Ok(PidFileRead::HeldByThisProcess) => {}
                     other => wrong.push(format!("holder read {other:?}")),
                 }
                 if fs::read_to_string(path).unwrap() != format!("{me}\n") {
@@ -221,10 +218,18 @@ fn claim_against_a_live_holder_reports_its_pid_and_a_verified_handle() {
     );
 
     let err = claim_for_current_process(&path).unwrap_err();
-    assert!(
-        matches!(&err, Error::AlreadyClaimed { path: p, pid: Some(pid) } if p == &path && *pid == helper.pid()),
-        "{err:?}"
-    );
+    match &err {
+        Error::AlreadyClaimed {
+            path: p,
+            pid: Some(pid),
+            holder: Ok(handle),
+        } if p == &path && *pid == helper.pid() => {
+            // The proven holder, pinned: the same process the file names.
+            assert_eq!(handle.pid(), helper.pid());
+            assert_eq!(handle.state().unwrap(), State::Running);
+        }
+        other => panic!("expected AlreadyClaimed with a proven holder, got {other:?}"),
+    }
     assert_eq!(
         err.to_string(),
         format!("pidfile {path} is already claimed by pid {}", helper.pid())
@@ -235,11 +240,9 @@ fn claim_against_a_live_holder_reports_its_pid_and_a_verified_handle() {
     let handle = owner.handle().unwrap();
     assert_eq!(handle.pid(), helper.pid());
     assert_eq!(handle.state().unwrap(), State::Running);
-    // The helper's own second open sees itself as the holder too.
-    assert_eq!(
-        helper.call(&format!("read {path} 0")),
-        format!("owner {0} handle {0}", helper.pid())
-    );
+    // The helper's own read sees its own claim, and so does its claim.
+    assert_eq!(helper.call(&format!("read {path} 0")), "ours");
+    assert_eq!(helper.call(&format!("claim {path}")), "ours");
 }
 
 #[test]
@@ -261,11 +264,11 @@ fn holder_killed_by_sigkill_frees_the_pidfile() {
         "{:?}",
         owner.handle()
     );
-    assert!(owner.signal(Signal::TERM).is_err());
+    assert!(owner.kill(Signal::TERM).is_err());
     // The file still names the dead process, but nobody holds it.
     assert_eq!(fs::read_to_string(&path).unwrap(), format!("{dead_pid}\n"));
     match read(&path).unwrap() {
-        PidFileRead::NotHeldByAnyProcess(guard) => drop(guard),
+        PidFileRead::NotHeldByAnyProcess(guard, _) => drop(guard),
         other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
     }
     let _guard = claim_for_current_process(&path).unwrap();
@@ -300,7 +303,7 @@ fn a_claim_caught_between_lock_and_write_never_yields_the_previous_pid() {
         matches!(&err, Error::NotHolder { pid, path: p } if *pid == previous.id() && *p == path),
         "{err:?}"
     );
-    assert!(owner.signal(Signal::KILL).is_err());
+    assert!(owner.kill(Signal::KILL).is_err());
     assert!(matches!(
         claim_for_current_process(&path),
         Err(Error::AlreadyClaimed { pid: Some(p), .. }) if p == previous.id()
@@ -401,8 +404,8 @@ fn holder_in_another_pid_namespace_is_reported_with_the_pid_it_wrote() {
         claim_for_current_process(&path),
         Err(Error::AlreadyClaimed { pid: Some(1), .. })
     ));
-    // In its own namespace the number is right, and the handle verifies.
-    assert_eq!(holder.call(&format!("read {path} 0")), "owner 1 handle 1");
+    // In its own namespace the holder knows the claim as its own.
+    assert_eq!(holder.call(&format!("read {path} 0")), "ours");
 
     // A claim in progress there, with our PID still in the file: it names
     // us, and we hold no lock on it, so no handle.
@@ -421,7 +424,7 @@ fn holder_in_another_pid_namespace_is_reported_with_the_pid_it_wrote() {
     wait_until(|| {
         matches!(
             read_with_wait(&path, Duration::ZERO),
-            Ok(PidFileRead::NotHeldByAnyProcess(_))
+            Ok(PidFileRead::NotHeldByAnyProcess(..))
         )
     });
 }
@@ -442,7 +445,7 @@ fn daemon_pattern_keep_across_exec() {
     assert!(testkit::process_holds_flock(pid, &path));
     let owner = expect_owner(&path);
     assert_eq!(owner.pid(), pid);
-    owner.signal(Signal::KILL).unwrap();
+    owner.kill(Signal::KILL).unwrap();
     let status = helper.into_child().wait();
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
@@ -450,7 +453,7 @@ fn daemon_pattern_keep_across_exec() {
     );
     assert!(matches!(
         read(&path).unwrap(),
-        PidFileRead::NotHeldByAnyProcess(_)
+        PidFileRead::NotHeldByAnyProcess(..)
     ));
 }
 
@@ -559,9 +562,9 @@ fn assert_holder_gone<T: std::fmt::Debug>(result: Result<T, Error>, pid: u32, wh
 }
 
 /// Asserts that a handle signal failed because its process is gone.
-fn assert_no_such_process(result: Result<(), pidkit_pidhandle::Error>, pid: u32, what: &str) {
+fn assert_no_such_process(result: Result<(), pidkit_pidfile::HandleError>, pid: u32, what: &str) {
     match result {
-        Err(pidkit_pidhandle::Error::Gone { pid: p }) => assert_eq!(p, pid, "{what}"),
+        Err(pidkit_pidfile::HandleError::Gone { pid: p }) => assert_eq!(p, pid, "{what}"),
         other => panic!("{what}: expected Gone for {pid}, got {other:?}"),
     }
 }
@@ -598,7 +601,7 @@ fn forced_pid_reuse_body() {
         // The holder ends through the owner (the legitimate use) and is
         // reaped; at once, a newcomer gets its PID.
         let end = if early { Signal::KILL } else { Signal::TERM };
-        owner.signal(end).unwrap();
+        owner.kill(end).unwrap();
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&holder.wait()),
             Some(end.as_raw()),
@@ -617,7 +620,7 @@ fn forced_pid_reuse_body() {
         let ctx = format!("round {round} (pid {pid}, {text})");
         assert_holder_gone(owner.handle(), pid, &ctx);
         for s in [Signal::ZERO, Signal::KILL, Signal::TERM] {
-            assert_holder_gone(owner.signal(s), pid, &ctx);
+            assert_holder_gone(owner.kill(s), pid, &ctx);
         }
         for (what, h) in [("proven", &proven), ("restored", &restored)] {
             assert_eq!(h.state().unwrap(), State::Gone, "{ctx}: {what}");
@@ -626,7 +629,7 @@ fn forced_pid_reuse_body() {
             }
         }
         match read(&path).unwrap() {
-            PidFileRead::NotHeldByAnyProcess(guard) => drop(guard),
+            PidFileRead::NotHeldByAnyProcess(guard, _) => drop(guard),
             other => panic!("{ctx}: expected NotHeldByAnyProcess, got {other:?}"),
         }
 
@@ -645,7 +648,7 @@ fn forced_pid_reuse_body() {
                 }
                 for s in [Signal::KILL, Signal::TERM] {
                     assert!(
-                        matches!(o.signal(s), Err(Error::NotHolder { pid: p, .. }) if p == pid),
+                        matches!(o.kill(s), Err(Error::NotHolder { pid: p, .. }) if p == pid),
                         "{ctx}"
                     );
                 }
@@ -760,6 +763,8 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
             match *op {
                 Op::Claim(a) => {
                     let expected = match (holder, named) {
+                        // Its own hold, whatever phase: known as its own.
+                        (Some((b, _)), _) if b == a => "ours".to_owned(),
                         (Some(_), Some(pid)) => format!("already {pid}"),
                         (Some(_), None) => "already none".to_owned(),
                         (None, _) => {
@@ -778,7 +783,14 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
                 }
                 Op::LockRaw(a) => {
                     let answer = actors[a].call(&format!("lockraw {path}"));
-                    if holder.is_some() {
+                    if holder.is_some_and(|(b, _)| b == a) {
+                        prop_assert!(
+                            answer.starts_with("err HeldByThisProcess"),
+                            "{}: {}",
+                            ctx,
+                            answer
+                        );
+                    } else if holder.is_some() {
                         prop_assert!(answer.starts_with("err Locked"), "{}: {}", ctx, answer);
                     } else {
                         prop_assert_eq!(answer, "ok", "{}", ctx);
@@ -803,6 +815,7 @@ fn model_of_claims_reads_drops_and_crashes_across_processes() {
                             holder = Some((a, Hold::ReadGuard));
                             "notheld".to_owned()
                         }
+                        Some((b, _)) if b == a => "ours".to_owned(),
                         // Held: the file names `named`, which is proven only
                         // if that actor is the holder.
                         Some((b, _)) => match named {
@@ -889,7 +902,7 @@ fn pgrep_and_pkill_find_the_holder_of_a_claim() {
     assert_ne!(code, Some(0));
     assert!(matches!(
         read(&path).unwrap(),
-        PidFileRead::NotHeldByAnyProcess(_)
+        PidFileRead::NotHeldByAnyProcess(..)
     ));
 }
 
@@ -979,14 +992,14 @@ fn foreign_holder_is_proven_and_signalled(path: &Utf8Path, mut holder: testkit::
         claim_for_current_process(path),
         Err(Error::AlreadyClaimed { pid: Some(p), .. }) if p == pid
     ));
-    owner.signal(Signal::TERM).unwrap();
+    owner.kill(Signal::TERM).unwrap();
     let status = holder.child_mut().wait().unwrap();
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
         Some(15)
     );
     match read(path).unwrap() {
-        PidFileRead::NotHeldByAnyProcess(_) => {}
+        PidFileRead::NotHeldByAnyProcess(..) => {}
         other => panic!("expected NotHeldByAnyProcess, got {other:?}"),
     }
 }
