@@ -29,8 +29,8 @@ pub enum Isolation {
 
 /// Runs `body` in a fresh process of the current test binary.
 ///
-/// `test_name` must be the test's full name as the harness lists it (for a test
-/// at the top of an integration test file, just the function name). In the
+/// `test_name` is the test function's name (or its full path); a test in a
+/// module of the test binary is found through its thread's name. In the
 /// parent this re-executes the binary with `--exact test_name`, waits (at most
 /// `limit`, else the child is killed and the test fails) and panics with the
 /// child's output unless it succeeded. In the child it installs the requested
@@ -100,7 +100,18 @@ pub fn run_isolated_env(
     env: &[(&str, &str)],
     body: impl FnOnce(),
 ) -> bool {
-    if std::env::var(ISOLATED_ENV).is_ok_and(|v| v == test_name) {
+    // The harness names a test's thread after its full path, which in a
+    // test binary of several modules is `module::name`: the bare name given
+    // here is enough.
+    let bare = test_name.rsplit("::").next().unwrap_or(test_name);
+    let thread = std::thread::current();
+    let test_name = match thread.name() {
+        Some(full) if full.ends_with(&format!("::{bare}")) => full,
+        _ => test_name,
+    };
+    if std::env::var(ISOLATED_ENV)
+        .is_ok_and(|v| v == test_name || v.ends_with(&format!("::{bare}")))
+    {
         install_requested_filter();
         body();
         return true;

@@ -617,27 +617,17 @@ testkit::isolated_test!(
 #[test]
 fn hidden_features_are_reported_absent() {
     let _w = watchdog("hidden", LIMIT);
-    if std::env::var_os("PIDKIT_HIDDEN_CHILD").is_none() {
-        // Re-run this very test in a fresh process with the features hidden.
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "hidden_features_are_reported_absent",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("PIDKIT_HIDE_FEATURES", "pidfs,get_info")
-            .env("PIDKIT_HIDDEN_CHILD", "1")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && text.contains("1 passed"),
-            "{text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
-    }
+    // The probe reads the variable once per process: a fresh one.
+    testkit::run_isolated_env(
+        "hidden_features_are_reported_absent",
+        Isolation::Process,
+        LIMIT,
+        &[("PIDKIT_HIDE_FEATURES", "pidfs,get_info")],
+        hidden_body,
+    );
+}
+
+fn hidden_body() {
     let s = probe();
     assert!(!s.pidfs && !s.get_info && !s.info_exit, "{s:?}");
     assert_eq!(

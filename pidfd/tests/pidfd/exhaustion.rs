@@ -159,23 +159,12 @@ testkit::isolated_test!(
 /// The fdinfo fallback itself, with the ioctl hidden.
 #[test]
 fn emfile_in_the_fdinfo_fallback_is_an_error() {
-    const NAME: &str = "emfile_in_the_fdinfo_fallback_is_an_error";
-    if std::env::var(testkit::ISOLATED_ENV).is_ok_and(|v| v == NAME) {
-        return fdinfo_body();
-    }
     let _w = watchdog("emfile_fdinfo_fallback", LIMIT);
-    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args([NAME, "--exact", "--nocapture", "--test-threads=1"])
-        .env(testkit::ISOLATED_ENV, NAME)
-        .env("PIDKIT_HIDE_FEATURES", "get_info")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let (status, out) = testkit::run_with_limit(cmd, LIMIT);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "{status}\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    testkit::run_isolated_env(
+        "emfile_in_the_fdinfo_fallback_is_an_error",
+        Isolation::Process,
+        LIMIT,
+        &[("PIDKIT_HIDE_FEATURES", "get_info")],
+        fdinfo_body,
     );
 }
