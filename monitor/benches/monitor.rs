@@ -7,8 +7,8 @@
 //!   `wait`, handing the exit over a channel), and [`Monitor`].
 //! - `spawn_wait_8`: the same with 8 children in flight.
 //! - `exit_latency`: from "kill the child" to "its exit is in our hands",
-//!   everything pinned to one CPU (a cross-CPU wake costs ~27 µs in this VM
-//!   and would be what is measured otherwise): raw `pidfd_send_signal` +
+//!   everything pinned to one CPU (a cross-CPU wake would otherwise be most
+//!   of what is measured): raw `pidfd_send_signal` +
 //!   `poll(pidfd)` + `waitid(P_PIDFD)` against [`Process::kill`] +
 //!   [`Process::wait`].
 //!

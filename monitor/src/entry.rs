@@ -10,16 +10,17 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError, Weak};
+use std::task::Waker;
 use std::time::{Duration, Instant, SystemTime};
 
 use pidkit_pidfd::low_level::Backoff;
 use pidkit_pidfd::{PidFd, Signal, probe};
 use rustix::io::Errno;
 
-use crate::error::{Error, io_context};
+use crate::error::{Error, io_context, signal_error};
 use crate::exit::Exit;
 use crate::fallback::{self, ExitPipe, Reap};
-use crate::reaper::Shared;
+use crate::timers::{RETRY_MAX, RETRY_MIN};
 
 /// Whose process it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,10 +62,22 @@ pub(crate) enum Step {
     NotYet,
 }
 
-/// Shortest and longest pause between two attempts to learn a status that
-/// is not there yet (an adopted process whose parent has not reaped it).
-pub(crate) const RETRY_MIN: Duration = Duration::from_millis(1);
-pub(crate) const RETRY_MAX: Duration = Duration::from_millis(100);
+/// What an entry asks of the reaper it is registered with (the epoll
+/// reaper, `reaper::Shared`), under the entry's lock.
+pub(crate) trait Reaper: Send + Sync {
+    /// Takes the pidfd out of the epoll set; not being there is no error.
+    fn unwatch(&self, fd: &PidFd);
+    /// Puts the pidfd of `token` back into the epoll set, or, if the set
+    /// refuses, hands the entry to the retry timers.
+    fn rewatch(&self, token: u64, fd: &PidFd);
+    /// Drops the settled entry of `token` from the table.
+    fn forget(&self, token: u64);
+}
+
+/// Tasks to wake when an entry's outcome is recorded, by waiter key (async
+/// waiters that left the reaping to the monitor; the `tokio` module adds
+/// and removes them).
+pub(crate) type Tasks = Mutex<Vec<(u64, Waker)>>;
 
 /// One watched process.
 #[derive(Debug)]
@@ -83,14 +96,12 @@ pub(crate) struct Entry {
     /// leaves it to them. Changed under the entry's lock.
     waiters: AtomicUsize,
     /// The reaper this entry is registered with, and its token there.
-    registration: OnceLock<(Weak<Shared>, u64)>,
+    registration: OnceLock<(Weak<dyn Reaper>, u64)>,
     /// Whether the pidfd may be in the reaper's epoll set: `false` only once
     /// it is certainly out. Changed under the entry's lock.
     in_reaper_set: AtomicBool,
-    /// Tasks to wake when the outcome is recorded (async waiters that left
-    /// the reaping to the monitor).
-    #[cfg(feature = "tokio")]
-    pub(crate) wakers: crate::tokio::Wakers,
+    /// Tasks to wake when the outcome is recorded.
+    pub(crate) tasks: Tasks,
 }
 
 impl Entry {
@@ -105,8 +116,7 @@ impl Entry {
             waiters: AtomicUsize::new(0),
             registration: OnceLock::new(),
             in_reaper_set: AtomicBool::new(false),
-            #[cfg(feature = "tokio")]
-            wakers: crate::tokio::Wakers::default(),
+            tasks: Tasks::default(),
         }
     }
 
@@ -118,46 +128,20 @@ impl Entry {
         self.kind
     }
 
-    pub(crate) fn pidfd(&self) -> Option<&PidFd> {
-        match &self.watch {
-            Watch::Pidfd(fd) => Some(fd.as_ref()),
-            Watch::Pipe(_) => None,
-        }
-    }
-
-    /// The shared pidfd, for registering it with a reactor.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn shared_pidfd(&self) -> Option<&Arc<PidFd>> {
+    /// The pidfd, shared so that an async waiter can register it with its
+    /// runtime's reactor.
+    pub(crate) fn pidfd(&self) -> Option<&Arc<PidFd>> {
         match &self.watch {
             Watch::Pidfd(fd) => Some(fd),
             Watch::Pipe(_) => None,
         }
     }
 
-    /// Counts an async waiter that will reap the process itself, like a
-    /// thread in [`Entry::wait_deadline`]; undone by [`Entry::waiter_gone`].
-    #[cfg(feature = "tokio")]
-    pub(crate) fn waiter_came(&self) {
+    /// Records that `reaper` watches this entry's pidfd under `token` (its
+    /// epoll set holds it from now on).
+    pub(crate) fn registered(&self, reaper: Weak<dyn Reaper>, token: u64) {
         let slot = self.lock();
-        self.waiter_arrives(&slot);
-    }
-
-    /// Undoes one [`Entry::waiter_came`].
-    #[cfg(feature = "tokio")]
-    pub(crate) fn waiter_gone(&self) {
-        let slot = self.lock();
-        self.waiter_leaves(&slot);
-    }
-
-    /// Records that the reaper `shared` watches this entry's pidfd under
-    /// `token` (its epoll set holds it from now on).
-    pub(crate) fn registered(&self, shared: &Arc<Shared>, token: u64) {
-        let slot = self.lock();
-        if self
-            .registration
-            .set((Arc::downgrade(shared), token))
-            .is_ok()
-        {
+        if self.registration.set((reaper, token)).is_ok() {
             self.in_reaper_set.store(true, Ordering::SeqCst);
             if slot.is_some() {
                 // Settled before registration finished: nothing to watch.
@@ -167,10 +151,11 @@ impl Entry {
     }
 
     /// A waiter that reaps the process itself arrives (`_slot`: the entry's
-    /// lock is held). The first one takes the pidfd out of the reaper's
-    /// epoll set, so that the exit wakes only the waiters, not the reaper
-    /// thread too (one context switch less per waited process).
-    fn waiter_arrives(&self, _slot: &Option<Outcome>) {
+    /// lock is held): a thread in [`Entry::wait_deadline`] or an async
+    /// waiter. The first one takes the pidfd out of the reaper's epoll set,
+    /// so that the exit wakes only the waiters, not the reaper thread too
+    /// (one context switch less per waited process).
+    pub(crate) fn waiter_arrives(&self, _slot: &Option<Outcome>) {
         if self.waiters.fetch_add(1, Ordering::SeqCst) == 0 {
             if let (Some(shared), Some(fd)) = (self.reaper(), self.pidfd()) {
                 if self.in_reaper_set.load(Ordering::SeqCst) {
@@ -184,7 +169,7 @@ impl Entry {
     /// A waiter leaves (`slot`: under the entry's lock). The last one hands
     /// an unsettled process back to the reaper's epoll set (a settled one
     /// left the reaper when its outcome was recorded).
-    fn waiter_leaves(&self, slot: &Option<Outcome>) {
+    pub(crate) fn waiter_leaves(&self, slot: &Option<Outcome>) {
         if self.waiters.fetch_sub(1, Ordering::SeqCst) != 1 || slot.is_some() {
             return;
         }
@@ -223,7 +208,7 @@ impl Entry {
     }
 
     /// The reaper this entry is registered with, while it runs.
-    fn reaper(&self) -> Option<Arc<Shared>> {
+    fn reaper(&self) -> Option<Arc<dyn Reaper>> {
         self.registration
             .get()
             .and_then(|(shared, _)| shared.upgrade())
@@ -260,8 +245,10 @@ impl Entry {
         if self.sleeping.load(Ordering::SeqCst) > 0 {
             self.cond.notify_all();
         }
-        #[cfg(feature = "tokio")]
-        self.wakers.wake_all();
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for (_, task) in tasks {
+            task.wake();
+        }
         if let Watch::Pipe(pipe) = &self.watch {
             pipe.close();
         }
@@ -524,58 +511,7 @@ impl Entry {
     }
 }
 
-/// A refused or failed signal to `pid`, in the words every pidkit crate
-/// uses: gone is [`Error::Gone`], `EPERM` [`Error::PermissionDenied`], an
-/// invalid number [`Error::InvalidPid`]; anything else names `how` it was
-/// sent.
-pub(crate) fn signal_error(pid: u32, how: &str, e: io::Error) -> Error {
-    if is_esrch(&e) {
-        return Error::Gone { pid };
-    }
-    match e.kind() {
-        io::ErrorKind::NotFound => Error::Gone { pid },
-        io::ErrorKind::PermissionDenied => Error::PermissionDenied { pid },
-        io::ErrorKind::InvalidInput if pidkit_pidfd::check_pid(pid).is_err() => {
-            Error::InvalidPid { pid }
-        }
-        _ => io_context(format!("signalling process {pid} {how}"), e),
-    }
-}
-
-/// `ESRCH` as it comes from rustix (`pidkit-pidfd` gives it as
-/// [`io::ErrorKind::NotFound`], std's kind for it is uncategorised).
-pub(crate) fn is_esrch(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(Errno::SRCH.raw_os_error())
-}
-
 /// Time left until `deadline` (zero once passed); `None` for no deadline.
 pub(crate) fn remaining(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_refused_signal_reads_as_in_every_pidkit_crate() {
-        let errno = |e: Errno| io::Error::from_raw_os_error(e.raw_os_error());
-        let e = signal_error(7, "through its pidfd", errno(Errno::PERM));
-        assert!(matches!(e, Error::PermissionDenied { pid: 7 }), "{e:?}");
-        assert_eq!(
-            e.to_string(),
-            pidkit_pidhandle::Error::PermissionDenied { pid: 7 }.to_string()
-        );
-        let e = signal_error(7, "through its pidfd", errno(Errno::SRCH));
-        assert!(matches!(e, Error::Gone { pid: 7 }), "{e:?}");
-        assert_eq!(
-            e.to_string(),
-            pidkit_pidhandle::Error::Gone { pid: 7 }.to_string()
-        );
-        let e = signal_error(0, "with kill(2)", errno(Errno::INVAL));
-        assert!(matches!(e, Error::InvalidPid { pid: 0 }), "{e:?}");
-        let e = signal_error(7, "with kill(2)", errno(Errno::INVAL));
-        assert_eq!(e.to_string(), "i/o error signalling process 7 with kill(2)");
-        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-    }
 }

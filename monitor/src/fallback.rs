@@ -20,8 +20,7 @@ use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::process::{Pid, WaitId, WaitIdOptions, WaitOptions};
 
-use crate::entry::signal_error;
-use crate::error::Error;
+use crate::error::{Error, signal_error};
 
 /// The exit fd of a fallback child: the read end of a pipe whose write end
 /// is closed once the outcome is recorded, so the read end becomes readable

@@ -17,12 +17,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pidkit_pidfd::low_level::Backoff;
-use pidkit_pidfd::{PidFd, Signal, SignalScope, probe};
+use pidkit_pidfd::{Signal, SignalScope, probe};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
-use crate::entry::{Kind, is_esrch};
-use crate::error::{Error, io_context};
+use crate::entry::Kind;
+use crate::error::{Error, io_context, is_esrch};
 use crate::exit::Exit;
 use crate::monitor::Monitor;
 use crate::process::Process;
@@ -307,43 +307,6 @@ impl Process {
             let _ = self.kill(Signal::KILL);
         }
     }
-}
-
-/// Whether the process `fd` pins leads its process group (its group id is
-/// its PID), for [`Monitor::adopt`]. The group id is read by number (field 5
-/// of `/proc/<pid>/stat`; `getpgid` would do, but a group outside our PID
-/// namespace reads as 0 there, which rustix refuses with a panic), then the
-/// pinned process is checked to be still unreaped (signal 0 through the
-/// pidfd; a zombie counts, and so does one we may not signal), so the number
-/// named it during the read and the answer is about this process, not one
-/// that got the number since. A `/proc` of another PID namespace than ours
-/// names other processes by these numbers, and answers "no".
-pub(crate) fn leads_its_group(pid: u32, fd: &PidFd) -> bool {
-    let leads = proc_pgrp(pid).is_some_and(|pgrp| pgrp == pid) && proc_is_ours();
-    leads
-        && fd
-            .kill(Signal::ZERO)
-            .map_or_else(|e| e.kind() != io::ErrorKind::NotFound, |()| true)
-}
-
-/// The process group id of `pid`, from `/proc/<pid>/stat` (the fields after
-/// the command name, which may itself hold spaces and parentheses, are
-/// state, ppid, pgrp).
-fn proc_pgrp(pid: u32) -> Option<u32> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
-    let field = std::str::from_utf8(after)
-        .ok()?
-        .split_ascii_whitespace()
-        .nth(2)?;
-    field.parse().ok()
-}
-
-/// Whether `/proc` is the procfs of our PID namespace: it shows us under our
-/// own PID.
-fn proc_is_ours() -> bool {
-    std::fs::read_link("/proc/self")
-        .is_ok_and(|p| p.as_os_str() == std::process::id().to_string().as_str())
 }
 
 fn raw(pid: u32) -> Result<Pid, Error> {

@@ -80,7 +80,7 @@
 //!   dying without unwinding (`SIGKILL`, `abort`); the kernel's
 //!   `CLONE_PIDFD_AUTOKILL` (7.1) would, and is not used (ARCHITECTURE.md).
 //! - Whether an adopted process dumped core is known only with its status
-//!   (Linux 6.15+, once its parent reaped it); before, [`Process::wait`]
+//!   (Linux 6.15+, once its parent reaped it); until then [`Process::wait`]
 //!   fails with [`Error::StatusUnavailable`] rather than guess. The
 //!   kernel's separate core-dump record (`PIDFD_INFO_COREDUMP`, 6.16) is
 //!   filled only for dumps to a coredump socket and is not used for the flag.
@@ -136,15 +136,20 @@ compile_error!(
     "pidkit-monitor supports Linux only: it is built on pidfds and Linux wait semantics"
 );
 
+mod adopt;
 mod entry;
 mod error;
 mod exit;
 mod fallback;
+mod fd_limit;
 mod group;
 mod handle;
+mod launcher;
 mod monitor;
 mod process;
+mod process_monitor;
 mod reaper;
+mod timers;
 #[cfg(feature = "tokio")]
 mod tokio;
 
@@ -152,51 +157,12 @@ mod tokio;
 pub use self::tokio::WaitFuture;
 pub use error::{AdoptError, Error};
 pub use exit::Exit;
-pub use monitor::{Backend, Monitor, ProcessMonitor};
+pub use fd_limit::raise_fd_limit;
+pub use monitor::{Backend, Monitor};
 /// The handle types of `pidkit-pidhandle` this crate's signatures use
 /// ([`Monitor::adopt`] takes a [`PidHandle`], [`Process::handle`] and
 /// [`Process::identity`] give one and its [`Identity`]), re-exported so that
 /// their version always matches this crate's.
 pub use pidkit_pidhandle::{Identity, PidHandle, Signal, State};
 pub use process::Process;
-
-/// Raises this process's soft `RLIMIT_NOFILE` to its hard limit and returns
-/// the new soft limit.
-///
-/// Distributions start processes with a soft limit of 1024 open files, and a
-/// monitored child costs one (its pidfd; two for the exit pipe without
-/// pidfds), so a supervisor of more than about a thousand children needs
-/// more; past the limit [`Monitor::start`] fails with [`Error::FdLimit`].
-/// The hard limit (often 4096, or 524288 under systemd) can be raised only
-/// with `CAP_SYS_RESOURCE`. Children inherit the raised soft limit; set it
-/// back in `pre_exec` if a child relies on `select(2)` and its 1024-fd sets.
-///
-/// ```
-/// let soft = pidkit_monitor::raise_fd_limit()?;
-/// assert!(soft >= 1);
-/// # Ok::<(), pidkit_monitor::Error>(())
-/// ```
-///
-/// # Errors
-///
-/// [`Error::Io`] if `setrlimit` refuses.
-pub fn raise_fd_limit() -> Result<u64, Error> {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let lim = getrlimit(Resource::Nofile);
-    if lim.current != lim.maximum {
-        setrlimit(
-            Resource::Nofile,
-            Rlimit {
-                current: lim.maximum,
-                maximum: lim.maximum,
-            },
-        )
-        .map_err(|e| {
-            error::io_context(
-                "raising the soft RLIMIT_NOFILE of this process to its hard limit",
-                e.into(),
-            )
-        })?;
-    }
-    Ok(lim.maximum.unwrap_or(u64::MAX))
-}
+pub use process_monitor::ProcessMonitor;

@@ -19,10 +19,10 @@
 //!   entry's lock, and whoever drops a settled entry from the table first
 //!   takes its pidfd out of the set.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use rustix::event::epoll;
@@ -30,9 +30,9 @@ use rustix::event::{EventfdFlags, eventfd};
 use rustix::io::Errno;
 
 use pidkit_pidfd::PidFd;
-use pidkit_pidfd::low_level::Backoff;
 
-use crate::entry::{Entry, RETRY_MAX, RETRY_MIN, Step};
+use crate::entry::{Entry, Reaper, Step};
+use crate::timers::{RETRY_MAX, Timers};
 
 /// The token of the wake-up eventfd.
 const WAKE: u64 = 0;
@@ -124,51 +124,9 @@ impl Shared {
             self.table().remove(&token);
             return Err(e.into());
         }
-        entry.registered(self, token);
+        let reaper: Weak<Shared> = Arc::downgrade(self);
+        entry.registered(reaper, token);
         Ok(())
-    }
-
-    /// Takes a pidfd out of the epoll set (a waiter reaps it itself). Not
-    /// being there is no error.
-    pub(crate) fn unwatch(&self, fd: &PidFd) {
-        let _ = epoll::delete(&self.epoll, fd);
-    }
-
-    /// Puts the pidfd of `token` back into the epoll set (its last waiter
-    /// left before the exit). If the set refuses (out of memory, or the
-    /// `max_user_watches` limit), the entry goes to the retry timers
-    /// instead, which look at it with a pause of up to [`RETRY_MAX`].
-    pub(crate) fn rewatch(&self, token: u64, fd: &PidFd) {
-        let added = epoll::add(
-            &self.epoll,
-            fd,
-            epoll::EventData::new_u64(token),
-            epoll::EventFlags::IN,
-        );
-        match added {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(_) => {
-                self.polled
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(token);
-                self.wake();
-            }
-        }
-    }
-
-    /// Drops a settled entry whose pidfd is out of the epoll set (its waiter
-    /// reaped it).
-    pub(crate) fn forget(&self, token: u64) {
-        let empty = {
-            let mut table = self.table();
-            table.remove(&token);
-            table.is_empty()
-        };
-        if empty && self.closing.load(Ordering::SeqCst) {
-            // The reaper stops once the table is empty: tell it.
-            self.wake();
-        }
     }
 
     fn wake(&self) {
@@ -225,6 +183,52 @@ impl Shared {
             // Exited but no status yet (an adopted process whose parent has
             // not reaped it), or a transient error.
             Some(Ok(Step::NotYet) | Err(_)) => Next::Retry,
+        }
+    }
+}
+
+/// What an entry asks of the reaper it is registered with.
+impl Reaper for Shared {
+    /// Takes a pidfd out of the epoll set (a waiter reaps it itself). Not
+    /// being there is no error.
+    fn unwatch(&self, fd: &PidFd) {
+        let _ = epoll::delete(&self.epoll, fd);
+    }
+
+    /// Puts the pidfd of `token` back into the epoll set (its last waiter
+    /// left before the exit). If the set refuses (out of memory, or the
+    /// `max_user_watches` limit), the entry goes to the retry timers
+    /// instead, which look at it with a pause of up to [`RETRY_MAX`].
+    fn rewatch(&self, token: u64, fd: &PidFd) {
+        let added = epoll::add(
+            &self.epoll,
+            fd,
+            epoll::EventData::new_u64(token),
+            epoll::EventFlags::IN,
+        );
+        match added {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(_) => {
+                self.polled
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(token);
+                self.wake();
+            }
+        }
+    }
+
+    /// Drops a settled entry whose pidfd is out of the epoll set (its waiter
+    /// reaped it).
+    fn forget(&self, token: u64) {
+        let empty = {
+            let mut table = self.table();
+            table.remove(&token);
+            table.is_empty()
+        };
+        if empty && self.closing.load(Ordering::SeqCst) {
+            // The reaper stops once the table is empty: tell it.
+            self.wake();
         }
     }
 }
@@ -312,152 +316,5 @@ fn run(shared: &Shared) {
         if shared.closing.load(Ordering::SeqCst) && shared.table().is_empty() {
             return;
         }
-    }
-}
-
-/// Retry timers of the entries that are off the epoll set, waiting for a
-/// status: each token has one deadline, and its pause doubles from
-/// [`RETRY_MIN`] up to [`RETRY_MAX`] on every reschedule.
-#[derive(Debug, Default)]
-pub(crate) struct Timers {
-    queue: BTreeSet<(Instant, u64)>,
-    /// token → (deadline in `queue`, if queued; current pause; the pauses
-    /// after it)
-    state: HashMap<u64, (Option<Instant>, Duration, Backoff)>,
-}
-
-impl Timers {
-    /// (Re)schedules `token`: after [`RETRY_MIN`] the first time, after twice
-    /// the previous pause (at most [`RETRY_MAX`]) afterwards.
-    pub(crate) fn schedule(&mut self, token: u64, now: Instant) {
-        let mut pauses = match self.state.get(&token) {
-            Some((queued, _, pauses)) => {
-                if let Some(at) = queued {
-                    self.queue.remove(&(*at, token));
-                }
-                *pauses
-            }
-            None => Backoff::new(RETRY_MIN, RETRY_MAX),
-        };
-        let pause = pauses.next_pause();
-        let at = now + pause;
-        self.queue.insert((at, token));
-        self.state.insert(token, (Some(at), pause, pauses));
-    }
-
-    /// Removes and returns the tokens whose deadline is at or before `now`,
-    /// earliest first. They keep their pause for the next [`Timers::schedule`].
-    pub(crate) fn due(&mut self, now: Instant) -> Vec<u64> {
-        let mut out = Vec::new();
-        while let Some(&(at, token)) = self.queue.first() {
-            if at > now {
-                break;
-            }
-            self.queue.pop_first();
-            if let Some(s) = self.state.get_mut(&token) {
-                s.0 = None;
-            }
-            out.push(token);
-        }
-        out
-    }
-
-    /// Drops everything about `token`.
-    pub(crate) fn forget(&mut self, token: u64) {
-        if let Some((Some(at), _, _)) = self.state.remove(&token) {
-            self.queue.remove(&(at, token));
-        }
-    }
-
-    /// The earliest deadline.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.queue.first().map(|(at, _)| *at)
-    }
-
-    #[cfg(test)]
-    fn pause(&self, token: u64) -> Option<Duration> {
-        self.state.get(&token).map(|s| s.1)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[derive(Clone, Debug)]
-    enum Op {
-        Schedule(u64),
-        Forget(u64),
-        Advance(u64),
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            (0u64..6).prop_map(Op::Schedule),
-            (0u64..6).prop_map(Op::Forget),
-            (0u64..250).prop_map(Op::Advance),
-        ]
-    }
-
-    proptest! {
-        /// Against a simple model: every scheduled token comes out of `due`
-        /// exactly once, not before its deadline, in deadline order, unless
-        /// it was forgotten or rescheduled first; pauses double up to the cap.
-        #[test]
-        fn timers_match_model(ops in proptest::collection::vec(op(), 0..60)) {
-            let start = Instant::now();
-            let mut now = start;
-            let mut t = Timers::default();
-            // token -> (deadline, pause)
-            let mut model: HashMap<u64, (Option<Instant>, Duration)> = HashMap::new();
-            for op in ops {
-                match op {
-                    Op::Schedule(tok) => {
-                        let pause = model.get(&tok).map_or(RETRY_MIN, |(_, p)| (*p * 2).min(RETRY_MAX));
-                        model.insert(tok, (Some(now + pause), pause));
-                        t.schedule(tok, now);
-                        prop_assert_eq!(t.pause(tok), Some(pause));
-                    }
-                    Op::Forget(tok) => {
-                        model.remove(&tok);
-                        t.forget(tok);
-                        prop_assert_eq!(t.pause(tok), None);
-                    }
-                    Op::Advance(ms) => {
-                        now += Duration::from_millis(ms);
-                        let got = t.due(now);
-                        let mut want: Vec<(Instant, u64)> = model
-                            .iter()
-                            .filter_map(|(tok, (at, _))| at.filter(|a| *a <= now).map(|a| (a, *tok)))
-                            .collect();
-                        want.sort();
-                        for (_, tok) in &want {
-                            if let Some(s) = model.get_mut(tok) {
-                                s.0 = None;
-                            }
-                        }
-                        prop_assert_eq!(got, want.into_iter().map(|(_, tok)| tok).collect::<Vec<_>>());
-                    }
-                }
-                let next = model.values().filter_map(|(at, _)| *at).min();
-                prop_assert_eq!(t.next_deadline(), next);
-            }
-        }
-    }
-
-    #[test]
-    fn pause_doubles_to_the_cap() {
-        let now = Instant::now();
-        let mut t = Timers::default();
-        let mut last = Duration::ZERO;
-        for _ in 0..20 {
-            t.schedule(7, now);
-            let p = t.pause(7).unwrap();
-            assert!(p >= last && p <= RETRY_MAX);
-            last = p;
-        }
-        assert_eq!(last, RETRY_MAX);
-        assert_eq!(t.queue.len(), 1, "rescheduling replaces the deadline");
     }
 }

@@ -14,7 +14,7 @@
 //! - When the process has exited but its status is not there yet (an
 //!   adopted process whose parent has not reaped it), the future hands the
 //!   process back to the monitor, whose reaper retries, and waits for the
-//!   outcome to be recorded: [`Entry`]'s waker list, woken by every record.
+//!   outcome to be recorded: [`Entry`]'s list of tasks, woken by every record.
 //! - Everything that settles the outcome happens inside one `poll`, under
 //!   the entry's lock; dropping the future between two polls can only drop
 //!   a registration and a waker, never an exit.
@@ -24,45 +24,31 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use pidkit_pidfd::AsyncReadable;
 
-use crate::entry::{Entry, Outcome, Step};
+use crate::entry::{Entry, Outcome, Step, Tasks};
 use crate::error::{Error, io_context};
 use crate::exit::Exit;
 use crate::process::Process;
 
-/// The tasks waiting for an entry's outcome to be recorded, by waiter key.
-#[derive(Debug, Default)]
-pub(crate) struct Wakers {
-    list: Mutex<Vec<(u64, Waker)>>,
+/// Sets the waker of waiter `key` in `tasks`, the entry's list of tasks to
+/// wake when the outcome is recorded. Called under the entry's lock.
+fn set_task(tasks: &Tasks, key: u64, waker: &Waker) {
+    let mut list = tasks.lock().unwrap_or_else(PoisonError::into_inner);
+    match list.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, w)) if w.will_wake(waker) => {}
+        Some((_, w)) => w.clone_from(waker),
+        None => list.push((key, waker.clone())),
+    }
 }
 
-impl Wakers {
-    fn set(&self, key: u64, waker: &Waker) {
-        let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
-        match list.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, w)) if w.will_wake(waker) => {}
-            Some((_, w)) => w.clone_from(waker),
-            None => list.push((key, waker.clone())),
-        }
-    }
-
-    fn remove(&self, key: u64) {
-        let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
-        list.retain(|(k, _)| *k != key);
-    }
-
-    /// Wakes and forgets every waiting task. Called when the outcome is
-    /// recorded, under the entry's lock.
-    pub(crate) fn wake_all(&self) {
-        let list = std::mem::take(&mut *self.list.lock().unwrap_or_else(PoisonError::into_inner));
-        for (_, waker) in list {
-            waker.wake();
-        }
-    }
+/// Takes waiter `key` off `tasks`.
+fn remove_task(tasks: &Tasks, key: u64) {
+    let mut list = tasks.lock().unwrap_or_else(PoisonError::into_inner);
+    list.retain(|(k, _)| *k != key);
 }
 
 /// Keys that tell the waker list's entries apart.
@@ -171,10 +157,11 @@ impl WaitFuture {
             Watching::Fd { fd, reaps } => {
                 drop(fd);
                 if reaps {
-                    self.entry.waiter_gone();
+                    let slot = self.entry.lock();
+                    self.entry.waiter_leaves(&slot);
                 }
             }
-            Watching::Recorded => self.entry.wakers.remove(self.key),
+            Watching::Recorded => remove_task(&self.entry.tasks, self.key),
             Watching::Idle => {}
         }
     }
@@ -196,10 +183,12 @@ impl WaitFuture {
 
     /// Registers the exit fd with the current runtime's reactor.
     fn watch_fd(&mut self) -> io::Result<()> {
-        self.watch = match self.entry.shared_pidfd() {
+        self.watch = match self.entry.pidfd() {
             Some(pidfd) => {
                 let fd = AsyncReadable::new(Arc::clone(pidfd))?;
-                self.entry.waiter_came();
+                let slot = self.entry.lock();
+                self.entry.waiter_arrives(&slot);
+                drop(slot);
                 Watching::Fd { fd, reaps: true }
             }
             None => {
@@ -277,7 +266,7 @@ impl Future for WaitFuture {
                     }
                     // Under the entry's lock, which every record takes: the
                     // outcome cannot be recorded between the check and this.
-                    this.entry.wakers.set(this.key, cx.waker());
+                    set_task(&this.entry.tasks, this.key, cx.waker());
                     return Poll::Pending;
                 }
             }
