@@ -11,8 +11,8 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::error::{Error, Op, classify, open_error};
-use crate::file::{parent_dir, refuse_planted, try_lock};
+use crate::error::{Error, Op, classify};
+use crate::file::{open_error, parent_dir, refuse_planted, try_lock};
 use crate::held::{self, Registration};
 
 /// The mode a newly created lock file gets (before the umask): `rw-r--r--`.

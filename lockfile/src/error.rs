@@ -1,13 +1,11 @@
 //! The errors of lock file operations: [`Error`], the step that failed
-//! ([`Op`]), and the classification of OS errors into them.
+//! ([`Op`]), and the classification of an OS error into them.
 
 use std::fmt;
 use std::io;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use rustix::io::Errno;
-
-use crate::file::sticky_protection;
 
 /// The step of an operation on a lock file that failed, as carried by [`Error`].
 ///
@@ -303,156 +301,6 @@ pub(crate) fn classify(path: &Utf8Path, op: Op, source: io::Error) -> Error {
     }
 }
 
-/// Classifies a failed `open`, looking at the file system where the errno alone
-/// is ambiguous. Only runs on the error path.
-pub(crate) fn open_error(path: &Utf8Path, creating: bool, source: io::Error) -> Error {
-    let errno = Errno::from_io_error(&source);
-    // O_NOFOLLOW reports a symlink in the last component as ELOOP; a loop
-    // further up the path gives the same errno, so look. With O_CREAT, a
-    // symlink of another user in a sticky world-writable directory gives
-    // EACCES instead (the kernel's sticky check refuses any such symlink).
-    let maybe_symlink = errno == Some(Errno::LOOP) || (creating && errno == Some(Errno::ACCESS));
-    if maybe_symlink && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Error::Symlink {
-            path: path.to_owned(),
-        };
-    }
-    if creating && source.kind() == io::ErrorKind::NotFound {
-        return Error::MissingParent {
-            path: path.to_owned(),
-        };
-    }
-    if creating && errno == Some(Errno::ACCESS) {
-        if let Some(owner_uid) = sticky_protection(path) {
-            return Error::ProtectedBySticky {
-                path: path.to_owned(),
-                owner_uid,
-            };
-        }
-    }
-    classify(path, Op::Open, source)
-}
-
 #[cfg(test)]
-mod tests {
-    use std::error::Error as _;
-
-    use super::*;
-
-    /// Every variant's message, and the rule that a message never repeats
-    /// its source: a variant with a source says only what was being done.
-    #[test]
-    fn messages_name_the_path_and_never_repeat_the_source() {
-        let path = || Utf8PathBuf::from("/run/x.lock");
-        let cases: Vec<(Error, &str)> = vec![
-            (
-                Error::Locked { path: path() },
-                "lock file /run/x.lock is locked by another holder",
-            ),
-            (
-                Error::HeldByThisProcess { path: path() },
-                "lock file /run/x.lock is already held by this process",
-            ),
-            (
-                Error::Symlink { path: path() },
-                "lock file /run/x.lock is a symlink; refusing to follow it",
-            ),
-            (
-                Error::IsDirectory { path: path() },
-                "lock file /run/x.lock is a directory",
-            ),
-            (
-                Error::NotRegularFile { path: path() },
-                "lock file /run/x.lock is not a regular file",
-            ),
-            (
-                Error::MissingParent { path: path() },
-                "cannot create lock file /run/x.lock: its parent directory does not exist",
-            ),
-            (
-                Error::ReadOnlyFilesystem {
-                    path: path(),
-                    op: Op::Write,
-                },
-                "cannot write lock file /run/x.lock: read-only file system",
-            ),
-            (
-                Error::PermissionDenied {
-                    path: path(),
-                    op: Op::Open,
-                },
-                "cannot open lock file /run/x.lock: permission denied",
-            ),
-            (
-                Error::Io {
-                    path: path(),
-                    op: Op::SyncParentDir,
-                    source: io::Error::from_raw_os_error(5),
-                },
-                "cannot fsync the parent directory of lock file /run/x.lock",
-            ),
-        ];
-        for (e, want) in cases {
-            let text = e.to_string();
-            assert_eq!(text, want);
-            assert_eq!(e.path(), "/run/x.lock");
-            assert_eq!(
-                text,
-                text.to_lowercase().replace("utf-8", "UTF-8"),
-                "{text}"
-            );
-            if let Some(source) = e.source() {
-                assert!(!text.contains(&source.to_string()), "{text}");
-                assert!(!text.contains("input/output"), "{text}");
-            }
-        }
-    }
-
-    /// The OS errors whose cause is a variant's name become that variant,
-    /// without a source.
-    #[test]
-    fn refusals_and_read_only_file_systems_have_no_source() {
-        let path = Utf8Path::new("/run/x.lock");
-        for errno in [13, 1] {
-            let e = classify(path, Op::Open, io::Error::from_raw_os_error(errno));
-            assert!(
-                matches!(e, Error::PermissionDenied { op: Op::Open, .. }),
-                "{e:?}"
-            );
-            assert!(e.source().is_none());
-            assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
-        }
-        let e = classify(path, Op::Write, io::Error::from_raw_os_error(30));
-        assert!(matches!(e, Error::ReadOnlyFilesystem { op: Op::Write, .. }));
-        assert!(e.source().is_none());
-        let e = classify(path, Op::Write, io::Error::from_raw_os_error(28));
-        assert!(matches!(e, Error::Io { op: Op::Write, .. }), "{e:?}");
-        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
-        assert_eq!(e.op(), Some(Op::Write));
-    }
-
-    #[test]
-    fn converts_to_io_error_with_its_kind_and_keeps_the_error() {
-        let cases = [
-            (
-                Error::Locked { path: "/a".into() },
-                io::ErrorKind::WouldBlock,
-            ),
-            (
-                Error::HeldByThisProcess { path: "/a".into() },
-                io::ErrorKind::Deadlock,
-            ),
-            (
-                Error::MissingParent { path: "/a".into() },
-                io::ErrorKind::NotFound,
-            ),
-        ];
-        for (e, kind) in cases {
-            let text = e.to_string();
-            let io: io::Error = e.into();
-            assert_eq!(io.kind(), kind, "{text}");
-            assert_eq!(io.to_string(), text);
-            assert!(io.get_ref().unwrap().downcast_ref::<Error>().is_some());
-        }
-    }
-}
+#[path = "error_tests.rs"]
+mod tests;

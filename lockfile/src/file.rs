@@ -1,6 +1,6 @@
-//! The steps on an open lock file that every operation shares: the
-//! `flock` calls, the positional read of the content, and the checks around
-//! `open` (planted files, the parent directory).
+//! The steps on a lock file that every operation shares: the `flock`
+//! calls, the positional read of the content, and the checks around `open`
+//! (what a failed open means, planted files, the parent directory).
 
 use std::fs::File;
 use std::io;
@@ -8,6 +8,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 
 use camino::Utf8Path;
 use fs4::fs_std::FileExt as Flock;
+use rustix::io::Errno;
 
 use crate::error::{Error, Op, classify};
 use crate::held::FileId;
@@ -15,14 +16,47 @@ use crate::held::FileId;
 /// Bytes read by the first (and, for small files, only) positional read.
 const FIRST_READ: usize = 128;
 
-/// If `path` is an existing file that `fs.protected_regular` would stop us from
-/// opening with `O_CREAT` (another user's file in a sticky, world-writable
-/// directory it does not belong to the owner of), returns the file's owner.
-pub(crate) fn sticky_protection(path: &Utf8Path) -> Option<u32> {
-    let file = std::fs::symlink_metadata(path).ok()?;
+/// [`Error::ProtectedBySticky`] if a file of `owner_uid` at `path` lies in a
+/// sticky world-writable directory that belongs to someone else: a file
+/// anyone may have planted there (the rule of `fs.protected_regular`).
+fn planted(path: &Utf8Path, owner_uid: u32) -> Option<Error> {
     let dir = std::fs::metadata(parent_dir(path)).ok()?;
     let sticky_world_writable = dir.mode() & 0o1002 == 0o1002;
-    (sticky_world_writable && file.uid() != dir.uid()).then_some(file.uid())
+    (sticky_world_writable && owner_uid != dir.uid()).then(|| Error::ProtectedBySticky {
+        path: path.to_owned(),
+        owner_uid,
+    })
+}
+
+/// Classifies a failed `open`, looking at the file system where the errno alone
+/// is ambiguous. Only runs on the error path.
+pub(crate) fn open_error(path: &Utf8Path, creating: bool, source: io::Error) -> Error {
+    let errno = Errno::from_io_error(&source);
+    // O_NOFOLLOW reports a symlink in the last component as ELOOP; a loop
+    // further up the path gives the same errno, so look. With O_CREAT, a
+    // symlink of another user in a sticky world-writable directory gives
+    // EACCES instead (the kernel's sticky check refuses any such symlink).
+    let maybe_symlink = errno == Some(Errno::LOOP) || (creating && errno == Some(Errno::ACCESS));
+    if maybe_symlink && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Error::Symlink {
+            path: path.to_owned(),
+        };
+    }
+    if creating && source.kind() == io::ErrorKind::NotFound {
+        return Error::MissingParent {
+            path: path.to_owned(),
+        };
+    }
+    if creating && errno == Some(Errno::ACCESS) {
+        // What `fs.protected_regular` refuses: the owner is the file's at the path.
+        let planted = std::fs::symlink_metadata(path)
+            .ok()
+            .and_then(|file| planted(path, file.uid()));
+        if let Some(error) = planted {
+            return error;
+        }
+    }
+    classify(path, Op::Open, source)
 }
 
 /// Refuses, after the open and before the lock, a regular file that someone
@@ -38,15 +72,10 @@ pub(crate) fn refuse_planted(file: &File, path: &Utf8Path) -> Result<FileId, Err
     if meta.uid() == rustix::process::geteuid().as_raw() || !meta.file_type().is_file() {
         return Ok(id);
     }
-    let foreign = std::fs::metadata(parent_dir(path))
-        .is_ok_and(|dir| dir.mode() & 0o1002 == 0o1002 && meta.uid() != dir.uid());
-    if foreign {
-        return Err(Error::ProtectedBySticky {
-            path: path.to_owned(),
-            owner_uid: meta.uid(),
-        });
+    match planted(path, meta.uid()) {
+        Some(error) => Err(error),
+        None => Ok(id),
     }
-    Ok(id)
 }
 
 /// The identity of an open lock file (one fstat); a failure counts as a
@@ -134,35 +163,31 @@ mod tests {
     /// refuses when `fs.protected_regular` is set, which a test must not change
     /// for the whole machine, so the detection is checked on its own.
     #[test]
-    fn sticky_protection_detects_a_foreign_file_in_a_sticky_world_writable_dir() {
+    fn planted_is_a_foreign_file_in_a_sticky_world_writable_dir() {
         use std::os::unix::fs::PermissionsExt;
-        if !testkit::require(testkit::is_root(), "root, to give a file to another user") {
+        if !testkit::require(testkit::is_root(), "root, to own the directory as uid 0") {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
         let sticky = dir.path().join("sticky");
         std::fs::create_dir(&sticky).unwrap();
         let path = Utf8PathBuf::try_from(sticky.join("a.lock")).unwrap();
-        std::fs::write(&path, "").unwrap();
-        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let mode = |m| std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(m));
 
-        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert_eq!(sticky_protection(&path), None, "not sticky");
-        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1755)).unwrap();
-        assert_eq!(sticky_protection(&path), None, "not world-writable");
-        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        assert_eq!(sticky_protection(&path), Some(65534));
-        std::os::unix::fs::chown(&path, Some(0), None).unwrap();
-        assert_eq!(
-            sticky_protection(&path),
-            None,
+        mode(0o777).unwrap();
+        assert!(planted(&path, 65534).is_none(), "not sticky");
+        mode(0o1755).unwrap();
+        assert!(planted(&path, 65534).is_none(), "not world-writable");
+        mode(0o1777).unwrap();
+        assert!(
+            planted(&path, 0).is_none(),
             "owned by the directory's owner"
         );
-
-        let err = Error::ProtectedBySticky {
-            path: path.clone(),
-            owner_uid: 65534,
-        };
+        let err = planted(&path, 65534).unwrap();
+        assert!(
+            matches!(&err, Error::ProtectedBySticky { path: p, owner_uid: 65534 } if *p == path),
+            "{err:?}"
+        );
         assert!(err.to_string().starts_with(&format!(
             "cannot open lock file {path}: it belongs to uid 65534"
         )));
