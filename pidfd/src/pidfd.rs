@@ -131,7 +131,7 @@ impl PidFd {
     /// assert_eq!(PidFd::open(0).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn open(pid: u32) -> io::Result<PidFd> {
         Self::open_with(pid, OpenFlags::EMPTY)
     }
@@ -148,7 +148,7 @@ impl PidFd {
     /// # child.wait()?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn open_with(pid: u32, flags: OpenFlags) -> io::Result<PidFd> {
         // Kept small so that it is made in the caller, system call and all;
         // every error is built out of line.
@@ -195,7 +195,6 @@ impl PidFd {
     /// running process and for a zombie, and fails once it has been reaped.
     /// A reaped process gives [`io::ErrorKind::NotFound`], even if its PID now
     /// names another process.
-    #[inline]
     ///
     /// ```
     /// use pidkit_pidfd::{PidFd, Signal};
@@ -208,6 +207,7 @@ impl PidFd {
     /// # let _ = child.try_wait();
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline(always)]
     pub fn kill(&self, signal: Signal) -> io::Result<()> {
         self.send_raw(signal, 0)
     }
@@ -228,7 +228,7 @@ impl PidFd {
         self.send_raw(signal, scope.flags())
     }
 
-    #[inline]
+    #[inline(always)]
     fn send_raw(&self, signal: Signal, flags: u32) -> io::Result<()> {
         match sys::pidfd_send_signal(self.fd(), signal.as_raw(), flags) {
             Ok(()) => Ok(()),
@@ -258,6 +258,7 @@ impl PidFd {
     /// assert!(a.pidfs_id()?.is_some());
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline(always)]
     pub fn pidfs_id(&self) -> io::Result<Option<u64>> {
         // The probe has proven that pidfds live on pidfs, so one `fstat`
         // answers; without pidfs every pidfd shares one anonymous inode.

@@ -9,7 +9,6 @@ use crate::hide::{Feature, apply_hidden, hidden_features};
 use crate::steps::run_probe;
 
 /// A call the probe makes on its own process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 ///
 /// ```
 /// use pidkit_pidfd::{Feature, ProbeStep};
@@ -17,6 +16,7 @@ use crate::steps::run_probe;
 /// assert_eq!(ProbeStep::ThreadOpen.feature(), Feature::Thread);
 /// assert_eq!(ProbeStep::PidfdOpen.to_string(), "pidfd_open on self");
 /// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ProbeStep {
     /// `pidfd_open` on ourselves.
@@ -177,7 +177,6 @@ impl fmt::Display for Unusable {
 /// "Works" means the call was made and behaved, not that the kernel version
 /// suggests it: a seccomp filter returning `ENOSYS` or `EPERM` makes a feature
 /// absent exactly like an old kernel does.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
 ///
 /// ```
 /// let support = pidkit_pidfd::probe();
@@ -186,6 +185,7 @@ impl fmt::Display for Unusable {
 /// assert!(!support.pidfs || support.thread);
 /// assert_eq!(support.reason, None);
 /// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Support {
     /// `pidfd_open(2)` (Linux 5.3).

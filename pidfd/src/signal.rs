@@ -117,7 +117,6 @@ impl Signal {
     }
 
     /// The raw signal number.
-    #[inline]
     ///
     /// ```
     /// use pidkit_pidfd::Signal;
@@ -125,6 +124,7 @@ impl Signal {
     /// assert_eq!(Signal::KILL.as_raw(), 9);
     /// assert_eq!(Signal::TERM.as_raw(), libc::SIGTERM);
     /// ```
+    #[inline]
     pub const fn as_raw(self) -> i32 {
         self.0
     }

@@ -91,7 +91,6 @@ impl PidFd {
     ///
     /// One `poll` with a zero timeout: cheap enough to call before every
     /// decision (the higher crates' `state()` does).
-    #[inline]
     ///
     /// ```
     /// use pidkit_pidfd::PidFd;
@@ -104,6 +103,7 @@ impl PidFd {
     /// assert!(fd.has_exited()?);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn has_exited(&self) -> io::Result<bool> {
         self.poll_once(Some(&Timespec {
             tv_sec: 0,

@@ -66,29 +66,46 @@ impl BootId {
     /// the kernel writes it.
     pub(crate) fn parse_canonical(s: &str) -> Option<BootId> {
         let b = s.as_bytes();
-        let dashes = [8, 13, 18, 23];
-        if b.len() != 36 || dashes.iter().any(|&i| b[i] != b'-') {
+        if b.len() != 36 {
             return None;
         }
         let mut v = 0u128;
-        for (i, &c) in b.iter().enumerate() {
-            if dashes.contains(&i) {
-                continue;
+        for (start, len) in [(0, 8), (9, 4), (14, 4), (19, 4), (24, 12)] {
+            if start > 0 && b[start - 1] != b'-' {
+                return None;
             }
-            v = (v << 4) | u128::from(lower_hex_value(c)?);
+            for &c in &b[start..start + len] {
+                v = (v << 4) | u128::from(lower_hex_value(c)?);
+            }
         }
         Some(BootId::from_u128(v))
     }
 }
 
 /// The value of one lowercase hex digit.
+#[inline]
 pub(crate) fn lower_hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+    // A table, not a `match`: hex digits of random ids are digits and
+    // letters in no order, and a branch on which one mispredicts.
+    match HEX_VALUE[usize::from(c)] {
+        NOT_HEX => None,
+        v => Some(v),
     }
 }
+
+/// [`HEX_VALUE`]'s entry for a byte that is no lowercase hex digit.
+const NOT_HEX: u8 = 0xff;
+
+/// The value of every lowercase hex digit, by byte.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 16 {
+        t[b"0123456789abcdef"[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
 
 impl fmt::Display for BootId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

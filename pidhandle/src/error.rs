@@ -8,7 +8,6 @@ use std::io;
 /// A process that is gone is [`Error::Gone`]; a process that exists
 /// but may not be signalled by us is [`Error::PermissionDenied`] (never
 /// reported as "dead"). Text that is not a handle is [`Error::Parse`].
-#[derive(Debug, thiserror::Error)]
 ///
 /// ```
 /// use pidkit_pidhandle::{Error, PidHandle, Signal};
@@ -21,6 +20,7 @@ use std::io;
 /// assert_eq!(e.to_string(), format!("process {} is gone", child.id()));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The pinned process is gone (reaped, or never existed when the handle

@@ -195,7 +195,7 @@ impl PidHandle {
     /// assert!(matches!(handle.kill(Signal::TERM), Err(Error::Gone { .. })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn kill(&self, signal: Signal) -> Result<(), Error> {
         let pid = self.pid();
         match &self.pin {
@@ -499,7 +499,7 @@ impl FromStr for PidHandle {
 
     /// Parses the text form ([`Identity`]) and restores the handle
     /// ([`PidHandle::restore`]).
-    #[inline]
+    #[inline(always)]
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::restore(&s.parse()?)
     }

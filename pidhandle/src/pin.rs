@@ -13,9 +13,10 @@ use crate::{BootId, Error, FromPidFdError, Identity, PidFd, PidHandle, Signal, p
 /// Rejects PID 0 and PIDs above `i32::MAX`.
 #[inline]
 pub(crate) fn check_pid(pid: u32) -> Result<(), Error> {
-    pidkit_pidfd::check_pid(pid)
-        .map(drop)
-        .map_err(|_| Error::InvalidPid { pid })
+    match pidkit_pidfd::check_pid(pid) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::InvalidPid { pid }),
+    }
 }
 
 /// Whether the pidfd path is available here.
@@ -29,6 +30,12 @@ pub(crate) fn pidfds(pid: u32) -> Result<bool, Error> {
     if support.usable() {
         return Ok(true);
     }
+    probe_failed(pid, support)
+}
+
+/// [`pidfds`] for a probe that did not find pidfds usable.
+#[cold]
+fn probe_failed(pid: u32, support: &pidkit_pidfd::Support) -> Result<bool, Error> {
     match support.resource_error() {
         Some(e) => Err(io_context(
             format!("probing pidfd support for pid {pid}"),
@@ -41,10 +48,19 @@ pub(crate) fn pidfds(pid: u32) -> Result<bool, Error> {
 /// The boot id, with an error that names `pid`.
 #[inline]
 pub(crate) fn boot_id_for(pid: u32) -> Result<BootId, Error> {
-    proc::boot_id().map_err(|e| match e {
+    match proc::boot_id() {
+        Ok(boot) => Ok(boot),
+        Err(e) => Err(naming_pid(pid, e)),
+    }
+}
+
+/// `e` with `pid` named in its context.
+#[cold]
+fn naming_pid(pid: u32, e: Error) -> Error {
+    match e {
         Error::Io { context, source } => io_context(format!("{context} for pid {pid}"), source),
         other => other,
-    })
+    }
 }
 
 /// Turns an error from a signal sent to `pid` into ours.
@@ -58,20 +74,35 @@ pub(crate) fn signal_error(pid: u32, e: io::Error) -> Error {
 }
 
 /// Opens a pidfd for `pid`; `Ok(None)` when no process has it.
-#[inline]
+#[inline(always)]
 pub(crate) fn open_pidfd(pid: u32) -> Result<Option<PidFd>, Error> {
     match PidFd::open(pid) {
         Ok(fd) => Ok(Some(fd)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_context(format!("pidfd_open for pid {pid}"), e)),
+        Err(e) => open_failed(pid, e),
+    }
+}
+
+/// [`open_pidfd`]'s answer to a refused `pidfd_open`.
+#[cold]
+fn open_failed(pid: u32, e: io::Error) -> Result<Option<PidFd>, Error> {
+    match e.kind() {
+        io::ErrorKind::NotFound => Ok(None),
+        _ => Err(io_context(format!("opening a pidfd for pid {pid}"), e)),
     }
 }
 
 /// The pidfs inode id of a pidfd, when this kernel has pidfs ids.
-#[inline]
+#[inline(always)]
 pub(crate) fn pidfs_id(pid: u32, fd: &PidFd) -> Result<Option<u64>, Error> {
-    fd.pidfs_id()
-        .map_err(|e| io_context(format!("fstat of the pidfd for pid {pid}"), e))
+    match fd.pidfs_id() {
+        Ok(id) => Ok(id),
+        Err(e) => Err(fstat_failed(pid, e)),
+    }
+}
+
+#[cold]
+fn fstat_failed(pid: u32, e: io::Error) -> Error {
+    io_context(format!("fstat of the pidfd for pid {pid}"), e)
 }
 
 /// The start ticks of the process a pidfd refers to, read from
@@ -175,7 +206,7 @@ impl PidHandle {
     /// assert!(matches!(PidHandle::new(0), Err(Error::InvalidPid { pid: 0 })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn new(pid: u32) -> Result<PidHandle, Error> {
         check_pid(pid)?;
         if !pidfds(pid)? {
@@ -277,7 +308,7 @@ impl PidHandle {
     /// the pidfd is handed back. Inline, so that its `fstat` is made in the
     /// caller's frame like the `pidfd_open` before it (ARCHITECTURE.md,
     /// "Where a call's cost goes").
-    #[inline]
+    #[inline(always)]
     fn pin(pid: u32, fd: PidFd) -> Result<PidHandle, FromPidFdError> {
         let found = boot_id_for(pid).and_then(|boot| Ok((boot, pidfs_id(pid, &fd)?)));
         match found {

@@ -35,7 +35,7 @@ impl PidHandle {
     /// assert_eq!(PidHandle::restore(&id)?.state()?, State::Gone);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn restore(identity: &Identity) -> Result<PidHandle, Error> {
         let pid = identity.pid();
         check_pid(pid)?;
