@@ -1,10 +1,11 @@
-//! Single-process behaviour of lock files: claims, reads, content, errors.
+//! Its own binary, so that its tests run in parallel: nothing here spawns a
+//! process, and no test of the process-spawning binary (`tests/lockfile/`)
+//! can fork while these hold and drop locks.
 //!
-//! Nothing in this binary spawns a process, so the tests may run in parallel:
-//! no forked child can hold a copy of a lock descriptor for a moment. This
-//! process's own claims and guards read as [`LockFileRead::HeldByThisProcess`];
-//! "someone else" is a bare `flock` on another descriptor, which the crate
-//! cannot tell from another process's.
+//! Single-process behaviour of lock files: claims, reads, content, errors.
+//! This process's own claims and guards read as
+//! [`LockFileRead::HeldByThisProcess`]; "someone else" is a bare `flock` on
+//! another descriptor, which the crate cannot tell from another process's.
 #![allow(
     clippy::unwrap_used,
     reason = "tests: a failed step must fail the test loudly"

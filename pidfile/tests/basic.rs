@@ -1,7 +1,9 @@
-//! Single-process behaviour of pidfiles: content, reads, errors, the parser.
+//! Its own binary, so that its tests run in parallel: nothing here spawns a
+//! process, and no test of the process-spawning binary (`tests/pidfile/`)
+//! can fork while these hold and drop locks.
 //!
-//! Nothing here spawns a process, so the tests may run in parallel. This
-//! process's own claims and guards read as its own
+//! Single-process behaviour of pidfiles: content, reads, errors, the parser.
+//! This process's own claims and guards read as its own
 //! ([`PidFileRead::HeldByThisProcess`]); "someone else" is a bare `flock` on
 //! a descriptor of its own, which the crate cannot tell from another
 //! process's (a holder with our PID, or naming whatever the test writes).

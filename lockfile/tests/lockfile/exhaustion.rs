@@ -5,17 +5,13 @@
 //! again once descriptors are free. The body runs in a process of its own
 //! (`testkit::run_isolated`), so the lowered limit touches no other test.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "tests: a failed step must fail the test loudly"
-)]
-
 use std::fs::{self, File};
 use std::time::Duration;
 
 use camino::Utf8Path;
 use fs4::fs_std::FileExt as Flock;
 use pidkit_lockfile::{Error, LockFileRead, Op, create_exclusive, read_and_hold_lock_file};
+use testkit::helper::serial;
 use testkit::{Isolation, fill_fd_table, temp_lock, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -134,9 +130,13 @@ fn body() {
     drop(dir);
 }
 
-testkit::isolated_test!(
-    emfile_is_a_clear_error_and_leaves_files_alone,
-    Isolation::Process,
-    LIMIT,
-    body,
-);
+#[test]
+fn emfile_is_a_clear_error_and_leaves_files_alone() {
+    let _serial = serial();
+    testkit::run_isolated(
+        "emfile_is_a_clear_error_and_leaves_files_alone",
+        Isolation::Process,
+        LIMIT,
+        body,
+    );
+}

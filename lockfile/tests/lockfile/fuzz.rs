@@ -6,11 +6,6 @@
 //! bytes) and UTF-8 sequences cut at those places. `cargo xtask test --fuzz`
 //! runs it with many cases.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a failed step must fail the test loudly"
-)]
-
 use std::fs::File;
 use std::time::Duration;
 
@@ -19,6 +14,7 @@ use fs4::fs_std::FileExt as Flock;
 use pidkit_lockfile::{LockFileRead, read_and_hold_lock_file};
 use proptest::prelude::*;
 use testkit::fuzz::{self, Bytes};
+use testkit::helper::serial;
 use testkit::{temp_lock, watchdog};
 
 /// Whether nobody holds any lock on the file.
@@ -66,6 +62,7 @@ fn check(path: &Utf8Path, bytes: &[u8]) -> Result<(), TestCaseError> {
 /// bytes (inputs reach a few hundred bytes through repetitions and splices).
 #[test]
 fn fuzz_lockfile_content() {
+    let _serial = serial();
     let _w = watchdog(
         "fuzz_lockfile_content",
         fuzz::budget() + Duration::from_secs(120),

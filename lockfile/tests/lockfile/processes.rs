@@ -1,12 +1,4 @@
 //! Lock files across processes, `exec`, mount namespaces and file systems that fail.
-//!
-//! Every test here takes [`serial`]: the tests spawn processes, and a
-//! process forked while another test drops a guard would hold a copy of that
-//! lock descriptor until it `exec`s.
-#![allow(
-    clippy::unwrap_used,
-    reason = "tests: a failed step must fail the test loudly"
-)]
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -24,7 +16,9 @@ use testkit::{Isolation, comm, process_holds_flock, temp_lock, wait_until, watch
 /// This crate's helper processes: the role is in `PIDKIT_LOCKFILE_TEST_ROLE`.
 const ROLES: Roles = Roles::new("PIDKIT_LOCKFILE_TEST_ROLE");
 
-const HELPER: &str = "role_helper";
+/// The helper test, by its full name in this binary (`Roles::spawn` runs it
+/// with `--exact`).
+const HELPER: &str = "processes::role_helper";
 
 fn unescape(s: &str) -> String {
     s.replace("\\n", "\n")
@@ -366,7 +360,7 @@ fn bare_file_name_syncs_the_current_directory() {
 #[test]
 fn read_only_file_system_is_a_clear_error() {
     let _serial = serial();
-    testkit::run_in_mount_namespace("read_only_file_system_is_a_clear_error", || {
+    testkit::run_in_mount_namespace("processes::read_only_file_system_is_a_clear_error", || {
         let dir = tempfile::tempdir().unwrap();
         let mnt = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
 
@@ -415,60 +409,63 @@ fn read_only_file_system_is_a_clear_error() {
 #[test]
 fn failed_write_keeps_the_claim_and_names_the_step() {
     let _serial = serial();
-    testkit::run_in_mount_namespace("failed_write_keeps_the_claim_and_names_the_step", || {
-        let dir = tempfile::tempdir().unwrap();
-        let mnt = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
-        testkit::mount(&["-t", "tmpfs", "-o", "size=8k", "tmpfs", mnt.as_str()]);
-        let path = mnt.join("full.lock");
-        drop(create_exclusive(&path).unwrap());
-        // Fill the file system.
-        let filler = vec![b'f'; 1 << 20];
-        let _ = fs::write(mnt.join("filler"), &filler);
+    testkit::run_in_mount_namespace(
+        "processes::failed_write_keeps_the_claim_and_names_the_step",
+        || {
+            let dir = tempfile::tempdir().unwrap();
+            let mnt = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+            testkit::mount(&["-t", "tmpfs", "-o", "size=8k", "tmpfs", mnt.as_str()]);
+            let path = mnt.join("full.lock");
+            drop(create_exclusive(&path).unwrap());
+            // Fill the file system.
+            let filler = vec![b'f'; 1 << 20];
+            let _ = fs::write(mnt.join("filler"), &filler);
 
-        let big = "x".repeat(1 << 20);
-        let failed = create_exclusive(&path)
-            .unwrap()
-            .write_content(big)
-            .unwrap_err();
-        let err = failed.error();
-        assert!(
-            matches!(err, Error::Io { path: p, op: Op::Write, .. } if p == &path),
-            "{err:?}"
-        );
-        assert_eq!(failed.to_string(), format!("cannot write lock file {path}"));
-        let source = std::error::Error::source(&failed).unwrap();
-        assert!(source.to_string().contains("No space left"), "{source}");
-        // The claim came back, still locked.
-        let claim = failed.into_inner();
-        assert_eq!(claim.path(), path);
-        assert!(
-            matches!(
+            let big = "x".repeat(1 << 20);
+            let failed = create_exclusive(&path)
+                .unwrap()
+                .write_content(big)
+                .unwrap_err();
+            let err = failed.error();
+            assert!(
+                matches!(err, Error::Io { path: p, op: Op::Write, .. } if p == &path),
+                "{err:?}"
+            );
+            assert_eq!(failed.to_string(), format!("cannot write lock file {path}"));
+            let source = std::error::Error::source(&failed).unwrap();
+            assert!(source.to_string().contains("No space left"), "{source}");
+            // The claim came back, still locked.
+            let claim = failed.into_inner();
+            assert_eq!(claim.path(), path);
+            assert!(
+                matches!(
+                    create_exclusive(&path),
+                    Err(Error::HeldByThisProcess { .. })
+                ),
+                "a second claim succeeded while the failed one was held"
+            );
+            assert!(!flock_tool_gets(&["-x", "-n"], &path));
+            // Once there is room, the same claim writes.
+            fs::remove_file(mnt.join("filler")).unwrap();
+            let guard = claim.write_content("mine\n".into()).unwrap();
+            assert_eq!(fs::read_to_string(&path).unwrap(), "mine\n");
+            assert!(matches!(
                 create_exclusive(&path),
                 Err(Error::HeldByThisProcess { .. })
-            ),
-            "a second claim succeeded while the failed one was held"
-        );
-        assert!(!flock_tool_gets(&["-x", "-n"], &path));
-        // Once there is room, the same claim writes.
-        fs::remove_file(mnt.join("filler")).unwrap();
-        let guard = claim.write_content("mine\n".into()).unwrap();
-        assert_eq!(fs::read_to_string(&path).unwrap(), "mine\n");
-        assert!(matches!(
-            create_exclusive(&path),
-            Err(Error::HeldByThisProcess { .. })
-        ));
-        drop(guard);
-        // Converted to an io::Error, the failure lets go of the claim.
-        let _ = fs::write(mnt.join("filler"), &filler);
-        let io_err: std::io::Error = create_exclusive(&path)
-            .unwrap()
-            .write_content("x".repeat(1 << 20))
-            .unwrap_err()
-            .into();
-        assert_eq!(io_err.kind(), std::io::ErrorKind::StorageFull);
-        drop(create_exclusive(&path).unwrap());
-        testkit::umount(&mnt);
-    });
+            ));
+            drop(guard);
+            // Converted to an io::Error, the failure lets go of the claim.
+            let _ = fs::write(mnt.join("filler"), &filler);
+            let io_err: std::io::Error = create_exclusive(&path)
+                .unwrap()
+                .write_content("x".repeat(1 << 20))
+                .unwrap_err()
+                .into();
+            assert_eq!(io_err.kind(), std::io::ErrorKind::StorageFull);
+            drop(create_exclusive(&path).unwrap());
+            testkit::umount(&mnt);
+        },
+    );
 }
 
 /// Runs `flock(1)` with `args` and the path, and says whether it got the lock.

@@ -6,11 +6,6 @@
 //! (`testkit::run_isolated`), so the lowered limit touches no other test; it
 //! is written for both the pidfd path and the `/proc` fallback.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "tests: a failed step must fail the test loudly"
-)]
-
 use std::error::Error as _;
 use std::fs;
 use std::time::Duration;
@@ -21,6 +16,7 @@ use pidkit_pidfile::{
     Error, LockError, PidFileRead, Signal, State, claim_for_current_process, read,
 };
 use pidkit_pidhandle::probe;
+use testkit::helper::serial;
 use testkit::{Isolation, SeccompMode, fill_fd_table, temp_lock, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -168,7 +164,24 @@ fn body() {
     drop(dir);
 }
 
-testkit::isolated_tests!(body, LIMIT;
-    emfile_is_a_clear_error_naming_the_pidfile: Isolation::Process,
-    emfile_is_a_clear_error_naming_the_pidfile_fallback: Isolation::Seccomp(SeccompMode::Eperm),
-);
+#[test]
+fn emfile_is_a_clear_error_naming_the_pidfile() {
+    let _serial = serial();
+    testkit::run_isolated(
+        "emfile_is_a_clear_error_naming_the_pidfile",
+        Isolation::Process,
+        LIMIT,
+        body,
+    );
+}
+
+#[test]
+fn emfile_is_a_clear_error_naming_the_pidfile_fallback() {
+    let _serial = serial();
+    testkit::run_isolated(
+        "emfile_is_a_clear_error_naming_the_pidfile_fallback",
+        Isolation::Seccomp(SeccompMode::Eperm),
+        LIMIT,
+        body,
+    );
+}

@@ -5,11 +5,6 @@
 //! wild and the usual ways they go wrong. `cargo xtask test --fuzz` runs
 //! these with many cases.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a failed step must fail the test loudly"
-)]
-
 use std::fs::File;
 use std::time::Duration;
 
@@ -17,6 +12,7 @@ use camino::Utf8Path;
 use pidkit_pidfile::{Error, PidFileRead, parse_pid, read_with_wait};
 use proptest::prelude::*;
 use testkit::fuzz::{self, Bytes};
+use testkit::helper::serial;
 use testkit::{temp_lock, watchdog};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-corpus/content");
@@ -135,6 +131,7 @@ fn check_held_read(path: &Utf8Path, bytes: &[u8]) -> Result<(), TestCaseError> {
 /// unheld file reads as stale with its bytes, whatever they are.
 #[test]
 fn fuzz_read_held_pidfile() {
+    let _serial = serial();
     let _w = watchdog(
         "fuzz_read_held_pidfile",
         fuzz::budget() + Duration::from_secs(120),

@@ -4,10 +4,6 @@
 //! symlink, and read-only mounts. Each is refused or reported clearly, and
 //! nothing is followed or truncated: the bytes of every file behind a refused
 //! path are checked afterwards.
-#![allow(
-    clippy::unwrap_used,
-    reason = "tests: a failed step must fail the test loudly"
-)]
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -17,6 +13,7 @@ use std::time::SystemTime;
 use camino::{Utf8Path, Utf8PathBuf};
 use pidkit_pidfile::LockOp as Op;
 use pidkit_pidfile::{Error, LockError, PidFileRead, claim_for_current_process, read};
+use testkit::helper::serial;
 use testkit::{temp_lock, watchdog};
 
 const LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -50,6 +47,7 @@ fn assert_symlink_refused<T: std::fmt::Debug>(r: Result<T, Error>, path: &Utf8Pa
 
 #[test]
 fn symlinks_at_the_path_are_refused_and_nothing_is_followed() {
+    let _serial = serial();
     let _w = watchdog("symlinks", LIMIT);
     let (dir, base) = temp_lock("unused");
     let at = |name: &str| base.with_file_name(name);
@@ -118,6 +116,7 @@ fn symlinks_at_the_path_are_refused_and_nothing_is_followed() {
 
 #[test]
 fn sticky_world_writable_directory_refuses_planted_files() {
+    let _serial = serial();
     let _w = watchdog("sticky", LIMIT);
     if !testkit::require(testkit::is_root(), "root, to plant files as another user") {
         return;
@@ -229,77 +228,81 @@ impl FifoLike for fs::FileType {
 
 #[test]
 fn read_only_mounts_are_reported_and_nothing_changes() {
+    let _serial = serial();
     let _w = watchdog("read_only", LIMIT);
-    testkit::run_in_mount_namespace("read_only_mounts_are_reported_and_nothing_changes", || {
-        let dir = tempfile::tempdir().unwrap();
-        let mnt = Utf8PathBuf::try_from(dir.path().join("run")).unwrap();
-        let ro_view = Utf8PathBuf::try_from(dir.path().join("ro-view")).unwrap();
-        fs::create_dir(&mnt).unwrap();
-        fs::create_dir(&ro_view).unwrap();
+    testkit::run_in_mount_namespace(
+        "hostile_paths::read_only_mounts_are_reported_and_nothing_changes",
+        || {
+            let dir = tempfile::tempdir().unwrap();
+            let mnt = Utf8PathBuf::try_from(dir.path().join("run")).unwrap();
+            let ro_view = Utf8PathBuf::try_from(dir.path().join("ro-view")).unwrap();
+            fs::create_dir(&mnt).unwrap();
+            fs::create_dir(&ro_view).unwrap();
 
-        // An empty read-only file system: nothing is created.
-        testkit::mount(&["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mnt.as_str()]);
-        let fresh = mnt.join("fresh.pid");
-        match claim_for_current_process(&fresh) {
-            Err(e @ Error::Lock(LockError::ReadOnlyFilesystem { .. })) => {
-                assert_eq!(e.path(), fresh);
-                assert_eq!(
-                    e.to_string(),
-                    format!("cannot open lock file {fresh}: read-only file system")
-                );
+            // An empty read-only file system: nothing is created.
+            testkit::mount(&["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mnt.as_str()]);
+            let fresh = mnt.join("fresh.pid");
+            match claim_for_current_process(&fresh) {
+                Err(e @ Error::Lock(LockError::ReadOnlyFilesystem { .. })) => {
+                    assert_eq!(e.path(), fresh);
+                    assert_eq!(
+                        e.to_string(),
+                        format!("cannot open lock file {fresh}: read-only file system")
+                    );
+                }
+                other => panic!("{other:?}"),
             }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(read(&fresh).unwrap(), PidFileRead::NotExist));
-        assert!(!fresh.exists());
+            assert!(matches!(read(&fresh).unwrap(), PidFileRead::NotExist));
+            assert!(!fresh.exists());
 
-        // A stale pidfile on a file system remounted read-only: the claim
-        // fails at the open, the content stays; a read still works (flock
-        // needs no write access) and finds it stale.
-        testkit::mount(&["-o", "remount,rw", mnt.as_str()]);
-        let stale = mnt.join("stale.pid");
-        fs::write(&stale, "4242\n").unwrap();
-        testkit::mount(&["-o", "remount,ro", mnt.as_str()]);
-        let before = snapshot(&stale);
-        match claim_for_current_process(&stale) {
-            Err(Error::Lock(LockError::ReadOnlyFilesystem { op, .. })) => {
-                assert_eq!(op, Op::Open);
+            // A stale pidfile on a file system remounted read-only: the claim
+            // fails at the open, the content stays; a read still works (flock
+            // needs no write access) and finds it stale.
+            testkit::mount(&["-o", "remount,rw", mnt.as_str()]);
+            let stale = mnt.join("stale.pid");
+            fs::write(&stale, "4242\n").unwrap();
+            testkit::mount(&["-o", "remount,ro", mnt.as_str()]);
+            let before = snapshot(&stale);
+            match claim_for_current_process(&stale) {
+                Err(Error::Lock(LockError::ReadOnlyFilesystem { op, .. })) => {
+                    assert_eq!(op, Op::Open);
+                }
+                other => panic!("{other:?}"),
             }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(snapshot(&stale), before);
-        assert!(matches!(
-            read(&stale).unwrap(),
-            PidFileRead::NotHeldByAnyProcess(..)
-        ));
+            assert_eq!(snapshot(&stale), before);
+            assert!(matches!(
+                read(&stale).unwrap(),
+                PidFileRead::NotHeldByAnyProcess(..)
+            ));
 
-        // A live claim, seen through a read-only bind mount of its
-        // directory (a container given /run read-only): a claim there is a
-        // read-only error, not a second claim; a read finds the holder, and
-        // its handle is verified.
-        testkit::mount(&["-o", "remount,rw", mnt.as_str()]);
-        let live = mnt.join("live.pid");
-        let guard = claim_for_current_process(&live).unwrap();
-        testkit::mount(&["--bind", mnt.as_str(), ro_view.as_str()]);
-        testkit::mount(&["-o", "remount,bind,ro", ro_view.as_str()]);
-        let seen = ro_view.join("live.pid");
-        let before = snapshot(&live);
-        match claim_for_current_process(&seen) {
-            Err(Error::Lock(LockError::ReadOnlyFilesystem { .. })) => {}
-            other => panic!("{other:?}"),
-        }
-        // The same inode through the read-only view: this process's claim.
-        match read(&seen).unwrap() {
-            PidFileRead::HeldByThisProcess => {}
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(snapshot(&live), before);
-        drop(guard);
-        assert!(matches!(
-            read(&seen).unwrap(),
-            PidFileRead::NotHeldByAnyProcess(..)
-        ));
-        testkit::umount(&ro_view);
-        testkit::umount(&mnt);
-    });
+            // A live claim, seen through a read-only bind mount of its
+            // directory (a container given /run read-only): a claim there is a
+            // read-only error, not a second claim; a read finds the holder, and
+            // its handle is verified.
+            testkit::mount(&["-o", "remount,rw", mnt.as_str()]);
+            let live = mnt.join("live.pid");
+            let guard = claim_for_current_process(&live).unwrap();
+            testkit::mount(&["--bind", mnt.as_str(), ro_view.as_str()]);
+            testkit::mount(&["-o", "remount,bind,ro", ro_view.as_str()]);
+            let seen = ro_view.join("live.pid");
+            let before = snapshot(&live);
+            match claim_for_current_process(&seen) {
+                Err(Error::Lock(LockError::ReadOnlyFilesystem { .. })) => {}
+                other => panic!("{other:?}"),
+            }
+            // The same inode through the read-only view: this process's claim.
+            match read(&seen).unwrap() {
+                PidFileRead::HeldByThisProcess => {}
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(snapshot(&live), before);
+            drop(guard);
+            assert!(matches!(
+                read(&seen).unwrap(),
+                PidFileRead::NotHeldByAnyProcess(..)
+            ));
+            testkit::umount(&ro_view);
+            testkit::umount(&mnt);
+        },
+    );
 }

@@ -1,12 +1,5 @@
 //! Pidfiles across real processes: holders that die, claims caught half-way,
 //! racing claimers, forced PID reuse, and a model-based test of many actors.
-//!
-//! Every test takes [`serial`]: a process forked by another test
-//! thread would hold a copy of our lock descriptors until it `exec`s.
-#![allow(
-    clippy::unwrap_used,
-    reason = "tests: a failed step must fail the test loudly"
-)]
 
 use std::cell::{Cell, RefCell};
 use std::fs::{self, OpenOptions};
@@ -29,7 +22,9 @@ use testkit::{Isolation, comm, temp_lock, wait_until, watchdog};
 /// This crate's helper processes: the role is in `PIDKIT_PIDFILE_TEST_ROLE`.
 const ROLES: Roles = Roles::new("PIDKIT_PIDFILE_TEST_ROLE");
 
-const HELPER: &str = "role_helper";
+/// The helper test, by its full name in this binary (`Roles::spawn` runs it
+/// with `--exact`).
+const HELPER: &str = "processes::role_helper";
 
 fn mono_ns() -> u128 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
@@ -537,8 +532,8 @@ fn racing_claimers_never_overlap() {
     );
 }
 
-/// Forced reuses of a pidfile holder's PID: the bar is 200 immediate
-/// reuses with no pause, on every kernel of the matrix.
+/// Forced reuses of a pidfile holder's PID: 200 immediate reuses with no
+/// pause, on every kernel of the matrix.
 const REUSE_ROUNDS: usize = 200;
 /// Every this many rounds, a pidkit claim in progress (locked, not written
 /// yet, the file still naming the recycled PID) is added to the round: it
