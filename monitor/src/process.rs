@@ -54,7 +54,7 @@ pub struct Process {
     pub(crate) stderr: Option<ChildStderr>,
     /// Leads the process group whose id is its PID: started by
     /// `Monitor::start_group`, or found leading it when adopted (see
-    /// `group.rs`).
+    /// `adopt.rs`).
     pub(crate) group_leader: bool,
     /// Set by `Process::set_kill_on_drop` (see `group.rs`).
     pub(crate) kill_on_drop: AtomicBool,

@@ -8,11 +8,6 @@
 //! non-child needs a pidfd; the fallback costs a thread per child) the test
 //! asserts the documented sandboxed behaviour instead.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a failed step must fail the test loudly"
-)]
-
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -59,17 +54,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Runs this very test again in a fresh process with `env` set (for
-/// `PIDKIT_HIDE_FEATURES`, which `probe()` reads once per process). Returns
-/// true in the parent (the caller then returns); false in the child, which
-/// runs the body.
-fn rerun_with_env(test_name: &str, env: (&str, &str)) -> bool {
-    if std::env::var(testkit::ISOLATED_ENV).is_ok_and(|v| v == test_name) {
-        return false;
-    }
-    testkit::run_isolated_env(test_name, Isolation::Process, LIMIT, &[env], || {})
 }
 
 /// Kills the grandchild `gpid` (identity-checked through a handle, so never
@@ -457,22 +441,19 @@ fn pdeathsig_cmd() -> Command {
     cmd
 }
 
-/// Whether util-linux `setpriv` is here (required under CI).
-fn have_setpriv() -> bool {
-    testkit::require(
-        Command::new("setpriv")
-            .arg("--help")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success()),
-        "util-linux setpriv",
-    )
-}
-
 /// Starts `setpriv --pdeathsig KILL sleep 1000` from a thread that then
 /// exits (with `start_locked` or plain `start`), and returns once that
-/// thread is gone.
-fn start_pdeathsig_child_from_a_short_lived_thread(locked: bool) -> Process {
+/// thread is gone; `None` (said loudly; required under CI) without
+/// util-linux `setpriv`.
+fn start_pdeathsig_child_from_a_short_lived_thread(locked: bool) -> Option<Process> {
+    let have_setpriv = Command::new("setpriv")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !testkit::require(have_setpriv, "util-linux setpriv") {
+        return None;
+    }
     let m = Arc::new(Monitor::new().unwrap());
     let (p, tid) = std::thread::spawn(move || {
         let mut cmd = pdeathsig_cmd();
@@ -489,16 +470,15 @@ fn start_pdeathsig_child_from_a_short_lived_thread(locked: bool) -> Process {
     .join()
     .unwrap();
     until_thread_gone(tid);
-    p
+    Some(p)
 }
 
 #[test]
 fn start_locked_child_with_pdeathsig_outlives_the_calling_thread() {
     let _w = watchdog("pdeathsig", LIMIT);
-    if !have_setpriv() {
+    let Some(p) = start_pdeathsig_child_from_a_short_lived_thread(true) else {
         return;
-    }
-    let p = start_pdeathsig_child_from_a_short_lived_thread(true);
+    };
     // Had PDEATHSIG fired, SIGKILL would already be queued and would be
     // what the exit reports; our SIGTERM comes after it.
     assert_eq!(p.try_wait().unwrap(), None);
@@ -510,12 +490,11 @@ fn start_locked_child_with_pdeathsig_outlives_the_calling_thread() {
 #[test]
 fn control_plain_spawn_from_a_short_lived_thread_is_killed_by_pdeathsig() {
     let _w = watchdog("pdeathsig_control", LIMIT);
-    if !have_setpriv() {
-        return;
-    }
     // Proves the test above can fail: the same child spawned with `start`
     // from a thread that then exits is killed by its parent-death signal.
-    let p = start_pdeathsig_child_from_a_short_lived_thread(false);
+    let Some(p) = start_pdeathsig_child_from_a_short_lived_thread(false) else {
+        return;
+    };
     // SIGTERM is ignored by a process already dying of SIGKILL.
     let _ = p.kill(Signal::TERM);
     let exit = p.wait().unwrap();
@@ -572,15 +551,13 @@ testkit::isolated_test!(
     LIMIT,
     || {
         let _w = watchdog("adopt_orphan", LIMIT);
-        if handle_has_no_pidfd_here() || !probe().info_exit {
-            return;
-        }
-        let (sh, gpid) = testkit::unreaped_grandchild();
         let m = Monitor::new().unwrap();
-        let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
-        assert!(p.is_adopted());
-        p.kill(Signal::TERM).unwrap();
-        testkit::block_until_readable(p.exit_fd());
+        let Some((sh, gpid, p)) = crate::adopted_unreaped_exit(
+            "adopt_waits_for_the_parent_to_reap_and_reaps_a_reparented_orphan",
+            &m,
+        ) else {
+            return;
+        };
         // Exited, but not reaped by its parent: no status yet.
         assert_eq!(p.wait_timeout(Duration::from_millis(30)).unwrap(), None);
         assert_eq!(p.try_wait().unwrap(), None);
@@ -593,13 +570,17 @@ testkit::isolated_test!(
     },
 );
 
-#[test]
-fn adopt_without_exit_info_is_unsupported_after_the_exit() {
+testkit::isolated_test!(
+    /// `probe()` reads `PIDKIT_HIDE_FEATURES` once per process: a fresh one.
+    adopt_without_exit_info_is_unsupported_after_the_exit,
+    Isolation::Process,
+    LIMIT,
+    env: &[("PIDKIT_HIDE_FEATURES", "info_exit")],
+    adopt_without_exit_info_body,
+);
+
+fn adopt_without_exit_info_body() {
     let _w = watchdog("adopt_no_info", LIMIT);
-    let name = "adopt_without_exit_info_is_unsupported_after_the_exit";
-    if rerun_with_env(name, ("PIDKIT_HIDE_FEATURES", "info_exit")) {
-        return;
-    }
     assert!(!probe().info_exit);
     let (sh, gpid) = testkit::grandchild("wait $!");
     let m = Monitor::new().unwrap();
@@ -708,7 +689,7 @@ fn adopting_our_own_child_reaps_it() {
 #[test]
 fn a_child_reaped_elsewhere_still_reports_its_status() {
     let _w = watchdog("reaped_elsewhere", LIMIT);
-    if handle_has_no_pidfd_here() {
+    if crate::adopting_is_refused_here("a_child_reaped_elsewhere_still_reports_its_status") {
         return;
     }
     // Two parties reap the same child: std's `Child::wait` and the monitor
@@ -927,18 +908,18 @@ fn fallback_backend_chosen_explicitly() {
     fallback_body(&Monitor::with_backend(Backend::ThreadPerChild).unwrap());
 }
 
-#[test]
-fn fallback_with_pidfds_hidden() {
-    let _w = watchdog("hidden", LIMIT);
-    if rerun_with_env(
-        "fallback_with_pidfds_hidden",
-        ("PIDKIT_HIDE_FEATURES", "pidfd"),
-    ) {
-        return;
-    }
-    assert!(!probe().usable());
-    fallback_body(&Monitor::new().unwrap());
-}
+testkit::isolated_test!(
+    /// `probe()` reads `PIDKIT_HIDE_FEATURES` once per process: a fresh one.
+    fallback_with_pidfds_hidden,
+    Isolation::Process,
+    LIMIT,
+    env: &[("PIDKIT_HIDE_FEATURES", "pidfd")],
+    || {
+        let _w = watchdog("hidden", LIMIT);
+        assert!(!probe().usable());
+        fallback_body(&Monitor::new().unwrap());
+    },
+);
 
 mod state_machine {
     //! The per-process state machine against a model: "running" until a

@@ -8,11 +8,6 @@
 //! refused and every monitor runs on its fallback: the same tests then
 //! check the same guarantees with the exit pipe.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a failed step must fail the test loudly"
-)]
-
 use std::future::Future;
 use std::io::{self};
 use std::pin::Pin;
@@ -89,14 +84,7 @@ fn basics(m: &Monitor, rt: &Runtime) {
     let procs: Vec<Arc<Process>> = (0..40)
         .map(|i| Arc::new(m.start(&mut testkit::sh_cmd(&format!("exit {i}"))).unwrap()))
         .collect();
-    let exits: Vec<Exit> = rt.block_on(async {
-        let tasks: Vec<_> = procs.iter().map(|p| tokio::spawn(p.wait_async())).collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.unwrap().unwrap());
-        }
-        out
-    });
+    let exits = await_each(rt, &procs);
     for (i, (p, exit)) in procs.iter().zip(&exits).enumerate() {
         assert_eq!((exit.code(), exit.pid), (i as i32, p.pid()));
         assert_eq!(p.wait().unwrap(), *exit);
@@ -245,6 +233,19 @@ fn many_waiters_on_one_process() {
     }
 }
 
+/// Awaits every process of `procs` in a task of its own, all at once, and
+/// returns their exits in order.
+fn await_each(rt: &Runtime, procs: &[Arc<Process>]) -> Vec<Exit> {
+    rt.block_on(async {
+        let tasks: Vec<_> = procs.iter().map(|p| tokio::spawn(p.wait_async())).collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap().unwrap());
+        }
+        out
+    })
+}
+
 /// Children that exit at once, awaited from the moment they are started, and
 /// children already exited (and maybe reaped by the monitor) before their
 /// future is first polled: none missed, each to its own process.
@@ -257,14 +258,7 @@ fn racing(m: &Monitor, rt: &Runtime) {
             )
         })
         .collect();
-    let exits = rt.block_on(async {
-        let tasks: Vec<_> = procs.iter().map(|p| tokio::spawn(p.wait_async())).collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.unwrap().unwrap());
-        }
-        out
-    });
+    let exits = await_each(rt, &procs);
     for (i, (p, e)) in procs.iter().zip(&exits).enumerate() {
         assert_eq!((e.code(), e.pid), ((i % 200) as i32, p.pid()));
     }
@@ -378,7 +372,7 @@ fn adopted_process_awaited() {
     let m = Monitor::new().unwrap();
     let Ok(p) = m.adopt(PidHandle::new(gpid).unwrap()) else {
         // Without pidfds a non-child cannot be adopted (documented, and
-        // tested in monitor.rs).
+        // tested in `api`).
         assert!(!probe().usable());
         let _ = PidHandle::new(gpid).unwrap().kill(Signal::KILL);
         return;
@@ -405,17 +399,14 @@ testkit::isolated_test!(
     LIMIT,
     || {
         let _w = watchdog("adopted_orphan", LIMIT);
-        if !probe().usable() || !probe().info_exit {
-            // Without PIDFD_INFO_EXIT there is no status to wait for
-            // (adopted_process_awaited checks the error).
-            return;
-        }
-        let (sh, gpid) = testkit::unreaped_grandchild();
         let m = Monitor::new().unwrap();
-        let p = m.adopt(PidHandle::new(gpid).unwrap()).unwrap();
+        let Some((sh, gpid, p)) = crate::adopted_unreaped_exit(
+            "adopted_orphan_awaited_until_reparented_and_reaped_with_cancellation",
+            &m,
+        ) else {
+            return;
+        };
         let rt = current_thread();
-        p.kill(Signal::TERM).unwrap();
-        testkit::block_until_readable(p.exit_fd());
         // Exited, not reaped by its parent: the future hands over to the
         // monitor and waits for the recorded exit. Drop it there.
         let mut f = p.wait_async();

@@ -2,11 +2,6 @@
 //! runs nothing and answers with scripted exits, used by code written
 //! against the trait, next to the real `Monitor` through the same code.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a failed step must fail the test loudly"
-)]
-
 use std::collections::HashMap;
 use std::io;
 use std::os::unix::process::ExitStatusExt;

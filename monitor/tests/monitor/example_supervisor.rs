@@ -5,11 +5,6 @@
 //! the seccomp modes the example runs on the fallback (no pidfds), where
 //! restored workers are awaited through their handles.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a failed step must fail the test loudly"
-)]
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, ChildStdout, Command, Stdio};

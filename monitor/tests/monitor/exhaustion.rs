@@ -12,11 +12,6 @@
 //! succeeds with [`Backend::ThreadPerChild`], which needs nothing up front;
 //! starting a process still fails.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a failed step must fail the test loudly"
-)]
-
 use std::io;
 use std::time::Duration;
 
@@ -45,6 +40,13 @@ fn assert_start_fails(r: Result<Process, Error>, what: &str) {
         Ok(p) => panic!("{what} with no free descriptor started {}", p.pid()),
         Err(e) => assert!(testkit::is_emfile(&e), "{what}: {e:?}"),
     }
+}
+
+/// `m` starts a process, signals it and gets its exit.
+fn assert_starts_and_kills(m: &Monitor) {
+    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
+    p.kill(Signal::KILL).unwrap();
+    assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
 }
 
 fn full_table_body() {
@@ -82,10 +84,7 @@ fn full_table_body() {
     // Descriptors free again: the probe's answer was not kept.
     let m = Monitor::new().unwrap();
     assert_eq!(m.backend(), expected, "{:?}", pidkit_pidfd::probe());
-    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
-    p.kill(Signal::KILL).unwrap();
-    assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
-    drop(p);
+    assert_starts_and_kills(&m);
 
     // A working monitor, table full again: start and a new monitor fail.
     let before = m.watched();
@@ -168,9 +167,7 @@ fn global_body() {
         assert!(!std::ptr::eq(first, second), "the stand-in was kept");
     }
     for m in [first, second] {
-        let p = m.start(&mut testkit::sleep_cmd()).unwrap();
-        p.kill(Signal::KILL).unwrap();
-        assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
+        assert_starts_and_kills(m);
     }
 }
 
@@ -244,9 +241,7 @@ fn fd_limit_body() {
     // Raised again, starting works.
     let raised = pidkit_monitor::raise_fd_limit().unwrap();
     assert_eq!(Some(raised), saved.maximum.or(Some(u64::MAX)));
-    let p = m.start(&mut testkit::sleep_cmd()).unwrap();
-    p.kill(Signal::KILL).unwrap();
-    assert_eq!(p.wait().unwrap().signal(), Some(Signal::KILL));
+    assert_starts_and_kills(&m);
 }
 
 testkit::isolated_tests!(fd_limit_body, LIMIT;

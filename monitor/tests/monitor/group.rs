@@ -6,11 +6,6 @@
 //! `StatusUnavailable` for adopted exits. Under `cargo xtask test`'s seccomp
 //! modes pidfds are refused and the fallbacks are what is checked.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a failed step must fail the test loudly"
-)]
-
 use std::io::{self, BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -245,8 +240,8 @@ fn unmarked_process_survives_its_drop() {
 #[test]
 fn adopted_process_core_dump_is_reported_as_its_parent_saw_it() {
     let _w = watchdog("adopted_core", LIMIT);
-    if !probe().usable() {
-        // Adopting needs a pidfd; the refusal is tested in monitor.rs.
+    if crate::adopting_is_refused_here("adopted_process_core_dump_is_reported_as_its_parent_saw_it")
+    {
         return;
     }
     let dir = std::env::temp_dir().join(format!("pidkit-group-core-{}", std::process::id()));
@@ -316,8 +311,9 @@ fn read_pids(out: &mut impl BufRead, n: usize) -> Vec<u32> {
 #[test]
 fn an_adopted_group_leader_started_elsewhere_has_its_group_killed() {
     let _w = watchdog("adopted_group", LIMIT);
-    if !probe().usable() {
-        // Adopting needs a pidfd; the refusal is tested in monitor.rs.
+    if crate::adopting_is_refused_here(
+        "an_adopted_group_leader_started_elsewhere_has_its_group_killed",
+    ) {
         return;
     }
     let mut sh = Command::new("sh");
@@ -388,7 +384,7 @@ fn an_adopted_group_leader_started_elsewhere_has_its_group_killed() {
 fn adopt_records_whether_the_process_leads_its_group() {
     use std::os::unix::process::CommandExt;
     let _w = watchdog("adopt_group_leadership", LIMIT);
-    if !probe().usable() {
+    if crate::adopting_is_refused_here("adopt_records_whether_the_process_leads_its_group") {
         return;
     }
     let m = Monitor::new().unwrap();

@@ -4,11 +4,6 @@
 //! with nobody waiting. Each test waits for the observable fact
 //! ([`Monitor::watched`], the recorded exit), bounded by a watchdog.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a failed step must fail the test loudly"
-)]
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;

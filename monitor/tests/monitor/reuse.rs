@@ -9,15 +9,10 @@
 //!
 //! On kernels without pidfs ids (before 6.9, or `PIDKIT_HIDE_FEATURES=pidfs`)
 //! a handle's identity is A's start time in clock ticks, and B often starts
-//! in the same tick: the case the issue measured as wrong signals. Without
-//! pidfds at all (`cargo xtask test`'s seccomp modes) a non-child cannot be
+//! in the same tick, where start ticks alone would let a signal go astray.
+//! Without pidfds at all (`cargo xtask test`'s seccomp modes) a non-child cannot be
 //! adopted ([`Error::NoPidfd`]); the rounds then check that documented
 //! answer and that no handle reaches B.
-
-#![allow(
-    clippy::unwrap_used,
-    reason = "a failed step must fail the test loudly"
-)]
 
 use std::io::{self, BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
@@ -29,8 +24,8 @@ use pidkit_monitor::{PidHandle, State};
 use pidkit_pidfd::probe;
 use testkit::{ChildGuard, Isolation, watchdog};
 
-/// Forced reuses per variant: the issue's bar is 200 immediate reuses with
-/// no pause, on every kernel of the matrix.
+/// Forced reuses per variant: 200 immediate reuses with no pause, on every
+/// kernel of the matrix.
 const ROUNDS: usize = 200;
 /// Backstop for one variant (times `PIDKIT_TEST_TIME_SCALE`); the host needs
 /// a few seconds.
