@@ -79,14 +79,20 @@ pub(crate) fn gone(pid: Option<u32>, errno: Errno) -> io::Error {
 /// assert!(check_pid(u32::MAX).is_err());
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[inline]
 pub fn check_pid(pid: u32) -> io::Result<i32> {
     match i32::try_from(pid) {
         Ok(p) if p > 0 => Ok(p),
-        _ => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("invalid pid {pid}: must be in 1..={}", i32::MAX),
-        )),
+        _ => Err(invalid_pid(pid)),
     }
+}
+
+#[cold]
+fn invalid_pid(pid: u32) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("invalid pid {pid}: must be in 1..={}", i32::MAX),
+    )
 }
 
 /// Converts what `waitid` reports into a std exit status (wait-status

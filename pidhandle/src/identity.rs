@@ -136,14 +136,21 @@ impl Fh {
     /// A handle of type `ty` with bytes `b`; `None` when it does not fit the
     /// text (1 to [`FH_MAX`] bytes, a type in `1..=i32::MAX`).
     pub(crate) fn from_parts(ty: i32, b: &[u8]) -> Option<Fh> {
-        if b.is_empty() || b.len() > FH_MAX || ty < 1 {
+        let mut bytes = [0; FH_MAX];
+        bytes.get_mut(..b.len())?.copy_from_slice(b);
+        Fh::from_array(ty, bytes, b.len())
+    }
+
+    /// A handle of type `ty` whose first `len` of `bytes` are the handle
+    /// (the rest zero); `None` when it does not fit the text.
+    #[inline]
+    pub(crate) fn from_array(ty: i32, bytes: [u8; FH_MAX], len: usize) -> Option<Fh> {
+        if ty < 1 || len > FH_MAX {
             return None;
         }
-        let mut bytes = [0; FH_MAX];
-        bytes[..b.len()].copy_from_slice(b);
         Some(Fh {
             ty,
-            len: NonZeroU8::new(b.len() as u8)?,
+            len: NonZeroU8::new(u8::try_from(len).ok()?)?,
             bytes,
         })
     }
@@ -178,6 +185,7 @@ impl fmt::Display for Fh {
 impl Identity {
     /// The identity of "no process": what a handle made for a free PID
     /// records.
+    #[inline]
     pub(crate) fn gone(pid: u32) -> Identity {
         Identity {
             pid,
@@ -186,6 +194,7 @@ impl Identity {
     }
 
     /// A live identity; at least one of `pidfs` and `start` must be `Some`.
+    #[inline]
     pub(crate) fn live(pid: u32, boot: BootId, pidfs: Option<u64>, start: Option<u64>) -> Identity {
         debug_assert!(pidfs.is_some() || start.is_some());
         Identity {
@@ -200,6 +209,7 @@ impl Identity {
     }
 
     /// A live identity as the parser reads it.
+    #[inline]
     pub(crate) fn parsed(
         pid: u32,
         boot: BootId,
@@ -223,6 +233,7 @@ impl Identity {
     /// to 7.2 write (type `FILEID_KERNFS`, 0xfe, eight bytes: the pidfs id,
     /// little-endian). `None` for a handle of another form, which only the
     /// kernel can decode; `Some(true)` without a handle.
+    #[inline]
     pub(crate) fn file_handle_agrees(&self) -> Option<bool> {
         match self.kind {
             Kind::Live {
@@ -268,6 +279,7 @@ impl Identity {
     /// assert_eq!(id.pid(), 42);
     /// # Ok::<(), pidkit_pidhandle::Error>(())
     /// ```
+    #[inline]
     pub fn pid(&self) -> u32 {
         self.pid
     }
@@ -282,6 +294,7 @@ impl Identity {
     /// assert!(!PidHandle::new(std::process::id())?.identity().is_gone());
     /// # Ok::<(), pidkit_pidhandle::Error>(())
     /// ```
+    #[inline]
     pub fn is_gone(&self) -> bool {
         matches!(self.kind, Kind::Gone)
     }
@@ -298,6 +311,7 @@ impl Identity {
     /// assert_eq!(gone.boot_id(), None);
     /// # Ok::<(), pidkit_pidhandle::Error>(())
     /// ```
+    #[inline]
     pub fn boot_id(&self) -> Option<BootId> {
         match self.kind {
             Kind::Live { boot, .. } => Some(boot),
@@ -318,6 +332,7 @@ impl Identity {
     /// assert!(me.identity().pidfs_id().is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn pidfs_id(&self) -> Option<u64> {
         match self.kind {
             Kind::Live { pidfs, .. } => pidfs,
@@ -356,6 +371,7 @@ impl Identity {
     /// assert_eq!(me.identity().start_ticks(), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn start_ticks(&self) -> Option<u64> {
         match self.kind {
             Kind::Live { start, .. } => start,

@@ -263,7 +263,7 @@ fn file_handle(value: &str) -> Result<Fh, String> {
         };
         *byte = (high << 4) | low;
     }
-    Fh::from_parts(ty, &bytes[..hex.len() / 2]).ok_or_else(|| bad("the handle does not fit"))
+    Fh::from_array(ty, bytes, hex.len() / 2).ok_or_else(|| bad("the handle does not fit"))
 }
 
 #[inline]

@@ -168,6 +168,7 @@ pub(crate) fn has_exited(pid: u32, fd: &PidFd) -> Result<bool, Error> {
 }
 
 impl PidHandle {
+    #[inline]
     pub(crate) fn gone(pid: u32) -> PidHandle {
         let id = Identity::gone(pid);
         PidHandle {
@@ -178,6 +179,7 @@ impl PidHandle {
     }
 
     /// A handle whose identity may be given out as it is.
+    #[inline]
     pub(crate) fn settled(id: Identity, pin: Pin) -> PidHandle {
         PidHandle {
             id,
