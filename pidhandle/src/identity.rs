@@ -161,6 +161,7 @@ impl Fh {
 
     /// The pidfs id this handle names, when it has the pidfs form (see
     /// [`Identity::file_handle_agrees`]).
+    #[inline]
     fn pidfs_ino(&self) -> Option<u64> {
         const FILEID_KERNFS: i32 = 0xfe;
         match (self.ty, self.as_bytes()) {
@@ -409,6 +410,7 @@ impl fmt::Display for Identity {
 impl FromStr for Identity {
     type Err = Error;
 
+    #[inline]
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         crate::parse::parse(s).map_err(|reason| Error::Parse {
             input: s.to_owned(),
