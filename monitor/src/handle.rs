@@ -87,9 +87,9 @@ impl Process {
     /// if that call comes after the exit was recorded.
     pub fn identity(&self) -> Result<Identity, Error> {
         if let Some(id) = self.identity.get() {
-            return Ok(*id);
+            return Ok(**id);
         }
         let id = *self.handle()?.identity();
-        Ok(*self.identity.get_or_init(|| id))
+        Ok(**self.identity.get_or_init(|| Box::new(id)))
     }
 }

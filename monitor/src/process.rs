@@ -58,8 +58,9 @@ pub struct Process {
     pub(crate) group_leader: bool,
     /// Set by `Process::set_kill_on_drop` (see `group.rs`).
     pub(crate) kill_on_drop: AtomicBool,
-    /// Made by the first `Process::identity` (see `handle.rs`).
-    pub(crate) identity: OnceLock<Identity>,
+    /// Made by the first `Process::identity` (see `handle.rs`); boxed, so
+    /// that a process nobody asks pays one pointer for it.
+    pub(crate) identity: OnceLock<Box<Identity>>,
 }
 
 impl Process {
