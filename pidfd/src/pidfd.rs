@@ -366,8 +366,9 @@ impl AsRawFd for PidFd {
 /// Closes the descriptor with the `close` system call made in place
 /// (`sys::close`), not through libc as `OwnedFd`'s drop does: the close ends
 /// nearly every short-lived handle, and a return from libc right after a
-/// system call costs 17-19 % of `pidfd_open`+`fstat`+`close` on the VMs
-/// pidkit is measured on (ARCHITECTURE.md, "Where a call's cost goes").
+/// system call costs a measurable share of `pidfd_open`+`fstat`+`close`
+/// (ARCHITECTURE.md, "Where a call's cost goes"; the figures are in
+/// bench/NOTES.md).
 impl Drop for PidFd {
     #[inline]
     fn drop(&mut self) {

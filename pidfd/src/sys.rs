@@ -19,9 +19,9 @@ use syscalls::Sysno;
 /// needs signal 0, real-time signals and the scope flags. The call is made
 /// inline through the `syscalls` crate rather than through `libc::syscall`:
 /// a held handle's signal is pidkit's hottest path, and libc's function
-/// returning right after the system call makes it 1.44-1.47x the inline
-/// call on the VMs pidkit is measured on (ARCHITECTURE.md, "Where a call's
-/// cost goes").
+/// returning right after the system call makes it far dearer than the call
+/// made inline (ARCHITECTURE.md, "Where a call's cost goes"; the figures
+/// are in bench/NOTES.md).
 #[inline]
 pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32, flags: u32) -> io::Result<()> {
     // SAFETY: the fd is borrowed and open for the whole call, the siginfo

@@ -51,8 +51,8 @@
 //!
 //! When a pidfs id exists it is the whole check: the kernel never gives one
 //! id to two processes of a boot. [`PidHandle::new`] then does not read
-//! `/proc/<pid>/stat` at all (that read costs 3–6.5 µs, more than the rest of
-//! `new` together), so text written on such a kernel carries `pidfs=` and no
+//! `/proc/<pid>/stat` at all (that read costs more than the rest of `new`
+//! together), so text written on such a kernel carries `pidfs=` and no
 //! `start=`. Start ticks are measured from boot, not from the wall clock, so
 //! setting the clock never makes a live process look recycled.
 //!
