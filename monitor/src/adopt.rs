@@ -26,7 +26,7 @@ impl Monitor {
     /// `wait` fails, after the exit, with [`Error::StatusUnavailable`]
     /// ("process N exited; its exit status is not available to a non-parent
     /// on this kernel"): an error rather than an `Exit` with a made-up
-    /// status. The [`Exit::pid`] is the handle's PID.
+    /// status. The [`Exit::pid`](crate::Exit::pid) is the handle's PID.
     ///
     /// A handle to one of our own children is watched and reaped like a
     /// started one. A process that leads its process group when it is

@@ -12,7 +12,7 @@ use crate::{PidFd, probe, sys};
 
 /// A pidfs file handle: what `name_to_handle_at(2)` gives for a pidfd, and
 /// what [`PidFd::open_file_handle`] opens a pidfd from again, with no PID
-/// involved (Linux 6.17, [`Support::pidfs_file_handles`]).
+/// involved (Linux 6.17, [`Support::pidfs_file_handles`](crate::Support::pidfs_file_handles)).
 ///
 /// The handle names one process of one boot: the kernel resolves it to that
 /// process while it has not been reaped, and refuses it afterwards
@@ -125,7 +125,7 @@ impl PidFd {
     /// boot, without its PID.
     ///
     /// [`io::ErrorKind::Unsupported`] where [`probe`] did not find
-    /// [`Support::pidfs_file_handles`] (kernels before 6.17, seccomp, or
+    /// [`Support::pidfs_file_handles`](crate::Support::pidfs_file_handles) (kernels before 6.17, seccomp, or
     /// hidden through `PIDKIT_HIDE_FEATURES`).
     ///
     /// ```
@@ -158,7 +158,7 @@ impl PidFd {
     /// [`io::ErrorKind::NotFound`] (the kernel's `ESTALE`), as does a handle
     /// that names no process (pidfs has no such inode); a zombie still opens.
     /// [`io::ErrorKind::Unsupported`] where [`probe`] did not find
-    /// [`Support::pidfs_file_handles`]. A handle of another boot must not be
+    /// [`Support::pidfs_file_handles`](crate::Support::pidfs_file_handles). A handle of another boot must not be
     /// given here: pidfs ids start over at boot, so it could name another
     /// process (`pidkit-pidhandle` compares boot ids first).
     ///

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::ops::BitOr;
 
-/// Flags for [`PidFd::open_with`].
+/// Flags for [`PidFd::open_with`](crate::PidFd::open_with).
 ///
 /// ```
 /// use pidkit_pidfd::OpenFlags;
@@ -29,7 +29,7 @@ impl OpenFlags {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub const EMPTY: OpenFlags = OpenFlags(0);
-    /// `PIDFD_NONBLOCK`: [`PidFd::wait`] on this fd returns `EAGAIN` instead
+    /// `PIDFD_NONBLOCK`: [`PidFd::wait`](crate::PidFd::wait) on this fd returns `EAGAIN` instead
     /// of blocking while the child runs (Linux 5.10).
     ///
     /// ```
@@ -112,7 +112,7 @@ impl fmt::Debug for OpenFlags {
     }
 }
 
-/// Whom [`PidFd::kill_scoped`] signals (the `PIDFD_SIGNAL_*` flags,
+/// Whom [`PidFd::kill_scoped`](crate::PidFd::kill_scoped) signals (the `PIDFD_SIGNAL_*` flags,
 /// Linux 6.9).
 ///
 /// ```

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use crate::steps::kernel_at_least;
 use crate::{Support, Unusable};
 
-/// A pidfd feature that [`probe`] checks and that `PIDKIT_HIDE_FEATURES` can
+/// A pidfd feature that [`probe`](crate::probe) checks and that `PIDKIT_HIDE_FEATURES` can
 /// hide, named as that variable names it ([`Feature::name`]).
 ///
 /// ```

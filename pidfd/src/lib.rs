@@ -9,11 +9,11 @@
 //! This crate is the bottom layer of pidkit. It adds, over the raw system
 //! calls (and over rustix, which it uses where rustix has the call):
 //!
-//! - an owning [`PidFd`] (an [`OwnedFd`] inside, always `O_CLOEXEC`);
+//! - an owning [`PidFd`] (an [`OwnedFd`](std::os::fd::OwnedFd) inside, always `O_CLOEXEC`);
 //! - exit statuses as [`std::process::ExitStatus`], so they compare and print
 //!   like the ones std gives;
 //! - errors that mean one thing: a gone process, including one that is dying
-//!   (`EINVAL` from `pidfd_open`), is [`io::ErrorKind::NotFound`]; `EINTR` is
+//!   (`EINVAL` from `pidfd_open`), is [`io::ErrorKind::NotFound`](std::io::ErrorKind::NotFound); `EINTR` is
 //!   retried;
 //! - [`probe`], a cached check of which pidfd features this kernel and
 //!   sandbox allow, where `ENOSYS` and `EPERM` (seccomp) mean "absent";

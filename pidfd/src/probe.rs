@@ -218,7 +218,7 @@ pub struct Support {
     /// pidfs file handles that open without a pidfd: `name_to_handle_at` on a
     /// pidfd and `open_by_handle_at` on the pidfs root (`FD_PIDFS_ROOT`,
     /// Linux 6.17), proven by a round trip on ourselves that must give back
-    /// our own pidfs id ([`PidFd::file_handle`], [`PidFd::open_file_handle`]).
+    /// our own pidfs id ([`PidFd::file_handle`](crate::PidFd::file_handle), [`PidFd::open_file_handle`](crate::PidFd::open_file_handle)).
     pub pidfs_file_handles: bool,
     /// `PIDFD_THREAD` pidfds and thread-scoped signals (Linux 6.9).
     pub thread: bool,

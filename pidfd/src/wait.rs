@@ -32,7 +32,7 @@ impl PidFd {
     ///
     /// Only a child of the calling process can be waited for; anything else
     /// fails at once with `ECHILD` (never hangs). A child that was already
-    /// reaped also gives `ECHILD`. On a [`OpenFlags::NONBLOCK`] pidfd a
+    /// reaped also gives `ECHILD`. On a [`OpenFlags::NONBLOCK`](crate::OpenFlags::NONBLOCK) pidfd a
     /// running child gives [`io::ErrorKind::WouldBlock`].
     ///
     /// ```

@@ -403,7 +403,7 @@ impl PidHandle {
 
     /// The pidfd, when the handle signals through one: `Some` for an open
     /// handle of a process that was there when it was made, wherever pidfds
-    /// work ([`Support::usable`]); `None` in the fallback (no pidfds: old
+    /// work ([`Support::usable`](crate::Support::usable)); `None` in the fallback (no pidfds: old
     /// kernel or a seccomp sandbox), and for gone or closed handles. Which
     /// identities the handle recorded, and so what its text carries, is
     /// [`PidHandle::identity`] ([`Identity::pidfs_id`] on 6.9+,

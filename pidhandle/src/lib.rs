@@ -12,7 +12,7 @@
 //! - it records who the process is: the pidfs inode id (Linux 6.9+), or its
 //!   start time in clock ticks since boot where there is no pidfs id, and the
 //!   boot id. [`Display`](std::fmt::Display) writes that as one versioned line
-//!   and [`FromStr`] restores it, after a restart of the
+//!   and [`FromStr`](std::str::FromStr) restores it, after a restart of the
 //!   supervisor: it opens a pidfd for the PID *first*, then checks that the
 //!   process behind that pidfd is the recorded one, then signals only through
 //!   that pidfd, so the check and the signal refer to the same process;

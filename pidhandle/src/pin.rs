@@ -191,7 +191,7 @@ impl PidHandle {
     /// Pins the process that has `pid` now.
     ///
     /// A PID with no process gives `Ok` with a handle that is
-    /// [`State::Gone`] forever (its text form is `..:pid=N:gone`). PID 0 and
+    /// [`State::Gone`](crate::State::Gone) forever (its text form is `..:pid=N:gone`). PID 0 and
     /// PIDs above `i32::MAX` are [`Error::InvalidPid`]. Running out of file
     /// descriptors (`EMFILE`) or memory is [`Error::Io`] naming the PID,
     /// never a gone handle.
@@ -264,7 +264,7 @@ impl PidHandle {
     ///
     /// The pidfd is checked to refer to `pid` ([`PidFd::info`]); another
     /// process's pidfd is [`Error::PidMismatch`]. A pidfd of a process that
-    /// has been reaped gives a handle in state [`State::Gone`].
+    /// has been reaped gives a handle in state [`State::Gone`](crate::State::Gone).
     ///
     /// ```
     /// use pidkit_pidhandle::{Error, PidFd, PidHandle};

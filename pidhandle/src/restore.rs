@@ -12,12 +12,12 @@ use crate::{Error, Identity, PidFd, PidHandle, probe};
 
 impl PidHandle {
     /// Restores a handle from its recorded identity (what
-    /// [`FromStr`] does after parsing).
+    /// [`FromStr`](std::str::FromStr) does after parsing).
     ///
     /// Another boot, no process with the PID, a process that is not the
     /// recorded one, or a text whose file handle names another process than
     /// its pidfs id (edited or spliced text) give `Ok` with a handle in
-    /// state [`State::Gone`]. With
+    /// state [`State::Gone`](crate::State::Gone). With
     /// pidfds, a pidfd for the PID is opened first, the process behind it is
     /// verified (pidfs id when both the text and the kernel have one, else
     /// start ticks), and from then on every signal goes through that pidfd.
