@@ -58,6 +58,7 @@ impl BootId {
     }
 
     /// The id of the 128-bit number `v`.
+    #[cfg(test)]
     pub(crate) const fn from_u128(v: u128) -> BootId {
         BootId([(v >> 64) as u64, v as u64])
     }
@@ -69,17 +70,23 @@ impl BootId {
         if b.len() != 36 {
             return None;
         }
-        let mut v = 0u128;
-        for (start, len) in [(0, 8), (9, 4), (14, 4), (19, 4), (24, 12)] {
-            if start > 0 && b[start - 1] != b'-' {
-                return None;
-            }
-            for &c in &b[start..start + len] {
-                v = (v << 4) | u128::from(lower_hex_value(c)?);
-            }
+        if [b[8], b[13], b[18], b[23]] != [b'-'; 4] {
+            return None;
         }
-        Some(BootId::from_u128(v))
+        // The high 16 digits (8-4-4) and the low 16 (4-12), each into a u64.
+        let high = hex_digits(&b[14..18], hex_digits(&b[9..13], hex_digits(&b[0..8], 0)?)?)?;
+        let low = hex_digits(&b[24..36], hex_digits(&b[19..23], 0)?)?;
+        Some(BootId([high, low]))
     }
+}
+
+/// `v` followed by the lowercase hex `digits` (at most 16 in all).
+#[inline]
+fn hex_digits(digits: &[u8], mut v: u64) -> Option<u64> {
+    for &c in digits {
+        v = (v << 4) | u64::from(lower_hex_value(c)?);
+    }
+    Some(v)
 }
 
 /// The value of one lowercase hex digit.

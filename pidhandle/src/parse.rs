@@ -82,17 +82,20 @@ fn fields(s: &str) -> Result<Identity, String> {
     let (mut pidfs, mut fh, mut start) = (None, None, None);
     let mut next_slot = 0;
     while let Some(field) = rest.strip_prefix(':') {
-        let slot = ORDER
-            .iter()
-            .position(|name| field.strip_prefix(name).is_some_and(|v| v.starts_with('=')));
-        let Some(slot) = slot else {
+        // Literal prefixes, compared in place.
+        let (slot, value) = if let Some(v) = field.strip_prefix("pidfs=") {
+            (0, v)
+        } else if let Some(v) = field.strip_prefix("fh=") {
+            (1, v)
+        } else if let Some(v) = field.strip_prefix("start=") {
+            (2, v)
+        } else {
             return Err(field_refusal(cut_at_colon(field).0));
         };
         let name = ORDER[slot];
         if slot < next_slot {
             return Err(format!("field `{name}` is repeated or out of order"));
         }
-        let value = &field[name.len() + 1..];
         rest = match slot {
             0 => {
                 let (v, after) = take_number(name, value)?;
@@ -137,12 +140,26 @@ fn field_refusal(field: &str) -> String {
 /// the next `:` or the end; gives it and the rest (empty, or from the `:`).
 #[inline]
 fn take_number<'a>(field: &str, s: &'a str) -> Result<(u64, &'a str), String> {
-    let len = s.bytes().take_while(u8::is_ascii_digit).count();
+    // Twenty digits at most fit a u64; the value is checked once read.
+    let mut v: u64 = 0;
+    let mut len = 0;
+    for &c in s.as_bytes() {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        v = v.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+        len += 1;
+    }
     let (digits, rest) = s.split_at(len);
     if !(rest.is_empty() || rest.starts_with(':')) {
         return Err(number_refusal(field, cut_at_colon(s).0));
     }
-    number(field, digits).map(|v| (v, rest))
+    if len == 0 || len > 19 || (len > 1 && digits.starts_with('0')) {
+        // Empty, a leading zero, or long enough to overflow: explained (and
+        // for twenty digits, read) with every check.
+        return number(field, digits).map(|v| (v, rest));
+    }
+    Ok((v, rest))
 }
 
 /// Why the value of `field` is no decimal number.
