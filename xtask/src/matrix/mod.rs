@@ -145,6 +145,9 @@ struct Setup {
     nextest: PathBuf,
 }
 
+/// Directories the guest init mounts anew (`pidkit-guest-init`).
+const GUEST_FRESH: [&str; 6] = ["/tmp", "/var/tmp", "/run", "/dev", "/proc", "/sys"];
+
 fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("PIDKIT_MATRIX_CACHE") {
         return PathBuf::from(d);
@@ -181,6 +184,21 @@ fn prepare(r: &Report) -> Result<Setup, String> {
         .ok_or("xtask has no parent directory")?
         .to_path_buf();
     let out_root = meta.target_dir.join("pidkit-matrix");
+    // The guest sees this machine's `/` read-only, with fresh file systems
+    // on the directories below: a workspace or target directory in one of
+    // them is not there inside.
+    for (what, dir) in [
+        ("workspace", &workspace),
+        ("target directory", &meta.target_dir),
+    ] {
+        if let Some(fresh) = GUEST_FRESH.iter().find(|f| dir.starts_with(f)) {
+            return Err(format!(
+                "the {what} {} is under {fresh}, which the guest mounts fresh; \
+                 put it elsewhere to run the kernel matrix",
+                dir.display()
+            ));
+        }
+    }
     fs::create_dir_all(&out_root).map_err(|e| format!("{}: {e}", out_root.display()))?;
     let triple = workspace::host_triple()?;
 
