@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use pidkit_pidfd::low_level::Backoff;
 
+use crate::calls::{has_exited, signal_error, visible_stat};
 use crate::error::io_context;
-use crate::pin::{has_exited, signal_error, visible_stat};
 use crate::{Error, Identity, PidFd, Signal};
 
 /// Where a process is in its life, as a [`PidHandle`] sees it.

@@ -3,9 +3,8 @@
 
 use std::fmt;
 use std::num::NonZeroU8;
-use std::str::FromStr;
 
-use crate::{BootId, Error};
+use crate::BootId;
 use pidkit_pidfd::FileHandle;
 
 /// The fixed start of every serialized handle.
@@ -53,7 +52,7 @@ pub(crate) const FH_MAX: usize = FileHandle::MAX_LEN;
 /// decimal numbers without sign, spaces or leading zeros, and at least one of
 /// `pidfs` and `start` after `boot` (`fh` only after `pidfs`). Anything else, including bare PIDs and
 /// podman's `no-proc` / `start-time:` / `name-to-handle:` forms and other
-/// versions, is [`Error::Parse`] naming the input and what is wrong.
+/// versions, is [`Error::Parse`](crate::Error::Parse) naming the input and what is wrong.
 ///
 /// ```
 /// use pidkit_pidhandle::Identity;
@@ -405,17 +404,6 @@ impl fmt::Display for Identity {
                 Ok(())
             }
         }
-    }
-}
-impl FromStr for Identity {
-    type Err = Error;
-
-    #[inline]
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        crate::parse::parse(s).map_err(|reason| Error::Parse {
-            input: s.to_owned(),
-            reason,
-        })
     }
 }
 

@@ -133,6 +133,7 @@
 compile_error!("pidkit-pidhandle supports Linux only: it relies on pidfds and /proc");
 
 mod boot_id;
+mod calls;
 mod error;
 mod handle;
 mod identity;

@@ -3,7 +3,22 @@
 
 use crate::boot_id::lower_hex_value;
 use crate::identity::{FH_MAX, Fh, PREFIX, VERSION};
-use crate::{BootId, Identity};
+use std::str::FromStr;
+
+use crate::{BootId, Error, Identity};
+
+/// The text form, parsed as [`parse`] does.
+impl FromStr for Identity {
+    type Err = Error;
+
+    #[inline]
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse(s).map_err(|reason| Error::Parse {
+            input: s.to_owned(),
+            reason,
+        })
+    }
+}
 
 /// Longer than any valid v1 text (the longest is 201 bytes).
 pub(crate) const MAX_LEN: usize = 224;

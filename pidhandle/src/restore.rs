@@ -3,11 +3,11 @@
 
 use std::io;
 
-use crate::error::io_context;
-use crate::handle::Pin;
-use crate::pin::{
+use crate::calls::{
     boot_id_for, check_pid, open_pidfd, pidfds, pidfs_id, ticks_behind, visible_stat,
 };
+use crate::error::io_context;
+use crate::handle::Pin;
 use crate::{Error, Identity, PidFd, PidHandle, probe};
 
 impl PidHandle {
