@@ -141,11 +141,6 @@ impl PidFd {
         if !probe().pidfs_file_handles {
             return Err(file_handles_unsupported());
         }
-        self.file_handle_raw()
-    }
-
-    /// [`PidFd::file_handle`] without consulting the probe (the probe uses it).
-    pub(crate) fn file_handle_raw(&self) -> io::Result<FileHandle> {
         let (handle_type, bytes, len) = sys::name_to_handle(self.as_fd())?;
         FileHandle::new(handle_type, &bytes[..len])
     }
@@ -178,11 +173,6 @@ impl PidFd {
         if !probe().pidfs_file_handles {
             return Err(file_handles_unsupported());
         }
-        Self::open_file_handle_raw(handle)
-    }
-
-    /// [`PidFd::open_file_handle`] without consulting the probe.
-    pub(crate) fn open_file_handle_raw(handle: &FileHandle) -> io::Result<PidFd> {
         match sys::open_by_handle(handle.handle_type, handle.as_bytes()) {
             Ok(fd) => Ok(PidFd::from(fd)),
             Err(e) if e.raw_os_error() == Some(libc::ESTALE) => Err(gone(None, Errno::STALE)),

@@ -100,9 +100,9 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("pidkit-pidfd supports Linux only: pidfds are a Linux kernel feature");
 
-mod decode;
 mod file_handle;
 mod flags;
+mod get_info;
 mod hide;
 mod info;
 pub mod low_level;
@@ -110,6 +110,7 @@ mod pidfd;
 mod probe;
 mod signal;
 mod steps;
+mod support;
 #[allow(
     unsafe_code,
     reason = "the one module with unsafe: the system calls rustix does not offer"
@@ -123,11 +124,12 @@ mod wait;
 pub use self::tokio::AsyncReadable;
 pub use file_handle::FileHandle;
 pub use flags::{OpenFlags, SignalScope};
+pub use info::{CoreDump, InfoSource, PidfdInfo};
+pub use pidfd::{PidFd, check_pid};
+pub use probe::probe;
+pub use signal::{ParseSignalError, Signal};
 /// The test hook `PIDKIT_HIDE_FEATURES` (hiding kernel features to test the
 /// fallbacks); not part of the API.
 #[doc(hidden)]
-pub use hide::{Feature, ParseFeatureError};
-pub use info::{CoreDump, InfoSource, PidfdInfo};
-pub use pidfd::{PidFd, check_pid};
-pub use probe::{ProbeStep, Support, Unusable, probe};
-pub use signal::{ParseSignalError, Signal};
+pub use support::{Feature, ParseFeatureError};
+pub use support::{ProbeStep, Support, Unusable};

@@ -13,9 +13,6 @@ use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags};
 
 use crate::{OpenFlags, Signal, SignalScope, probe, sys};
 
-/// The superblock magic of pidfs (`PIDFS_MAGIC`, "PIDF").
-pub(crate) const PIDFS_MAGIC: i64 = 0x5049_4446;
-
 /// An open pidfd: a file descriptor that refers to one process (or, with
 /// [`OpenFlags::THREAD`], one thread) for as long as it is open.
 ///
@@ -269,15 +266,6 @@ impl PidFd {
         // The probe has proven that pidfds live on pidfs, so one `fstat`
         // answers; without pidfs every pidfd shares one anonymous inode.
         if !probe().pidfs {
-            return Ok(None);
-        }
-        Ok(Some(rustix::fs::fstat(self.fd())?.st_ino))
-    }
-
-    /// [`PidFd::pidfs_id`] without consulting the probe (the probe uses it).
-    pub(crate) fn pidfs_inode(&self) -> io::Result<Option<u64>> {
-        let sfs = rustix::fs::fstatfs(self.fd())?;
-        if sfs.f_type as i64 != PIDFS_MAGIC {
             return Ok(None);
         }
         Ok(Some(rustix::fs::fstat(self.fd())?.st_ino))

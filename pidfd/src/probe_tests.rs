@@ -1,8 +1,11 @@
 //! The probe's parsers and the printed answer.
 
+use std::io;
+
 use super::*;
 use crate::hide::parse_hidden;
 use crate::steps::parse_release;
+use crate::support::{Feature, ProbeStep};
 
 #[test]
 fn release_parsing() {

@@ -3,7 +3,17 @@
 
 use std::io;
 
-use crate::{OpenFlags, PidFd, ProbeStep, Signal, Support, Unusable};
+use std::os::fd::{AsFd, BorrowedFd};
+
+use rustix::io::Errno;
+use rustix::process::{PidfdFlags, PidfdGetfdFlags, WaitId, WaitIdOptions};
+
+use crate::info::decode_info;
+use crate::support::{ProbeStep, Support, Unusable};
+use crate::sys::{
+    self, PIDFD_INFO_COREDUMP, PIDFD_INFO_EXIT, PIDFD_INFO_PID, PIDFD_INFO_SUPPORTED_MASK,
+};
+use crate::{OpenFlags, SignalScope};
 
 /// The errno of an error that means "out of descriptors or memory".
 fn exhaustion(e: &io::Error) -> Option<i32> {
@@ -19,19 +29,19 @@ fn exhausted(step: ProbeStep, errno: i32) -> Support {
     }
 }
 
-fn absent(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::ENOSYS | libc::EPERM | libc::EACCES)
-    )
-}
+/// The superblock magic of pidfs (`PIDFS_MAGIC`, "PIDF").
+const PIDFS_MAGIC: i64 = 0x5049_4446;
 
+/// The probe's steps. They make the system calls themselves (rustix's and
+/// `sys`'s), not through [`PidFd`](crate::PidFd), whose methods consult the
+/// probe's answer.
 pub(crate) fn run_probe() -> Support {
     let mut s = Support::default();
-    let me = std::process::id();
-    let fd = match PidFd::open(me) {
+    let me = rustix::process::getpid();
+    let fd = match rustix::process::pidfd_open(me, PidfdFlags::empty()) {
         Ok(fd) => fd,
         Err(e) => {
+            let e = io::Error::from(e);
             if let Some(errno) = exhaustion(&e) {
                 return exhausted(ProbeStep::PidfdOpen, errno);
             }
@@ -41,9 +51,13 @@ pub(crate) fn run_probe() -> Support {
     };
     s.pidfd_open = true;
 
-    match fd.try_wait() {
-        Err(e) if e.raw_os_error() == Some(libc::ECHILD) => s.waitid = true,
+    match rustix::process::waitid(
+        WaitId::PidFd(fd.as_fd()),
+        WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+    ) {
+        Err(Errno::CHILD) => s.waitid = true,
         Err(e) => {
+            let e = io::Error::from(e);
             if let Some(errno) = exhaustion(&e) {
                 return exhausted(ProbeStep::Waitid, errno);
             }
@@ -51,7 +65,7 @@ pub(crate) fn run_probe() -> Support {
         }
         Ok(_) => s.reason = Some(Unusable::WaitidSucceeded),
     }
-    match fd.kill(Signal::ZERO) {
+    match sys::pidfd_send_signal(fd.as_fd(), 0, 0) {
         Ok(()) => s.send_signal = true,
         Err(e) => {
             if let Some(errno) = exhaustion(&e) {
@@ -63,9 +77,10 @@ pub(crate) fn run_probe() -> Support {
         }
     }
 
-    s.getfd = match fd.get_fd(0) {
+    s.getfd = match rustix::process::pidfd_getfd(&fd, 0, PidfdGetfdFlags::empty()) {
         Ok(_) => true,
         Err(e) => {
+            let e = io::Error::from(e);
             if let Some(errno) = exhaustion(&e) {
                 return exhausted(ProbeStep::Getfd, errno);
             }
@@ -73,10 +88,10 @@ pub(crate) fn run_probe() -> Support {
             e.raw_os_error() == Some(libc::EBADF)
         }
     };
-    let own_id = fd.pidfs_inode().ok().flatten();
+    let own_id = pidfs_id(fd.as_fd());
     s.pidfs = own_id.is_some();
     if let Some(own_id) = own_id {
-        match file_handle_round_trip(&fd, own_id) {
+        match file_handle_round_trip(fd.as_fd(), own_id) {
             Ok(works) => s.pidfs_file_handles = works,
             Err(e) => {
                 if let Some(errno) = exhaustion(&e) {
@@ -85,23 +100,15 @@ pub(crate) fn run_probe() -> Support {
             }
         }
     }
-    use crate::sys::{
-        PIDFD_INFO_COREDUMP, PIDFD_INFO_EXIT, PIDFD_INFO_PID, PIDFD_INFO_SUPPORTED_MASK,
-    };
-    match crate::sys::pidfd_get_info(
-        std::os::fd::AsFd::as_fd(&fd),
-        PIDFD_INFO_PID | PIDFD_INFO_SUPPORTED_MASK,
-    ) {
-        Ok((buf, len)) => {
-            s.get_info = true;
-            // An answer that fits no published layout leaves the mask
-            // unknown; the release decides then, as on older kernels.
-            if let Ok((raw, _)) = crate::decode::decode_info(&buf.0[..len]) {
-                s.info_supported_mask = raw.supported_mask;
-            }
+    if let Ok((buf, len)) =
+        sys::pidfd_get_info(fd.as_fd(), PIDFD_INFO_PID | PIDFD_INFO_SUPPORTED_MASK)
+    {
+        s.get_info = true;
+        // An answer that fits no published layout leaves the mask
+        // unknown; the release decides then, as on older kernels.
+        if let Ok((raw, _)) = decode_info(&buf.0[..len]) {
+            s.info_supported_mask = raw.supported_mask;
         }
-        Err(e) if absent(&e) => {}
-        Err(_) => {}
     }
     match s.info_supported_mask {
         Some(m) => {
@@ -115,7 +122,7 @@ pub(crate) fn run_probe() -> Support {
     }
     s.thread = match rustix::process::pidfd_open(
         rustix::thread::gettid(),
-        rustix::process::PidfdFlags::from_bits_retain(OpenFlags::THREAD.bits()),
+        PidfdFlags::from_bits_retain(OpenFlags::THREAD.bits()),
     ) {
         Ok(_) => true,
         Err(e) => {
@@ -126,10 +133,18 @@ pub(crate) fn run_probe() -> Support {
             false
         }
     };
-    s.signal_scope = fd
-        .kill_scoped(Signal::ZERO, crate::SignalScope::ThreadGroup)
-        .is_ok();
+    s.signal_scope =
+        sys::pidfd_send_signal(fd.as_fd(), 0, SignalScope::ThreadGroup.flags()).is_ok();
     s
+}
+
+/// The pidfs inode id of `fd`, when it lives on pidfs.
+fn pidfs_id(fd: BorrowedFd<'_>) -> Option<u64> {
+    let sfs = rustix::fs::fstatfs(fd).ok()?;
+    if sfs.f_type as i64 != PIDFS_MAGIC {
+        return None;
+    }
+    Some(rustix::fs::fstat(fd).ok()?.st_ino)
 }
 
 /// Whether a pidfs file handle of our own pidfd opens again from the pidfs
@@ -137,14 +152,14 @@ pub(crate) fn run_probe() -> Support {
 /// handle (`EOPNOTSUPP`), 6.13 to 6.16 the root (`EBADF`), seccomp says
 /// `ENOSYS` or `EPERM`: all "absent". Errors that say nothing about the
 /// kernel (out of descriptors) are returned.
-fn file_handle_round_trip(fd: &PidFd, own_id: u64) -> io::Result<bool> {
-    let handle = match fd.file_handle_raw() {
+fn file_handle_round_trip(fd: BorrowedFd<'_>, own_id: u64) -> io::Result<bool> {
+    let (handle_type, bytes, len) = match sys::name_to_handle(fd) {
         Ok(h) => h,
         Err(e) if exhaustion(&e).is_some() => return Err(e),
         Err(_) => return Ok(false),
     };
-    match PidFd::open_file_handle_raw(&handle) {
-        Ok(again) => Ok(again.pidfs_inode().ok().flatten() == Some(own_id)),
+    match sys::open_by_handle(handle_type, &bytes[..len]) {
+        Ok(again) => Ok(pidfs_id(again.as_fd()) == Some(own_id)),
         Err(e) if exhaustion(&e).is_some() => Err(e),
         Err(_) => Ok(false),
     }

@@ -248,12 +248,33 @@ pub(crate) fn pidfd_get_info(pidfd: BorrowedFd<'_>, mask: u64) -> io::Result<(In
     }
 }
 
+/// What an `AsyncReadable` keeps open while it is registered. Both variants
+/// own their descriptor (the `Arc` shares ownership of an immutable `PidFd`),
+/// so the descriptor stays open, and names the same open file description,
+/// for as long as the registration lives; `as_raw_fd` always returns the
+/// same number.
+#[cfg(feature = "tokio")]
+pub(crate) enum Held {
+    Pidfd(std::sync::Arc<crate::PidFd>),
+    Fd(OwnedFd),
+}
+
+#[cfg(feature = "tokio")]
+impl AsRawFd for Held {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Held::Pidfd(fd) => fd.as_raw_fd(),
+            Held::Fd(fd) => fd.as_raw_fd(),
+        }
+    }
+}
+
 /// Registers `held` for readability with the current tokio runtime's
 /// reactor; gives `held` back with the error if that fails.
 #[cfg(feature = "tokio")]
 pub(crate) fn register_readable(
-    held: crate::tokio::Held,
-) -> Result<tokio::io::unix::AsyncFd<crate::tokio::Held>, (crate::tokio::Held, io::Error)> {
+    held: Held,
+) -> Result<tokio::io::unix::AsyncFd<Held>, (Held, io::Error)> {
     // SAFETY: `Held` owns its descriptor (an `OwnedFd`, or an `Arc<PidFd>`
     // whose `PidFd` is never changed and lives as long as the `Arc`), and the
     // `AsyncFd` owns the `Held` until it is dropped or unwrapped; so the

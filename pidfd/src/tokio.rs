@@ -4,32 +4,14 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use ::tokio::io::unix::AsyncFd;
 
 use crate::PidFd;
-
-/// What an [`AsyncReadable`] keeps open while it is registered. Both variants
-/// own their descriptor (the `Arc` shares ownership of an immutable `PidFd`),
-/// so the descriptor stays open, and names the same open file description,
-/// for as long as the registration lives; `as_raw_fd` always returns the
-/// same number.
-pub(crate) enum Held {
-    Pidfd(Arc<PidFd>),
-    Fd(OwnedFd),
-}
-
-impl AsRawFd for Held {
-    fn as_raw_fd(&self) -> RawFd {
-        match self {
-            Held::Pidfd(fd) => fd.as_raw_fd(),
-            Held::Fd(fd) => fd.as_raw_fd(),
-        }
-    }
-}
+use crate::sys::Held;
 
 /// A file descriptor registered with the reactor of the tokio runtime it was
 /// made in, for awaiting that it becomes readable: a pidfd is readable once

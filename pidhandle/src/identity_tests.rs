@@ -1,6 +1,7 @@
 //! The text form: round trips, strictness, the fuzz target.
 
 use super::*;
+use crate::Error;
 use crate::parse::MAX_LEN;
 use proptest::prelude::*;
 

@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use crate::{BootId, Error, Identity};
 
-/// The text form, parsed as [`parse`] does.
+/// The text form, parsed strictly: see [`Identity`]. An error names the
+/// text and what is wrong with it.
 impl FromStr for Identity {
     type Err = Error;
 
