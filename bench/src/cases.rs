@@ -21,7 +21,7 @@ use testkit::ChildGuard;
 
 use crate::floor;
 use crate::measure::{interleave, interleave_batched};
-use crate::peers::op;
+use crate::op;
 use crate::spawn;
 use crate::{Config, Row};
 

@@ -18,6 +18,7 @@ mod asyncwait;
 mod cases;
 mod floor;
 mod measure;
+mod op;
 mod peers;
 mod report;
 mod spawn;

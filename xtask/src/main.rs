@@ -74,7 +74,7 @@ fn main() -> ExitCode {
             XtaskCmd::Lint(l) => tasks::lint(budget(l.budget)?),
             XtaskCmd::Package(p) => tasks::package_only(budget(p.budget)?),
             XtaskCmd::Bench(b) => bench::run(b),
-            XtaskCmd::Matrix(m) => matrix::run_task(m, budget(m.budget)?),
+            XtaskCmd::Matrix(m) => matrix::run_task(&m.kernel, &m.nextest_args, budget(m.budget)?),
         })
     };
     let code = run().unwrap_or_else(|code| code);
