@@ -161,11 +161,7 @@ fn a_variant_has_a_source_exactly_when_it_wraps_another_error() {
 fn converts_to_io_error_with_its_kind_and_keeps_the_error() {
     for (e, _, kind) in cases() {
         assert_eq!(e.kind(), kind, "{e}");
-        let text = e.to_string();
-        let io: io::Error = e.into();
-        assert_eq!(io.kind(), kind, "{text}");
-        assert_eq!(io.to_string(), text);
-        assert!(io.get_ref().unwrap().downcast_ref::<Error>().is_some());
+        testkit::assert_into_io!(Error, e, kind);
     }
 }
 

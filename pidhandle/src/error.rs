@@ -296,11 +296,7 @@ mod tests {
             ),
         ];
         for (e, kind) in cases {
-            let text = e.to_string();
-            let io: io::Error = e.into();
-            assert_eq!(io.kind(), kind, "{text}");
-            assert_eq!(io.to_string(), text);
-            assert!(io.get_ref().unwrap().downcast_ref::<Error>().is_some());
+            testkit::assert_into_io!(Error, e, kind);
         }
     }
 }

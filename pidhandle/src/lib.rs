@@ -94,8 +94,6 @@
 //!   in the fallback it pins the thread's process.
 //! - The fallback path keeps the race described above, and cannot send
 //!   real-time signals ([`Error::Unsupported`]).
-//! - Text written by this version on 6.17+ carries `fh=`, which versions
-//!   before 0.1 reject as an unknown field.
 //! - Text whose only identity is a pidfs id cannot be verified where pidfs ids
 //!   cannot be read; restoring it there is [`Error::Unsupported`] (unless no
 //!   process has the PID at all, which is plainly [`State::Gone`]).

@@ -29,3 +29,22 @@ macro_rules! assert_handle_gone {
         $crate::assert_gone_error!(h.kill(pidkit_pidhandle::Signal::KILL), h.pid());
     }};
 }
+
+/// Asserts that `$error` (of the crate's error type `$ty`) converts to an
+/// `io::Error` of kind `$kind` with the same message, and that the typed
+/// error can be had back from it (`get_ref` + `downcast_ref`): the
+/// conversion every pidkit error type promises.
+#[macro_export]
+macro_rules! assert_into_io {
+    ($ty:ty, $error:expr, $kind:expr $(,)?) => {{
+        let error: $ty = $error;
+        let text = error.to_string();
+        let io: std::io::Error = error.into();
+        assert_eq!(io.kind(), $kind, "{text}");
+        assert_eq!(io.to_string(), text);
+        assert!(
+            io.get_ref().and_then(|e| e.downcast_ref::<$ty>()).is_some(),
+            "{text}"
+        );
+    }};
+}
