@@ -22,6 +22,7 @@ mod op;
 mod peers;
 mod report;
 mod spawn;
+mod window;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -261,6 +262,11 @@ fn main() -> ExitCode {
             "spawn+wait",
             "spawn+wait throughput".into(),
             Box::new(cases::spawn_throughput),
+        ),
+        (
+            "sliding window",
+            "sliding window of a job runner (wait for the oldest, start the next)".into(),
+            Box::new(window::rows),
         ),
         (
             "pidfile",

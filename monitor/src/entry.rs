@@ -377,12 +377,23 @@ impl Entry {
         &self,
         deadline: Option<Instant>,
     ) -> Result<Option<Outcome>, Error> {
-        let slot = self.lock();
+        let mut slot = self.lock();
         if let Some(outcome) = *slot {
             return Ok(Some(outcome));
         }
         match &self.watch {
             Watch::Pidfd(fd) => {
+                // A child that has already exited (the oldest of a job
+                // runner's window, typically) is reaped here at once, as
+                // `Child::wait` would: no epoll change, no poll.
+                if self.kind == Kind::Child
+                    && self
+                        .resolve(&mut slot, false)
+                        .map_err(|e| self.wait_error(e))?
+                        == Step::Done
+                {
+                    return Ok(*slot);
+                }
                 // Tell the reaper thread to leave this one to us (it would
                 // otherwise wake up and compete for the CPU and the lock
                 // right when the process exits).
@@ -395,7 +406,6 @@ impl Entry {
             }
             Watch::Pipe(_) => {
                 // The watcher thread reaps and notifies.
-                let mut slot = slot;
                 loop {
                     if let Some(outcome) = *slot {
                         return Ok(Some(outcome));

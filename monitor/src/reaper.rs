@@ -169,11 +169,12 @@ impl Shared {
                 step
             })
         };
-        if in_epoll {
+        // A settled entry left the epoll set when its outcome was recorded
+        // (`Entry::record`). Any other is taken out here, before the entry
+        // can be dropped (it is still in the table, and `entry` is an Arc of
+        // it); that also stops the level-triggered event from repeating.
+        if in_epoll && !matches!(step, Some(Ok(Step::Done))) {
             if let Some(fd) = entry.pidfd() {
-                // Removed before the entry can be dropped (it is still in
-                // the table, and `entry` is an Arc of it). Also stops the
-                // level-triggered event from repeating while we wait.
                 let _ = epoll::delete(&self.epoll, fd);
             }
         }

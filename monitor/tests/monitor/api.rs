@@ -241,6 +241,35 @@ fn a_thousand_instant_children_none_missed() {
     }
 }
 
+/// A job runner's window: one thread keeps eight children in flight and
+/// waits for the oldest, which has exited by then (its exit fd is readable
+/// first), so the wait reaps it at once. Each status goes to its own process,
+/// none is left watched or a zombie.
+#[test]
+fn sliding_window_of_exited_children() {
+    let _w = watchdog("window", LIMIT);
+    let m = Monitor::new().unwrap();
+    let start = |i: usize| {
+        m.start(&mut testkit::sh_cmd(&format!("exit {}", i % 100)))
+            .unwrap()
+    };
+    let mut window: std::collections::VecDeque<(usize, Process)> =
+        (0..8).map(|i| (i, start(i))).collect();
+    for i in 8..108 {
+        let (j, oldest) = window.pop_front().unwrap();
+        testkit::block_until_readable(oldest.exit_fd());
+        let exit = m.wait(&oldest).unwrap();
+        assert_eq!((exit.code(), exit.pid), ((j % 100) as i32, oldest.pid()));
+        assert_eq!(oldest.try_wait().unwrap(), Some(exit));
+        testkit::assert_no_zombie_of_ours(oldest.pid());
+        window.push_back((i, start(i)));
+    }
+    for (j, p) in &window {
+        assert_eq!(p.wait().unwrap().code(), (j % 100) as i32);
+    }
+    assert_eq!(m.watched(), 0);
+}
+
 #[test]
 fn two_hundred_concurrent_children_each_delivered_once_to_the_right_process() {
     let _w = watchdog("two_hundred", LIMIT);
