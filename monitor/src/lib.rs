@@ -152,6 +152,7 @@ mod reaper;
 mod timers;
 #[cfg(feature = "tokio")]
 mod tokio;
+mod tree;
 
 #[cfg(feature = "tokio")]
 pub use self::tokio::WaitFuture;
@@ -166,3 +167,4 @@ pub use monitor::{Backend, Monitor};
 pub use pidkit_pidhandle::{Identity, PidHandle, Signal, State};
 pub use process::Process;
 pub use process_monitor::ProcessMonitor;
+pub use tree::{Mechanism, Tree, TreeOptions};
