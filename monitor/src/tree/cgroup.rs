@@ -128,8 +128,9 @@ pub(crate) fn parse_procs(procs: &str) -> Result<Vec<u32>, &str> {
         .collect()
 }
 
-/// The cgroup2 mount point and this process's cgroup directory under it.
-fn own_cgroup() -> Result<(PathBuf, PathBuf), String> {
+/// The cgroup2 mount point, its mount root, and this process's cgroup
+/// directory under it.
+fn own_cgroup() -> Result<((PathBuf, String), PathBuf), String> {
     let info = fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo ({e})"))?;
     let (mount, root) =
@@ -148,16 +149,16 @@ fn own_cgroup() -> Result<(PathBuf, PathBuf), String> {
         })?
     };
     let dir = mount.join(below.trim_start_matches('/'));
-    Ok((mount, dir))
+    Ok(((mount, root), dir))
 }
 
-/// The cgroup2 mount that holds `dir`, from mountinfo.
-fn mount_of(dir: &Path) -> Result<PathBuf, String> {
+/// The cgroup2 mount that holds `dir` and its mount root, from mountinfo.
+fn mount_of(dir: &Path) -> Result<(PathBuf, String), String> {
     let info = fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo ({e})"))?;
     info.lines()
-        .filter_map(|l| cgroup2_mount(l).map(|(m, _)| m))
-        .find(|m| dir.starts_with(m))
+        .filter_map(cgroup2_mount)
+        .find(|(m, _)| dir.starts_with(m))
         .ok_or_else(|| format!("{} is not under a cgroup2 mount", dir.display()))
 }
 
@@ -193,10 +194,18 @@ impl CgroupTree {
         }
     }
 
-    fn at(mount: &Path, dir: PathBuf) -> CgroupTree {
-        let below = dir.strip_prefix(mount).unwrap_or(&dir);
-        let rel = format!("/{}", below.display());
-        CgroupTree { dir, rel }
+    /// The tree at `dir` on the cgroup2 mount `(point, root)`: as
+    /// `/proc/<pid>/cgroup` names it, the mount's root followed by the path
+    /// below the mount point.
+    fn at(mount: &(PathBuf, String), dir: PathBuf) -> CgroupTree {
+        let below = dir.strip_prefix(&mount.0).unwrap_or(&dir);
+        let root = mount.1.trim_end_matches('/');
+        let rel = format!("{root}/{}", below.display());
+        let rel = rel.trim_end_matches('/').to_owned();
+        CgroupTree {
+            dir,
+            rel: if rel.is_empty() { "/".into() } else { rel },
+        }
     }
 
     /// The existing cgroup v2 directory `dir`.
@@ -457,6 +466,16 @@ mod tests {
             cgroup2_mount("25 30 0:23 / /sys rw - sysfs sysfs rw\n"),
             None
         );
+    }
+
+    #[test]
+    fn names_the_tree_as_proc_does() {
+        let mount = (PathBuf::from("/sys/fs/cgroup/unified"), "/".to_owned());
+        let t = CgroupTree::at(&mount, "/sys/fs/cgroup/unified/a/pidkit-1-0".into());
+        assert_eq!(t.rel, "/a/pidkit-1-0");
+        let bound = (PathBuf::from("/cg"), "/outer".to_owned());
+        let t = CgroupTree::at(&bound, "/cg/pidkit-1-0".into());
+        assert_eq!(t.rel, "/outer/pidkit-1-0");
     }
 
     #[test]
