@@ -206,6 +206,37 @@ pub enum Error {
         #[source]
         source: pidkit_pidhandle::Error,
     },
+    /// A cgroup directory or file of a process tree could not be used: the
+    /// message names what was being done and the path, the cause is the
+    /// [`source`](std::error::Error::source). Kind: the kind of `source`.
+    #[error("cannot {action} cgroup {}", path.display())]
+    Cgroup {
+        /// What was being done ("create", "remove", "read", "write to").
+        action: &'static str,
+        /// The cgroup directory or file.
+        path: std::path::PathBuf,
+        /// The failure.
+        #[source]
+        source: io::Error,
+    },
+    /// A cgroup file or `/proc` file held text a process tree cannot use,
+    /// shown as found. Kind: `InvalidData`.
+    #[error("unexpected content in {}: {content:?}", path.display())]
+    BadContent {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What it held (the offending line or all of it).
+        content: String,
+    },
+    /// A process tree on a cgroup v2 was asked for
+    /// ([`Mechanism::Cgroup`](crate::Mechanism::Cgroup)) and none can be made
+    /// here; `reason` says why (no cgroup2 mount, no write access, ...).
+    /// Kind: `Unsupported`.
+    #[error("no cgroup v2 process tree here: {reason}")]
+    TreeUnavailable {
+        /// Why, naming the path.
+        reason: String,
+    },
     /// A system call failed. The message says what was being done, naming
     /// the pid; the cause is the [`source`](std::error::Error::source), not
     /// repeated in the message. Kind: the kind of `source`.
@@ -277,6 +308,7 @@ impl Error {
             Error::Spawn { source, .. }
             | Error::FdLimit { source, .. }
             | Error::Io { source, .. }
+            | Error::Cgroup { source, .. }
             | Error::OutOfResources { source, .. } => source.kind(),
             Error::Handle { source } => source.kind(),
             Error::Gone { .. } | Error::GroupGone { .. } => io::ErrorKind::NotFound,
@@ -289,7 +321,9 @@ impl Error {
             | Error::SignalUnsupported { .. }
             | Error::Unsupported { .. }
             | Error::BackendUnavailable { .. }
-            | Error::GroupUnreachable { .. } => io::ErrorKind::Unsupported,
+            | Error::GroupUnreachable { .. }
+            | Error::TreeUnavailable { .. } => io::ErrorKind::Unsupported,
+            Error::BadContent { .. } => io::ErrorKind::InvalidData,
             Error::ReapedElsewhere { .. } => io::ErrorKind::Other,
         }
     }

@@ -116,6 +116,30 @@ fn cases() -> Vec<(Error, &'static str, io::ErrorKind)> {
             K::InvalidInput,
         ),
         (
+            Error::Cgroup {
+                action: "create",
+                path: "/sys/fs/cgroup/pidkit-7-0".into(),
+                source: io::Error::from(K::PermissionDenied),
+            },
+            "cannot create cgroup /sys/fs/cgroup/pidkit-7-0",
+            K::PermissionDenied,
+        ),
+        (
+            Error::BadContent {
+                path: "/sys/fs/cgroup/pidkit-7-0/cgroup.procs".into(),
+                content: "x".into(),
+            },
+            "unexpected content in /sys/fs/cgroup/pidkit-7-0/cgroup.procs: \"x\"",
+            K::InvalidData,
+        ),
+        (
+            Error::TreeUnavailable {
+                reason: "/proc is not under a cgroup2 mount".into(),
+            },
+            "no cgroup v2 process tree here: /proc is not under a cgroup2 mount",
+            K::Unsupported,
+        ),
+        (
             io_context(
                 "duplicating the pidfd of process 7",
                 io::Error::from(K::OutOfMemory),
@@ -152,6 +176,7 @@ fn a_variant_has_a_source_exactly_when_it_wraps_another_error() {
                 | Error::OutOfResources { .. }
                 | Error::Handle { .. }
                 | Error::Io { .. }
+                | Error::Cgroup { .. }
         );
         assert_eq!(e.source().is_some(), wraps, "{e}");
     }

@@ -43,6 +43,13 @@
 //!   `PIDFD_SIGNAL_PROCESS_GROUP`, Linux 6.9+; before that `killpg` only while
 //!   the leader is our unreaped child), and wait until every member is gone
 //!   ([`Process::wait_group`]).
+//! - **Whole process trees** ([`Monitor::start_tree`]): the root gets a
+//!   cgroup v2 of its own, joined before exec, so nothing it starts escapes,
+//!   `setsid` and double forks included; [`Tree::kill_tree`] (`cgroup.kill`,
+//!   Linux 5.14+), [`Tree::wait_tree`] (the kernel's "populated 0" notice,
+//!   no polling), [`Tree::tree_members`], [`Monitor::adopt_tree`] after a
+//!   restart. Where no cgroup v2 can be made, a subreaper fallback, reported
+//!   by [`Tree::mechanism`] and [`Tree::fallback_reason`].
 //! - **Kill on drop** ([`Process::set_kill_on_drop`]) on every kernel, the
 //!   whole group for a leader; runs on unwinding too.
 //! - **A fallback without pidfds** (old kernels, seccomp profiles that
@@ -93,6 +100,21 @@
 //!   [`Process::group_alive`] may then err towards "alive" if the group's
 //!   number is reused. An adopted process counts as a leader if it led its
 //!   group when it was adopted.
+//! - Trees ([`Mechanism`]): with a cgroup v2 (a cgroup2 mount found in
+//!   `/proc/self/mountinfo`, write access to the parent cgroup: root, or a
+//!   delegated subtree), every descendant is held, except one privileged to
+//!   move itself into another cgroup; `SIGKILL` is one `cgroup.kill` write on
+//!   5.14+, and member by member through pidfds before (repeated until none
+//!   is left, at most 30 s); other signals reach the members of the moment,
+//!   each through a pidfd checked to be a member. Where cgroup v2 is missing
+//!   (cgroup v1 only), read-only or refused (`EACCES`, `EPERM`, `EROFS`),
+//!   the subreaper fallback ([`Mechanism::Subreaper`]) makes the whole
+//!   program a child subreaper for good, polls `/proc`, and cannot see a
+//!   descendant that left the root's group while its parent outside the
+//!   group still runs, nor tell an orphan that leads its own group in the
+//!   program's session from the program's own group leaders; see
+//!   [`Mechanism::Subreaper`]. A process the program starts in a session
+//!   of its own counts as an orphan of every subreaper tree.
 //! - [`Exit::timestamp`] is the wall clock at the moment the exit was
 //!   recorded, not the moment the process died.
 //!
@@ -152,6 +174,7 @@ mod reaper;
 mod timers;
 #[cfg(feature = "tokio")]
 mod tokio;
+mod tree;
 
 #[cfg(feature = "tokio")]
 pub use self::tokio::WaitFuture;
@@ -166,3 +189,4 @@ pub use monitor::{Backend, Monitor};
 pub use pidkit_pidhandle::{Identity, PidHandle, Signal, State};
 pub use process::Process;
 pub use process_monitor::ProcessMonitor;
+pub use tree::{Mechanism, Tree, TreeOptions};

@@ -163,6 +163,35 @@ impl Backoff {
     }
 }
 
+/// Makes every child that `cmd` spawns join the cgroup v2 whose
+/// `cgroup.procs` file `cgroup_procs` is open for writing, before it runs
+/// the program: the child writes `"0"` (itself) to it between fork and exec,
+/// so the program and everything it starts are in that cgroup from their
+/// first instruction. A refused write (`EACCES`, `EBUSY`, ...) fails the
+/// spawn with that errno.
+///
+/// `cmd` keeps the descriptor for as long as it lives, and every later spawn
+/// of it joins the same cgroup.
+///
+/// ```no_run
+/// use std::fs::OpenOptions;
+/// use std::process::Command;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let procs = OpenOptions::new().write(true).open("/sys/fs/cgroup/job/cgroup.procs")?;
+/// let mut cmd = Command::new("true");
+/// pidkit_pidfd::low_level::join_cgroup_before_exec(&mut cmd, procs.into());
+/// cmd.status()?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn join_cgroup_before_exec(
+    cmd: &mut std::process::Command,
+    cgroup_procs: std::os::fd::OwnedFd,
+) {
+    crate::sys::write_before_exec(cmd, cgroup_procs, b"0");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

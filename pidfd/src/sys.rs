@@ -42,6 +42,27 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32, flags: u32) -> 
     }
 }
 
+/// Makes every child `cmd` spawns write `bytes` to `fd` between fork and
+/// exec (std's `CommandExt::pre_exec`), failing the spawn with the write's
+/// errno; the closure owns `fd`, which stays open as long as `cmd` lives.
+pub(crate) fn write_before_exec(
+    cmd: &mut std::process::Command,
+    fd: OwnedFd,
+    bytes: &'static [u8],
+) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child, where only
+    // async-signal-safe work is allowed: it makes one write(2) system call
+    // on a descriptor it owns and builds its error from the errno alone,
+    // allocating nothing and taking no lock.
+    unsafe {
+        cmd.pre_exec(move || match rustix::io::write(&fd, bytes) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(io::Error::from_raw_os_error(e.raw_os_error())),
+        });
+    }
+}
+
 /// Closes `fd` with the `close` system call made in place (rustix's inline
 /// call), where dropping an `OwnedFd` calls libc's `close`.
 #[inline]

@@ -16,6 +16,7 @@ mod exhaustion;
 mod group;
 mod handover;
 mod reuse;
+mod tree;
 
 use pidkit_monitor::{Error, Monitor, PidHandle, Process, Signal};
 use pidkit_pidfd::probe;
