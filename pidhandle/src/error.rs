@@ -72,6 +72,17 @@ pub enum Error {
         /// The PID the pidfd refers to.
         actual: u32,
     },
+    /// A `PID:inode` ([`PidInode`](crate::PidInode)) names no live
+    /// process: no process has the PID, or the one that has it now has
+    /// another pidfs inode id (it is not the process the pair was written
+    /// for). Kind: [`io::ErrorKind::NotFound`].
+    #[error("no process with pid {pid} has pidfs inode {inode}")]
+    NoSuchPidInode {
+        /// The PID of the pair.
+        pid: u32,
+        /// The pidfs inode id of the pair.
+        inode: u64,
+    },
     /// The handle was closed with [`PidHandle::close`](crate::PidHandle::close).
     #[error("the process handle is closed")]
     Closed,
@@ -109,7 +120,7 @@ impl Error {
     /// ```
     pub fn kind(&self) -> io::ErrorKind {
         match self {
-            Error::Gone { .. } => io::ErrorKind::NotFound,
+            Error::Gone { .. } | Error::NoSuchPidInode { .. } => io::ErrorKind::NotFound,
             Error::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
             Error::Unsupported { .. } => io::ErrorKind::Unsupported,
             Error::Parse { .. } => io::ErrorKind::InvalidData,
@@ -245,6 +256,13 @@ mod tests {
                 "invalid process handle text \"x\\0\": bad",
             ),
             (Error::Closed, "the process handle is closed"),
+            (
+                Error::NoSuchPidInode {
+                    pid: 4338,
+                    inode: 12345,
+                },
+                "no process with pid 4338 has pidfs inode 12345",
+            ),
         ];
         for (e, want) in cases {
             assert_eq!(e.to_string(), want);
@@ -290,6 +308,10 @@ mod tests {
                 io::ErrorKind::Unsupported,
             ),
             (Error::Closed, io::ErrorKind::InvalidInput),
+            (
+                Error::NoSuchPidInode { pid: 3, inode: 9 },
+                io::ErrorKind::NotFound,
+            ),
             (
                 io_context("x", io::Error::from(io::ErrorKind::OutOfMemory)),
                 io::ErrorKind::OutOfMemory,
