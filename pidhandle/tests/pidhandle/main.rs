@@ -9,3 +9,4 @@ mod pid_inode;
 mod resources;
 mod reuse;
 mod state_file;
+mod util_linux;
