@@ -83,6 +83,16 @@ pub enum Error {
         /// The pidfs inode id of the pair.
         inode: u64,
     },
+    /// An environment variable that should name a process
+    /// ([`PidHandle::from_env`](crate::PidHandle::from_env)) is unset or
+    /// not a number. Kind: [`io::ErrorKind::InvalidData`].
+    #[error("environment variable {var} {reason}")]
+    Env {
+        /// The variable's name.
+        var: String,
+        /// What is wrong with it (its value, quoted, when it has one).
+        reason: String,
+    },
     /// The handle was closed with [`PidHandle::close`](crate::PidHandle::close).
     #[error("the process handle is closed")]
     Closed,
@@ -123,7 +133,7 @@ impl Error {
             Error::Gone { .. } | Error::NoSuchPidInode { .. } => io::ErrorKind::NotFound,
             Error::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
             Error::Unsupported { .. } => io::ErrorKind::Unsupported,
-            Error::Parse { .. } => io::ErrorKind::InvalidData,
+            Error::Parse { .. } | Error::Env { .. } => io::ErrorKind::InvalidData,
             Error::InvalidPid { .. } | Error::PidMismatch { .. } | Error::Closed => {
                 io::ErrorKind::InvalidInput
             }
@@ -308,6 +318,13 @@ mod tests {
                 io::ErrorKind::Unsupported,
             ),
             (Error::Closed, io::ErrorKind::InvalidInput),
+            (
+                Error::Env {
+                    var: "X".into(),
+                    reason: "r".into(),
+                },
+                io::ErrorKind::InvalidData,
+            ),
             (
                 Error::NoSuchPidInode { pid: 3, inode: 9 },
                 io::ErrorKind::NotFound,

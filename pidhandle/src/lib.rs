@@ -46,6 +46,8 @@
 //! |---|---|---|---|
 //! | pidkit text `pidkit-pid:v1:...` | any | `Display` | `FromStr`, [`PidHandle::restore`] |
 //! | util-linux `PID:inode` ([`PidInode`]) | Linux 6.9+ (pidfs ids) | [`PidHandle::pid_inode`] | [`PidHandle::from_pid_inode`]: `pidfd_open`, pidfs magic, inode |
+//! | systemd varlink `ProcessId` JSON ([`systemd::PidRef`], `serde` feature) | Linux 6.9+ (pidfs ids) | [`PidHandle::pid_ref`] | [`PidHandle::from_pid_ref`]: boot id, then as [`PidHandle::restore`] |
+//! | systemd's `*PID`/`*PIDFDID` environment pairs | Linux 6.9+, systemd v257+ | (systemd) | [`PidHandle::from_env`]: as `PID:inode` |
 //!
 //! Where the kernel has pidfs file handles the text also carries one, so
 //! that any reader can open the process with no PID lookup at all
@@ -106,6 +108,10 @@
 //!   from start ticks. The pair carries no boot id (util-linux's form has
 //!   none), so one kept across a reboot is checked against the new boot's
 //!   processes only by its inode.
+//! - systemd's `ProcessId` without `pidfdId`/`bootId` (what systemd writes
+//!   before Linux 6.9) and a `*PID` variable without its `*PIDFDID` name a
+//!   process by its PID alone: refused ([`Error::Unsupported`]), never
+//!   trusted.
 //! - Text whose only identity is a pidfs id cannot be verified where pidfs ids
 //!   cannot be read; restoring it there is [`Error::Unsupported`] (unless no
 //!   process has the PID at all, which is plainly [`State::Gone`]).
@@ -154,6 +160,7 @@ mod proc;
 mod restore;
 #[cfg(feature = "serde")]
 mod serde_text;
+pub mod systemd;
 #[cfg(feature = "tokio")]
 mod tokio;
 

@@ -97,7 +97,7 @@ fn parse(s: &str) -> Result<PidInode, String> {
 }
 
 /// A decimal `u64` with no sign, no spaces and no leading zeros.
-fn number(s: &str, what: &str) -> Result<u64, String> {
+pub(crate) fn number(s: &str, what: &str) -> Result<u64, String> {
     if s.is_empty() {
         return Err(format!("the {what} is empty"));
     }

@@ -9,4 +9,5 @@ mod pid_inode;
 mod resources;
 mod reuse;
 mod state_file;
+mod systemd;
 mod util_linux;
