@@ -174,7 +174,8 @@ impl PidFd {
             return Err(file_handles_unsupported());
         }
         match sys::open_by_handle(handle.handle_type, handle.as_bytes()) {
-            Ok(fd) => Ok(PidFd::from(fd)),
+            // The kernel opened it on pidfs's root: a pidfd.
+            Ok(fd) => Ok(PidFd::from_checked(fd)),
             Err(e) if e.raw_os_error() == Some(libc::ESTALE) => Err(gone(None, Errno::STALE)),
             Err(e) => Err(e),
         }

@@ -102,6 +102,7 @@ compile_error!("pidkit-pidfd supports Linux only: pidfds are a Linux kernel feat
 
 mod file_handle;
 mod flags;
+mod from_fd;
 mod get_info;
 mod hide;
 mod info;
@@ -124,6 +125,7 @@ mod wait;
 pub use self::tokio::AsyncReadable;
 pub use file_handle::FileHandle;
 pub use flags::{OpenFlags, SignalScope};
+pub use from_fd::FromOwnedFdError;
 pub use info::{CoreDump, InfoSource, PidfdInfo};
 pub use pidfd::{PidFd, check_pid};
 pub use probe::probe;

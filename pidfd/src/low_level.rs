@@ -1,4 +1,5 @@
-//! Calls on bare PIDs, for the documented fallbacks only.
+//! Calls on bare PIDs, for the documented fallbacks only, and the one
+//! unchecked way to make a [`PidFd`](crate::PidFd) out of an fd.
 //!
 //! Everything else in pidkit reaches a process through a pidfd, which
 //! cannot come to mean another process. The functions here take a bare
@@ -14,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 
-use crate::Signal;
+use std::os::fd::OwnedFd;
+
+use crate::{PidFd, Signal};
 
 /// Sends `signal` to the process that has PID `pid` now, through
 /// `kill(2)`; [`Signal::ZERO`] only checks that the process exists and may
@@ -70,6 +73,28 @@ pub fn kill(pid: u32, signal: Signal) -> io::Result<()> {
         ),
         e => io::Error::from(e),
     })
+}
+
+/// Wraps `fd` as a [`PidFd`] without checking that it is one.
+///
+/// For callers that made the fd themselves a moment ago with a call that
+/// only ever returns a pidfd (a raw `pidfd_open`, `clone3` with
+/// `CLONE_PIDFD`), where the check of [`PidFd::try_from`] would be a wasted
+/// system call. For any fd that came from elsewhere (a socket, a parent,
+/// std) use [`PidFd::try_from`], which refuses what is not a pidfd and
+/// hands it back. Nothing unsafe follows from a wrong fd here: every call
+/// on it fails (`EBADF`, `EINVAL`), but the failures will not say why.
+///
+/// ```
+/// use pidkit_pidfd::{PidFd, Signal, low_level::pidfd_unchecked};
+/// use std::os::fd::OwnedFd;
+///
+/// let made: OwnedFd = PidFd::open(std::process::id())?.into();
+/// pidfd_unchecked(made).kill(Signal::ZERO)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn pidfd_unchecked(fd: OwnedFd) -> PidFd {
+    PidFd::from_checked(fd)
 }
 
 /// The pause schedule of pidkit's polling loops, shared by its crates and not

@@ -375,11 +375,11 @@ impl From<PidFd> for OwnedFd {
     }
 }
 
-impl From<OwnedFd> for PidFd {
-    /// Takes ownership of an fd the caller knows to be a pidfd (for example
-    /// one received over a Unix socket). Operations on an fd that is not a
-    /// pidfd fail with `EBADF` or `EINVAL`; nothing unsafe happens.
-    fn from(fd: OwnedFd) -> PidFd {
+impl PidFd {
+    /// A `PidFd` around `fd`, which the caller knows to be a pidfd (the
+    /// kernel just made it, or [`TryFrom<OwnedFd>`] checked it).
+    #[inline]
+    pub(crate) fn from_checked(fd: OwnedFd) -> PidFd {
         PidFd { fd: Some(fd) }
     }
 }

@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use rustix::io::Errno;
 use rustix::process::{PidfdFlags, PidfdGetfdFlags, WaitId, WaitIdOptions};
 
+use crate::from_fd::PIDFS_MAGIC;
 use crate::info::decode_info;
 use crate::support::{ProbeStep, Support, Unusable};
 use crate::sys::{
@@ -28,9 +29,6 @@ fn exhausted(step: ProbeStep, errno: i32) -> Support {
         ..Support::default()
     }
 }
-
-/// The superblock magic of pidfs (`PIDFS_MAGIC`, "PIDF").
-const PIDFS_MAGIC: i64 = 0x5049_4446;
 
 /// The probe's steps. They make the system calls themselves (rustix's and
 /// `sys`'s), not through [`PidFd`](crate::PidFd), whose methods consult the

@@ -35,7 +35,9 @@ fn pin_to_one_cpu() {
 fn raw_open_fstat_signal(rpid: Pid) {
     let fd = rustix::process::pidfd_open(rpid, PidfdFlags::empty()).expect("pidfd_open");
     black_box(rustix::fs::fstat(&fd).expect("fstat").st_ino);
-    PidFd::from(fd).kill(Signal::ZERO).expect("signal");
+    pidkit_pidfd::low_level::pidfd_unchecked(fd)
+        .kill(Signal::ZERO)
+        .expect("signal");
 }
 
 /// The podman-style check: the start time from `/proc/<pid>/stat`, then

@@ -60,6 +60,12 @@ impl BootId {
     /// The id of the 128-bit number `v`.
     #[cfg(test)]
     pub(crate) const fn from_u128(v: u128) -> BootId {
+        Self::from_value(v)
+    }
+
+    /// The id of the 128-bit number `v` (systemd's id128 encoding is its
+    /// 32 hex digits).
+    pub(crate) const fn from_value(v: u128) -> BootId {
         BootId([(v >> 64) as u64, v as u64])
     }
 

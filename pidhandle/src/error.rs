@@ -72,6 +72,27 @@ pub enum Error {
         /// The PID the pidfd refers to.
         actual: u32,
     },
+    /// A `PID:inode` ([`PidInode`](crate::PidInode)) names no live
+    /// process: no process has the PID, or the one that has it now has
+    /// another pidfs inode id (it is not the process the pair was written
+    /// for). Kind: [`io::ErrorKind::NotFound`].
+    #[error("no process with pid {pid} has pidfs inode {inode}")]
+    NoSuchPidInode {
+        /// The PID of the pair.
+        pid: u32,
+        /// The pidfs inode id of the pair.
+        inode: u64,
+    },
+    /// An environment variable that should name a process
+    /// ([`PidHandle::from_env`](crate::PidHandle::from_env)) is unset or
+    /// not a number. Kind: [`io::ErrorKind::InvalidData`].
+    #[error("environment variable {var} {reason}")]
+    Env {
+        /// The variable's name.
+        var: String,
+        /// What is wrong with it (its value, quoted, when it has one).
+        reason: String,
+    },
     /// The handle was closed with [`PidHandle::close`](crate::PidHandle::close).
     #[error("the process handle is closed")]
     Closed,
@@ -109,10 +130,10 @@ impl Error {
     /// ```
     pub fn kind(&self) -> io::ErrorKind {
         match self {
-            Error::Gone { .. } => io::ErrorKind::NotFound,
+            Error::Gone { .. } | Error::NoSuchPidInode { .. } => io::ErrorKind::NotFound,
             Error::PermissionDenied { .. } => io::ErrorKind::PermissionDenied,
             Error::Unsupported { .. } => io::ErrorKind::Unsupported,
-            Error::Parse { .. } => io::ErrorKind::InvalidData,
+            Error::Parse { .. } | Error::Env { .. } => io::ErrorKind::InvalidData,
             Error::InvalidPid { .. } | Error::PidMismatch { .. } | Error::Closed => {
                 io::ErrorKind::InvalidInput
             }
@@ -245,6 +266,13 @@ mod tests {
                 "invalid process handle text \"x\\0\": bad",
             ),
             (Error::Closed, "the process handle is closed"),
+            (
+                Error::NoSuchPidInode {
+                    pid: 4338,
+                    inode: 12345,
+                },
+                "no process with pid 4338 has pidfs inode 12345",
+            ),
         ];
         for (e, want) in cases {
             assert_eq!(e.to_string(), want);
@@ -290,6 +318,17 @@ mod tests {
                 io::ErrorKind::Unsupported,
             ),
             (Error::Closed, io::ErrorKind::InvalidInput),
+            (
+                Error::Env {
+                    var: "X".into(),
+                    reason: "r".into(),
+                },
+                io::ErrorKind::InvalidData,
+            ),
+            (
+                Error::NoSuchPidInode { pid: 3, inode: 9 },
+                io::ErrorKind::NotFound,
+            ),
             (
                 io_context("x", io::Error::from(io::ErrorKind::OutOfMemory)),
                 io::ErrorKind::OutOfMemory,

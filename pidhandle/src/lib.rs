@@ -40,6 +40,15 @@
 //! | start ticks (`/proc/<pid>/stat` field 22) | only when there is no pidfs id | re-reading it after the pidfd is open (or before every signal in the fallback) |
 //! | boot id | always | compared on restore; another boot is gone |
 //!
+//! # Other programs' names for a process
+//!
+//! | form | kernel | written by | restored (verified) by |
+//! |---|---|---|---|
+//! | pidkit text `pidkit-pid:v1:...` | any | `Display` | `FromStr`, [`PidHandle::restore`] |
+//! | util-linux `PID:inode` ([`PidInode`]) | Linux 6.9+ (pidfs ids) | [`PidHandle::pid_inode`] | [`PidHandle::from_pid_inode`]: `pidfd_open`, pidfs magic, inode |
+//! | systemd varlink `ProcessId` JSON ([`systemd::PidRef`], `serde` feature) | Linux 6.9+ (pidfs ids) | [`PidHandle::pid_ref`] | [`PidHandle::from_pid_ref`]: boot id, then as [`PidHandle::restore`] |
+//! | systemd's `*PID`/`*PIDFDID` environment pairs | Linux 6.9+, systemd v257+ | (systemd) | [`PidHandle::from_env`]: as `PID:inode` |
+//!
 //! Where the kernel has pidfs file handles the text also carries one, so
 //! that any reader can open the process with no PID lookup at all
 //! ([`PidFd::open_file_handle`]; a reaped process's handle is refused).
@@ -94,6 +103,15 @@
 //!   in the fallback it pins the thread's process.
 //! - The fallback path keeps the race described above, and cannot send
 //!   real-time signals ([`Error::Unsupported`]).
+//! - `PID:inode` exists only where the kernel has pidfs inode ids (6.9+);
+//!   elsewhere both directions are [`Error::Unsupported`], never a guess
+//!   from start ticks. The pair carries no boot id (util-linux's form has
+//!   none), so one kept across a reboot is checked against the new boot's
+//!   processes only by its inode.
+//! - systemd's `ProcessId` without `pidfdId`/`bootId` (what systemd writes
+//!   before Linux 6.9) and a `*PID` variable without its `*PIDFDID` name a
+//!   process by its PID alone: refused ([`Error::Unsupported`]), never
+//!   trusted.
 //! - Text whose only identity is a pidfs id cannot be verified where pidfs ids
 //!   cannot be read; restoring it there is [`Error::Unsupported`] (unless no
 //!   process has the PID at all, which is plainly [`State::Gone`]).
@@ -136,11 +154,13 @@ mod error;
 mod handle;
 mod identity;
 mod parse;
+mod pid_inode;
 mod pin;
 mod proc;
 mod restore;
 #[cfg(feature = "serde")]
 mod serde_text;
+pub mod systemd;
 #[cfg(feature = "tokio")]
 mod tokio;
 
@@ -150,4 +170,5 @@ pub use boot_id::BootId;
 pub use error::{Error, FromPidFdError};
 pub use handle::{PidHandle, State};
 pub use identity::Identity;
+pub use pid_inode::PidInode;
 pub use pidkit_pidfd::{FileHandle, PidFd, PidfdInfo, Signal, SignalScope, Support, probe};

@@ -11,6 +11,10 @@
 //!   installed and the system's apt state is not touched. The Go peer
 //!   (`bench/peers/go`) is built with a private GOCACHE and GOPATH.
 //! - psutil: `python3 -m venv venv` and `pip install psutil` from PyPI.
+//! - util-linux 2.42's `getino` and `waitpid` for the `PID:inode` interop
+//!   tests of `cargo xtask test`: `util-linux`, `util-linux-extra` and
+//!   `libc6` from Debian sid, fetched and unpacked the same way
+//!   (`apt-util-linux/`, `util-linux/`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -85,7 +89,24 @@ fn go_binary(cache: &Path) -> Result<PathBuf, String> {
 
 /// Downloads Go from Debian with a private apt configuration and unpacks it.
 fn fetch_go(cache: &Path) -> Result<(), String> {
-    let apt = cache.join("apt");
+    fetch_debs(
+        &cache.join("apt"),
+        GO_SOURCE,
+        &GO_PACKAGES,
+        &cache.join("go"),
+    )
+}
+
+/// Downloads `packages` from the apt `source` line with a private sources
+/// list, state and cache under `apt` (the machine's apt state is not
+/// touched, nothing is installed), and unpacks them with `dpkg-deb -x`
+/// into a fresh `root`.
+pub(crate) fn fetch_debs(
+    apt: &Path,
+    source: &str,
+    packages: &[&str],
+    root: &Path,
+) -> Result<(), String> {
     let (etc, state, acache, debs) = (
         apt.join("etc"),
         apt.join("state"),
@@ -103,7 +124,7 @@ fn fetch_go(cache: &Path) -> Result<(), String> {
     let write = |p: &Path, text: &str| {
         std::fs::write(p, text).map_err(|e| format!("writing {}: {e}", p.display()))
     };
-    write(&sources, &format!("{GO_SOURCE}\n"))?;
+    write(&sources, &format!("{source}\n"))?;
     write(&status, "")?;
     let apt_get = || {
         Cmd::new("apt-get")
@@ -135,14 +156,13 @@ fn fetch_go(cache: &Path) -> Result<(), String> {
     run(
         apt_get()
             .arg("download")
-            .args(GO_PACKAGES)
+            .args(packages)
             .current_dir(&debs)
             .timeout(Duration::from_secs(900)),
         "apt-get download",
     )?;
-    let root = cache.join("go");
-    let _ = std::fs::remove_dir_all(&root);
-    mkdirs(&[&root])?;
+    let _ = std::fs::remove_dir_all(root);
+    mkdirs(&[root])?;
     let mut debs_found: Vec<PathBuf> = std::fs::read_dir(&debs)
         .map_err(|e| format!("reading {}: {e}", debs.display()))?
         .flatten()
@@ -150,10 +170,10 @@ fn fetch_go(cache: &Path) -> Result<(), String> {
         .filter(|p| p.extension().is_some_and(|x| x == "deb"))
         .collect();
     debs_found.sort();
-    if debs_found.len() != GO_PACKAGES.len() {
+    if debs_found.len() != packages.len() {
         return Err(format!(
             "expected {} .deb files in {}, found {}",
-            GO_PACKAGES.len(),
+            packages.len(),
             debs.display(),
             debs_found.len()
         ));
@@ -163,12 +183,50 @@ fn fetch_go(cache: &Path) -> Result<(), String> {
             Cmd::new("dpkg-deb")
                 .arg("-x")
                 .arg(&deb)
-                .arg(&root)
+                .arg(root)
                 .timeout(Duration::from_secs(600)),
             "dpkg-deb -x",
         )?;
     }
     Ok(())
+}
+
+/// The Debian release and packages util-linux 2.42's `getino` and
+/// `waitpid` come from (they need only the C library, which comes along so
+/// that they run through its own loader whatever the host's is).
+const UTIL_LINUX_SOURCE: &str = "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main";
+const UTIL_LINUX_PACKAGES: [&str; 3] = ["util-linux", "util-linux-extra", "libc6"];
+
+/// Debian sid's `getino` and `waitpid` (util-linux 2.42+) unpacked under
+/// `<cache>/util-linux`, fetched if not there yet; returns that root (the
+/// tests find it in `PIDKIT_UTIL_LINUX_ROOT`).
+pub(crate) fn util_linux_root(cache: &Path) -> Result<PathBuf, String> {
+    let root = cache.join("util-linux");
+    let ready = |root: &Path| {
+        [
+            "usr/bin/getino",
+            "usr/bin/waitpid",
+            "usr/lib64/ld-linux-x86-64.so.2",
+        ]
+        .iter()
+        .all(|p| root.join(p).exists())
+    };
+    if !ready(&root) {
+        fetch_debs(
+            &cache.join("apt-util-linux"),
+            UTIL_LINUX_SOURCE,
+            &UTIL_LINUX_PACKAGES,
+            &root,
+        )?;
+    }
+    if ready(&root) {
+        Ok(root)
+    } else {
+        Err(format!(
+            "{} has no getino, waitpid and loader after unpacking",
+            root.display()
+        ))
+    }
 }
 
 /// Fetches Go if needed and builds the Go peer; returns the binary.

@@ -65,6 +65,7 @@ pub(crate) fn test(opts: &flags::Test, budget: Duration) -> ExitCode {
 
     fmt(&mut r);
     clippy(&mut r);
+    util_linux(&mut r);
     tests(&mut r, nextest, None);
     doctests(&mut r);
 
@@ -218,6 +219,32 @@ fn hidden_feature(r: &mut Report, nextest: bool, feature: &str) {
     r.step(&format!("tests (hidden feature: {feature})"), cmd);
 }
 
+/// Where Debian sid's util-linux was unpacked for the interop tests, once
+/// [`util_linux`] has fetched it.
+static UTIL_LINUX_ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The environment variable that tells the interop tests where util-linux
+/// 2.42's `getino` and `waitpid` are (a root with `usr/bin` and `usr/lib64`).
+const UTIL_LINUX_ENV: &str = "PIDKIT_UTIL_LINUX_ROOT";
+
+/// Fetches util-linux 2.42 from Debian sid (cached) for the `PID:inode`
+/// interop tests; a failure is this step's, and the tests then fail under
+/// CI for want of the tools.
+fn util_linux(r: &mut Report) {
+    let name = "util-linux 2.42 from Debian sid (PID:inode interop)";
+    let started = r.begin(name);
+    let root = crate::peers::cache_dir().and_then(|c| crate::peers::util_linux_root(&c));
+    let result = match root {
+        Ok(root) => {
+            let shown = format!("{UTIL_LINUX_ENV}={}", root.display());
+            let _ = UTIL_LINUX_ROOT.set(root);
+            Ok(shown)
+        }
+        Err(e) => Err(e),
+    };
+    r.record(name, started, result);
+}
+
 /// The command that runs the test suite (no doc tests): nextest when it is
 /// installed (profile `ci` under CI), else `cargo test`; with the bench
 /// targets only when `with_benches`.
@@ -227,7 +254,7 @@ fn suite_cmd(nextest: bool, with_benches: bool) -> Cmd {
     } else {
         &["--lib", "--bins", "--tests", "--examples"]
     };
-    if nextest {
+    let cmd = if nextest {
         let c = Cmd::cargo(["nextest", "run", "--workspace"])
             .args(targets)
             .arg("--no-fail-fast");
@@ -240,6 +267,10 @@ fn suite_cmd(nextest: bool, with_benches: bool) -> Cmd {
         Cmd::cargo(["test", "--workspace"])
             .args(targets)
             .arg("--no-fail-fast")
+    };
+    match UTIL_LINUX_ROOT.get() {
+        Some(root) => cmd.env(UTIL_LINUX_ENV, root),
+        None => cmd,
     }
 }
 

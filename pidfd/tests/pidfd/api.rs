@@ -587,7 +587,7 @@ fn owned_fd_conversions_keep_the_process() {
     let raw = fd.as_raw_fd();
     let owned: OwnedFd = fd.into();
     assert_eq!(owned.as_raw_fd(), raw);
-    let back = PidFd::from(owned);
+    let back = PidFd::try_from(owned).unwrap();
     back.kill(Signal::ZERO).unwrap();
     assert!(format!("{back:?}").contains("PidFd"));
 }

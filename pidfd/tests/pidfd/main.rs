@@ -4,3 +4,4 @@
 
 mod api;
 mod exhaustion;
+mod from_fd;

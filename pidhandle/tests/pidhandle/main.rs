@@ -5,6 +5,9 @@
 mod api;
 mod async_wait;
 mod fuzz;
+mod pid_inode;
 mod resources;
 mod reuse;
 mod state_file;
+mod systemd;
+mod util_linux;

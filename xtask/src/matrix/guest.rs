@@ -146,6 +146,7 @@ export HOME=/tmp/home XDG_CACHE_HOME=/tmp/home/.cache CARGO_HOME={cargo_home} RU
 # Watchdogs wait longer under TCG (testkit::time_scale); tests wait for facts.
 export PIDKIT_TEST_TIME_SCALE=8
 export CI=true PIDKIT_SANDBOX=none PIDKIT_MATRIX=1 CARGO_TERM_COLOR=never NEXTEST_HIDE_PROGRESS_BAR=1
+export PIDKIT_UTIL_LINUX_ROOT={util_linux}
 command -v ip >/dev/null && ip link set lo up
 # The distributions' default soft limit on open files.
 ulimit -Sn 1024
@@ -159,6 +160,7 @@ sync
         ws = q(&s.workspace),
         nextest = q(&s.nextest),
         archive = q(&s.archive),
+        util_linux = q(&s.util_linux),
         extra = extra.join(" "),
     )
 }

@@ -143,6 +143,9 @@ struct Setup {
     init: PathBuf,
     archive: PathBuf,
     nextest: PathBuf,
+    /// Debian sid's util-linux 2.42 unpacked, for the `PID:inode` interop
+    /// tests inside the guest (`PIDKIT_UTIL_LINUX_ROOT`).
+    util_linux: PathBuf,
 }
 
 /// Directories the guest init mounts anew (`pidkit-guest-init`).
@@ -187,9 +190,11 @@ fn prepare(r: &Report) -> Result<Setup, String> {
     // The guest sees this machine's `/` read-only, with fresh file systems
     // on the directories below: a workspace or target directory in one of
     // them is not there inside.
+    let util_linux = crate::peers::cache_dir().and_then(|c| crate::peers::util_linux_root(&c))?;
     for (what, dir) in [
         ("workspace", &workspace),
         ("target directory", &meta.target_dir),
+        ("util-linux root", &util_linux),
     ] {
         if let Some(fresh) = GUEST_FRESH.iter().find(|f| dir.starts_with(f)) {
             return Err(format!(
@@ -248,5 +253,6 @@ fn prepare(r: &Report) -> Result<Setup, String> {
         init,
         archive,
         nextest,
+        util_linux,
     })
 }
