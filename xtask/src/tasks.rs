@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::exec::Cmd;
 use crate::flags;
 use crate::report::Report;
+use crate::setup::{self, Need};
 use crate::workspace::{self, Metadata};
 
 const MIN: u64 = 60;
@@ -51,6 +52,16 @@ impl Sandbox {
 /// `cargo xtask test`.
 pub(crate) fn test(opts: &flags::Test, budget: Duration) -> ExitCode {
     let mut r = Report::new("test", budget);
+    let matrix = !(opts.quick || opts.no_matrix);
+    let cross = !(opts.quick || opts.no_cross);
+    let mut needs = vec![Need::Build, Need::Lint, Need::Tests];
+    if matrix {
+        needs.push(Need::Matrix);
+    }
+    if cross {
+        needs.extend([Need::Cross, Need::CleanRoot]);
+    }
+    let setup = setup::ensure(&needs);
     let nextest = workspace::nextest_version();
     match &nextest {
         Some(v) => println!("xtask test: using {v}"),
@@ -118,7 +129,20 @@ pub(crate) fn test(opts: &flags::Test, budget: Duration) -> ExitCode {
     if opts.fuzz {
         fuzz(&mut r);
     }
-    if opts.quick || opts.no_matrix {
+    if cross {
+        crate::cross::clean_root(&mut r, &setup);
+        crate::cross::run(&mut r, &[], &setup);
+    } else {
+        let why = if opts.quick { "--quick" } else { "--no-cross" };
+        r.skip("setup in a clean Debian root", why);
+        for t in crate::cross::TARGETS {
+            r.skip(&format!("cross: {} check, clippy", t.triple), why);
+            if t.run.is_some() {
+                r.skip(&format!("cross: {} tests under qemu-user", t.triple), why);
+            }
+        }
+    }
+    if !matrix {
         let why = if opts.quick { "--quick" } else { "--no-matrix" };
         for k in crate::matrix::KERNELS {
             r.skip(&k.step_name(), why);
