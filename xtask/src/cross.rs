@@ -61,10 +61,142 @@ const CRATES: [&str; 5] = [
 /// The suites run under qemu-user.
 const SUITES: [&str; 2] = ["pidkit-pidfd", "pidkit-pidhandle"];
 
-/// The tests of [`SUITES`] that cannot run under qemu-user, by nextest's
-/// filter (`package(..) & test(..)`), each with why. The step prints every
-/// one of them.
-pub(crate) const NOT_UNDER_QEMU: &[(&str, &str)] = &[];
+/// Why a test cannot run under qemu-user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// The test installs a seccomp filter.
+    Seccomp,
+    /// The test reads this process's own `/proc/<pid>/stat`.
+    OwnStat,
+    /// The test expects the kernel's answer to `PIDFD_GET_INFO`.
+    GetInfo,
+}
+
+impl Why {
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Why::Seccomp => {
+                "qemu-user does not implement seccomp(2) (it answers ENOSYS), so the \
+                 test's seccomp filter cannot be installed"
+            }
+            Why::OwnStat => {
+                "qemu-user answers a process's reads of its own /proc/<pid>/stat with a \
+                 made-up line (state 0, most fields 0), which pidhandle rightly rejects"
+            }
+            Why::GetInfo => {
+                "qemu-user passes on only the ioctls it knows, and Debian's QEMU does not \
+                 know PIDFD_GET_INFO (Linux 6.13), so get_info is absent there although \
+                 the kernel has it"
+            }
+        }
+    }
+}
+
+/// The tests of [`SUITES`] that cannot run under qemu-user: package, test
+/// name (as nextest shows it) and why. The step prints each one, and checks
+/// that each still names a test.
+pub(crate) const NOT_UNDER_QEMU: &[(&str, &str, Why)] = &[
+    (
+        "pidkit-pidfd",
+        "api::probe_finds_every_feature_on_this_kernel",
+        Why::GetInfo,
+    ),
+    (
+        "pidkit-pidfd",
+        "api::probe_reports_absent_under_seccomp_enosys",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidfd",
+        "api::probe_reports_absent_under_seccomp_eperm",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "proc::tests::reads_ourselves",
+        Why::OwnStat,
+    ),
+    (
+        "pidkit-pidhandle",
+        "api::every_path_agrees_without_pidfs",
+        Why::OwnStat,
+    ),
+    (
+        "pidkit-pidhandle",
+        "api::command_names_with_spaces_and_parentheses_fallback",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "api::every_path_agrees_under_seccomp_enosys",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "api::every_path_agrees_under_seccomp_eperm",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "api::pidfs_only_text_under_seccomp",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "async_wait::a_waiter_made_with_a_full_fd_table_fallback",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "async_wait::wait_exited_async_under_seccomp_enosys",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "async_wait::wait_exited_async_under_seccomp_eperm",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "resources::every_operation_with_0_to_3_free_fds_fallback",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "resources::first_use_with_a_full_fd_table_fallback",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "resources::hundred_thousand_handles_leak_nothing_fallback",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "reuse::concurrent_kills_never_use_a_reused_fd_number_fallback",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "reuse::forced_pid_reuse_fallback_enosys",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "reuse::forced_pid_reuse_fallback_eperm",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "reuse::hidden_processes_are_not_gone_fallback",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "reuse::no_fd_leaks_fallback",
+        Why::Seccomp,
+    ),
+];
 
 const CHECK_LIMIT: Duration = Duration::from_secs(15 * 60);
 const TEST_LIMIT: Duration = Duration::from_secs(20 * 60);
@@ -74,13 +206,39 @@ fn target_env(triple: &str, what: &str) -> String {
     workspace::runner_env_var(triple).replace("_RUNNER", &format!("_{what}"))
 }
 
-/// The nextest filter that leaves out [`NOT_UNDER_QEMU`].
-pub(crate) fn qemu_filter(excluded: &[(&str, &str)]) -> Option<String> {
-    if excluded.is_empty() {
+/// The nextest filter that selects the tests of `listed`.
+pub(crate) fn listed_filter(listed: &[(&str, &str, Why)]) -> Option<String> {
+    if listed.is_empty() {
         return None;
     }
-    let parts: Vec<String> = excluded.iter().map(|(f, _)| format!("({f})")).collect();
-    Some(format!("not ({})", parts.join(" | ")))
+    let parts: Vec<String> = (listed.iter())
+        .map(|(p, t, _)| format!("(package({p}) & test(={t}))"))
+        .collect();
+    Some(parts.join(" | "))
+}
+
+/// The tests of `listed` that nextest's JSON test list does not show as
+/// matching (a renamed or removed test).
+fn stale(listed: &[(&str, &str, Why)], list_json: &str) -> Result<Vec<String>, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(list_json).map_err(|e| format!("nextest list: not JSON: {e}"))?;
+    let suites = v["rust-suites"]
+        .as_object()
+        .ok_or("nextest list: no rust-suites")?;
+    let matching: Vec<(String, String)> = (suites.values())
+        .flat_map(|suite| {
+            let package = suite["package-name"].as_str().unwrap_or("").to_owned();
+            let cases = suite["testcases"].as_object().cloned().unwrap_or_default();
+            cases
+                .into_iter()
+                .filter(|(_, c)| c["filter-match"]["status"] == "matches")
+                .map(move |(name, _)| (package.clone(), name))
+        })
+        .collect();
+    Ok((listed.iter())
+        .filter(|(p, t, _)| !matching.iter().any(|(mp, mt)| mp == p && mt == t))
+        .map(|(p, t, _)| format!("{p} {t}"))
+        .collect())
 }
 
 fn cross_dir() -> Result<PathBuf, String> {
@@ -188,31 +346,61 @@ fn test_target(r: &mut Report, t: Target, dir: &Result<PathBuf, String>, setup: 
         NOT_UNDER_QEMU.len(),
         SUITES.join(" and ")
     );
-    for (filter, why) in NOT_UNDER_QEMU {
-        println!("  {filter}: {why}");
+    for (p, test, why) in NOT_UNDER_QEMU {
+        println!("  {p} {test}: {}", why.reason());
     }
-    let mut cmd = Cmd::cargo(["nextest", "run", "--no-fail-fast"]);
-    for p in SUITES {
-        cmd = cmd.args(["--package", p]);
+    let nextest = |sub: &str| {
+        let mut cmd = Cmd::cargo(["nextest", sub]);
+        for p in SUITES {
+            cmd = cmd.args(["--package", p]);
+        }
+        cmd.args(["--all-features", "--target", t.triple])
+            .args(["--lib", "--tests"])
+            .env("CARGO_TARGET_DIR", dir)
+            .env(target_env(t.triple, "LINKER"), linker)
+            .env(
+                target_env(t.triple, "RUNNER"),
+                format!("{qemu} -L {sysroot}"),
+            )
+            .timeout(TEST_LIMIT)
+    };
+    // Each listed test must still exist, or the list hides nothing real.
+    if let Some(f) = listed_filter(NOT_UNDER_QEMU) {
+        let list = nextest("list")
+            .args(["--message-format", "json", "-E", &f])
+            .capture_stdout();
+        let out = r.exec(list);
+        if !out.finish.success() {
+            r.record(&name, started, Err(format!("nextest list: {}", out.note())));
+            return;
+        }
+        match stale(NOT_UNDER_QEMU, &out.stdout) {
+            Ok(gone) if gone.is_empty() => {}
+            Ok(gone) => {
+                let why = format!(
+                    "tests listed as not runnable under qemu-user are not in the suite \
+                     (xtask/src/cross.rs NOT_UNDER_QEMU): {}",
+                    gone.join(", ")
+                );
+                r.record(&name, started, Err(why));
+                return;
+            }
+            Err(e) => {
+                r.record(&name, started, Err(e));
+                return;
+            }
+        }
     }
-    cmd = cmd
-        .args(["--all-features", "--target", t.triple])
-        .args(["--lib", "--tests"]);
-    if let Some(f) = qemu_filter(NOT_UNDER_QEMU) {
-        cmd = cmd.args(["-E", &f]);
+    let mut cmd = nextest("run").arg("--no-fail-fast");
+    if let Some(f) = listed_filter(NOT_UNDER_QEMU) {
+        cmd = cmd.args(["-E", &format!("not ({f})")]);
     }
     if workspace::in_ci() {
         cmd = cmd.args(["--profile", "ci"]);
     }
     let cmd = cmd
-        .env("CARGO_TARGET_DIR", dir)
-        .env(target_env(t.triple, "LINKER"), linker)
-        .env(
-            target_env(t.triple, "RUNNER"),
-            format!("{qemu} -L {sysroot}"),
-        )
-        // Programs the tests start that are binaries of this target.
-        .env("QEMU_LD_PREFIX", sysroot)
+        // The tests start their own binary again (testkit), under the same runner.
+        .env("PIDKIT_TEST_RUNNER", format!("{qemu} -L {sysroot}"))
         .env(crate::tasks::SANDBOX_ENV, "none")
         .timeout(TEST_LIMIT);
     let out = r.exec(cmd);
@@ -441,14 +629,29 @@ mod tests {
     }
 
     #[test]
-    fn filter_leaves_out_each_listed_test() {
-        assert_eq!(qemu_filter(&[]), None);
+    fn filter_names_each_listed_test() {
+        assert_eq!(listed_filter(&[]), None);
         assert_eq!(
-            qemu_filter(&[("test(=a)", "x"), ("test(=b)", "y")]).unwrap(),
-            "not ((test(=a)) | (test(=b)))"
+            listed_filter(&[("p", "a::b", Why::Seccomp), ("q", "c", Why::OwnStat)]).unwrap(),
+            "(package(p) & test(=a::b)) | (package(q) & test(=c))"
         );
-        for (filter, why) in NOT_UNDER_QEMU {
-            assert!(!why.is_empty(), "{filter} has no reason");
-        }
+    }
+
+    #[test]
+    fn stale_entries_are_found() {
+        let json = r#"{"rust-suites": {"p::t": {"package-name": "p", "testcases": {
+            "a::b": {"filter-match": {"status": "matches"}},
+            "a::c": {"filter-match": {"status": "mismatch", "reason": "expression"}}}}}}"#;
+        let listed = [
+            ("p", "a::b", Why::Seccomp),
+            ("p", "a::c", Why::Seccomp),
+            ("p", "gone", Why::GetInfo),
+            ("q", "a::b", Why::OwnStat),
+        ];
+        assert_eq!(
+            stale(&listed, json).unwrap(),
+            ["p a::c", "p gone", "q a::b"]
+        );
+        assert!(stale(&listed, "not json").is_err());
     }
 }
