@@ -596,6 +596,9 @@ mod tests {
             .map(PathBuf::from)
             .find(|d| d.join("sh").is_file())
             .expect("no sh in /usr/bin or /bin");
-        assert_eq!(find_in(std::slice::from_ref(&sh_dir), "sh"), Some(sh_dir.join("sh")));
+        assert_eq!(
+            find_in(std::slice::from_ref(&sh_dir), "sh"),
+            Some(sh_dir.join("sh"))
+        );
     }
 }
