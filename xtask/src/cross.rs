@@ -286,7 +286,10 @@ fn check_target(r: &mut Report, t: Target, dir: &Result<PathBuf, String>) -> boo
         .capture_stderr();
     let out = r.exec(add);
     if !out.finish.success() {
-        let why = out.stderr.lines().rev().find(|l| !l.trim().is_empty());
+        // rustup's own `error:` line; the last line when there is none.
+        let why = (out.stderr.lines())
+            .find(|l| l.trim_start().starts_with("error:"))
+            .or_else(|| out.stderr.lines().rev().find(|l| !l.trim().is_empty()));
         r.record(
             &name,
             started,
@@ -634,6 +637,26 @@ mod tests {
         assert_eq!(
             listed_filter(&[("p", "a::b", Why::Seccomp), ("q", "c", Why::OwnStat)]).unwrap(),
             "(package(p) & test(=a::b)) | (package(q) & test(=c))"
+        );
+    }
+
+    /// rustup refuses a target it does not know; the step fails with why.
+    #[test]
+    fn a_target_rustup_cannot_add_fails_its_step() {
+        let mut r = Report::new("selftest", Duration::from_secs(120));
+        let bogus = Target {
+            triple: "nosucharch-unknown-linux-gnu",
+            run: None,
+        };
+        let dir = Ok(std::env::temp_dir().join("pidkit-xtask-no-such-target"));
+        assert!(!check_target(&mut r, bogus, &dir));
+        assert_eq!(r.failures(), 1);
+        let note = r.last_note().unwrap();
+        assert!(
+            note.starts_with(
+                "rustup could not add the target nosucharch-unknown-linux-gnu: error:"
+            ) && note.contains("does not support target"),
+            "{note}"
         );
     }
 
