@@ -219,6 +219,29 @@ mod tests {
     }
 
     #[test]
+    fn setup_and_cross_flags() {
+        let XtaskCmd::Setup(s) = parse_str(&["setup", "--tool", "zstd", "--check"])
+            .unwrap()
+            .subcommand
+        else {
+            panic!("not `setup`")
+        };
+        assert!(s.check && !s.clean_root);
+        assert_eq!(s.tool, ["zstd"]);
+        let XtaskCmd::Cross(c) = parse_str(&["cross", "--target=i686-unknown-linux-gnu"])
+            .unwrap()
+            .subcommand
+        else {
+            panic!("not `cross`")
+        };
+        assert_eq!(c.target, ["i686-unknown-linux-gnu"]);
+        let XtaskCmd::Test(t) = parse_str(&["test", "--no-cross"]).unwrap().subcommand else {
+            panic!("not `test`")
+        };
+        assert!(t.no_cross && !t.no_matrix);
+    }
+
+    #[test]
     fn bench_and_matrix_flags() {
         let XtaskCmd::Bench(b) = parse_str(&["bench", "--full", "--filter=kill", "--json"])
             .unwrap()
