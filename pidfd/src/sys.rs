@@ -11,7 +11,6 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::ioctl::{Direction, Opcode, Updater, opcode};
-use syscalls::Sysno;
 
 /// `pidfd_send_signal(pidfd, sig, NULL, flags)`.
 ///
@@ -21,7 +20,15 @@ use syscalls::Sysno;
 /// a held handle's signal is pidkit's hottest path, and libc's function
 /// returning right after the system call makes it far dearer than the call
 /// made inline (ARCHITECTURE.md, "Where a call's cost goes"; the figures
-/// are in bench/NOTES.md).
+/// are in bench/NOTES.md). On the architectures where the `syscalls` crate
+/// needs unstable Rust (powerpc64le, for one) the call goes through libc.
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64"
+))]
 #[inline]
 pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32, flags: u32) -> io::Result<()> {
     // SAFETY: the fd is borrowed and open for the whole call, the siginfo
@@ -29,7 +36,7 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32, flags: u32) -> 
     // are plain integers the kernel validates; no user memory is involved.
     let ret = unsafe {
         syscalls::syscall4(
-            Sysno::pidfd_send_signal,
+            syscalls::Sysno::pidfd_send_signal,
             pidfd.as_raw_fd() as usize,
             sig as usize,
             0,
@@ -60,6 +67,36 @@ pub(crate) fn write_before_exec(
             Ok(_) => Ok(()),
             Err(e) => Err(io::Error::from_raw_os_error(e.raw_os_error())),
         });
+    }
+}
+
+/// `pidfd_send_signal(pidfd, sig, NULL, flags)` through libc's `syscall`,
+/// where the inline call of the `syscalls` crate does not build on stable.
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64"
+)))]
+#[inline]
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32, flags: u32) -> io::Result<()> {
+    // SAFETY: the fd is borrowed and open for the whole call, the siginfo
+    // pointer is NULL (the kernel then fills in a default one), and the rest
+    // are plain integers the kernel validates; no user memory is involved.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            flags,
+        )
+    };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -322,10 +359,10 @@ mod tests {
         assert_eq!(rustix::io::read(&reader, &mut buf).unwrap(), 0);
     }
 
-    /// The request numbers as the x86-64 `_IOWR` macro gives them
+    /// The request numbers as the x86 and arm `_IOWR` macro gives them
     /// (direction 3 in bits 30-31, size in bits 16-29, magic, number).
     #[test]
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
     fn request_numbers_match_iowr() {
         assert_eq!(
             PIDFD_GET_INFO as u64,
@@ -334,6 +371,23 @@ mod tests {
         assert_eq!(
             PIDFD_GET_INFO_VER0 as u64,
             (3 << 30) | (64 << 16) | (0xFF << 8) | 11
+        );
+    }
+
+    /// The request numbers as powerpc's `_IOWR` gives them (read 2 | write
+    /// 4 in bits 29-31, size in bits 16-28, magic, number).
+    #[test]
+    #[cfg(any(target_arch = "powerpc64", target_arch = "powerpc"))]
+    // rustix's opcode is a u64 here, as the kernel's `unsigned long`.
+    #[allow(clippy::unnecessary_cast)]
+    fn request_numbers_match_powerpc_iowr() {
+        assert_eq!(
+            PIDFD_GET_INFO as u64,
+            (6 << 29) | (88 << 16) | (0xFF << 8) | 11
+        );
+        assert_eq!(
+            PIDFD_GET_INFO_VER0 as u64,
+            (6 << 29) | (64 << 16) | (0xFF << 8) | 11
         );
     }
 }

@@ -77,3 +77,30 @@ pub fn pidfds_possible() -> bool {
     let hidden = std::env::var("PIDKIT_HIDE_FEATURES").unwrap_or_default();
     pidfds_work() && !hidden.split(',').any(|f| f.trim() == "pidfd")
 }
+
+/// The environment variable that names the program this test binary runs
+/// under, with its arguments, split on whitespace (`cargo xtask cross` sets
+/// it to the qemu-user command that is also cargo's target runner).
+pub const RUNNER_ENV: &str = "PIDKIT_TEST_RUNNER";
+
+/// The command that starts this test binary again: its path, after the
+/// runner of [`RUNNER_ENV`] when one is set. Under qemu-user the binary is
+/// of another architecture and the kernel alone cannot run it.
+pub fn this_test_binary() -> Vec<std::ffi::OsString> {
+    let mut argv: Vec<std::ffi::OsString> = std::env::var(RUNNER_ENV)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(Into::into)
+        .collect();
+    argv.push(std::env::current_exe().unwrap().into_os_string());
+    argv
+}
+
+/// A [`Command`](std::process::Command) that starts this test binary again
+/// ([`this_test_binary`]).
+pub fn this_test_binary_command() -> std::process::Command {
+    let argv = this_test_binary();
+    let mut cmd = std::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    cmd
+}

@@ -52,7 +52,7 @@ impl Roles {
     /// Starts a helper running only `test_name` in `role` and waits for its
     /// `ready` line.
     pub fn spawn(&self, test_name: &str, role: &str) -> Helper {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        let mut cmd = crate::this_test_binary_command();
         cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
             .env(self.env, role)
             .stdin(Stdio::piped())
@@ -67,7 +67,7 @@ impl Roles {
     pub fn spawn_in_pid_namespace(&self, test_name: &str, role: &str) -> Helper {
         let mut cmd = Command::new("unshare");
         cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-            .arg(std::env::current_exe().unwrap())
+            .args(crate::this_test_binary())
             .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
             .env(self.env, role)
             .stdin(Stdio::piped())

@@ -116,7 +116,7 @@ pub fn run_isolated_env(
         body();
         return true;
     }
-    let exe = std::env::current_exe().unwrap();
+    let exe = crate::this_test_binary();
     let mut cmd;
     if matches!(
         how,
@@ -127,9 +127,9 @@ pub fn run_isolated_env(
         }
         cmd = Command::new("unshare");
         cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-            .arg(&exe);
+            .args(&exe);
     } else {
-        cmd = Command::new(&exe);
+        cmd = crate::this_test_binary_command();
     }
     cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
         .env(ISOLATED_ENV, test_name)

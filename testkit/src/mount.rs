@@ -30,7 +30,7 @@ pub fn run_in_mount_namespace(test_name: &str, body: impl FnOnce()) -> bool {
     }
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private"])
-        .arg(std::env::current_exe().unwrap())
+        .args(crate::this_test_binary())
         .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
         .env(MOUNT_NS_ENV, test_name)
         .stdin(Stdio::null())

@@ -54,16 +54,23 @@ const P_PIDFD: u64 = 3;
 pub fn install_pidfd_filter(mode: SeccompMode) -> io::Result<()> {
     use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    rules.insert(libc::SYS_pidfd_open, vec![]);
-    rules.insert(libc::SYS_pidfd_send_signal, vec![]);
-    rules.insert(libc::SYS_pidfd_getfd, vec![]);
+    rules.insert(sysno(libc::SYS_pidfd_open), vec![]);
+    rules.insert(sysno(libc::SYS_pidfd_send_signal), vec![]);
+    rules.insert(sysno(libc::SYS_pidfd_getfd), vec![]);
     let cond = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, P_PIDFD)
         .map_err(backend_error)?;
     rules.insert(
-        libc::SYS_waitid,
+        sysno(libc::SYS_waitid),
         vec![SeccompRule::new(vec![cond]).map_err(backend_error)?],
     );
     apply_errno_filter(rules, mode.errno())
+}
+
+/// A system call number as seccompiler takes it (libc's are `c_long`,
+/// 32 bits wide on 32-bit targets).
+#[allow(clippy::unnecessary_cast)]
+fn sysno(n: libc::c_long) -> i64 {
+    n as i64
 }
 
 fn backend_error(e: seccompiler::BackendError) -> io::Error {
@@ -77,12 +84,22 @@ fn apply_errno_filter(
     errno: u32,
 ) -> io::Result<()> {
     use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+    // seccompiler builds filters for these three only; a filter for another
+    // architecture would kill the process at its first system call.
     let arch = if cfg!(target_arch = "aarch64") {
         TargetArch::aarch64
     } else if cfg!(target_arch = "riscv64") {
         TargetArch::riscv64
-    } else {
+    } else if cfg!(target_arch = "x86_64") {
         TargetArch::x86_64
+    } else {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "no seccomp filter for {}: seccompiler supports x86_64, aarch64 and riscv64",
+                std::env::consts::ARCH
+            ),
+        ));
     };
     let filter = SeccompFilter::new(
         rules,
@@ -120,6 +137,6 @@ pub fn install_sandbox_filter(mode: SeccompMode) -> io::Result<()> {
     // A second, stacked filter: for each call the kernel takes the most
     // restrictive answer of all filters, so both errnos hold.
     let mut rules = BTreeMap::new();
-    rules.insert(libc::SYS_clone3, vec![]);
+    rules.insert(sysno(libc::SYS_clone3), vec![]);
     apply_errno_filter(rules, libc::ENOSYS as u32)
 }

@@ -26,11 +26,39 @@ xflags::xflags! {
             optional --no-sandbox
             /// Skip the kernel matrix.
             optional --no-matrix
+            /// Skip the other architectures (`cross: *`) and the setup check
+            /// in a clean Debian root.
+            optional --no-cross
             /// Also run the fuzz targets: release build, PROPTEST_CASES=20000
             /// (the environment's wins), at most 20 minutes.
             optional --fuzz
             /// Overall time budget in minutes (default 80); each command's own
             /// limit is cut to what remains.
+            optional --budget minutes: u64
+        }
+
+        /// Finds the tools the steps need (xtask/src/setup.rs lists them)
+        /// and, as root, installs the missing ones with apt-get, rustup or
+        /// cargo install, one line per package; not as root, prints the
+        /// command to run. `test` does this first.
+        cmd setup {
+            /// Only this tool (program, file or package name; repeatable).
+            repeated --tool tool: String
+            /// Report what is missing and the command, install nothing.
+            optional --check
+            /// Instead: the setup check in a clean Debian root (debootstrap),
+            /// the step `test` runs as `setup in a clean Debian root`.
+            optional --clean-root
+        }
+
+        /// The other architectures alone, the `cross: *` steps of `test`:
+        /// check and clippy of the five library crates for aarch64, i686 and
+        /// powerpc64le, and the pidfd and pidhandle suites under qemu-user
+        /// for aarch64 and i686.
+        cmd cross {
+            /// Only this target triple (repeatable).
+            repeated --target triple: String
+            /// Overall time budget in minutes (default 80).
             optional --budget minutes: u64
         }
 
@@ -188,6 +216,29 @@ mod tests {
         assert!(parse_str(&["test", "--budget"]).is_err());
         assert!(parse_str(&["lint", "--quick"]).is_err());
         assert!(parse_str(&["help"]).unwrap_err().is_help());
+    }
+
+    #[test]
+    fn setup_and_cross_flags() {
+        let XtaskCmd::Setup(s) = parse_str(&["setup", "--tool", "zstd", "--check"])
+            .unwrap()
+            .subcommand
+        else {
+            panic!("not `setup`")
+        };
+        assert!(s.check && !s.clean_root);
+        assert_eq!(s.tool, ["zstd"]);
+        let XtaskCmd::Cross(c) = parse_str(&["cross", "--target=i686-unknown-linux-gnu"])
+            .unwrap()
+            .subcommand
+        else {
+            panic!("not `cross`")
+        };
+        assert_eq!(c.target, ["i686-unknown-linux-gnu"]);
+        let XtaskCmd::Test(t) = parse_str(&["test", "--no-cross"]).unwrap().subcommand else {
+            panic!("not `test`")
+        };
+        assert!(t.no_cross && !t.no_matrix);
     }
 
     #[test]

@@ -20,19 +20,31 @@
 //! 7. `package`: `cargo package` of every publishable member, verified.
 //! 8. `fuzz` (with `--fuzz`): `cargo test --release -- fuzz` with many
 //!    proptest cases, each fuzz target bounded by `PIDKIT_FUZZ_SECONDS`.
-//! 9. `matrix: *`: the kernel matrix ([`matrix`]).
+//! 9. `setup in a clean Debian root`: `cargo xtask setup` run in a fresh
+//!    debootstrap root, where it must report the missing tools and install
+//!    one with the root's apt ([`cross`]).
+//! 10. `cross: *`: check and clippy of the library crates for aarch64, i686
+//!     and powerpc64le; the pidfd and pidhandle suites under qemu-user for
+//!     aarch64 and i686 ([`cross`]).
+//! 11. `matrix: *`: the kernel matrix ([`matrix`]).
 //!
-//! `--quick` skips 5, 6 and 9, `--no-sandbox` skips 5, `--no-matrix` skips 9.
+//! Before the steps, [`setup`] finds the tools they need and, as root,
+//! installs the missing ones (`cargo xtask setup` alone).
+//!
+//! `--quick` skips 5, 6, 9, 10 and 11, `--no-sandbox` skips 5, `--no-cross`
+//! skips 9 and 10, `--no-matrix` skips 11.
 //! Every command runs in a process group of its own under a time limit ([`exec`]).
 
 #![forbid(unsafe_code)]
 
 mod bench;
+mod cross;
 mod exec;
 mod flags;
 mod matrix;
 mod peers;
 mod report;
+mod setup;
 mod tasks;
 mod workspace;
 
@@ -74,6 +86,9 @@ fn main() -> ExitCode {
             XtaskCmd::Lint(l) => tasks::lint(budget(l.budget)?),
             XtaskCmd::Package(p) => tasks::package_only(budget(p.budget)?),
             XtaskCmd::Bench(b) => bench::run(b),
+            XtaskCmd::Setup(s) if s.clean_root => crate::cross::clean_root_task(budget(None)?),
+            XtaskCmd::Setup(s) => setup::run_task(&s.tool, s.check),
+            XtaskCmd::Cross(c) => cross::run_task(&c.target, budget(c.budget)?),
             XtaskCmd::Matrix(m) => matrix::run_task(&m.kernel, &m.nextest_args, budget(m.budget)?),
         })
     };

@@ -125,6 +125,12 @@ impl Report {
         });
     }
 
+    /// The note of the step recorded last.
+    #[cfg(test)]
+    pub(crate) fn last_note(&self) -> Option<&str> {
+        self.results.last().map(|r| r.note.as_str())
+    }
+
     /// Number of failed steps so far.
     pub(crate) fn failures(&self) -> usize {
         self.results

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::exec::Cmd;
 use crate::flags;
 use crate::report::Report;
+use crate::setup::{self, Need};
 use crate::workspace::{self, Metadata};
 
 const MIN: u64 = 60;
@@ -51,6 +52,16 @@ impl Sandbox {
 /// `cargo xtask test`.
 pub(crate) fn test(opts: &flags::Test, budget: Duration) -> ExitCode {
     let mut r = Report::new("test", budget);
+    let matrix = !(opts.quick || opts.no_matrix);
+    let cross = !(opts.quick || opts.no_cross);
+    let mut needs = vec![Need::Build, Need::Lint, Need::Tests];
+    if matrix {
+        needs.push(Need::Matrix);
+    }
+    if cross {
+        needs.extend([Need::Cross, Need::CleanRoot]);
+    }
+    let setup = setup::ensure(&needs);
     let nextest = workspace::nextest_version();
     match &nextest {
         Some(v) => println!("xtask test: using {v}"),
@@ -63,10 +74,10 @@ pub(crate) fn test(opts: &flags::Test, budget: Duration) -> ExitCode {
     }
     let nextest = nextest.is_some();
 
-    fmt(&mut r);
-    clippy(&mut r);
+    fmt(&mut r, &setup);
+    clippy(&mut r, &setup);
     util_linux(&mut r);
-    tests(&mut r, nextest, None);
+    tests(&mut r, &setup, nextest, None);
     doctests(&mut r);
 
     let sandbox_skip = if opts.quick {
@@ -86,7 +97,7 @@ pub(crate) fn test(opts: &flags::Test, budget: Duration) -> ExitCode {
             let runner = build_runner(&mut r);
             for mode in [Sandbox::Enosys, Sandbox::Eperm] {
                 match &runner {
-                    Some(path) => tests(&mut r, nextest, Some((mode, path))),
+                    Some(path) => tests(&mut r, &setup, nextest, Some((mode, path))),
                     None => {
                         let name = sandbox_step_name(nextest, mode);
                         let started = r.begin(&name);
@@ -106,7 +117,7 @@ pub(crate) fn test(opts: &flags::Test, budget: Duration) -> ExitCode {
         if let Some(why) = sandbox_skip {
             r.skip(&name, why);
         } else {
-            hidden_feature(&mut r, nextest, feature);
+            hidden_feature(&mut r, &setup, nextest, feature);
         }
     }
 
@@ -119,7 +130,20 @@ pub(crate) fn test(opts: &flags::Test, budget: Duration) -> ExitCode {
     if opts.fuzz {
         fuzz(&mut r);
     }
-    if opts.quick || opts.no_matrix {
+    if cross {
+        crate::cross::clean_root(&mut r, &setup);
+        crate::cross::run(&mut r, &[], &setup);
+    } else {
+        let why = if opts.quick { "--quick" } else { "--no-cross" };
+        r.skip("setup in a clean Debian root", why);
+        for t in crate::cross::TARGETS {
+            r.skip(&format!("cross: {} check, clippy", t.triple), why);
+            if t.run.is_some() {
+                r.skip(&format!("cross: {} tests under qemu-user", t.triple), why);
+            }
+        }
+    }
+    if !matrix {
         let why = if opts.quick { "--quick" } else { "--no-matrix" };
         for k in crate::matrix::KERNELS {
             r.skip(&k.step_name(), why);
@@ -132,9 +156,10 @@ pub(crate) fn test(opts: &flags::Test, budget: Duration) -> ExitCode {
 
 /// `cargo xtask lint`: formatting, clippy and the documentation build.
 pub(crate) fn lint(budget: Duration) -> ExitCode {
+    let setup = setup::ensure(&[Need::Build, Need::Lint]);
     let mut r = Report::new("lint", budget);
-    fmt(&mut r);
-    clippy(&mut r);
+    fmt(&mut r, &setup);
+    clippy(&mut r, &setup);
     docs(&mut r);
     r.finish()
 }
@@ -146,14 +171,33 @@ pub(crate) fn package_only(budget: Duration) -> ExitCode {
     r.finish()
 }
 
-fn fmt(r: &mut Report) {
+/// Records step `name` as failed, with the command that installs what it
+/// lacks, when `setup` left a tool for `need` missing.
+fn blocked(r: &mut Report, name: &str, setup: &setup::Setup, need: Need) -> bool {
+    match setup.missing_for(need) {
+        Ok(()) => false,
+        Err(why) => {
+            let started = r.begin(name);
+            r.record(name, started, Err(why));
+            true
+        }
+    }
+}
+
+fn fmt(r: &mut Report, setup: &setup::Setup) {
+    if blocked(r, "fmt", setup, Need::Lint) {
+        return;
+    }
     r.step(
         "fmt",
         Cmd::cargo(["fmt", "--all", "--check"]).timeout(FMT_LIMIT),
     );
 }
 
-fn clippy(r: &mut Report) {
+fn clippy(r: &mut Report, setup: &setup::Setup) {
+    if blocked(r, "clippy", setup, Need::Lint) {
+        return;
+    }
     let cmd = Cmd::cargo([
         "clippy",
         "--workspace",
@@ -177,7 +221,12 @@ fn sandbox_step_name(nextest: bool, mode: Sandbox) -> String {
 /// `--benches`): benchmarks of pidfd calls have nothing to measure without
 /// pidfds, and nextest runs a criterion bench's setup code even to list it, so
 /// one bench that cannot start would stop the whole suite from being listed.
-fn tests(r: &mut Report, nextest: bool, sandbox: Option<(Sandbox, &PathBuf)>) {
+fn tests(
+    r: &mut Report,
+    setup: &setup::Setup,
+    nextest: bool,
+    sandbox: Option<(Sandbox, &PathBuf)>,
+) {
     let mut cmd = suite_cmd(nextest, sandbox.is_none());
     cmd = cmd.timeout(TEST_LIMIT);
     let name = match sandbox {
@@ -202,7 +251,9 @@ fn tests(r: &mut Report, nextest: bool, sandbox: Option<(Sandbox, &PathBuf)>) {
             name
         }
     };
-    r.step(&name, cmd);
+    if !blocked(r, &name, setup, Need::Tests) {
+        r.step(&name, cmd);
+    }
 }
 
 /// The optional pidfd features hidden in turn, by the names pidfd's probe
@@ -211,12 +262,16 @@ fn tests(r: &mut Report, nextest: bool, sandbox: Option<(Sandbox, &PathBuf)>) {
 const HIDDEN_FEATURES: [&str; 3] = ["pidfs", "get_info", "info_exit"];
 
 /// The whole suite (all targets but benches) with one optional feature hidden.
-fn hidden_feature(r: &mut Report, nextest: bool, feature: &str) {
+fn hidden_feature(r: &mut Report, setup: &setup::Setup, nextest: bool, feature: &str) {
+    let name = format!("tests (hidden feature: {feature})");
+    if blocked(r, &name, setup, Need::Tests) {
+        return;
+    }
     let cmd = suite_cmd(nextest, false)
         .env(SANDBOX_ENV, "none")
         .env("PIDKIT_HIDE_FEATURES", feature)
         .timeout(TEST_LIMIT);
-    r.step(&format!("tests (hidden feature: {feature})"), cmd);
+    r.step(&name, cmd);
 }
 
 /// Where Debian sid's util-linux was unpacked for the interop tests, once
@@ -522,6 +577,23 @@ fn fuzz(r: &mut Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_lacking_a_tool_fails_with_the_command() {
+        let unshare = (setup::TOOLS.iter())
+            .find(|t| t.name() == "unshare")
+            .unwrap();
+        let setup = setup::Setup {
+            left: setup::Plan::new(&[unshare]),
+        };
+        let mut r = Report::new("selftest", Duration::from_secs(60));
+        assert!(blocked(&mut r, "tests (nextest)", &setup, Need::Tests));
+        assert!(!blocked(&mut r, "fmt", &setup, Need::Lint));
+        assert_eq!(r.failures(), 1);
+        assert!(setup.missing_for(Need::Tests).unwrap_err().contains(
+            "as root, run: apt-get update && apt-get install -y --no-install-recommends util-linux"
+        ));
+    }
 
     #[test]
     fn libtest_counts() {

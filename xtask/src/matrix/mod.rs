@@ -170,16 +170,7 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 fn prepare(r: &Report) -> Result<Setup, String> {
-    if which("qemu-system-x86_64").is_none() {
-        return Err(
-            "qemu-system-x86_64 is not installed (.ci/run installs qemu-system-x86)".into(),
-        );
-    }
-    for tool in ["apt-get", "dpkg-deb", "xz", "zstd"] {
-        if which(tool).is_none() {
-            return Err(format!("{tool} is not installed (.ci/run installs it)"));
-        }
-    }
+    crate::setup::check(&[crate::setup::Need::Matrix]).missing_for(crate::setup::Need::Matrix)?;
     let nextest = which("cargo-nextest").ok_or("cargo-nextest is not installed")?;
     let meta = workspace::metadata()?;
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
