@@ -30,9 +30,20 @@ s.sendall(str(os.getpid()).encode() + b"\n")
 s.recv(1)
 "#;
 
+/// The python3 to run: the system's, which needs no per-user setup (the
+/// matrix guest has a fresh HOME), else `PATH`'s.
+fn python3_cmd() -> Command {
+    let system = std::path::Path::new("/usr/bin/python3");
+    Command::new(if system.exists() {
+        system.as_os_str()
+    } else {
+        "python3".as_ref()
+    })
+}
+
 /// Whether this run has python3 (under CI it must).
 fn python3() -> bool {
-    let found = Command::new("python3")
+    let found = python3_cmd()
         .arg("-c")
         .arg("pass")
         .stdin(Stdio::null())
@@ -64,7 +75,7 @@ fn peer_body() {
     let listener = UnixListener::bind(&path).unwrap();
     for round in 0..10 {
         let peer = ChildGuard::spawn(
-            Command::new("python3")
+            python3_cmd()
                 .arg("-c")
                 .arg(PEER)
                 .arg(&path)
