@@ -107,6 +107,7 @@ mod get_info;
 mod hide;
 mod info;
 pub mod low_level;
+mod peer;
 mod pidfd;
 mod probe;
 mod signal;

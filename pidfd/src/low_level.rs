@@ -1,5 +1,5 @@
 //! Calls on bare PIDs, for the documented fallbacks only, and the one
-//! unchecked way to make a [`PidFd`](crate::PidFd) out of an fd.
+//! unchecked way to make a [`PidFd`] out of an fd.
 //!
 //! Everything else in pidkit reaches a process through a pidfd, which
 //! cannot come to mean another process. The functions here take a bare

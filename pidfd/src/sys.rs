@@ -2,9 +2,9 @@
 //! calls that rustix does not offer as safe functions (signals with scope
 //! flags and signal 0, the `PIDFD_GET_INFO` ioctl, pidfs file handles
 //! through `name_to_handle_at` and `open_by_handle_at`), made through the
-//! `syscalls` crate, `libc` or rustix's raw ioctl interface, and the inline
-//! `close`. Each wrapper is safe to call: it takes a borrowed or owned fd and
-//! plain values and returns an `io::Result`.
+//! `syscalls` crate, `libc` or rustix's raw ioctl interface, the inline
+//! `close`, and `getsockopt(SO_PEERPIDFD)`. Each wrapper is safe to call: it
+//! takes a borrowed or owned fd and plain values and returns an `io::Result`.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
@@ -341,6 +341,42 @@ pub(crate) fn register_readable(
     // every call, which is what `register_with_interest` requires.
     unsafe { tokio::io::unix::AsyncFd::register_with_interest(held, tokio::io::Interest::READABLE) }
         .map_err(|e| e.into_parts())
+}
+
+/// `SO_PEERPIDFD` (`include/uapi/asm-generic/socket.h`, Linux 6.5): a
+/// pidfd of the process that connected (or created the pair of) a Unix
+/// socket, taken when the connection was made.
+const SO_PEERPIDFD: libc::c_int = 77;
+
+/// `getsockopt(socket, SOL_SOCKET, SO_PEERPIDFD)`: a new close-on-exec
+/// pidfd of the socket's peer. rustix has no wrapper for this option.
+pub(crate) fn peer_pidfd(socket: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let mut fd: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the socket is borrowed and open for the call; `fd` and `len`
+    // are live, writable locals and `len` says exactly how much room `fd` has,
+    // so the kernel writes only within them.
+    let ret = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_PEERPIDFD,
+            (&mut fd as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if fd < 0 || len as usize != std::mem::size_of::<libc::c_int>() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("SO_PEERPIDFD returned fd {fd} with length {len}"),
+        ));
+    }
+    // SAFETY: the kernel installed `fd` for this call alone (close-on-exec),
+    // so nothing else owns it and it is closed once, by the OwnedFd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 #[cfg(test)]

@@ -65,6 +65,7 @@ impl BootId {
 
     /// The id of the 128-bit number `v` (systemd's id128 encoding is its
     /// 32 hex digits).
+    #[cfg(any(feature = "serde", test))]
     pub(crate) const fn from_value(v: u128) -> BootId {
         BootId([(v >> 64) as u64, v as u64])
     }

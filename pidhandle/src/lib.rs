@@ -48,6 +48,8 @@
 //! | util-linux `PID:inode` ([`PidInode`]) | Linux 6.9+ (pidfs ids) | [`PidHandle::pid_inode`] | [`PidHandle::from_pid_inode`]: `pidfd_open`, pidfs magic, inode |
 //! | systemd varlink `ProcessId` JSON ([`systemd::PidRef`], `serde` feature) | Linux 6.9+ (pidfs ids) | [`PidHandle::pid_ref`] | [`PidHandle::from_pid_ref`]: boot id, then as [`PidHandle::restore`] |
 //! | systemd's `*PID`/`*PIDFDID` environment pairs | Linux 6.9+, systemd v257+ | (systemd) | [`PidHandle::from_env`]: as `PID:inode` |
+//! | the peer of a Unix socket | pidfd on Linux 6.5+, else the `SO_PEERCRED` PID (unverified) | (the kernel) | [`PidHandle::from_peer`] |
+//! | a received pidfd (`SCM_RIGHTS`, `SCM_PIDFD`) | Linux 5.3+ (6.5+ for `SCM_PIDFD`) | (the sender) | [`PidHandle::from_received_pidfd`] |
 //!
 //! Where the kernel has pidfs file handles the text also carries one, so
 //! that any reader can open the process with no PID lookup at all
@@ -112,6 +114,12 @@
 //!   before Linux 6.9) and a `*PID` variable without its `*PIDFDID` name a
 //!   process by its PID alone: refused ([`Error::Unsupported`]), never
 //!   trusted.
+//! - [`PidHandle::from_peer`] without peer pidfds (before Linux 6.5, or
+//!   pidfds blocked) pins the `SO_PEERCRED` PID, marked
+//!   [`PeerCheck::Credentials`]: if the peer exited, was reaped and its PID
+//!   reused between its `connect` and the call, the handle pins the new
+//!   process. Receiving `SCM_PIDFD` messages is the caller's (any cmsg
+//!   parser); the fd then goes to [`PidHandle::from_received_pidfd`].
 //! - Text whose only identity is a pidfs id cannot be verified where pidfs ids
 //!   cannot be read; restoring it there is [`Error::Unsupported`] (unless no
 //!   process has the PID at all, which is plainly [`State::Gone`]).
@@ -154,6 +162,7 @@ mod error;
 mod handle;
 mod identity;
 mod parse;
+mod peer;
 mod pid_inode;
 mod pin;
 mod proc;
@@ -170,5 +179,6 @@ pub use boot_id::BootId;
 pub use error::{Error, FromPidFdError};
 pub use handle::{PidHandle, State};
 pub use identity::Identity;
+pub use peer::{Peer, PeerCheck};
 pub use pid_inode::PidInode;
 pub use pidkit_pidfd::{FileHandle, PidFd, PidfdInfo, Signal, SignalScope, Support, probe};

@@ -239,6 +239,7 @@ impl fmt::Display for PidRef {
 }
 
 /// The boot id in systemd's id128 encoding: exactly 32 lowercase hex digits.
+#[cfg(any(feature = "serde", test))]
 fn parse_id128(s: &str) -> Option<BootId> {
     if s.len() != 32
         || !s

@@ -155,3 +155,30 @@ fn a_pidfd_passed_over_a_socket_is_taken() {
     fd.kill(Signal::KILL).unwrap();
     assert!(!child.wait().success());
 }
+
+#[test]
+fn the_peer_of_a_unix_socket_is_its_pidfd() {
+    let _w = watchdog("peer", LIMIT);
+    let (a, _b) = UnixStream::pair().unwrap();
+    let (d, _e) = UnixDatagram::pair().unwrap();
+    for socket in [OwnedFd::from(a), OwnedFd::from(d)] {
+        match PidFd::from_peer(&socket) {
+            Ok(peer) => {
+                // socketpair: this process is the peer.
+                assert_eq!(peer.pid().unwrap(), Some(std::process::id()));
+                // The fd is a pidfd by the same check as any other.
+                let raw: OwnedFd = peer.into();
+                PidFd::try_from(raw).unwrap();
+            }
+            // Before Linux 6.5 the option does not exist.
+            Err(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{e}");
+                assert_eq!(e.to_string(), "SO_PEERPIDFD needs Linux 6.5 or later");
+            }
+        }
+    }
+    // Not a socket: the kernel's ENOTSOCK.
+    let file = std::fs::File::open("/dev/null").unwrap();
+    let e = PidFd::from_peer(&file).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOTSOCK), "{e}");
+}

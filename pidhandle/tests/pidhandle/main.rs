@@ -5,6 +5,7 @@
 mod api;
 mod async_wait;
 mod fuzz;
+mod peer;
 mod pid_inode;
 mod resources;
 mod reuse;
