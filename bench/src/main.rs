@@ -2,8 +2,8 @@
 //! `cargo xtask bench` runs. Every figure it prints was measured in this run,
 //! side by side (A B A B) with its raw-syscall baseline.
 //!
-//! Usage: `pidkit-bench [--quick|--full] [--filter TEXT] [--json] [--out DIR]
-//! [--peers [--go-peer BIN] [--psutil-peer PYTHON SCRIPT]]`
+//! Usage: `pidkit-bench [--quick|--full] [--filter TEXT] [--json] [--wide]
+//! [--out DIR] [--peers [--go-peer BIN] [--psutil-peer PYTHON SCRIPT]]`
 //!
 //! `--peers` adds tokio::process (measured here) and the external peer
 //! programs of `bench/peers/` (built and fetched by `cargo xtask bench
@@ -34,6 +34,8 @@ use measure::{Stats, stats};
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     full: bool,
+    /// One line a row with p99s and run counts, however wide (`--wide`).
+    wide: bool,
     filter: Option<String>,
     json: bool,
     pub(crate) out: PathBuf,
@@ -132,6 +134,7 @@ impl Row {
 fn parse_args() -> Result<Config, String> {
     let mut cfg = Config {
         full: false,
+        wide: false,
         filter: None,
         json: false,
         out: default_out(),
@@ -144,6 +147,7 @@ fn parse_args() -> Result<Config, String> {
             "--quick" => cfg.full = false,
             "--full" => cfg.full = true,
             "--json" => cfg.json = true,
+            "--wide" => cfg.wide = true,
             "--peers" => cfg.peers = true,
             "--go-peer" => cfg.programs.push(peers::Program {
                 name: "Go",
@@ -163,7 +167,7 @@ fn parse_args() -> Result<Config, String> {
             "--out" => cfg.out = PathBuf::from(args.next().ok_or("--out needs a value")?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: pidkit-bench [--quick|--full] [--filter TEXT] [--json] \
+                    "usage: pidkit-bench [--quick|--full] [--filter TEXT] [--json] [--wide] \
                      [--out DIR] [--peers [--go-peer BIN] [--psutil-peer PYTHON SCRIPT]]"
                         .into(),
                 );
@@ -327,7 +331,11 @@ fn main() -> ExitCode {
             }
         }
     }
-    println!("{}", report::table(&rows));
+    if cfg.wide {
+        println!("{}", report::wide_table(&rows));
+    } else {
+        println!("{}", report::table(&rows, report::TERMINAL));
+    }
     println!("total {:.0} s", started.elapsed().as_secs_f64());
     match report::write_files(&cfg.out, &machine, &rows, cfg.full) {
         Ok(paths) => {

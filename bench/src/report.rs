@@ -91,7 +91,113 @@ pub(crate) fn fmt_ns(v: f64) -> String {
     }
 }
 
-pub(crate) fn table(rows: &[Row]) -> String {
+/// How wide the default table may be: an ordinary terminal.
+pub(crate) const TERMINAL: usize = 120;
+
+/// The default table, at most `width` columns: group, subject, the row's
+/// description and the two medians with their ratio; a cell too long for its
+/// column is wrapped at spaces onto the next lines. `--wide` prints
+/// [`wide_table`], which also has the p99s and the run counts, one line a
+/// row.
+pub(crate) fn table(rows: &[Row], width: usize) -> String {
+    let head = [
+        "group",
+        "subject",
+        "metric",
+        "subject p50",
+        "baseline p50",
+        "ratio",
+    ];
+    let mut cells: Vec<[String; 6]> = vec![head.map(str::to_owned)];
+    for r in rows {
+        let f = if r.is_bytes { fmt_bytes } else { fmt_ns };
+        cells.push([
+            r.group.clone(),
+            r.subject.clone(),
+            r.metric.clone(),
+            f(r.pidkit_stats().p50),
+            f(r.baseline_stats().p50),
+            format!("{:.2}x", r.ratio()),
+        ]);
+    }
+    let natural = |j: usize| {
+        cells
+            .iter()
+            .map(|c| c[j].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    // The figures keep their natural width; group and subject wrap at 12
+    // and 14 columns; the description takes what is left.
+    let mut widths = [
+        natural(0).min(12),
+        natural(1).min(14),
+        0,
+        natural(3),
+        natural(4),
+        natural(5),
+    ];
+    let fixed: usize = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+    widths[2] = natural(2).min(width.saturating_sub(fixed).max(20));
+    let mut out = String::new();
+    for (i, row) in cells.iter().enumerate() {
+        let wrapped: Vec<Vec<String>> = row.iter().zip(widths).map(|(c, w)| wrap(c, w)).collect();
+        let height = wrapped.iter().map(Vec::len).max().unwrap_or(1);
+        for k in 0..height {
+            let mut line = String::new();
+            for (j, (lines, w)) in wrapped.iter().zip(widths).enumerate() {
+                let c = lines.get(k).map(String::as_str).unwrap_or("");
+                let pad = " ".repeat(w - c.chars().count());
+                if j >= 3 {
+                    let _ = write!(line, "{pad}{c}  ");
+                } else {
+                    let _ = write!(line, "{c}{pad}  ");
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        if i == 0 {
+            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a word
+/// longer than a line is cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let line = lines.last_mut().expect("never empty");
+            let used = line.chars().count();
+            let sep = usize::from(used > 0);
+            if used + sep + word.len() <= width {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                break;
+            }
+            if used > 0 {
+                lines.push(String::new());
+                continue;
+            }
+            let rest = word.split_off(width.max(1));
+            line.extend(word.iter());
+            word = rest;
+            lines.push(String::new());
+        }
+    }
+    lines
+}
+
+/// The whole table, one line a row, with the p99s and the run counts
+/// (`--wide`).
+pub(crate) fn wide_table(rows: &[Row]) -> String {
     let head = [
         "group",
         "subject",
@@ -274,6 +380,17 @@ pub(crate) fn write_files(
     Ok(paths)
 }
 
+/// What a row's two series are, in its own words: the text either side of
+/// " vs " in its metric, after any leading "what: ", so that each curve is
+/// named after its subject ("tokio Child::wait", "raw poll(pidfd)+waitid").
+fn sides(metric: &str) -> (String, String) {
+    let Some((subject, baseline)) = metric.split_once(" vs ") else {
+        return ("subject".into(), "baseline".into());
+    };
+    let subject = subject.rsplit_once(": ").map_or(subject, |(_, s)| s);
+    (subject.trim().to_owned(), baseline.trim().to_owned())
+}
+
 /// One panel per latency row: the cumulative distribution of pidkit and its
 /// baseline, x in microseconds up to the 99.5th percentile, so medians and tails read off directly.
 fn svg(path: &Path, rows: &[&Row], m: &Machine) -> Result<(), Box<dyn std::error::Error>> {
@@ -339,14 +456,16 @@ fn svg(path: &Path, rows: &[&Row], m: &Machine) -> Result<(), Box<dyn std::error
         chart
             .draw_series(LineSeries::new(a, BLUE.stroke_width(2)))?
             .label(format!(
-                "pidkit (p50 {})",
+                "{} (p50 {})",
+                sides(&row.metric).0,
                 crate::report::fmt_ns(row.pidkit_stats().p50)
             ))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
         chart
             .draw_series(LineSeries::new(b, RED.stroke_width(2)))?
             .label(format!(
-                "baseline (p50 {})",
+                "{} (p50 {})",
+                sides(&row.metric).1,
                 crate::report::fmt_ns(row.baseline_stats().p50)
             ))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
@@ -465,4 +584,82 @@ fn ratio_svg(path: &Path, rows: &[Row], m: &Machine) -> Result<(), Box<dyn std::
     }
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(group: &str, subject: &str, metric: &str) -> Row {
+        Row::new(group, metric, vec![612_345.0; 5], vec![1_234.5; 5]).by(subject)
+    }
+
+    /// The longest descriptions and subjects the bench prints.
+    fn rows() -> Vec<Row> {
+        vec![
+            row("signal send", "pidkit, 4 threads", "held PidHandle::kill(0) vs pidfd_send_signal(fd, 0) [4 threads]"),
+            row("signal send", "pidkit", "raw open_by_handle_at+pidfd_send_signal+close vs pidfd_open+fstat+pidfd_send_signal+close (the two restore routes, before the PID check the first still needs)"),
+            row("async wait", "pidkit", "memory per awaited process, 2000 in flight (bytes of RSS, each side in a fresh process): wait_async vs tokio::process").bytes(),
+            row("spawn+wait", "pidkit vs tokio::process", "8 in flight, per child: Monitor::start + wait vs tokio::process spawn + wait().await"),
+            row("signal send", "psutil 7.2.2 (Python 3.11)", "Process(pid).send_signal(0) vs os.kill(pid, 0) [Python]"),
+            row("exit notification", "tokio::process", "tokio Child::wait vs raw poll(pidfd)+waitid"),
+            row("pidfile", "pidkit", "Owner::handle() vs raw pidfd_open+fstat+fstat+/proc/<pid>/fd scan+fdinfo+poll"),
+        ]
+    }
+
+    #[test]
+    fn the_default_table_fits_a_terminal_and_keeps_every_word() {
+        let rows = rows();
+        let text = table(&rows, TERMINAL);
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= TERMINAL,
+                "{} columns: {line}",
+                line.chars().count()
+            );
+        }
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for r in &rows {
+            for w in r
+                .metric
+                .split_whitespace()
+                .chain(r.subject.split_whitespace())
+            {
+                assert!(words.contains(&w), "{w:?} lost from the table");
+            }
+        }
+        assert!(text.contains("612.35 µs") && text.contains("1.23 µs"));
+    }
+
+    #[test]
+    fn the_wide_table_is_one_line_a_row() {
+        let rows = rows();
+        assert_eq!(wide_table(&rows).lines().count(), rows.len() + 2);
+        assert!(
+            wide_table(&rows)
+                .lines()
+                .any(|l| l.chars().count() > TERMINAL)
+        );
+    }
+
+    #[test]
+    fn wrapping_breaks_at_spaces_and_cuts_only_long_words() {
+        assert_eq!(wrap("a bb ccc", 4), ["a bb", "ccc"]);
+        assert_eq!(wrap("abcdefgh", 3), ["abc", "def", "gh"]);
+        assert_eq!(wrap("", 5), [""]);
+    }
+
+    #[test]
+    fn each_curve_is_named_after_its_subject() {
+        assert_eq!(
+            sides("tokio Child::wait vs raw poll(pidfd)+waitid"),
+            ("tokio Child::wait".into(), "raw poll(pidfd)+waitid".into())
+        );
+        assert_eq!(
+            sides(
+                "exit latency on a current_thread runtime: Process::wait_async vs tokio Child::wait"
+            ),
+            ("Process::wait_async".into(), "tokio Child::wait".into())
+        );
+    }
 }

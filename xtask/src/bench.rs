@@ -73,6 +73,9 @@ fn latency(opts: &Bench) -> ExitCode {
     if opts.json {
         cmd = cmd.arg("--json");
     }
+    if opts.wide {
+        cmd = cmd.arg("--wide");
+    }
     let out_dir = match crate::workspace::metadata() {
         Ok(m) => m.target_dir.join("pidkit-bench"),
         Err(e) => {

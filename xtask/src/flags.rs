@@ -90,6 +90,9 @@ xflags::xflags! {
             optional --filter text: String
             /// Also print the results as JSON.
             optional --json
+            /// The whole table, one line a row with p99s and run counts
+            /// (about 270 columns); by default it fits 120.
+            optional --wide
             /// Also measure the peers, each against its own language's raw
             /// kill: Go's os.Process (Go >= 1.23 from PATH, or from Debian
             /// trixie unpacked with dpkg-deb), psutil (in a virtualenv) and
