@@ -22,6 +22,7 @@ mod op;
 mod peers;
 mod report;
 mod spawn;
+mod tree;
 mod window;
 
 use std::path::PathBuf;
@@ -281,6 +282,12 @@ fn main() -> ExitCode {
             "async",
             "awaiting exits on tokio: pidkit-monitor vs tokio::process".into(),
             Box::new(asyncwait::rows),
+        ),
+        (
+            "process tree",
+            "killing a 1,000-process tree: Tree::kill_tree + wait_tree vs cgroup.kill + inotify"
+                .into(),
+            Box::new(tree::rows),
         ),
     ];
     if cfg.peers {

@@ -127,6 +127,13 @@ impl TreeOptions {
 ///
 /// Dropping a `Tree` kills nothing; it removes the tree's cgroup if the
 /// tree is empty by then.
+///
+/// Members are pinned through pidfds: where pidfds are unusable
+/// ([`Backend::ThreadPerChild`](crate::Backend::ThreadPerChild)),
+/// [`Tree::tree_members`], signals other than `SIGKILL`, `SIGKILL` before
+/// `cgroup.kill` (5.14) and the whole subreaper fallback fail with
+/// [`Error::Io`]; a cgroup tree is still killed with `SIGKILL` and waited
+/// for.
 #[derive(Debug)]
 pub struct Tree {
     root: Option<Process>,
