@@ -350,3 +350,125 @@ fn every_source_file_opens_with_a_module_doc_line() {
     let problems: Vec<String> = undocumented.map(|p| format!("{}:1", rel(p))).collect();
     fail_if_any("files not opening with a `//!` line", &problems);
 }
+
+/// The value of `key = "value"` in a manifest, if a line says so.
+fn manifest_value(manifest: &str, key: &str) -> Option<String> {
+    manifest.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// The features a manifest declares (its `[features]` table, `default` aside).
+fn features(manifest: &str) -> Vec<String> {
+    let Some(start) = manifest.find("\n[features]\n") else {
+        return Vec::new();
+    };
+    let table = &manifest[start + "\n[features]\n".len()..];
+    let table = &table[..table.find("\n[").unwrap_or(table.len())];
+    table
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_owned()))
+        .filter(|k| !k.is_empty() && k != "default")
+        .collect()
+}
+
+#[test]
+fn every_readme_shows_how_to_depend_on_its_crate() {
+    let workspace = read(&root().join("Cargo.toml"));
+    let msrv = manifest_value(&workspace, "rust-version").expect("workspace rust-version");
+    let repo = manifest_value(&workspace, "repository").expect("workspace repository");
+    let top = read(&root().join("README.md"));
+    let mut problems = Vec::new();
+    for m in publishable() {
+        let package = format!("pidkit-{m}");
+        let readme_path = root().join(&m).join("README.md");
+        let readme = read(&readme_path);
+        let wanted = [
+            format!("{package} = {{ git = \"{repo}\" }}"),
+            format!("{package} = {{ path = "),
+            format!("{package} = \"0.1\""),
+            format!("MSRV: Rust {msrv}"),
+        ];
+        for w in &wanted {
+            if !readme.contains(w.as_str()) {
+                problems.push(format!("{}: no `{w}`", rel(&readme_path)));
+            }
+        }
+        let manifest = read(&root().join(&m).join("Cargo.toml"));
+        for f in features(&manifest) {
+            let line = format!("- `{f}`: ");
+            if !readme.contains(&line) {
+                problems.push(format!(
+                    "{}: feature `{f}` not described",
+                    rel(&readme_path)
+                ));
+            }
+            let row = top
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{package}` |")));
+            if !row.is_some_and(|r| r.contains(&format!("`{f}`"))) {
+                problems.push(format!(
+                    "README.md: feature `{f}` of {package} not in the table"
+                ));
+            }
+        }
+    }
+    if !top.contains(&format!("MSRV: Rust {msrv}")) {
+        problems.push(format!("README.md: no `MSRV: Rust {msrv}`"));
+    }
+    fail_if_any(
+        "READMEs that do not say how to depend on their crate",
+        &problems,
+    );
+}
+
+/// Rows of the README's feature table that are no property of a machine
+/// (decoding rules, flags pidkit does not use), so not in the probe example.
+const NOT_PROBED: [&str; 2] = ["struct pidfd_info", "CLONE_PIDFD_AUTOKILL"];
+
+#[test]
+fn the_probe_example_speaks_the_readme_feature_table() {
+    let top = read(&root().join("README.md"));
+    let section = &top[top
+        .find("### Which kernel brings what")
+        .expect("the feature table")..];
+    let readme: Vec<String> = section
+        .lines()
+        .skip_while(|l| !l.starts_with("|---"))
+        .skip(1)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cell = l.split('|').nth(1).unwrap_or("").replace('`', "");
+            let cell = cell.split(" (").next().unwrap_or("").trim().to_owned();
+            cell
+        })
+        .collect();
+    assert!(readme.len() >= 10, "feature table rows: {readme:?}");
+    let example_path = root().join("pidfd/examples/probe.rs");
+    let example = read(&example_path);
+    let probed: Vec<String> = example
+        .split("row(")
+        .skip(2)
+        .filter_map(|r| r.split('"').nth(1).map(str::to_owned))
+        .collect();
+    let mut problems = Vec::new();
+    for f in &readme {
+        if !probed.contains(f) && !NOT_PROBED.iter().any(|n| f.starts_with(n)) {
+            problems.push(format!(
+                "{}: README row `{f}` not printed",
+                rel(&example_path)
+            ));
+        }
+    }
+    for f in &probed {
+        if !readme.contains(f) {
+            problems.push(format!("{}: `{f}` is no README row", rel(&example_path)));
+        }
+    }
+    fail_if_any(
+        "the probe example and the README's feature table differ",
+        &problems,
+    );
+}
