@@ -441,8 +441,7 @@ fn the_probe_example_speaks_the_readme_feature_table() {
         .take_while(|l| l.starts_with('|'))
         .map(|l| {
             let cell = l.split('|').nth(1).unwrap_or("").replace('`', "");
-            let cell = cell.split(" (").next().unwrap_or("").trim().to_owned();
-            cell
+            cell.split(" (").next().unwrap_or("").trim().to_owned()
         })
         .collect();
     assert!(readme.len() >= 10, "feature table rows: {readme:?}");
