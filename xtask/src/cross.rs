@@ -70,6 +70,8 @@ pub(crate) enum Why {
     OwnStat,
     /// The test expects the kernel's answer to `PIDFD_GET_INFO`.
     GetInfo,
+    /// The test runs Debian's x86-64 util-linux programs.
+    HostTools,
 }
 
 impl Why {
@@ -87,6 +89,10 @@ impl Why {
                 "qemu-user passes on only the ioctls it knows, and Debian's QEMU does not \
                  know PIDFD_GET_INFO (Linux 6.13), so get_info is absent there although \
                  the kernel has it"
+            }
+            Why::HostTools => {
+                "the test runs Debian sid's amd64 util-linux (getino, waitpid) against \
+                 this process, which an emulated aarch64 or i686 build cannot share"
             }
         }
     }
@@ -195,6 +201,26 @@ pub(crate) const NOT_UNDER_QEMU: &[(&str, &str, Why)] = &[
         "pidkit-pidhandle",
         "reuse::no_fd_leaks_fallback",
         Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "peer::python_peer_without_pidfds",
+        Why::Seccomp,
+    ),
+    (
+        "pidkit-pidhandle",
+        "util_linux::getino_output_restores_to_the_same_process",
+        Why::HostTools,
+    ),
+    (
+        "pidkit-pidhandle",
+        "util_linux::waitpid_takes_a_pidkit_pair_and_returns_when_the_process_exits",
+        Why::HostTools,
+    ),
+    (
+        "pidkit-pidhandle",
+        "util_linux::stale_pair_is_refused_by_waitpid_and_pidkit",
+        Why::HostTools,
     ),
 ];
 

@@ -83,13 +83,20 @@ impl SubreaperTree {
                 e.into(),
             )
         })?;
+        let me = me.as_raw_nonzero().get() as u32;
+        // By number from /proc: a group or session begun outside our PID
+        // namespace (a guest's init has session 0) reads as 0, which rustix's
+        // `getsid` and `getpgrp` cannot return.
+        let own = stat(me).ok_or_else(|| {
+            io_context(
+                format!("reading /proc/{me}/stat"),
+                io::Error::from(io::ErrorKind::InvalidData),
+            )
+        })?;
         Ok(Prepared {
-            me: me.as_raw_nonzero().get() as u32,
-            my_pgrp: rustix::process::getpgrp().as_raw_nonzero().get() as u32,
-            my_session: rustix::process::getsid(None)
-                .map_err(|e| io_context("reading our own session id", e.into()))?
-                .as_raw_nonzero()
-                .get() as u32,
+            me,
+            my_pgrp: own.pgrp,
+            my_session: own.session,
         })
     }
 
