@@ -12,3 +12,9 @@ mod reuse;
 mod state_file;
 mod systemd;
 mod util_linux;
+
+/// Whether the kernel and sandbox give pidfs inode ids, which the
+/// `PID:inode` and systemd forms need.
+fn pidfs_ids() -> bool {
+    pidkit_pidhandle::probe().usable() && pidkit_pidhandle::probe().pidfs
+}

@@ -14,12 +14,9 @@ use std::time::Duration;
 use pidkit_pidhandle::{Error, PidHandle, PidInode, Signal, State, probe};
 use testkit::{Isolation, sleeper, watchdog};
 
-const LIMIT: Duration = Duration::from_secs(120);
+use crate::pidfs_ids;
 
-/// Whether `PID:inode` can be written and checked here.
-fn pidfs_ids() -> bool {
-    pidkit_pidhandle::probe().usable() && probe().pidfs
-}
+const LIMIT: Duration = Duration::from_secs(120);
 
 /// Asserts that `e` is the refusal of the form for want of pidfs ids.
 fn assert_no_pidfs(e: &Error, pid: u32) {

@@ -15,11 +15,9 @@ use pidkit_pidhandle::systemd::PidRef;
 use pidkit_pidhandle::{BootId, Error, PidFd, PidHandle, Signal, State, probe};
 use testkit::{Isolation, sleeper, watchdog};
 
-const LIMIT: Duration = Duration::from_secs(120);
+use crate::pidfs_ids;
 
-fn pidfs_ids() -> bool {
-    pidkit_pidhandle::probe().usable() && probe().pidfs
-}
+const LIMIT: Duration = Duration::from_secs(120);
 
 #[test]
 fn process_id_json_round_trips_and_is_verified() {
