@@ -2,7 +2,7 @@
 //! listing, killing, watching and removing the tree's cgroup.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Write as _};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -121,10 +121,19 @@ pub(crate) fn populated_in(events: &str) -> Option<bool> {
 }
 
 /// The PIDs of a `cgroup.procs` text; `Err` with the bad line.
+///
+/// The kernel lists a member it cannot name in the reader's PID namespace
+/// as `0`: one outside that namespace, or one exiting whose PID is already
+/// detached (seen on 5.10 right after `SIGKILL`). Such a line names no
+/// process this monitor can reach, so it is left out.
 pub(crate) fn parse_procs(procs: &str) -> Result<Vec<u32>, &str> {
     procs
         .lines()
-        .map(|l| l.trim().parse::<u32>().ok().filter(|&p| p > 0).ok_or(l))
+        .filter_map(|l| match l.trim().parse::<u32>() {
+            Ok(0) => None,
+            Ok(pid) => Some(Ok(pid)),
+            Err(_) => Some(Err(l)),
+        })
         .collect()
 }
 
@@ -253,8 +262,8 @@ impl CgroupTree {
             let path = dir.join("cgroup.procs");
             let text = match fs::read_to_string(&path) {
                 Ok(t) => t,
-                // A sub-cgroup removed meanwhile.
-                // Removed meanwhile (the tree's own once it is empty).
+                // Removed meanwhile (a sub-cgroup, or the tree's own once
+                // it is empty).
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
                 Err(e) => return Err(cg_err("read", &path, e)),
             };
@@ -304,7 +313,13 @@ impl CgroupTree {
     pub(crate) fn kill(&self, signal: Signal, deadline: Instant) -> Result<(), Error> {
         if signal == Signal::KILL {
             let path = self.dir.join("cgroup.kill");
-            match fs::write(&path, b"1") {
+            // Opened without O_CREAT: cgroupfs refuses a create with EACCES,
+            // which would hide the ENOENT that means "before 5.14".
+            let written = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(b"1"));
+            match written {
                 Ok(()) => return Ok(()),
                 // Before 5.14: no such file; kill one by one.
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -497,7 +512,8 @@ mod tests {
         assert_eq!(populated_in("frozen 0\n"), None);
         assert_eq!(parse_procs("12\n34\n"), Ok(vec![12, 34]));
         assert_eq!(parse_procs("12\nx\n"), Err("x"));
-        assert_eq!(parse_procs("0\n"), Err("0"));
+        assert_eq!(parse_procs("0\n12\n0\n"), Ok(vec![12]));
+        assert_eq!(parse_procs("-1\n"), Err("-1"));
     }
 
     #[test]
@@ -550,6 +566,13 @@ mod tests {
             let _ = populated_in(&text);
             let _ = parse_procs(&text);
             let _ = unescape(&text);
+        }
+
+        #[test]
+        fn procs_round_trip_without_the_unnamed(pids in proptest::collection::vec(0u32..5, 0..20)) {
+            let text: String = pids.iter().map(|p| format!("{p}\n")).collect();
+            let named: Vec<u32> = pids.iter().copied().filter(|&p| p > 0).collect();
+            prop_assert_eq!(parse_procs(&text), Ok(named));
         }
     }
 }
