@@ -549,10 +549,12 @@ fn clean_root_check(r: &Report) -> Result<String, String> {
 
 /// Runs `xtask setup` inside `root` three ways and checks what it says.
 fn check_in_root(r: &Report, root: &Path) -> Result<String, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this xtask: {e}"))?;
+    // /proc/self/exe, not the path: an earlier step of `cargo xtask test`
+    // may have rebuilt xtask, deleting the file this process runs from;
+    // the kernel still holds it.
     let inside = root.join("usr/local/bin/xtask");
-    std::fs::copy(&exe, &inside)
-        .map_err(|e| format!("cannot copy {} into the root: {e}", exe.display()))?;
+    std::fs::copy("/proc/self/exe", &inside)
+        .map_err(|e| format!("cannot copy this xtask (/proc/self/exe) into the root: {e}"))?;
     std::fs::copy("/etc/resolv.conf", root.join("etc/resolv.conf"))
         .map_err(|e| format!("cannot copy /etc/resolv.conf into the root: {e}"))?;
     if root.join("usr/bin/zstd").exists() {
