@@ -124,7 +124,7 @@ pub(crate) fn populated_in(events: &str) -> Option<bool> {
 ///
 /// The kernel lists a member it cannot name in the reader's PID namespace
 /// as `0`: one outside that namespace, or one exiting whose PID is already
-/// detached (seen on 5.10 right after `SIGKILL`). Such a line names no
+/// detached (5.10 lists those right after `SIGKILL`). Such a line names no
 /// process this monitor can reach, so it is left out.
 pub(crate) fn parse_procs(procs: &str) -> Result<Vec<u32>, &str> {
     procs
