@@ -129,6 +129,8 @@ impl Launcher {
             .name("pidkit-watch".into())
             .stack_size(WATCH_STACK)
             .spawn(move || {
+                // As the reaper thread: signals are for the program's threads.
+                let _ = pidkit_pidfd::low_level::block_signals();
                 for_thread.watch_until_done();
                 drop(for_thread);
                 counter.fetch_sub(1, Ordering::SeqCst);

@@ -18,6 +18,12 @@
 //!   or takes a settled one out of the table. These moves happen under the
 //!   entry's lock, and whoever drops a settled entry from the table first
 //!   takes its pidfd out of the set.
+//! - Every wake-up of this thread costs a context switch, dear on a busy
+//!   machine (bench/NOTES.md, "Sliding window"), so it wakes only for work:
+//!   it blocks every signal (a process-wide signal, such as the `SIGCHLD`
+//!   of a child that exits while its parent thread is inside `posix_spawn`,
+//!   goes to the program's threads), and after handling exits it lets the
+//!   next ones gather for [`GATHER`] before it looks again.
 
 use std::collections::HashMap;
 use std::io;
@@ -249,12 +255,24 @@ enum Next {
 /// wakes the reaper.
 const SWEEP: Duration = Duration::from_millis(20);
 
+/// After a wake-up that handled exits, how long the reaper lets further
+/// exits gather before it looks again: while exits keep coming it wakes at
+/// most once per `GATHER`, not once per exit, and an exit nobody waits for
+/// is recorded (and timestamped) at most about this much late. The first
+/// exit after a quiet spell is handled at once, and a waiting thread or
+/// task reaps its own process without the reaper.
+const GATHER: Duration = Duration::from_millis(1);
+
 /// The reaper loop.
 fn run(shared: &Shared) {
     // Lowest priority (nice 19, this thread only): the reaper only does work
     // that nobody is waiting for (a waiting thread reaps its own process),
     // so it should never take the CPU from a thread that is.
     let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), REAPER_NICE);
+    // Signals are for the program's threads: left open here, the SIGCHLD of
+    // every child that exits while its parent thread is inside posix_spawn
+    // (which blocks all signals) would wake the reaper for nothing.
+    let _ = pidkit_pidfd::low_level::block_signals();
     let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
     let mut timers = Timers::default();
     // Entries left to waiting threads, swept at the next wake-up (another
@@ -262,7 +280,14 @@ fn run(shared: &Shared) {
     // wake-up of its own.
     let mut deferred: Vec<u64> = Vec::new();
     let mut sweep_at: Option<Instant> = None;
+    let mut gather_until: Option<Instant> = None;
     loop {
+        if let Some(at) = gather_until.take() {
+            let left = at.saturating_duration_since(Instant::now());
+            if !left.is_zero() {
+                std::thread::sleep(left);
+            }
+        }
         let next = match (timers.next_deadline(), sweep_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -294,12 +319,14 @@ fn run(shared: &Shared) {
             Next::Defer => deferred.push(token),
             Next::Retry => timers.schedule(token, now),
         };
+        let mut exits = false;
         for event in &events {
             let token = event.data.u64();
             if token == WAKE {
                 let mut buf = [0u8; 8];
                 let _ = rustix::io::read(&shared.wake, &mut buf);
             } else {
+                exits = true;
                 handle(token, true, &mut deferred);
             }
         }
@@ -316,6 +343,12 @@ fn run(shared: &Shared) {
         };
         if shared.closing.load(Ordering::SeqCst) && shared.table().is_empty() {
             return;
+        }
+        // Exits come in streams (a job runner's window, a killed group): let
+        // the next ones gather before looking again, one wake-up for many,
+        // unless the buffer came back full and more are waiting already.
+        if exits && events.len() < events.capacity() {
+            gather_until = Some(now + GATHER);
         }
     }
 }

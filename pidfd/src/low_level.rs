@@ -1,5 +1,6 @@
-//! Calls on bare PIDs, for the documented fallbacks only, and the one
-//! unchecked way to make a [`PidFd`] out of an fd.
+//! Calls on bare PIDs, for the documented fallbacks only, the one
+//! unchecked way to make a [`PidFd`] out of an fd, and what a helper thread
+//! of the higher crates needs ([`block_signals`], [`Backoff`]).
 //!
 //! Everything else in pidkit reaches a process through a pidfd, which
 //! cannot come to mean another process. The functions here take a bare
@@ -215,6 +216,40 @@ pub fn join_cgroup_before_exec(
     cgroup_procs: std::os::fd::OwnedFd,
 ) {
     crate::sys::write_before_exec(cmd, cgroup_procs, b"0");
+}
+
+/// Blocks every signal that can be blocked in the calling thread (libc
+/// keeps the few it needs for itself), so that signals sent to the process
+/// are handled by its other threads.
+///
+/// For a library's own helper threads, such as `pidkit-monitor`'s reaper:
+/// one that leaves signals unblocked is where the kernel delivers a
+/// process-wide signal when the program's threads happen to block it (glibc
+/// blocks every signal while `posix_spawn` waits for the child's exec, so
+/// the `SIGCHLD` of a child exiting then wakes the helper for nothing), and
+/// a program's signal handlers would run on a thread it does not know of.
+/// Children spawned by `std::process::Command` start with no signal
+/// blocked whichever thread spawns them.
+///
+/// ```
+/// let blocked = std::thread::spawn(|| {
+///     pidkit_pidfd::low_level::block_signals().unwrap();
+///     let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+///     let mask = status.lines().find_map(|l| l.strip_prefix("SigBlk:")).unwrap();
+///     u64::from_str_radix(mask.trim(), 16).unwrap()
+/// })
+/// .join()
+/// .unwrap();
+/// for sig in [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGUSR1] {
+///     assert_ne!(blocked & (1 << (sig - 1)), 0, "signal {sig} blocked");
+/// }
+/// ```
+///
+/// # Errors
+///
+/// The error of `pthread_sigmask`, which in practice does not fail.
+pub fn block_signals() -> io::Result<()> {
+    crate::sys::block_signals()
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! flags and signal 0, the `PIDFD_GET_INFO` ioctl, pidfs file handles
 //! through `name_to_handle_at` and `open_by_handle_at`), made through the
 //! `syscalls` crate, `libc` or rustix's raw ioctl interface, the inline
-//! `close`, and `getsockopt(SO_PEERPIDFD)`. Each wrapper is safe to call: it
+//! `close`, `getsockopt(SO_PEERPIDFD)`, and the signal mask of a helper
+//! thread. Each wrapper is safe to call: it
 //! takes a borrowed or owned fd and plain values and returns an `io::Result`.
 
 use std::io;
@@ -107,6 +108,25 @@ pub(crate) fn close(fd: OwnedFd) {
     // SAFETY: `into_raw_fd` gives up the only ownership of the descriptor, so
     // it is closed exactly once and nothing uses it afterwards.
     unsafe { rustix::io::close(fd.into_raw_fd()) }
+}
+
+/// Blocks, in the calling thread, every signal that libc lets a program
+/// block (`sigfillset`, then `pthread_sigmask(SIG_BLOCK)`); libc leaves out
+/// the signals it uses itself (glibc's `SIGCANCEL` and `SIGSETXID`, which
+/// every thread must keep taking for `setuid` to finish).
+pub(crate) fn block_signals() -> io::Result<()> {
+    // SAFETY: `set` is a local the libc calls fill in and only read; the
+    // old mask is not asked for (NULL).
+    let ret = unsafe {
+        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigfillset(set.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), std::ptr::null_mut())
+    };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(ret))
+    }
 }
 
 /// `MAX_HANDLE_SZ` (`include/linux/exportfs.h`): the largest file handle

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pidkit_monitor::{Backend, Monitor, Process};
+use pidkit_monitor::{Backend, Monitor, Process, Signal};
 use testkit::watchdog;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -155,5 +155,89 @@ fn an_async_waiter_cleans_up_and_one_dropped_hands_back() {
         );
     } else {
         assert_eq!(q.wait().unwrap().code(), 4);
+    }
+}
+
+/// The signal mask of thread `tid` of this process (`SigBlk` in its status).
+fn blocked_signals(tid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+    let mask = status.lines().find_map(|l| l.strip_prefix("SigBlk:"))?;
+    u64::from_str_radix(mask.trim(), 16).ok()
+}
+
+/// The thread ids of this process's reaper threads (every test's monitor).
+fn reaper_threads() -> Vec<String> {
+    let mut tids = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "pidkit-reaper" {
+            tids.push(task.file_name().to_string_lossy().into_owned());
+        }
+    }
+    tids
+}
+
+#[test]
+fn the_reaper_thread_blocks_signals_but_libcs_own() {
+    let _w = watchdog("the_reaper_thread_blocks_signals_but_libcs_own", LIMIT);
+    let monitor = Monitor::new().unwrap();
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    let wanted = [
+        Signal::CHLD,
+        Signal::TERM,
+        Signal::INT,
+        Signal::USR1,
+        Signal::HUP,
+    ]
+    .map(Signal::as_raw);
+    // A reaper blocks its signals as it starts; wait for that, then check
+    // that glibc's internal signals (32 and 33, which `setuid` needs every
+    // thread to take) stay open.
+    testkit::wait_until(|| {
+        let tids = reaper_threads();
+        !tids.is_empty()
+            && tids.iter().all(|tid| {
+                // A thread that has ended meanwhile has no status: skip it.
+                blocked_signals(tid).is_none_or(|m| wanted.iter().all(|&s| m & bit(s) != 0))
+            })
+    });
+    for tid in reaper_threads() {
+        if let Some(mask) = blocked_signals(&tid) {
+            assert_eq!(mask & (bit(32) | bit(33)), 0, "reaper {tid} mask {mask:x}");
+        }
+    }
+    // Children still start with nothing blocked.
+    let mut p = monitor
+        .start(
+            Command::new("sh")
+                .args(["-c", "grep SigBlk /proc/self/status"])
+                .stdout(Stdio::piped()),
+        )
+        .unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut p.stdout().unwrap(), &mut out).unwrap();
+    assert_eq!(p.wait().unwrap().code(), 0);
+    let mask = u64::from_str_radix(out.trim().trim_start_matches("SigBlk:").trim(), 16).unwrap();
+    assert_eq!(mask, 0, "{out}");
+}
+
+#[test]
+fn a_burst_of_exits_nobody_waits_for_is_recorded_in_full() {
+    let _w = watchdog(
+        "a_burst_of_exits_nobody_waits_for_is_recorded_in_full",
+        LIMIT,
+    );
+    let monitor = Monitor::new().unwrap();
+    // More than the reaper takes in one look (256 events), so it both
+    // gathers and goes straight on with a full buffer.
+    let before = std::time::SystemTime::now();
+    let processes: Vec<Process> = (0..300)
+        .map(|_| monitor.start(&mut Command::new("true")).unwrap())
+        .collect();
+    until_watched(&monitor, 0);
+    for p in &processes {
+        let exit = p.try_wait().unwrap().expect("recorded by the reaper");
+        assert_eq!(exit.code(), 0, "pid {}", p.pid());
+        assert!(exit.timestamp >= before, "pid {}", p.pid());
     }
 }
