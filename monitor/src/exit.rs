@@ -31,7 +31,9 @@ use pidkit_pidfd::Signal;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Exit {
     /// When the monitor reaped the process (or learned an adopted process's
-    /// status), by the wall clock.
+    /// status), by the wall clock: at once for a process someone was
+    /// waiting for; for one nobody was, up to about 1 ms later while exits
+    /// come in a stream (the crate's Limitations).
     pub timestamp: SystemTime,
     /// The process's PID (which may name another process by now).
     pub pid: u32,

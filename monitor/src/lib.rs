@@ -116,7 +116,15 @@
 //!   [`Mechanism::Subreaper`]. A process the program starts in a session
 //!   of its own counts as an orphan of every subreaper tree.
 //! - [`Exit::timestamp`] is the wall clock at the moment the exit was
-//!   recorded, not the moment the process died.
+//!   recorded, not the moment the process died. A process someone waits
+//!   for is recorded by its waiter as it exits; one nobody waits for, by
+//!   the reaper thread, which after handling exits lets the next ones
+//!   gather for 1 ms (one wake-up for a stream of exits, not one each), so
+//!   under a stream of exits such a timestamp can trail the exit by that
+//!   much, more under full CPU load.
+//! - The reaper thread (and each fallback watcher thread) blocks every
+//!   signal libc lets it block: process-wide signals, and their handlers,
+//!   go to the program's own threads.
 //!
 //! # Example
 //!
