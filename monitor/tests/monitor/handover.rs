@@ -231,7 +231,7 @@ fn a_burst_of_exits_nobody_waits_for_is_recorded_in_full() {
     // More than the reaper takes in one look (256 events), so it both
     // gathers and goes straight on with a full buffer.
     let before = std::time::SystemTime::now();
-    let processes: Vec<Process> = (0..300)
+    let processes: Vec<Process> = (0..260)
         .map(|_| monitor.start(&mut Command::new("true")).unwrap())
         .collect();
     until_watched(&monitor, 0);
