@@ -73,7 +73,10 @@ pub enum Mechanism {
     /// than the program's own count as members of every subreaper tree of
     /// the program. The end of the tree is found by polling (1 ms doubling
     /// to 50 ms). A recycled group id can make a stranger look like a member
-    /// only after the whole group and its leader are gone.
+    /// only after the whole group and its leader are gone. Members are
+    /// pinned by pidfds: where the kernel or a seccomp filter refuses them,
+    /// `wait_tree`, `kill_tree` and `tree_members` fail with an
+    /// [`Error::Io`] naming the member while any member lives.
     Subreaper,
 }
 

@@ -165,12 +165,13 @@ fn blocked_signals(tid: &str) -> Option<u64> {
     u64::from_str_radix(mask.trim(), 16).ok()
 }
 
-/// The thread ids of this process's reaper threads (every test's monitor).
-fn reaper_threads() -> Vec<String> {
+/// The thread ids of this process's helper threads: reapers (every test's
+/// monitor) and fallback watcher threads.
+fn helper_threads() -> Vec<String> {
     let mut tids = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim() == "pidkit-reaper" {
+        if matches!(comm.trim(), "pidkit-reaper" | "pidkit-watch") {
             tids.push(task.file_name().to_string_lossy().into_owned());
         }
     }
@@ -178,9 +179,13 @@ fn reaper_threads() -> Vec<String> {
 }
 
 #[test]
-fn the_reaper_thread_blocks_signals_but_libcs_own() {
-    let _w = watchdog("the_reaper_thread_blocks_signals_but_libcs_own", LIMIT);
+fn helper_threads_block_signals_but_libcs_own() {
+    let _w = watchdog("helper_threads_block_signals_but_libcs_own", LIMIT);
     let monitor = Monitor::new().unwrap();
+    // A running child, so that the fallback (no pidfds) has its watcher
+    // thread now; with pidfds the monitor's reaper is there already.
+    let sleeper = monitor.start(Command::new("sleep").arg("1000")).unwrap();
+    sleeper.set_kill_on_drop(true);
     let bit = |sig: i32| 1u64 << (sig - 1);
     let wanted = [
         Signal::CHLD,
@@ -190,20 +195,20 @@ fn the_reaper_thread_blocks_signals_but_libcs_own() {
         Signal::HUP,
     ]
     .map(Signal::as_raw);
-    // A reaper blocks its signals as it starts; wait for that, then check
+    // A helper blocks its signals as it starts; wait for that, then check
     // that glibc's internal signals (32 and 33, which `setuid` needs every
     // thread to take) stay open.
     testkit::wait_until(|| {
-        let tids = reaper_threads();
+        let tids = helper_threads();
         !tids.is_empty()
             && tids.iter().all(|tid| {
                 // A thread that has ended meanwhile has no status: skip it.
                 blocked_signals(tid).is_none_or(|m| wanted.iter().all(|&s| m & bit(s) != 0))
             })
     });
-    for tid in reaper_threads() {
+    for tid in helper_threads() {
         if let Some(mask) = blocked_signals(&tid) {
-            assert_eq!(mask & (bit(32) | bit(33)), 0, "reaper {tid} mask {mask:x}");
+            assert_eq!(mask & (bit(32) | bit(33)), 0, "helper {tid} mask {mask:x}");
         }
     }
     // Children still start with nothing blocked.
@@ -219,6 +224,8 @@ fn the_reaper_thread_blocks_signals_but_libcs_own() {
     assert_eq!(p.wait().unwrap().code(), 0);
     let mask = u64::from_str_radix(out.trim().trim_start_matches("SigBlk:").trim(), 16).unwrap();
     assert_eq!(mask, 0, "{out}");
+    sleeper.kill(Signal::KILL).unwrap();
+    assert_eq!(sleeper.wait().unwrap().signal(), Some(Signal::KILL));
 }
 
 #[test]

@@ -368,6 +368,20 @@ fn asking_for_a_cgroup_where_none_can_be_made_names_the_path() {
         tree.fallback_reason(),
         Some("/proc/self is not under a cgroup2 mount")
     );
+    // The root first: where pidfds are refused the fallback cannot pin a
+    // live member, and says so (the limitation on `Mechanism::Subreaper`).
+    let live = tree.wait_tree_timeout(Duration::ZERO);
+    if !pidkit_pidfd::probe().usable() {
+        if let Err(e) = &live {
+            assert!(
+                e.to_string().contains("opening a pidfd for tree member"),
+                "{e}"
+            );
+        }
+    } else {
+        live.unwrap();
+    }
+    tree.root().unwrap().wait().unwrap();
     tree.wait_tree().unwrap();
     let err = Monitor::global().adopt_tree("/proc/self").unwrap_err();
     assert_eq!(err.to_string(), "cannot adopt cgroup /proc/self");

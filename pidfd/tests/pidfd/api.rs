@@ -467,6 +467,9 @@ fn get_fd_copies_a_working_pipe_end() {
         return;
     }
     let mut child = ChildGuard::spawn(Command::new("sleep").arg("1000").stdout(Stdio::piped()));
+    // Its fd 1 is the pipe once it runs `sleep` (under qemu-user the spawn
+    // can return before the child's dup2 and exec).
+    testkit::start_ticks_once_named(child.id(), "sleep");
     let fd = PidFd::from_child(child.child()).unwrap();
     let write_end: OwnedFd = fd.get_fd(1).unwrap();
     let mut file = std::fs::File::from(write_end);
