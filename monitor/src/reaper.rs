@@ -269,9 +269,7 @@ fn run(shared: &Shared) {
     // that nobody is waiting for (a waiting thread reaps its own process),
     // so it should never take the CPU from a thread that is.
     let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), REAPER_NICE);
-    // Signals are for the program's threads: left open here, the SIGCHLD of
-    // every child that exits while its parent thread is inside posix_spawn
-    // (which blocks all signals) would wake the reaper for nothing.
+    // Signals are for the program's threads (module docs).
     let _ = pidkit_pidfd::low_level::block_signals();
     let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
     let mut timers = Timers::default();
@@ -344,9 +342,7 @@ fn run(shared: &Shared) {
         if shared.closing.load(Ordering::SeqCst) && shared.table().is_empty() {
             return;
         }
-        // Exits come in streams (a job runner's window, a killed group): let
-        // the next ones gather before looking again, one wake-up for many,
-        // unless the buffer came back full and more are waiting already.
+        // A full buffer means more are waiting already: no pause then.
         if exits && events.len() < events.capacity() {
             gather_until = Some(now + GATHER);
         }

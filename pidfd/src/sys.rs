@@ -4,8 +4,8 @@
 //! through `name_to_handle_at` and `open_by_handle_at`), made through the
 //! `syscalls` crate, `libc` or rustix's raw ioctl interface, the inline
 //! `close`, `getsockopt(SO_PEERPIDFD)`, and the signal mask of a helper
-//! thread. Each wrapper is safe to call: it
-//! takes a borrowed or owned fd and plain values and returns an `io::Result`.
+//! thread. Each wrapper is safe to call: it takes a borrowed or owned fd and
+//! plain values (or nothing) and returns an `io::Result`.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};

@@ -158,11 +158,15 @@ fn an_async_waiter_cleans_up_and_one_dropped_hands_back() {
     }
 }
 
-/// The signal mask of thread `tid` of this process (`SigBlk` in its status).
-fn blocked_signals(tid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+/// The `SigBlk:` mask in the text of a `/proc/.../status` file.
+fn sig_blk(status: &str) -> Option<u64> {
     let mask = status.lines().find_map(|l| l.strip_prefix("SigBlk:"))?;
     u64::from_str_radix(mask.trim(), 16).ok()
+}
+
+/// The signal mask of thread `tid` of this process.
+fn blocked_signals(tid: &str) -> Option<u64> {
+    sig_blk(&std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?)
 }
 
 /// The thread ids of this process's helper threads: reapers (every test's
@@ -222,8 +226,7 @@ fn helper_threads_block_signals_but_libcs_own() {
     let mut out = String::new();
     std::io::Read::read_to_string(&mut p.stdout().unwrap(), &mut out).unwrap();
     assert_eq!(p.wait().unwrap().code(), 0);
-    let mask = u64::from_str_radix(out.trim().trim_start_matches("SigBlk:").trim(), 16).unwrap();
-    assert_eq!(mask, 0, "{out}");
+    assert_eq!(sig_blk(&out), Some(0), "{out}");
     sleeper.kill(Signal::KILL).unwrap();
     assert_eq!(sleeper.wait().unwrap().signal(), Some(Signal::KILL));
 }
